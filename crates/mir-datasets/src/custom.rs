@@ -1,0 +1,201 @@
+//! Custom datasets: a folder of audio plus a metadata CSV (path, label columns, optional split).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::split::{SplitConfig, stratified};
+use mir_table::{TaskType, Track};
+
+use crate::{Error, Result, audio};
+
+/// A dataset described by a metadata CSV.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CustomConfig {
+    /// Folder holding the audio; CSV paths are relative to it.
+    pub root: PathBuf,
+    /// The metadata CSV, relative to `root` unless absolute. Must have a `path` column.
+    #[serde(default = "default_metadata")]
+    pub metadata: PathBuf,
+    /// Render a built-in synthetic dataset into `root` when its metadata is missing.
+    #[serde(default)]
+    pub generate: Option<Generator>,
+    /// The tasks defined on this dataset, by name.
+    pub tasks: BTreeMap<String, TaskConfig>,
+    /// Split fractions, used when the CSV has no `split` column.
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// The column whose values stratify the split; default: the first task's label column.
+    #[serde(default)]
+    pub stratify_by: Option<String>,
+}
+
+fn default_metadata() -> PathBuf {
+    PathBuf::from("metadata.csv")
+}
+
+/// Built-in generated datasets.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Generator {
+    /// [`crate::synth`]: 4 instruments x 12 pitch classes x 5 octaves.
+    SynthInstruments,
+}
+
+/// One task on a dataset.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TaskConfig {
+    /// The kind of task.
+    #[serde(rename = "type")]
+    pub task_type: TaskType,
+    /// The CSV column holding the label (multiclass) or the `;`-separated labels (multilabel).
+    pub label_column: String,
+}
+
+/// Tracks of one task, with the class vocabulary in index order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskTracks {
+    /// Task name.
+    pub task: String,
+    /// Task type.
+    pub task_type: TaskType,
+    /// Sorted class names.
+    pub vocabulary: Vec<String>,
+    /// One entry per track.
+    pub tracks: Vec<Track>,
+}
+
+impl CustomConfig {
+    /// Where the metadata CSV lives.
+    pub fn metadata_path(&self) -> PathBuf {
+        if self.metadata.is_absolute() { self.metadata.clone() } else { self.root.join(&self.metadata) }
+    }
+}
+
+/// Makes sure the dataset is on disk: renders a generated dataset when its metadata is missing,
+/// and otherwise checks that `root` and the metadata exist.
+pub fn prepare(config: &CustomConfig) -> Result<()> {
+    let metadata = config.metadata_path();
+    if metadata.is_file() {
+        return Ok(());
+    }
+    match config.generate {
+        Some(Generator::SynthInstruments) => {
+            crate::synth::render(&config.root, &crate::synth::SynthConfig::default())?;
+            Ok(())
+        }
+        None if !config.root.is_dir() => Err(Error::MissingAudioDir { path: config.root.clone() }),
+        None => Err(Error::Io {
+            path: metadata,
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "metadata CSV not found"),
+        }),
+    }
+}
+
+/// Parses the metadata CSV into one [`TaskTracks`] per task.
+///
+/// Every referenced audio file must exist (a missing one is an error naming it); durations come
+/// from the file headers. Splits come from a `split` column when the CSV has one, else from
+/// [`stratified`] with `seed` and `dataset`.
+pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskTracks>> {
+    let path = config.metadata_path();
+    let csv_err = |e: csv::Error| Error::Metadata { path: path.clone(), reason: e.to_string() };
+    let mut reader = csv::Reader::from_path(&path).map_err(csv_err)?;
+    let headers = reader.headers().map_err(csv_err)?.clone();
+    let col = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| Error::Metadata {
+            path: path.clone(),
+            reason: format!("no column `{name}` (columns: {})", headers.iter().collect::<Vec<_>>().join(", ")),
+        })
+    };
+    let path_col = col("path")?;
+    let split_col = headers.iter().position(|h| h == "split");
+    let task_cols: Vec<usize> = config.tasks.values().map(|t| col(&t.label_column)).collect::<Result<_>>()?;
+    let stratify_col = match &config.stratify_by {
+        Some(name) => col(name)?,
+        None => *task_cols.first().ok_or_else(|| Error::Metadata {
+            path: path.clone(),
+            reason: "the dataset defines no task".into(),
+        })?,
+    };
+
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(csv_err)?;
+        let rel = &record[path_col];
+        let audio_path = config.root.join(rel);
+        if !audio_path.is_file() {
+            return Err(Error::MissingAudio { path: audio_path, metadata: path.clone(), line: line + 2 });
+        }
+        let track_id = Path::new(rel).with_extension("").to_string_lossy().replace('\\', "/");
+        let duration_s = audio::wav_duration_s(&audio_path)?;
+        let split = match split_col {
+            Some(c) => Some(parse_split(&record[c]).ok_or_else(|| Error::Metadata {
+                path: path.clone(),
+                reason: format!("line {}: split `{}` is not train, validation or test", line + 2, &record[c]),
+            })?),
+            None => None,
+        };
+        rows.push((track_id, audio_path, duration_s, split, record));
+    }
+    let splits: Vec<&'static str> = if split_col.is_some() {
+        rows.iter().map(|r| r.3.expect("every row has a split when the column exists")).collect()
+    } else {
+        let items: Vec<(String, String)> = rows.iter().map(|r| (r.0.clone(), r.4[stratify_col].to_string())).collect();
+        stratified(seed, dataset, &items, &config.split)
+    };
+
+    let mut out = Vec::new();
+    for ((name, task), &c) in config.tasks.iter().zip(&task_cols) {
+        let labels_of = |value: &str| -> Vec<String> {
+            match task.task_type {
+                TaskType::Multiclass => vec![value.to_string()],
+                TaskType::Multilabel => {
+                    value.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+                }
+                TaskType::Regression => vec![],
+            }
+        };
+        let mut vocabulary = BTreeSet::new();
+        let mut tracks = Vec::new();
+        for (row, split) in rows.iter().zip(&splits) {
+            let labels = labels_of(&row.4[c]);
+            vocabulary.extend(labels.iter().cloned());
+            let targets = match task.task_type {
+                TaskType::Regression => Some(vec![row.4[c].trim().parse::<f32>().map_err(|e| Error::Metadata {
+                    path: path.clone(),
+                    reason: format!("column `{}`: `{}` is not a number: {e}", task.label_column, &row.4[c]),
+                })?]),
+                _ => None,
+            };
+            tracks.push(Track {
+                track_id: row.0.clone(),
+                audio_uri: row.1.to_string_lossy().into_owned(),
+                split: split.to_string(),
+                labels,
+                targets,
+                duration_s: row.2,
+                fold: None,
+            });
+        }
+        out.push(TaskTracks {
+            task: name.clone(),
+            task_type: task.task_type,
+            vocabulary: vocabulary.into_iter().collect(),
+            tracks,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_split(s: &str) -> Option<&'static str> {
+    match s.trim() {
+        "train" => Some("train"),
+        "validation" | "valid" | "val" => Some("validation"),
+        "test" => Some("test"),
+        _ => None,
+    }
+}

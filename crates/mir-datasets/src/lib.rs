@@ -1,0 +1,115 @@
+//! Datasets for mir-ref: put audio on disk, parse its metadata, split it, and write `tracks`.
+//!
+//! Reads: nothing but the dataset's own files. Writes: one `tracks` table per (dataset, task)
+//! through [`tracks_table`]. It also owns audio loading ([`audio::load`]): decoding, mono
+//! mix-down and resampling, so that no other crate decodes files.
+//!
+//! It deliberately knows nothing about embeddings, probes or metrics, and it is the only crate
+//! that will touch the network (dataset downloads).
+//!
+//! The key design decision is that a track's split is a pure function of the experiment seed,
+//! the dataset name and the set of track identifiers ([`split::stratified`]): reruns on any
+//! machine give the same splits, and no split file needs to travel with the results.
+//!
+//! ```no_run
+//! use mir_datasets::custom::{self, CustomConfig};
+//! # fn run(config: &CustomConfig) -> mir_datasets::Result<()> {
+//! custom::prepare(config)?;
+//! for task in custom::load("synth", config, 42)? {
+//!     let (schema, batch) = mir_datasets::tracks_table("synth", &task)?;
+//!     assert_eq!(batch.num_rows(), task.tracks.len());
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod audio;
+pub mod custom;
+pub mod split;
+pub mod synth;
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use mir_table::{Metadata, TableKind, keys, vocabulary_json};
+
+/// Errors of dataset preparation and audio loading.
+///
+/// [`Error::Decode`] concerns one track: a caller may record it and continue with the others.
+/// Every other error concerns the whole dataset.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An audio file cannot be decoded.
+    #[error("cannot decode audio file `{}`: {reason}", path.display())]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// Resampling failed.
+    #[error("cannot resample `{}`: {reason}", path.display())]
+    Resample {
+        /// The file.
+        path: PathBuf,
+        /// The resampler's message.
+        reason: String,
+    },
+    /// The dataset's audio folder does not exist.
+    #[error("audio folder `{}` does not exist", path.display())]
+    MissingAudioDir {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A file listed in the metadata does not exist.
+    #[error("audio file `{}` listed at line {line} of `{}` does not exist", path.display(), metadata.display())]
+    MissingAudio {
+        /// The missing file.
+        path: PathBuf,
+        /// The metadata file listing it.
+        metadata: PathBuf,
+        /// Line in the metadata file.
+        line: usize,
+    },
+    /// The metadata file is malformed.
+    #[error("metadata `{}`: {reason}", path.display())]
+    Metadata {
+        /// The metadata file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file system operation failed.
+    #[error("I/O error on `{}`", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Building the `tracks` table failed.
+    #[error(transparent)]
+    Table(#[from] mir_table::Error),
+}
+
+impl Error {
+    fn decode(path: &Path, e: impl std::fmt::Display) -> Self {
+        Error::Decode { path: path.to_path_buf(), reason: e.to_string() }
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Builds the `tracks` table of one task.
+pub fn tracks_table(dataset: &str, task: &custom::TaskTracks) -> Result<(SchemaRef, RecordBatch)> {
+    let meta = Metadata::new()
+        .with(keys::DATASET, dataset)
+        .with(keys::TASK, &task.task)
+        .with(keys::TASK_TYPE, task.task_type)
+        .with(keys::LABEL_VOCABULARY, vocabulary_json(&task.vocabulary));
+    let schema = TableKind::Tracks.schema(0, &meta)?;
+    let batch = mir_table::tracks_batch(&schema, &task.tracks)?;
+    Ok((schema, batch))
+}

@@ -1,0 +1,156 @@
+//! Embeddings for mir-ref: built-in DSP baselines behind one [`Embedder`] trait.
+//!
+//! Reads mono `f32` audio (decoded by the caller); writes `embeddings` rows
+//! ([`mir_table::EmbeddingRow`]) with the schema from [`embeddings_schema`]. It knows nothing
+//! about datasets, labels or probes, and never decodes or downloads files.
+//!
+//! The key design decision is that an embedding model describes itself ([`ModelInfo`]: sample
+//! rate, window, hop, dimension, layers, checksum) and everything downstream reads those facts
+//! from the `embeddings` table's metadata rather than from code, so adding a model never touches
+//! another crate.
+//!
+//! ```
+//! use mir_embed::{Embedder, logmel::{LogMel, LogMelConfig}};
+//!
+//! let model = LogMel::new(LogMelConfig::default()).unwrap();
+//! let windows = model.embed(&vec![0.0; 22_050]).unwrap();
+//! assert_eq!(windows[0].embedding.len(), model.info().dim);
+//! ```
+
+pub mod logmel;
+
+use arrow::datatypes::SchemaRef;
+use mir_table::{EmbeddingRow, Metadata, TableKind, keys};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Errors of embedding extraction.
+///
+/// [`Error::InvalidConfig`] ends the run (the model cannot be built); [`Error::Extraction`]
+/// concerns one track and may be recorded and skipped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The model's parameters are invalid.
+    #[error("model `{model}`: {reason}")]
+    InvalidConfig {
+        /// Model name.
+        model: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Extraction failed on one input.
+    #[error("model `{model}`: {reason}")]
+    Extraction {
+        /// Model name.
+        model: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The embeddings table cannot be built.
+    #[error(transparent)]
+    Table(#[from] mir_table::Error),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a model is, as recorded in the `embeddings` table's metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// Licence of the model (weights or code).
+    pub license: String,
+    /// SHA-256 of the model file, or of a built-in model's full definition.
+    pub sha256: String,
+    /// Sample rate the model consumes.
+    pub sample_rate_hz: u32,
+    /// Window length in seconds; 0 when one window covers the whole track.
+    pub window_s: f64,
+    /// Hop between windows in seconds.
+    pub hop_s: f64,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Number of layers the model outputs.
+    pub layers: usize,
+}
+
+/// One window's embedding from one layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowEmbedding {
+    /// Layer index.
+    pub layer: i32,
+    /// Window index.
+    pub window: i32,
+    /// Window start in seconds.
+    pub start_s: f32,
+    /// The embedding, `dim` values.
+    pub embedding: Vec<f32>,
+}
+
+/// An embedding model: turns mono audio at [`ModelInfo::sample_rate_hz`] into window embeddings.
+///
+/// Implementations must be deterministic (same audio, same embeddings) and usable from several
+/// threads at once.
+pub trait Embedder: Send + Sync {
+    /// Describes the model.
+    fn info(&self) -> ModelInfo;
+    /// Embeds one track, every window of every layer.
+    fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>>;
+}
+
+/// An embedding model as written in the experiment config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ModelConfig {
+    /// Log-mel band means and standard deviations ([`logmel`]).
+    Logmel(logmel::LogMelConfig),
+}
+
+/// Builds the model a config describes.
+pub fn build(config: &ModelConfig) -> Result<Box<dyn Embedder>> {
+    match config {
+        ModelConfig::Logmel(c) => Ok(Box::new(logmel::LogMel::new(c.clone())?)),
+    }
+}
+
+/// The `embeddings` schema for `model` (a config name) on `dataset`.
+pub fn embeddings_schema(info: &ModelInfo, model: &str, dataset: &str) -> Result<SchemaRef> {
+    let meta = Metadata::new()
+        .with(keys::DATASET, dataset)
+        .with(keys::MODEL, model)
+        .with(keys::DIM, info.dim)
+        .with(keys::SAMPLE_RATE_HZ, info.sample_rate_hz)
+        .with(keys::WINDOW_S, info.window_s)
+        .with(keys::HOP_S, info.hop_s)
+        .with(keys::MODEL_SHA256, &info.sha256);
+    Ok(TableKind::Embeddings.schema(info.dim as i32, &meta)?)
+}
+
+/// Embeds one track and labels the rows with the track and the deformation.
+pub fn embed_track(
+    model: &dyn Embedder,
+    track_id: &str,
+    deformation: &str,
+    samples: &[f32],
+) -> Result<Vec<EmbeddingRow>> {
+    Ok(model
+        .embed(samples)?
+        .into_iter()
+        .map(|w| EmbeddingRow {
+            track_id: track_id.to_string(),
+            deformation: deformation.to_string(),
+            layer: w.layer,
+            window: w.window,
+            start_s: w.start_s,
+            embedding: w.embedding,
+        })
+        .collect())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

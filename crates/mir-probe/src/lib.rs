@@ -1,0 +1,351 @@
+//! Downstream probes for mir-ref: train a classifier on embeddings, predict every held-out track.
+//!
+//! Reads `tracks` (labels, splits, vocabulary) and `embeddings` (clean, and each deformation of
+//! the test audio); writes `predictions` and `training_log`. It knows nothing about audio, files
+//! or metrics beyond the early-stopping accuracy.
+//!
+//! The key design decision is that every source of randomness is the probe's own seed: weights
+//! are initialised from a ChaCha generator rather than the backend's global seed, and batches are
+//! shuffled from the same generator, so the same seed gives the same predictions on the same
+//! backend even when many probes train at once. Inputs are standardised with statistics of the
+//! training split only, and every validation and test track is predicted (no partial batch is
+//! dropped).
+//!
+//! ```no_run
+//! # fn run(tracks: &mir_table::Table, embeddings: &[mir_table::Table]) -> mir_probe::Result<()> {
+//! let config = mir_probe::ProbeConfig::default();
+//! let out = mir_probe::run(&config, 0, 0, tracks, embeddings)?;
+//! println!("best epoch {}", out.best_epoch);
+//! # Ok(()) }
+//! ```
+
+pub mod train;
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrow::datatypes::SchemaRef;
+use mir_table::{CLEAN, Epoch, Metadata, Prediction, Table, TableKind, TaskType, keys, read_embeddings, read_tracks};
+use serde::{Deserialize, Serialize};
+
+/// Errors of probe training. All of them end the probe; other probes may go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The task type has no head yet.
+    #[error("task type `{0}` is not supported by this probe yet (multiclass only)")]
+    UnsupportedTask(TaskType),
+    /// The configuration is invalid.
+    #[error("probe config: {0}")]
+    InvalidConfig(String),
+    /// No training track has an embedding.
+    #[error("no training track has an embedding")]
+    NoTrainingData,
+    /// A track has a label outside the vocabulary, or not exactly one label.
+    #[error("track `{track_id}`: {reason}")]
+    BadLabel {
+        /// The track.
+        track_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The tensor backend failed.
+    #[error("tensor backend: {0}")]
+    Backend(String),
+    /// An input table is invalid.
+    #[error(transparent)]
+    Table(#[from] mir_table::Error),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The burn backend probes train on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// burn-ndarray (CPU).
+    #[default]
+    Ndarray,
+    /// burn's pure-Rust flex backend (CPU).
+    Flex,
+}
+
+/// The probe architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// No hidden layer.
+    #[default]
+    Linear,
+    /// Hidden layers of the sizes in `hidden`, ReLU between them.
+    Mlp,
+}
+
+/// A probe as written in the experiment config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// Architecture.
+    #[serde(rename = "type", default)]
+    pub kind: ProbeKind,
+    /// Hidden layer sizes (MLP only).
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    /// Maximum number of epochs.
+    #[serde(default = "d_epochs")]
+    pub epochs: usize,
+    /// Adam learning rate.
+    #[serde(default = "d_lr")]
+    pub learning_rate: f64,
+    /// Minibatch size; the last partial batch is kept.
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+    /// L2 weight decay.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Epochs without validation improvement before stopping.
+    #[serde(default = "d_patience")]
+    pub patience: usize,
+    /// Tensor backend.
+    #[serde(default)]
+    pub backend: Backend,
+}
+
+fn d_epochs() -> usize {
+    200
+}
+fn d_lr() -> f64 {
+    1e-3
+}
+fn d_batch() -> usize {
+    32
+}
+fn d_patience() -> usize {
+    20
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            kind: ProbeKind::Linear,
+            hidden: vec![],
+            epochs: d_epochs(),
+            learning_rate: d_lr(),
+            batch_size: d_batch(),
+            weight_decay: 0.0,
+            patience: d_patience(),
+            backend: Backend::default(),
+        }
+    }
+}
+
+impl ProbeConfig {
+    /// Checks the parameters against each other.
+    pub fn check(&self) -> Result<()> {
+        match (self.kind, self.hidden.is_empty()) {
+            (ProbeKind::Linear, false) => return Err(Error::InvalidConfig("a linear probe has no `hidden` sizes".into())),
+            (ProbeKind::Mlp, true) => return Err(Error::InvalidConfig("an mlp probe needs `hidden` sizes".into())),
+            _ => {}
+        }
+        if self.epochs == 0 || self.batch_size == 0 || !(self.learning_rate > 0.0) {
+            return Err(Error::InvalidConfig("epochs, batch_size and learning_rate must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+/// What one probe run produced.
+#[derive(Debug, Clone)]
+pub struct ProbeOutput {
+    /// Scores for every validation track (clean) and every test track (clean and deformed).
+    pub predictions: Vec<Prediction>,
+    /// One row per epoch.
+    pub epochs: Vec<Epoch>,
+    /// The epoch whose weights made the predictions.
+    pub best_epoch: usize,
+    /// Class vocabulary, score column order.
+    pub vocabulary: Vec<String>,
+    /// Task type.
+    pub task_type: TaskType,
+}
+
+/// Mean of each (track, deformation)'s window embeddings at `layer` (`embedding_mean`).
+fn track_means(tables: &[Table], layer: i32) -> Result<BTreeMap<(String, String), Vec<f32>>> {
+    let mut sums: BTreeMap<(String, String), (Vec<f64>, usize)> = BTreeMap::new();
+    for table in tables {
+        for row in read_embeddings(table)? {
+            if row.layer != layer {
+                continue;
+            }
+            let entry = sums
+                .entry((row.track_id, row.deformation))
+                .or_insert_with(|| (vec![0.0; row.embedding.len()], 0));
+            entry.0.iter_mut().zip(&row.embedding).for_each(|(s, &v)| *s += f64::from(v));
+            entry.1 += 1;
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(k, (s, n))| (k, s.into_iter().map(|v| (v / n as f64) as f32).collect()))
+        .collect())
+}
+
+/// Trains one probe at `layer` with `seed` and predicts every validation and test track.
+///
+/// `tracks` gives labels and splits; `embeddings` are the model's tables (clean and deformed).
+/// Training and validation use clean embeddings of the train and validation splits; test
+/// predictions are made for every deformation present among the test tracks' embeddings.
+pub fn run(config: &ProbeConfig, seed: u64, layer: i32, tracks: &Table, embeddings: &[Table]) -> Result<ProbeOutput> {
+    config.check()?;
+    let meta = Metadata::of(&tracks.schema);
+    let task_type = TaskType::parse(TableKind::Tracks, meta.get(TableKind::Tracks, keys::TASK_TYPE)?)?;
+    if task_type != TaskType::Multiclass {
+        return Err(Error::UnsupportedTask(task_type));
+    }
+    let vocabulary = meta.label_vocabulary(TableKind::Tracks)?;
+    let class_of: HashMap<&str, i64> = vocabulary.iter().enumerate().map(|(i, c)| (c.as_str(), i as i64)).collect();
+    let tracks = read_tracks(tracks)?;
+    let means = track_means(embeddings, layer)?;
+    let dim = means.values().next().map_or(0, Vec::len);
+
+    let mut split_data: HashMap<&str, train::Dataset> = HashMap::new();
+    for t in &tracks {
+        let [label] = t.labels.as_slice() else {
+            return Err(Error::BadLabel { track_id: t.track_id.clone(), reason: format!("{} labels for a multiclass task", t.labels.len()) });
+        };
+        let y = *class_of.get(label.as_str()).ok_or_else(|| Error::BadLabel {
+            track_id: t.track_id.clone(),
+            reason: format!("label `{label}` is not in the vocabulary"),
+        })?;
+        if let Some(x) = means.get(&(t.track_id.clone(), CLEAN.to_string())) {
+            let d = split_data.entry(t.split.as_str()).or_insert_with(|| train::Dataset { dim, ..Default::default() });
+            d.x.extend_from_slice(x);
+            d.y.push(y);
+        }
+    }
+    let mut train_set = split_data.remove("train").ok_or(Error::NoTrainingData)?;
+    let mut validation = split_data.remove("validation").unwrap_or(train::Dataset { dim, ..Default::default() });
+    let scaler = Scaler::fit(&train_set.x, dim);
+    scaler.apply(&mut train_set.x);
+    scaler.apply(&mut validation.x);
+
+    let trained = train::train(config, vocabulary.len(), &train_set, &validation, seed)?;
+
+    // Predict every validation (clean) and test (every deformation) track that has an embedding.
+    let mut keys_out = Vec::new();
+    let mut x = Vec::new();
+    for t in &tracks {
+        let wanted: Vec<&(String, String)> = match t.split.as_str() {
+            "validation" => means.keys().filter(|k| k.0 == t.track_id && k.1 == CLEAN).collect(),
+            "test" => means.keys().filter(|k| k.0 == t.track_id).collect(),
+            _ => vec![],
+        };
+        for key in wanted {
+            let mut v = means[key].clone();
+            scaler.apply(&mut v);
+            x.extend(v);
+            keys_out.push((t.track_id.clone(), t.split.clone(), key.1.clone()));
+        }
+    }
+    let scores = trained.predict(&x, dim)?;
+    let predictions = keys_out
+        .into_iter()
+        .zip(scores)
+        .map(|((track_id, split, deformation), scores)| Prediction { track_id, split, deformation, scores })
+        .collect();
+    let epochs = trained
+        .history
+        .iter()
+        .map(|e| Epoch {
+            epoch: e.epoch as i32,
+            train_loss: e.train_loss,
+            validation_loss: e.validation_loss,
+            validation_metric: e.validation_accuracy,
+            learning_rate: config.learning_rate,
+            seconds: e.seconds,
+        })
+        .collect();
+    Ok(ProbeOutput { predictions, epochs, best_epoch: trained.best_epoch, vocabulary, task_type })
+}
+
+/// Per-feature standardisation fitted on training rows.
+#[derive(Debug, Clone)]
+struct Scaler {
+    mean: Vec<f32>,
+    scale: Vec<f32>,
+}
+
+impl Scaler {
+    fn fit(x: &[f32], dim: usize) -> Self {
+        let n = (x.len() / dim.max(1)).max(1) as f64;
+        let mut mean = vec![0f64; dim];
+        let mut sq = vec![0f64; dim];
+        for row in x.chunks(dim.max(1)) {
+            for (j, &v) in row.iter().enumerate() {
+                mean[j] += f64::from(v);
+                sq[j] += f64::from(v) * f64::from(v);
+            }
+        }
+        let mean: Vec<f64> = mean.into_iter().map(|m| m / n).collect();
+        let scale = sq
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| {
+                let sd = (s / n - m * m).max(0.0).sqrt();
+                if sd > 1e-12 { sd as f32 } else { 1.0 }
+            })
+            .collect();
+        Self { mean: mean.into_iter().map(|m| m as f32).collect(), scale }
+    }
+
+    fn apply(&self, x: &mut [f32]) {
+        let dim = self.mean.len().max(1);
+        for row in x.chunks_mut(dim) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
+                *v = (*v - m) / s;
+            }
+        }
+    }
+}
+
+/// Identifiers of one probe run, written into its tables' metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunIds {
+    /// Dataset.
+    pub dataset: String,
+    /// Task.
+    pub task: String,
+    /// Model.
+    pub model: String,
+    /// Layer.
+    pub layer: i32,
+    /// Probe name.
+    pub probe: String,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl RunIds {
+    fn metadata(&self) -> Metadata {
+        Metadata::new()
+            .with(keys::DATASET, &self.dataset)
+            .with(keys::TASK, &self.task)
+            .with(keys::MODEL, &self.model)
+            .with(keys::LAYER, self.layer)
+            .with(keys::PROBE, &self.probe)
+            .with(keys::SEED, self.seed)
+    }
+}
+
+/// The `predictions` and `training_log` schemas of one probe run.
+pub fn output_schemas(ids: &RunIds, out: &ProbeOutput) -> Result<(SchemaRef, SchemaRef)> {
+    let predictions = ids
+        .metadata()
+        .with(keys::LABEL_VOCABULARY, mir_table::vocabulary_json(&out.vocabulary))
+        .with(keys::TASK_TYPE, out.task_type)
+        .with(keys::AGGREGATION, "embedding_mean");
+    Ok((
+        TableKind::Predictions.schema(out.vocabulary.len() as i32, &predictions)?,
+        TableKind::TrainingLog.schema(0, &ids.metadata())?,
+    ))
+}

@@ -1,0 +1,177 @@
+//! Parquet read and write through object_store, with validation on both sides.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::schema::TableKind;
+use crate::{Error, Result, validate};
+
+/// A table read back from Parquet: its validated schema (with metadata) and its batches.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The schema, carrying the file's metadata.
+    pub schema: SchemaRef,
+    /// The rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    /// Number of rows over all batches.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// A directory of tables: a local folder or an object-store prefix.
+///
+/// Writes are atomic: the object appears under its final name only once complete (a local
+/// write goes to a staging file that is renamed; an object-store `put` commits whole), so a
+/// reader never sees a half-written file, even after `kill -9`.
+#[derive(Debug, Clone)]
+pub struct TableStore {
+    store: Arc<dyn ObjectStore>,
+    root: Path,
+    url: String,
+}
+
+impl TableStore {
+    /// Opens `location`: a plain path or `file://` URL (the folder is created), or `memory://`
+    /// (a fresh in-memory store, kept alive by this handle and its clones).
+    pub fn open(location: &str) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidLocation { location: location.into(), reason };
+        if let Some(rest) = location.strip_prefix("memory://") {
+            let root = Path::parse(rest).map_err(|e| invalid(e.to_string()))?;
+            return Ok(Self { store: Arc::new(InMemory::new()), root, url: location.into() });
+        }
+        let dir = if location.starts_with("file://") {
+            url::Url::parse(location)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .ok_or_else(|| invalid("not a valid file:// URL".into()))?
+        } else if location.contains("://") {
+            return Err(invalid("supported schemes are file:// and memory://, or a plain path".into()));
+        } else {
+            std::path::PathBuf::from(location)
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| invalid(format!("cannot create the folder: {e}")))?;
+        let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|e| invalid(e.to_string()))?;
+        Ok(Self { store: Arc::new(fs), root: Path::default(), url: location.into() })
+    }
+
+    /// Wraps an existing store, with every table path relative to `root`.
+    pub fn from_store(store: Arc<dyn ObjectStore>, root: Path, url: impl Into<String>) -> Self {
+        Self { store, root, url: url.into() }
+    }
+
+    /// The location this store was opened from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A store for the sub-folder `rel`.
+    pub fn child(&self, rel: &str) -> Result<Self> {
+        Ok(Self { store: self.store.clone(), root: self.path(rel)?, url: self.display(rel) })
+    }
+
+    fn path(&self, rel: &str) -> Result<Path> {
+        let rel = Path::parse(rel)
+            .map_err(|e| Error::InvalidLocation { location: self.display(rel), reason: e.to_string() })?;
+        Ok(self.root.parts().chain(rel.parts()).collect())
+    }
+
+    /// `rel` joined to this store's location, for messages.
+    pub fn display(&self, rel: &str) -> String {
+        format!("{}/{}", self.url.trim_end_matches('/'), rel)
+    }
+
+    /// Validates `batches` as a `kind` table and writes them as one Parquet file at `rel`.
+    ///
+    /// The schema (and its metadata) is taken from the first batch, or from `schema` when there
+    /// are no rows.
+    pub async fn write(&self, rel: &str, kind: TableKind, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+        let location = self.display(rel);
+        validate(kind, schema)?;
+        let bytes = encode(schema, batches).map_err(|source| Error::Parquet { location: location.clone(), source })?;
+        self.put(rel, bytes).await
+    }
+
+    /// Writes raw bytes at `rel` (atomically, as [`write`](Self::write) does).
+    pub async fn put(&self, rel: &str, bytes: Bytes) -> Result<()> {
+        let location = self.display(rel);
+        let path = self.path(rel)?;
+        self.store
+            .put(&path, PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|source| Error::ObjectStore { location, source })?;
+        Ok(())
+    }
+
+    /// Reads raw bytes at `rel`.
+    pub async fn get(&self, rel: &str) -> Result<Bytes> {
+        let location = self.display(rel);
+        let path = self.path(rel)?;
+        let result = match self.store.get(&path).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Err(Error::NotFound { location }),
+            Err(source) => return Err(Error::ObjectStore { location, source }),
+        };
+        result.bytes().await.map_err(|source| Error::ObjectStore { location, source })
+    }
+
+    /// Whether an object exists at `rel`.
+    pub async fn exists(&self, rel: &str) -> Result<bool> {
+        let path = self.path(rel)?;
+        match self.store.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(Error::ObjectStore { location: self.display(rel), source }),
+        }
+    }
+
+    /// Reads the Parquet file at `rel` and validates it as a `kind` table before reading rows.
+    pub async fn read(&self, rel: &str, kind: TableKind) -> Result<Table> {
+        let location = self.display(rel);
+        let bytes = self.get(rel).await?;
+        decode(bytes, kind).map_err(|e| match e {
+            Error::Parquet { source, .. } => Error::Parquet { location: location.clone(), source },
+            Error::Arrow { source, .. } => Error::Parquet { location: location.clone(), source: source.into() },
+            other => Error::InFile { location: location.clone(), source: Box::new(other) },
+        })
+    }
+}
+
+/// Encodes batches as Parquet (snappy), keeping the Arrow schema and its metadata.
+pub fn encode(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Bytes, parquet::errors::ParquetError> {
+    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let mut buf = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props))?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.close()?;
+    Ok(Bytes::from(buf))
+}
+
+/// Decodes Parquet bytes into a validated `kind` table.
+pub fn decode(bytes: Bytes, kind: TableKind) -> Result<Table> {
+    let parquet = |source| Error::Parquet { location: String::new(), source };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet)?;
+    let schema = builder.schema().clone();
+    validate(kind, &schema)?;
+    let reader = builder.build().map_err(parquet)?;
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|source| Error::Arrow { table: kind.name().into(), source })?;
+    Ok(Table { schema, batches })
+}

@@ -1,0 +1,168 @@
+//! The table contract between mir-ref's crates: schemas, validation and Parquet I/O.
+//!
+//! Every arrow in mir-ref's pipeline is one of five Arrow tables, persisted as Parquet:
+//! `tracks` (mir-datasets), `embeddings` (mir-embed), `predictions` and `training_log`
+//! (mir-probe), and `metrics` (mir-eval). This crate defines them ([`TableKind`]), builds their
+//! schemas with the metadata that says what produced a file ([`TableKind::schema`],
+//! [`Metadata`]), checks a schema against the contract ([`validate`]) and reads and writes
+//! tables through object_store ([`TableStore`]).
+//!
+//! It knows nothing about audio, models or metrics: it is the only `mir-*` crate the others may
+//! depend on, so it stays small and dependency-light.
+//!
+//! The key design decision is that the contract is *data*: each table is a list of
+//! [`ColumnSpec`]s and required metadata keys. The schema constructors, the validator and the
+//! generated `docs/tables.md` all read the same lists, so they cannot drift apart.
+//!
+//! ```
+//! use mir_table::{keys, Metadata, TableKind, TableStore};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let meta = Metadata::new()
+//!     .with(keys::DATASET, "tinysol")
+//!     .with(keys::TASK, "instrument")
+//!     .with(keys::TASK_TYPE, "multiclass")
+//!     .with(keys::LABEL_VOCABULARY, r#"["flute","oboe"]"#);
+//! let schema = TableKind::Tracks.schema(0, &meta).unwrap();
+//! let store = TableStore::open("memory://run").unwrap();
+//! store.write("tracks.parquet", TableKind::Tracks, &schema, &[]).await.unwrap();
+//! let table = store.read("tracks.parquet", TableKind::Tracks).await.unwrap();
+//! assert_eq!(Metadata::of(&table.schema).get(TableKind::Tracks, keys::TASK).unwrap(), "instrument");
+//! # });
+//! ```
+
+mod columns;
+pub mod docs;
+mod io;
+mod records;
+mod schema;
+mod validate;
+
+pub use columns::column;
+pub use io::{Table, TableStore, decode, encode};
+pub use records::{
+    EmbeddingRow, Epoch, MetricRow, Prediction, Track, embeddings_batch, metrics_batch, predictions_batch,
+    read_embeddings, read_metrics, read_predictions, read_tracks, training_log_batch, tracks_batch,
+};
+pub use schema::{
+    CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, SCHEMA_VERSION, TableKind, TaskType, keys,
+    vocabulary_json,
+};
+pub use validate::validate;
+
+/// Errors of the table contract.
+///
+/// A schema error ([`Error::SchemaMismatch`], [`Error::MissingColumn`], [`Error::WrongTable`],
+/// [`Error::MissingMetadata`]) means the file is not what the pipeline expects: the run should
+/// stop. [`Error::NotFound`] is the normal "not computed yet" answer of a cache lookup.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A column has the wrong type or nullability.
+    #[error("table `{table}`: column `{column}` should be {expected} but is {found}")]
+    SchemaMismatch {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// Type required by the contract.
+        expected: String,
+        /// Type found.
+        found: String,
+    },
+    /// A required column is absent.
+    #[error("table `{table}`: required column `{column}` ({expected}) is missing")]
+    MissingColumn {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// Type required by the contract.
+        expected: String,
+    },
+    /// The file's `mir.table` metadata names another table.
+    #[error("expected a `{table}` table but the file holds a `{found}` table")]
+    WrongTable {
+        /// Table expected.
+        table: String,
+        /// Table found in the metadata.
+        found: String,
+    },
+    /// A required metadata key is absent.
+    #[error("table `{table}`: required metadata key `{key}` is missing")]
+    MissingMetadata {
+        /// Table name.
+        table: String,
+        /// Metadata key.
+        key: String,
+    },
+    /// A metadata value cannot be parsed.
+    #[error("table `{table}`: metadata key `{key}`: {reason}")]
+    BadMetadata {
+        /// Table name.
+        table: String,
+        /// Metadata key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A location cannot be opened.
+    #[error("invalid table location `{location}`: {reason}")]
+    InvalidLocation {
+        /// The location as given.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No object at the location.
+    #[error("no table at `{location}`")]
+    NotFound {
+        /// The location.
+        location: String,
+    },
+    /// The object store failed.
+    #[error("object store error at `{location}`")]
+    ObjectStore {
+        /// The location.
+        location: String,
+        /// The store's error.
+        source: object_store::Error,
+    },
+    /// Parquet encoding or decoding failed.
+    #[error("Parquet error at `{location}`")]
+    Parquet {
+        /// The location.
+        location: String,
+        /// The Parquet error.
+        source: parquet::errors::ParquetError,
+    },
+    /// Building or reading a batch failed.
+    #[error("table `{table}`: invalid rows")]
+    Arrow {
+        /// Table name.
+        table: String,
+        /// The Arrow error.
+        source: arrow::error::ArrowError,
+    },
+    /// A row cannot be stored under the contract.
+    #[error("column `{column}`, row {row}: {reason}")]
+    BadRow {
+        /// Column name.
+        column: String,
+        /// Row index.
+        row: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An error about the file at `location`.
+    #[error("in `{location}`")]
+    InFile {
+        /// The location.
+        location: String,
+        /// What is wrong.
+        source: Box<Error>,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

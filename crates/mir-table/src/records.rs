@@ -1,0 +1,365 @@
+//! Plain Rust rows for each table, and their conversion to and from Arrow batches.
+//!
+//! Producers fill a `Vec` of rows and call `*_batch`; consumers call `read_*` on a validated
+//! [`Table`]. Nothing here knows what the values mean.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, FixedSizeListArray, FixedSizeListBuilder, Float32Array, Float32Builder, Float64Array,
+    Int32Array, Int64Array, ListArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
+};
+use arrow::datatypes::{DataType, SchemaRef};
+
+use crate::io::Table;
+use crate::schema::TableKind;
+use crate::{Error, Result, column};
+
+/// A row of `tracks`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    /// Stable identifier.
+    pub track_id: String,
+    /// Path or URL of the audio.
+    pub audio_uri: String,
+    /// `train`, `validation` or `test`.
+    pub split: String,
+    /// Class labels.
+    pub labels: Vec<String>,
+    /// Regression targets.
+    pub targets: Option<Vec<f32>>,
+    /// Duration in seconds.
+    pub duration_s: f64,
+    /// Cross-validation fold.
+    pub fold: Option<i32>,
+}
+
+/// A row of `embeddings`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingRow {
+    /// Track identifier.
+    pub track_id: String,
+    /// Deformation scenario (`clean` for none).
+    pub deformation: String,
+    /// Model layer.
+    pub layer: i32,
+    /// Window index.
+    pub window: i32,
+    /// Window start in seconds.
+    pub start_s: f32,
+    /// The embedding; every row of a file has the same length.
+    pub embedding: Vec<f32>,
+}
+
+/// A row of `predictions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Track identifier.
+    pub track_id: String,
+    /// `validation` or `test`.
+    pub split: String,
+    /// Deformation of the evaluated audio.
+    pub deformation: String,
+    /// Scores in vocabulary order.
+    pub scores: Vec<f32>,
+}
+
+/// A row of `training_log`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Epoch {
+    /// Epoch from 1.
+    pub epoch: i32,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Validation loss.
+    pub validation_loss: Option<f64>,
+    /// Validation metric.
+    pub validation_metric: Option<f64>,
+    /// Learning rate.
+    pub learning_rate: f64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// A row of `metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    /// Task name.
+    pub task: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Model name.
+    pub model: String,
+    /// Layer.
+    pub layer: i32,
+    /// Probe name.
+    pub probe: String,
+    /// Seed.
+    pub seed: i64,
+    /// Deformation of the test audio.
+    pub deformation: String,
+    /// Metric name.
+    pub metric: String,
+    /// Value.
+    pub value: f64,
+    /// Lower confidence bound.
+    pub ci_low: Option<f64>,
+    /// Upper confidence bound.
+    pub ci_high: Option<f64>,
+    /// Number of items.
+    pub n: i64,
+}
+
+fn strings<'a>(rows: impl Iterator<Item = &'a str>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(rows))
+}
+
+fn fixed_size_f32(schema: &SchemaRef, name: &str, rows: impl Iterator<Item = Vec<f32>>) -> Result<ArrayRef> {
+    let (item, width) = match schema.field_with_name(name).map(|f| f.data_type()) {
+        Ok(DataType::FixedSizeList(item, width)) => (item.clone(), *width),
+        _ => unreachable!("the schema was validated: `{name}` is a fixed-size list"),
+    };
+    let mut builder = FixedSizeListBuilder::new(Float32Builder::new(), width).with_field(item);
+    for (i, row) in rows.enumerate() {
+        if row.len() != width as usize {
+            return Err(Error::BadRow {
+                column: name.into(),
+                row: i,
+                reason: format!("has {} values but the schema width is {width}", row.len()),
+            });
+        }
+        builder.values().append_slice(&row);
+        builder.append(true);
+    }
+    Ok(Arc::new(builder.finish()))
+}
+
+fn batch(kind: TableKind, schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    crate::validate(kind, schema)?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|source| Error::Arrow { table: kind.name().into(), source })
+}
+
+/// Builds a `tracks` batch.
+pub fn tracks_batch(schema: &SchemaRef, rows: &[Track]) -> Result<RecordBatch> {
+    let mut labels = ListBuilder::new(StringBuilder::new());
+    let mut targets = ListBuilder::new(Float32Builder::new());
+    for t in rows {
+        for l in &t.labels {
+            labels.values().append_value(l);
+        }
+        labels.append(true);
+        match &t.targets {
+            Some(v) => {
+                targets.values().append_slice(v);
+                targets.append(true);
+            }
+            None => targets.append(false),
+        }
+    }
+    batch(
+        TableKind::Tracks,
+        schema,
+        vec![
+            strings(rows.iter().map(|t| t.track_id.as_str())),
+            strings(rows.iter().map(|t| t.audio_uri.as_str())),
+            strings(rows.iter().map(|t| t.split.as_str())),
+            Arc::new(labels.finish()),
+            Arc::new(targets.finish()),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|t| t.duration_s))),
+            Arc::new(Int32Array::from(rows.iter().map(|t| t.fold).collect::<Vec<_>>())),
+        ],
+    )
+}
+
+/// Builds an `embeddings` batch; every embedding must have the schema's width.
+pub fn embeddings_batch(schema: &SchemaRef, rows: &[EmbeddingRow]) -> Result<RecordBatch> {
+    batch(
+        TableKind::Embeddings,
+        schema,
+        vec![
+            strings(rows.iter().map(|r| r.track_id.as_str())),
+            strings(rows.iter().map(|r| r.deformation.as_str())),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.layer))),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.window))),
+            Arc::new(Float32Array::from_iter_values(rows.iter().map(|r| r.start_s))),
+            fixed_size_f32(schema, "embedding", rows.iter().map(|r| r.embedding.clone()))?,
+        ],
+    )
+}
+
+/// Builds a `predictions` batch; every score vector must have the schema's width.
+pub fn predictions_batch(schema: &SchemaRef, rows: &[Prediction]) -> Result<RecordBatch> {
+    batch(
+        TableKind::Predictions,
+        schema,
+        vec![
+            strings(rows.iter().map(|r| r.track_id.as_str())),
+            strings(rows.iter().map(|r| r.split.as_str())),
+            strings(rows.iter().map(|r| r.deformation.as_str())),
+            fixed_size_f32(schema, "scores", rows.iter().map(|r| r.scores.clone()))?,
+        ],
+    )
+}
+
+/// Builds a `training_log` batch.
+pub fn training_log_batch(schema: &SchemaRef, rows: &[Epoch]) -> Result<RecordBatch> {
+    batch(
+        TableKind::TrainingLog,
+        schema,
+        vec![
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.epoch))),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.train_loss))),
+            Arc::new(Float64Array::from(rows.iter().map(|r| r.validation_loss).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(rows.iter().map(|r| r.validation_metric).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.learning_rate))),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.seconds))),
+        ],
+    )
+}
+
+/// Builds a `metrics` batch.
+pub fn metrics_batch(schema: &SchemaRef, rows: &[MetricRow]) -> Result<RecordBatch> {
+    batch(
+        TableKind::Metrics,
+        schema,
+        vec![
+            strings(rows.iter().map(|r| r.task.as_str())),
+            strings(rows.iter().map(|r| r.dataset.as_str())),
+            strings(rows.iter().map(|r| r.model.as_str())),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.layer))),
+            strings(rows.iter().map(|r| r.probe.as_str())),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.seed))),
+            strings(rows.iter().map(|r| r.deformation.as_str())),
+            strings(rows.iter().map(|r| r.metric.as_str())),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.value))),
+            Arc::new(Float64Array::from(rows.iter().map(|r| r.ci_low).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(rows.iter().map(|r| r.ci_high).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.n))),
+        ],
+    )
+}
+
+fn opt<T>(array: &impl Array, i: usize, value: impl FnOnce() -> T) -> Option<T> {
+    if array.is_null(i) { None } else { Some(value()) }
+}
+
+fn f32_list(list: &ListArray, i: usize) -> Vec<f32> {
+    let values = list.value(i);
+    let values = values.as_any().downcast_ref::<Float32Array>().expect("validated List<Float32>");
+    values.values().to_vec()
+}
+
+fn fixed_f32(list: &FixedSizeListArray, i: usize) -> Vec<f32> {
+    let values = list.value(i);
+    let values = values.as_any().downcast_ref::<Float32Array>().expect("validated FixedSizeList<Float32>");
+    values.values().to_vec()
+}
+
+/// Reads every row of a `tracks` table.
+pub fn read_tracks(table: &Table) -> Result<Vec<Track>> {
+    let k = TableKind::Tracks;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let id = column::<StringArray>(b, k, "track_id")?;
+        let uri = column::<StringArray>(b, k, "audio_uri")?;
+        let split = column::<StringArray>(b, k, "split")?;
+        let labels = column::<ListArray>(b, k, "labels")?;
+        let targets = column::<ListArray>(b, k, "targets")?;
+        let duration = column::<Float64Array>(b, k, "duration_s")?;
+        let fold = column::<Int32Array>(b, k, "fold")?;
+        for i in 0..b.num_rows() {
+            let l = labels.value(i);
+            let l = l.as_any().downcast_ref::<StringArray>().expect("validated List<Utf8>");
+            out.push(Track {
+                track_id: id.value(i).to_string(),
+                audio_uri: uri.value(i).to_string(),
+                split: split.value(i).to_string(),
+                labels: l.iter().flatten().map(String::from).collect(),
+                targets: opt(targets, i, || f32_list(targets, i)),
+                duration_s: duration.value(i),
+                fold: opt(fold, i, || fold.value(i)),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every row of an `embeddings` table.
+pub fn read_embeddings(table: &Table) -> Result<Vec<EmbeddingRow>> {
+    let k = TableKind::Embeddings;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let id = column::<StringArray>(b, k, "track_id")?;
+        let deformation = column::<StringArray>(b, k, "deformation")?;
+        let layer = column::<Int32Array>(b, k, "layer")?;
+        let window = column::<Int32Array>(b, k, "window")?;
+        let start = column::<Float32Array>(b, k, "start_s")?;
+        let emb = column::<FixedSizeListArray>(b, k, "embedding")?;
+        for i in 0..b.num_rows() {
+            out.push(EmbeddingRow {
+                track_id: id.value(i).to_string(),
+                deformation: deformation.value(i).to_string(),
+                layer: layer.value(i),
+                window: window.value(i),
+                start_s: start.value(i),
+                embedding: fixed_f32(emb, i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every row of a `predictions` table.
+pub fn read_predictions(table: &Table) -> Result<Vec<Prediction>> {
+    let k = TableKind::Predictions;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let id = column::<StringArray>(b, k, "track_id")?;
+        let split = column::<StringArray>(b, k, "split")?;
+        let deformation = column::<StringArray>(b, k, "deformation")?;
+        let scores = column::<FixedSizeListArray>(b, k, "scores")?;
+        for i in 0..b.num_rows() {
+            out.push(Prediction {
+                track_id: id.value(i).to_string(),
+                split: split.value(i).to_string(),
+                deformation: deformation.value(i).to_string(),
+                scores: fixed_f32(scores, i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every row of a `metrics` table.
+pub fn read_metrics(table: &Table) -> Result<Vec<MetricRow>> {
+    let k = TableKind::Metrics;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let s = |name| column::<StringArray>(b, k, name);
+        let (task, dataset, model, probe, deformation, metric) =
+            (s("task")?, s("dataset")?, s("model")?, s("probe")?, s("deformation")?, s("metric")?);
+        let layer = column::<Int32Array>(b, k, "layer")?;
+        let seed = column::<Int64Array>(b, k, "seed")?;
+        let value = column::<Float64Array>(b, k, "value")?;
+        let lo = column::<Float64Array>(b, k, "ci_low")?;
+        let hi = column::<Float64Array>(b, k, "ci_high")?;
+        let n = column::<Int64Array>(b, k, "n")?;
+        for i in 0..b.num_rows() {
+            out.push(MetricRow {
+                task: task.value(i).to_string(),
+                dataset: dataset.value(i).to_string(),
+                model: model.value(i).to_string(),
+                layer: layer.value(i),
+                probe: probe.value(i).to_string(),
+                seed: seed.value(i),
+                deformation: deformation.value(i).to_string(),
+                metric: metric.value(i).to_string(),
+                value: value.value(i),
+                ci_low: opt(lo, i, || lo.value(i)),
+                ci_high: opt(hi, i, || hi.value(i)),
+                n: n.value(i),
+            });
+        }
+    }
+    Ok(out)
+}

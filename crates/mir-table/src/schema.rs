@@ -1,0 +1,402 @@
+//! The five tables of the contract: their columns, types and required metadata.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::{Error, Result};
+
+/// Version of the table contract, stored under [`META_SCHEMA_VERSION`] in every file.
+pub const SCHEMA_VERSION: &str = "1";
+/// Metadata key naming the table (`tracks`, `embeddings`, ...).
+pub const META_TABLE: &str = "mir.table";
+/// Metadata key holding [`SCHEMA_VERSION`].
+pub const META_SCHEMA_VERSION: &str = "mir.schema_version";
+
+/// Plain metadata keys identifying what produced a file (DESIGN.md section 2).
+pub mod keys {
+    /// Dataset name, as in the experiment config.
+    pub const DATASET: &str = "dataset";
+    /// Task name, as in the experiment config.
+    pub const TASK: &str = "task";
+    /// `multiclass`, `multilabel` or `regression`.
+    pub const TASK_TYPE: &str = "task_type";
+    /// JSON list of class names; index `i` is score column `i`.
+    pub const LABEL_VOCABULARY: &str = "label_vocabulary";
+    /// Embedding model name.
+    pub const MODEL: &str = "model";
+    /// Model layer index.
+    pub const LAYER: &str = "layer";
+    /// Probe name.
+    pub const PROBE: &str = "probe";
+    /// Probe seed.
+    pub const SEED: &str = "seed";
+    /// Deformation scenario name (`clean` for none).
+    pub const DEFORMATION: &str = "deformation";
+    /// Hash of the resolved experiment config.
+    pub const CONFIG_HASH: &str = "config_hash";
+    /// Embedding dimension.
+    pub const DIM: &str = "dim";
+    /// Sample rate the model consumed, in Hz.
+    pub const SAMPLE_RATE_HZ: &str = "sample_rate_hz";
+    /// Window length in seconds (`0` when one window covers the whole track).
+    pub const WINDOW_S: &str = "window_s";
+    /// Hop between windows in seconds.
+    pub const HOP_S: &str = "hop_s";
+    /// SHA-256 of the model file, or of the built-in model's definition.
+    pub const MODEL_SHA256: &str = "model_sha256";
+    /// How window scores became track scores (`embedding_mean`, `prediction_mean`).
+    pub const AGGREGATION: &str = "aggregation";
+}
+
+/// The name used for undeformed audio in `deformation` columns and metadata.
+pub const CLEAN: &str = "clean";
+
+/// One table of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableKind {
+    /// One row per track of one task of one dataset.
+    Tracks,
+    /// One row per window of one track, model layer and deformation.
+    Embeddings,
+    /// One row per validation or test track of one (task, model, layer, probe, seed), per deformation.
+    Predictions,
+    /// One row per training epoch of one probe.
+    TrainingLog,
+    /// One row per metric value, in long ("tidy") format.
+    Metrics,
+}
+
+/// The type a column must have. `FixedSizeListFloat32` accepts any width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// `Utf8`.
+    Utf8,
+    /// `Int32`.
+    Int32,
+    /// `Int64`.
+    Int64,
+    /// `Float32`.
+    Float32,
+    /// `Float64`.
+    Float64,
+    /// `List<Utf8>`.
+    ListUtf8,
+    /// `List<Float32>`.
+    ListFloat32,
+    /// `FixedSizeList<Float32, N>`, `N` fixed per file.
+    FixedSizeListFloat32,
+}
+
+impl ColumnType {
+    /// The Arrow type; `width` is used by fixed-size lists only.
+    pub fn to_arrow(self, width: i32) -> DataType {
+        match self {
+            ColumnType::Utf8 => DataType::Utf8,
+            ColumnType::Int32 => DataType::Int32,
+            ColumnType::Int64 => DataType::Int64,
+            ColumnType::Float32 => DataType::Float32,
+            ColumnType::Float64 => DataType::Float64,
+            ColumnType::ListUtf8 => DataType::new_list(DataType::Utf8, true),
+            ColumnType::ListFloat32 => DataType::new_list(DataType::Float32, true),
+            ColumnType::FixedSizeListFloat32 => {
+                DataType::new_fixed_size_list(DataType::Float32, width, false)
+            }
+        }
+    }
+
+    /// Whether `found` is this type (list child names and nullability are not compared).
+    pub fn matches(self, found: &DataType) -> bool {
+        match (self, found) {
+            (ColumnType::ListUtf8, DataType::List(f)) => f.data_type() == &DataType::Utf8,
+            (ColumnType::ListFloat32, DataType::List(f)) => f.data_type() == &DataType::Float32,
+            (ColumnType::FixedSizeListFloat32, DataType::FixedSizeList(f, _)) => {
+                f.data_type() == &DataType::Float32
+            }
+            (t, found) => &t.to_arrow(0) == found,
+        }
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ColumnType::Utf8 => "Utf8",
+            ColumnType::Int32 => "Int32",
+            ColumnType::Int64 => "Int64",
+            ColumnType::Float32 => "Float32",
+            ColumnType::Float64 => "Float64",
+            ColumnType::ListUtf8 => "List<Utf8>",
+            ColumnType::ListFloat32 => "List<Float32>",
+            ColumnType::FixedSizeListFloat32 => "FixedSizeList<Float32, N>",
+        })
+    }
+}
+
+/// One required column.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnSpec {
+    /// Column name (snake_case, unit in the name).
+    pub name: &'static str,
+    /// Required type.
+    pub ty: ColumnType,
+    /// Whether nulls are allowed.
+    pub nullable: bool,
+    /// What the column holds, for `docs/tables.md`.
+    pub doc: &'static str,
+}
+
+const fn col(name: &'static str, ty: ColumnType, nullable: bool, doc: &'static str) -> ColumnSpec {
+    ColumnSpec { name, ty, nullable, doc }
+}
+
+use ColumnType::*;
+
+const TRACKS: &[ColumnSpec] = &[
+    col("track_id", Utf8, false, "Stable track identifier, unique within the dataset."),
+    col("audio_uri", Utf8, false, "Path or URL of the audio file."),
+    col("split", Utf8, false, "`train`, `validation` or `test`."),
+    col(
+        "labels",
+        ListUtf8,
+        false,
+        "Exactly one label for multiclass, zero or more for multilabel, empty for regression.",
+    ),
+    col("targets", ListFloat32, true, "Regression targets; null for classification."),
+    col("duration_s", Float64, false, "Audio duration in seconds."),
+    col("fold", Int32, true, "Cross-validation fold; null when the task has none."),
+];
+
+const EMBEDDINGS: &[ColumnSpec] = &[
+    col("track_id", Utf8, false, "Track identifier, as in `tracks`."),
+    col("deformation", Utf8, false, "Deformation scenario applied to the audio; `clean` for none."),
+    col("layer", Int32, false, "Model layer; 0 when the model has one output."),
+    col("window", Int32, false, "Window index within the track, from 0."),
+    col("start_s", Float32, false, "Window start in seconds."),
+    col("embedding", FixedSizeListFloat32, false, "The embedding; `N` is the `dim` metadata."),
+];
+
+const PREDICTIONS: &[ColumnSpec] = &[
+    col("track_id", Utf8, false, "Track identifier, as in `tracks`."),
+    col("split", Utf8, false, "`validation` or `test`."),
+    col("deformation", Utf8, false, "Deformation applied to the evaluated audio; `clean` for none."),
+    col(
+        "scores",
+        FixedSizeListFloat32,
+        false,
+        "Class probabilities in `label_vocabulary` order (classification) or predicted values (regression).",
+    ),
+];
+
+const TRAINING_LOG: &[ColumnSpec] = &[
+    col("epoch", Int32, false, "Epoch, from 1."),
+    col("train_loss", Float64, false, "Mean training loss over the epoch."),
+    col("validation_loss", Float64, true, "Validation loss after the epoch; null without a validation split."),
+    col("validation_metric", Float64, true, "Early-stopping metric on the validation split."),
+    col("learning_rate", Float64, false, "Learning rate used in the epoch."),
+    col("seconds", Float64, false, "Wall time of the epoch."),
+];
+
+const METRICS: &[ColumnSpec] = &[
+    col("task", Utf8, false, "Task name."),
+    col("dataset", Utf8, false, "Dataset name."),
+    col("model", Utf8, false, "Embedding model name."),
+    col("layer", Int32, false, "Model layer."),
+    col("probe", Utf8, false, "Probe name."),
+    col("seed", Int64, false, "Probe seed."),
+    col("deformation", Utf8, false, "Deformation of the test audio; `clean` for none."),
+    col("metric", Utf8, false, "Metric name, for example `accuracy` or `f1_macro`."),
+    col("value", Float64, false, "Metric value."),
+    col("ci_low", Float64, true, "Lower bound of the confidence interval, when computed."),
+    col("ci_high", Float64, true, "Upper bound of the confidence interval, when computed."),
+    col("n", Int64, false, "Number of test items the value was computed on."),
+];
+
+const RUN_IDS: &[&str] = &[keys::DATASET, keys::TASK, keys::MODEL, keys::LAYER, keys::PROBE, keys::SEED];
+
+impl TableKind {
+    /// Every table, in pipeline order.
+    pub const ALL: [TableKind; 5] = [
+        TableKind::Tracks,
+        TableKind::Embeddings,
+        TableKind::Predictions,
+        TableKind::TrainingLog,
+        TableKind::Metrics,
+    ];
+
+    /// The name stored under [`META_TABLE`].
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Tracks => "tracks",
+            TableKind::Embeddings => "embeddings",
+            TableKind::Predictions => "predictions",
+            TableKind::TrainingLog => "training_log",
+            TableKind::Metrics => "metrics",
+        }
+    }
+
+    /// Parses a name stored under [`META_TABLE`].
+    pub fn from_name(name: &str) -> Option<TableKind> {
+        TableKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// What one row is.
+    pub fn row(self) -> &'static str {
+        match self {
+            TableKind::Tracks => "track of one task of one dataset",
+            TableKind::Embeddings => "window (or whole track) of one track, one model layer, one deformation",
+            TableKind::Predictions => {
+                "validation or test track of one (task, model, layer, probe, seed), per deformation"
+            }
+            TableKind::TrainingLog => "epoch of one probe training",
+            TableKind::Metrics => "metric value",
+        }
+    }
+
+    /// The required columns, in order. Files may carry extra columns.
+    pub fn columns(self) -> &'static [ColumnSpec] {
+        match self {
+            TableKind::Tracks => TRACKS,
+            TableKind::Embeddings => EMBEDDINGS,
+            TableKind::Predictions => PREDICTIONS,
+            TableKind::TrainingLog => TRAINING_LOG,
+            TableKind::Metrics => METRICS,
+        }
+    }
+
+    /// The required metadata keys, besides [`META_TABLE`] and [`META_SCHEMA_VERSION`].
+    pub fn required_metadata(self) -> Vec<&'static str> {
+        match self {
+            TableKind::Tracks => vec![keys::DATASET, keys::TASK, keys::TASK_TYPE, keys::LABEL_VOCABULARY],
+            TableKind::Embeddings => vec![
+                keys::DATASET,
+                keys::MODEL,
+                keys::DIM,
+                keys::SAMPLE_RATE_HZ,
+                keys::WINDOW_S,
+                keys::HOP_S,
+                keys::MODEL_SHA256,
+            ],
+            TableKind::Predictions => {
+                let mut k = RUN_IDS.to_vec();
+                k.extend([keys::LABEL_VOCABULARY, keys::TASK_TYPE, keys::AGGREGATION]);
+                k
+            }
+            TableKind::TrainingLog => RUN_IDS.to_vec(),
+            TableKind::Metrics => vec![],
+        }
+    }
+
+    /// Builds this table's schema.
+    ///
+    /// `width` is the fixed-size list width (embedding dimension or score count; ignored by
+    /// tables without one). `metadata` must hold every [`required_metadata`](Self::required_metadata)
+    /// key; [`META_TABLE`] and [`META_SCHEMA_VERSION`] are added here.
+    pub fn schema(self, width: i32, metadata: &Metadata) -> Result<SchemaRef> {
+        let fields: Vec<Field> = self
+            .columns()
+            .iter()
+            .map(|c| Field::new(c.name, c.ty.to_arrow(width), c.nullable))
+            .collect();
+        let mut meta: HashMap<String, String> = metadata.0.clone().into_iter().collect();
+        meta.insert(META_TABLE.into(), self.name().into());
+        meta.insert(META_SCHEMA_VERSION.into(), SCHEMA_VERSION.into());
+        let schema = Schema::new_with_metadata(fields, meta);
+        crate::validate(self, &schema)?;
+        Ok(Arc::new(schema))
+    }
+}
+
+impl fmt::Display for TableKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Schema metadata under plain string keys (see [`keys`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata(pub BTreeMap<String, String>);
+
+impl Metadata {
+    /// Empty metadata.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one key.
+    pub fn with(mut self, key: &str, value: impl ToString) -> Self {
+        self.0.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Reads the metadata of a schema written by this crate.
+    pub fn of(schema: &Schema) -> Self {
+        Metadata(schema.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    /// One key, or [`Error::MissingMetadata`] naming `table`.
+    pub fn get(&self, table: TableKind, key: &str) -> Result<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| Error::MissingMetadata { table: table.name().into(), key: key.into() })
+    }
+
+    /// The `label_vocabulary` key, parsed from its JSON list.
+    pub fn label_vocabulary(&self, table: TableKind) -> Result<Vec<String>> {
+        let raw = self.get(table, keys::LABEL_VOCABULARY)?;
+        serde_json::from_str(raw).map_err(|e| Error::BadMetadata {
+            table: table.name().into(),
+            key: keys::LABEL_VOCABULARY.into(),
+            reason: format!("expected a JSON list of strings: {e}"),
+        })
+    }
+}
+
+/// Encodes a label vocabulary for the `label_vocabulary` key.
+pub fn vocabulary_json(labels: &[String]) -> String {
+    serde_json::to_string(labels).expect("a list of strings always serialises")
+}
+
+/// The kind of task a `tracks` table defines (its `task_type` metadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    /// One label per track among C classes.
+    Multiclass,
+    /// Zero or more labels per track among C tags.
+    Multilabel,
+    /// Real-valued targets.
+    Regression,
+}
+
+impl TaskType {
+    /// The metadata value.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskType::Multiclass => "multiclass",
+            TaskType::Multilabel => "multilabel",
+            TaskType::Regression => "regression",
+        }
+    }
+
+    /// Parses the metadata value of `table`.
+    pub fn parse(table: TableKind, value: &str) -> Result<Self> {
+        [TaskType::Multiclass, TaskType::Multilabel, TaskType::Regression]
+            .into_iter()
+            .find(|t| t.name() == value)
+            .ok_or_else(|| Error::BadMetadata {
+                table: table.name().into(),
+                key: keys::TASK_TYPE.into(),
+                reason: format!("`{value}` is not multiclass, multilabel or regression"),
+            })
+    }
+}
+
+impl fmt::Display for TaskType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

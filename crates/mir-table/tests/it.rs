@@ -1,0 +1,131 @@
+//! Integration tests: Parquet round trips through each kind of location.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    FixedSizeListBuilder, Float32Builder, Float64Array, Int32Array, ListBuilder, RecordBatch, StringArray,
+    StringBuilder,
+};
+use arrow::util::pretty::pretty_format_batches;
+use mir_table::{Metadata, TableKind, TableStore, keys};
+
+fn tracks_batch() -> (arrow::datatypes::SchemaRef, RecordBatch) {
+    let meta = Metadata::new()
+        .with(keys::DATASET, "synth")
+        .with(keys::TASK, "instrument")
+        .with(keys::TASK_TYPE, "multiclass")
+        .with(keys::LABEL_VOCABULARY, r#"["a","b"]"#);
+    let schema = TableKind::Tracks.schema(0, &meta).unwrap();
+    let mut labels = ListBuilder::new(StringBuilder::new());
+    labels.values().append_value("a");
+    labels.append(true);
+    labels.values().append_value("b");
+    labels.append(true);
+    let targets = arrow::array::new_null_array(schema.field(4).data_type(), 2);
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["t1", "t2"])),
+            Arc::new(StringArray::from(vec!["a.wav", "b.wav"])),
+            Arc::new(StringArray::from(vec!["train", "test"])),
+            Arc::new(labels.finish()),
+            targets,
+            Arc::new(Float64Array::from(vec![1.0, 2.5])),
+            Arc::new(Int32Array::from(vec![None, None])),
+        ],
+    )
+    .unwrap();
+    (schema, batch)
+}
+
+fn check_round_trip(store: &TableStore) {
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let (schema, batch) = tracks_batch();
+    rt.block_on(store.write("tracks/synth/instrument.parquet", TableKind::Tracks, &schema, &[batch]))
+        .unwrap();
+    let table = rt.block_on(store.read("tracks/synth/instrument.parquet", TableKind::Tracks)).unwrap();
+    assert_eq!(Metadata::of(&table.schema).get(TableKind::Tracks, keys::TASK).unwrap(), "instrument");
+    let expected = "\
++----------+-----------+-------+--------+---------+------------+------+
+| track_id | audio_uri | split | labels | targets | duration_s | fold |
++----------+-----------+-------+--------+---------+------------+------+
+| t1       | a.wav     | train | [a]    |         | 1.0        |      |
+| t2       | b.wav     | test  | [b]    |         | 2.5        |      |
++----------+-----------+-------+--------+---------+------------+------+";
+    assert_eq!(pretty_format_batches(&table.batches).unwrap().to_string(), expected);
+    // Reading it as another table is refused with both names.
+    let err = rt.block_on(store.read("tracks/synth/instrument.parquet", TableKind::Metrics)).unwrap_err();
+    let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+    assert!(chain.contains("tracks/synth/instrument.parquet"), "{chain}");
+    assert!(chain.contains("expected a `metrics` table but the file holds a `tracks` table"), "{chain}");
+}
+
+#[test]
+fn round_trip_memory() {
+    check_round_trip(&TableStore::open("memory://run").unwrap());
+}
+
+#[test]
+fn round_trip_plain_path_and_file_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    check_round_trip(&TableStore::open(plain.to_str().unwrap()).unwrap());
+    assert!(plain.join("tracks/synth/instrument.parquet").is_file());
+    let url = format!("file://{}", dir.path().join("url").display());
+    check_round_trip(&TableStore::open(&url).unwrap());
+    // No staging file is left beside the final one.
+    let names: Vec<_> = std::fs::read_dir(plain.join("tracks/synth")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("instrument.parquet")]);
+}
+
+#[test]
+fn writing_a_schema_that_breaks_the_contract_is_refused_before_any_byte() {
+    let store = TableStore::open("memory://run").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+        "track_id",
+        arrow::datatypes::DataType::Utf8,
+        false,
+    )]));
+    let err = rt.block_on(store.write("x.parquet", TableKind::Tracks, &schema, &[])).unwrap_err();
+    assert_eq!(err.to_string(), "table `tracks`: required column `audio_uri` (Utf8) is missing");
+    assert!(!rt.block_on(store.exists("x.parquet")).unwrap());
+}
+
+#[test]
+fn missing_file_is_not_found_with_its_location() {
+    let store = TableStore::open("memory://run").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let err = rt.block_on(store.read("nope.parquet", TableKind::Tracks)).unwrap_err();
+    assert_eq!(err.to_string(), "no table at `memory://run/nope.parquet`");
+}
+
+#[test]
+fn embeddings_fixed_size_list_round_trip() {
+    let meta = [keys::DATASET, keys::MODEL, keys::DIM, keys::SAMPLE_RATE_HZ, keys::WINDOW_S, keys::HOP_S, keys::MODEL_SHA256]
+        .iter()
+        .fold(Metadata::new(), |m, k| m.with(k, "3"));
+    let schema = TableKind::Embeddings.schema(3, &meta).unwrap();
+    let mut emb = FixedSizeListBuilder::new(Float32Builder::new(), 3)
+        .with_field(Arc::new(arrow::datatypes::Field::new("item", arrow::datatypes::DataType::Float32, false)));
+    emb.values().append_slice(&[1.0, 2.0, 3.0]);
+    emb.append(true);
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["t1"])),
+            Arc::new(StringArray::from(vec!["clean"])),
+            Arc::new(Int32Array::from(vec![0])),
+            Arc::new(Int32Array::from(vec![0])),
+            Arc::new(arrow::array::Float32Array::from(vec![0.0])),
+            Arc::new(emb.finish()),
+        ],
+    )
+    .unwrap();
+    let store = TableStore::open("memory://").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(store.write("e.parquet", TableKind::Embeddings, &schema, &[batch])).unwrap();
+    let t = rt.block_on(store.read("e.parquet", TableKind::Embeddings)).unwrap();
+    assert_eq!(t.num_rows(), 1);
+    assert_eq!(t.schema.field(5).data_type(), schema.field(5).data_type());
+}

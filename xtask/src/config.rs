@@ -1,0 +1,221 @@
+//! The experiment config: YAML through figment, `MIR_` environment overrides, name checks.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Yaml};
+use mir_datasets::custom::CustomConfig;
+use mir_deform::Scenario;
+use mir_embed::ModelConfig;
+use mir_probe::ProbeConfig;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A whole experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Experiment name; the run directory defaults to `runs/<name>`.
+    pub name: String,
+    /// Seed of splits and deformations.
+    #[serde(default)]
+    pub seed: u64,
+    /// Run directory (a path, `file://` or `memory://` URL).
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Datasets by name.
+    pub datasets: BTreeMap<String, DatasetConfig>,
+    /// Deformation scenarios by name, applied to test audio.
+    #[serde(default)]
+    pub deformations: BTreeMap<String, Scenario>,
+    /// Embedding models by name.
+    pub models: BTreeMap<String, ModelConfig>,
+    /// Probes by name.
+    pub probes: BTreeMap<String, ProbeConfig>,
+    /// Probe seeds; each probe trains once per seed.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Which combinations to run; every list defaults to everything defined.
+    #[serde(default)]
+    pub grid: Grid,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+
+/// A dataset, by kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DatasetConfig {
+    /// A folder of audio plus a metadata CSV.
+    Custom(CustomConfig),
+}
+
+impl DatasetConfig {
+    /// Task names defined on the dataset.
+    pub fn tasks(&self) -> Vec<String> {
+        match self {
+            DatasetConfig::Custom(c) => c.tasks.keys().cloned().collect(),
+        }
+    }
+}
+
+/// The combinations to run, by name. `tasks` are written `dataset/task`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    /// Tasks as `dataset/task`.
+    #[serde(default)]
+    pub tasks: Option<Vec<String>>,
+    /// Deformation scenarios.
+    #[serde(default)]
+    pub deformations: Option<Vec<String>>,
+    /// Models.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// Probes.
+    #[serde(default)]
+    pub probes: Option<Vec<String>>,
+}
+
+/// The resolved grid: every list explicit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// `(dataset, task)` pairs.
+    pub tasks: Vec<(String, String)>,
+    /// Deformation names (not including clean).
+    pub deformations: Vec<String>,
+    /// Model names.
+    pub models: Vec<String>,
+    /// Probe names.
+    pub probes: Vec<String>,
+}
+
+/// Reads `path` with `MIR_`-prefixed environment overrides (`MIR_SEED=7`,
+/// `MIR_PROBES__LINEAR__EPOCHS=10`), then checks every cross-reference.
+pub fn load(path: &Path) -> Result<ExperimentConfig> {
+    if !path.is_file() {
+        bail!("config file `{}` does not exist", path.display());
+    }
+    let figment = Figment::new().merge(Yaml::file_exact(path)).merge(Env::prefixed("MIR_").split("__"));
+    let config: ExperimentConfig = figment.extract().map_err(|e| describe(e, path))?;
+    config.check(path)?;
+    Ok(config)
+}
+
+/// One line per figment error: key path, what is wrong, where the value came from.
+fn describe(errors: figment::Error, path: &Path) -> anyhow::Error {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() { "(top level)".to_string() } else { e.path.join(".") };
+            let source = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                Some(figment::Source::File(f)) => format!("in `{}`", f.display()),
+                Some(other) => format!("from {other}"),
+                None => format!("in `{}`", path.display()),
+            };
+            format!("key `{key}`: {} ({source})", e.kind)
+        })
+        .collect();
+    anyhow::anyhow!("invalid config `{}`:\n  {}", path.display(), lines.join("\n  "))
+}
+
+impl ExperimentConfig {
+    /// Checks names referenced by the grid and the things that must exist before a run starts.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        let file = path.display();
+        let undefined = |key: &str, name: &str, section: &str, defined: Vec<String>| {
+            anyhow::anyhow!(
+                "invalid config `{file}`:\n  key `{key}`: `{name}` is not defined in `{section}` (defined: {})",
+                if defined.is_empty() { "none".to_string() } else { defined.join(", ") }
+            )
+        };
+        if let Some(tasks) = &self.grid.tasks {
+            for (i, t) in tasks.iter().enumerate() {
+                let key = format!("grid.tasks.{i}");
+                let Some((d, task)) = t.split_once('/') else {
+                    bail!("invalid config `{file}`:\n  key `{key}`: `{t}` should be written `dataset/task`");
+                };
+                let dataset = self.datasets.get(d).ok_or_else(|| undefined(&key, d, "datasets", self.datasets.keys().cloned().collect()))?;
+                if !dataset.tasks().iter().any(|x| x == task) {
+                    return Err(undefined(&key, task, &format!("datasets.{d}.tasks"), dataset.tasks()));
+                }
+            }
+        }
+        let check_list = |list: &Option<Vec<String>>, section: &str, defined: Vec<String>| -> Result<()> {
+            for (i, name) in list.iter().flatten().enumerate() {
+                if !defined.contains(name) {
+                    return Err(undefined(&format!("grid.{section}.{i}"), name, section, defined.clone()));
+                }
+            }
+            Ok(())
+        };
+        check_list(&self.grid.deformations, "deformations", self.deformations.keys().cloned().collect())?;
+        check_list(&self.grid.models, "models", self.models.keys().cloned().collect())?;
+        check_list(&self.grid.probes, "probes", self.probes.keys().cloned().collect())?;
+        if self.deformations.contains_key(mir_table::CLEAN) {
+            bail!("invalid config `{file}`:\n  key `deformations.clean`: `clean` is reserved for undeformed audio");
+        }
+        for (name, probe) in &self.probes {
+            probe.check().with_context(|| format!("invalid config `{file}`: key `probes.{name}`"))?;
+        }
+        for (name, model) in &self.models {
+            mir_embed::build(model).with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?;
+        }
+        for (name, dataset) in &self.datasets {
+            match dataset {
+                DatasetConfig::Custom(c) => {
+                    if c.generate.is_none() && !c.root.is_dir() {
+                        bail!(
+                            "invalid config `{file}`:\n  key `datasets.{name}.root`: audio folder `{}` does not exist",
+                            c.root.display()
+                        );
+                    }
+                }
+            }
+        }
+        if self.seeds.is_empty() {
+            bail!("invalid config `{file}`:\n  key `seeds`: at least one seed is needed");
+        }
+        Ok(())
+    }
+
+    /// The grid with every default filled in.
+    pub fn plan(&self) -> Plan {
+        let all_tasks = || {
+            self.datasets.iter().flat_map(|(d, c)| c.tasks().into_iter().map(move |t| (d.clone(), t))).collect()
+        };
+        Plan {
+            tasks: match &self.grid.tasks {
+                Some(t) => t
+                    .iter()
+                    .filter_map(|s| s.split_once('/').map(|(d, t)| (d.to_string(), t.to_string())))
+                    .collect(),
+                None => all_tasks(),
+            },
+            deformations: self.grid.deformations.clone().unwrap_or_else(|| self.deformations.keys().cloned().collect()),
+            models: self.grid.models.clone().unwrap_or_else(|| self.models.keys().cloned().collect()),
+            probes: self.grid.probes.clone().unwrap_or_else(|| self.probes.keys().cloned().collect()),
+        }
+    }
+
+    /// Where the run's tables go.
+    pub fn output(&self) -> String {
+        self.output.clone().unwrap_or_else(|| format!("runs/{}", self.name))
+    }
+
+    /// SHA-256 of the resolved config (as canonical JSON).
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("the config serialises");
+        Sha256::digest(&json).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The datasets a plan touches.
+pub fn planned_datasets(plan: &Plan) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = plan.tasks.iter().map(|(d, _)| d.clone()).collect();
+    set.into_iter().collect()
+}

@@ -1,0 +1,115 @@
+//! `cargo xtask`: mir-ref's pipelines and project chores, as subcommands of one binary.
+
+mod config;
+mod pipeline;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "mir-ref: evaluate music audio representations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run an experiment from a YAML config (paths in it are relative to the repository root).
+    Experiment {
+        /// The config file.
+        config: PathBuf,
+        /// Print the planned grid and exit.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Render the synthetic fixture dataset.
+    Fixtures {
+        /// Output folder.
+        #[arg(long, default_value = "fixtures/generated/synth")]
+        out: PathBuf,
+    },
+    /// Regenerate docs/tables.md from the table contract.
+    Docs,
+    /// Check that no mir-* crate depends on a sibling other than mir-table.
+    Tidy,
+    /// Run what CI runs: formatting, lints, tests.
+    Ci,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    // Paths given on the command line are relative to where the user stands; paths inside
+    // configs are relative to the repository root.
+    let cwd = std::env::current_dir()?;
+    std::env::set_current_dir(project_root())?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Cmd::Experiment { config, dry_run } => {
+            let path = cwd.join(config);
+            let config = config::load(&path)?;
+            let plan = config.plan();
+            print!("{}", pipeline::describe_plan(&config, &plan));
+            if dry_run {
+                return Ok(());
+            }
+            let runtime = tokio::runtime::Runtime::new()?;
+            let summary = runtime.block_on(pipeline::run(&config))?;
+            println!("\n{summary}");
+            println!("Results: {}/ (tables as Parquet, report/summary.md)", config.output());
+        }
+        Cmd::Fixtures { out } => {
+            let out = cwd.join(out);
+            let n = mir_datasets::synth::render(&out, &mir_datasets::synth::SynthConfig::default())?;
+            println!("wrote {n} files and metadata.csv under {}", out.display());
+        }
+        Cmd::Docs => {
+            let path = project_root().join("docs/tables.md");
+            std::fs::write(&path, mir_table::docs::markdown()).with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+        Cmd::Tidy => {
+            let n = tidy::check_workspace(&project_root())?;
+            println!("tidy: {n} crates depend on no sibling but {}", tidy::CONTRACT);
+        }
+        Cmd::Ci => ci()?,
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    let steps: [&[&str]; 3] = [
+        &["fmt", "--all", "--", "--check"],
+        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &["test", "--workspace"],
+    ];
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for args in steps {
+        eprintln!("$ cargo {}", args.join(" "));
+        let status = Command::new(&cargo).args(args).status().with_context(|| format!("running cargo {}", args[0]))?;
+        if !status.success() {
+            bail!("`cargo {}` failed", args.join(" "));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! `cargo xtask experiment`: runs the grid through every crate, table by table.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use mir_datasets::custom::{self, TaskTracks};
+use mir_table::{CLEAN, Table, TableKind, TableStore, Track};
+use tracing::info;
+
+use crate::config::{DatasetConfig, ExperimentConfig, Plan, planned_datasets};
+
+/// Counts of the work a plan implies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GridSize {
+    /// Embedding tables: (dataset, model, clean or deformation).
+    pub extractions: usize,
+    /// Probe trainings: (task, model, probe, seed).
+    pub trainings: usize,
+    /// Metric evaluations: trainings times (clean plus deformations).
+    pub evaluations: usize,
+}
+
+/// The size of the grid.
+pub fn grid_size(config: &ExperimentConfig, plan: &Plan) -> GridSize {
+    let conditions = 1 + plan.deformations.len();
+    let trainings = plan.tasks.len() * plan.models.len() * plan.probes.len() * config.seeds.len();
+    GridSize {
+        extractions: planned_datasets(plan).len() * plan.models.len() * conditions,
+        trainings,
+        evaluations: trainings * conditions,
+    }
+}
+
+/// The `--dry-run` text.
+pub fn describe_plan(config: &ExperimentConfig, plan: &Plan) -> String {
+    let size = grid_size(config, plan);
+    let tasks: Vec<String> = plan.tasks.iter().map(|(d, t)| format!("{d}/{t}")).collect();
+    let mut conditions = vec![CLEAN.to_string()];
+    conditions.extend(plan.deformations.iter().cloned());
+    format!(
+        "experiment `{}` -> {}\n  tasks:        {}\n  models:       {}\n  deformations: {}\n  probes:       {}\n  seeds:        {:?}\n\
+         plan: {} embedding extractions, {} probe trainings, {} evaluations\n",
+        config.name,
+        config.output(),
+        tasks.join(", "),
+        plan.models.join(", "),
+        conditions.join(", "),
+        plan.probes.join(", "),
+        config.seeds,
+        size.extractions,
+        size.trainings,
+        size.evaluations,
+    )
+}
+
+/// Runs the whole experiment and returns the summary Markdown table.
+pub async fn run(config: &ExperimentConfig) -> Result<String> {
+    let plan = config.plan();
+    let store = TableStore::open(&config.output())?;
+    let started = Instant::now();
+    let hash = config.hash();
+    let mut resolved = serde_yaml::to_string(config)?;
+    resolved.push_str(&format!("# config_hash: {hash}\n"));
+    store.put("config.resolved.yml", resolved.into()).await?;
+
+    // 1. Datasets -> tracks.
+    let mut tasks: BTreeMap<(String, String), (Table, TaskTracks)> = BTreeMap::new();
+    for dataset in planned_datasets(&plan) {
+        let DatasetConfig::Custom(dc) = &config.datasets[&dataset];
+        custom::prepare(dc).with_context(|| format!("preparing dataset `{dataset}`"))?;
+        for task in custom::load(&dataset, dc, config.seed).with_context(|| format!("loading dataset `{dataset}`"))? {
+            if !plan.tasks.contains(&(dataset.clone(), task.task.clone())) {
+                continue;
+            }
+            let (schema, batch) = mir_datasets::tracks_table(&dataset, &task)?;
+            let rel = format!("tracks/{dataset}/{}.parquet", task.task);
+            store.write(&rel, TableKind::Tracks, &schema, std::slice::from_ref(&batch)).await?;
+            info!(dataset, task = task.task, tracks = task.tracks.len(), "wrote {rel}");
+            tasks.insert((dataset.clone(), task.task.clone()), (Table { schema, batches: vec![batch] }, task));
+        }
+    }
+    info!(seconds = started.elapsed().as_secs_f64(), "datasets ready");
+
+    // 2. Audio -> deformations -> embeddings, once per (dataset, model, condition).
+    let mut embeddings: BTreeMap<(String, String), Vec<Table>> = BTreeMap::new();
+    for dataset in planned_datasets(&plan) {
+        // Every task of a dataset shares its split, so the union of tracks covers all tasks.
+        let mut tracks: BTreeMap<String, Track> = BTreeMap::new();
+        for ((d, _), (_, t)) in &tasks {
+            if *d == dataset {
+                for tr in &t.tracks {
+                    tracks.entry(tr.track_id.clone()).or_insert_with(|| tr.clone());
+                }
+            }
+        }
+        let tracks: Vec<Track> = tracks.into_values().collect();
+        for model_name in &plan.models {
+            let stage = Instant::now();
+            let tables = extract(config, &plan, &store, &dataset, model_name, &tracks).await?;
+            info!(dataset, model = model_name, seconds = stage.elapsed().as_secs_f64(), "embeddings ready");
+            embeddings.insert((dataset.clone(), model_name.clone()), tables);
+        }
+    }
+
+    // 3. Probes -> predictions; 4. metrics.
+    let mut metric_rows = Vec::new();
+    for ((dataset, task), (tracks_table, _)) in &tasks {
+        for model in &plan.models {
+            let emb = &embeddings[&(dataset.clone(), model.clone())];
+            for probe in &plan.probes {
+                for &seed in &config.seeds {
+                    let stage = Instant::now();
+                    let pc = &config.probes[probe];
+                    let layer = 0;
+                    let out = mir_probe::run(pc, seed, layer, tracks_table, emb)
+                        .with_context(|| format!("probe `{probe}` on {dataset}/{task} with model `{model}`, seed {seed}"))?;
+                    let ids = mir_probe::RunIds {
+                        dataset: dataset.clone(),
+                        task: task.clone(),
+                        model: model.clone(),
+                        layer,
+                        probe: probe.clone(),
+                        seed,
+                    };
+                    let (pschema, lschema) = mir_probe::output_schemas(&ids, &out)?;
+                    let dir = format!("probes/{task}/{model}/{layer}/{probe}/seed-{seed}");
+                    let pbatch = mir_table::predictions_batch(&pschema, &out.predictions)?;
+                    let lbatch = mir_table::training_log_batch(&lschema, &out.epochs)?;
+                    store.write(&format!("{dir}/predictions.parquet"), TableKind::Predictions, &pschema, std::slice::from_ref(&pbatch)).await?;
+                    store.write(&format!("{dir}/training_log.parquet"), TableKind::TrainingLog, &lschema, &[lbatch]).await?;
+                    let predictions = Table { schema: pschema, batches: vec![pbatch] };
+                    let rows = mir_eval::evaluate(tracks_table, &predictions)
+                        .with_context(|| format!("evaluating {dir}"))?;
+                    info!(
+                        task,
+                        model,
+                        probe,
+                        seed,
+                        best_epoch = out.best_epoch,
+                        epochs = out.epochs.len(),
+                        seconds = stage.elapsed().as_secs_f64(),
+                        "probe trained and evaluated"
+                    );
+                    metric_rows.extend(rows);
+                }
+            }
+        }
+    }
+    let mschema = mir_eval::metrics_schema(Some(&hash))?;
+    let mbatch = mir_table::metrics_batch(&mschema, &metric_rows)?;
+    store.write("metrics.parquet", TableKind::Metrics, &mschema, &[mbatch]).await?;
+
+    // 5. Report.
+    let summary = mir_report::summary_markdown(&metric_rows);
+    store.put("report/summary.md", summary.clone().into()).await?;
+    info!(seconds = started.elapsed().as_secs_f64(), "experiment finished");
+    Ok(summary)
+}
+
+/// Decodes each track once, embeds it clean, and embeds each deformation of the test tracks.
+/// Writes one `embeddings` table per condition and returns them (clean first).
+async fn extract(
+    config: &ExperimentConfig,
+    plan: &Plan,
+    store: &TableStore,
+    dataset: &str,
+    model_name: &str,
+    tracks: &[Track],
+) -> Result<Vec<Table>> {
+    let model = mir_embed::build(&config.models[model_name])?;
+    let info = model.info();
+    let conditions: Vec<&str> = std::iter::once(CLEAN).chain(plan.deformations.iter().map(String::as_str)).collect();
+    let rows: Mutex<BTreeMap<&str, Vec<mir_table::EmbeddingRow>>> = Mutex::new(BTreeMap::new());
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= tracks.len() || failure.lock().expect("no worker panics holding it").is_some() {
+                        break;
+                    }
+                    let track = &tracks[i];
+                    let result = (|| -> Result<Vec<(&str, Vec<mir_table::EmbeddingRow>)>> {
+                        let audio = mir_datasets::audio::load(std::path::Path::new(&track.audio_uri), Some(info.sample_rate_hz))?;
+                        let mut out = Vec::new();
+                        for &condition in &conditions {
+                            if condition == CLEAN {
+                                out.push((condition, mir_embed::embed_track(model.as_ref(), &track.track_id, CLEAN, &audio.samples)?));
+                            } else if track.split == "test" {
+                                let mut samples = audio.samples.clone();
+                                mir_deform::apply(&config.deformations[condition], condition, config.seed, &track.track_id, &mut samples, audio.sample_rate_hz)
+                                    .with_context(|| format!("deformation `{condition}` on `{}`", track.audio_uri))?;
+                                out.push((condition, mir_embed::embed_track(model.as_ref(), &track.track_id, condition, &samples)?));
+                            }
+                        }
+                        Ok(out)
+                    })();
+                    match result {
+                        Ok(out) => {
+                            let mut rows = rows.lock().expect("no worker panics holding it");
+                            for (condition, r) in out {
+                                rows.entry(condition).or_default().extend(r);
+                            }
+                        }
+                        Err(e) => *failure.lock().expect("no worker panics holding it") = Some(e),
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().expect("workers are done") {
+        return Err(e.context(format!("extracting `{model_name}` embeddings of dataset `{dataset}`")));
+    }
+    let schema = mir_embed::embeddings_schema(&info, model_name, dataset)?;
+    let mut rows = rows.into_inner().expect("workers are done");
+    let mut tables = Vec::new();
+    for condition in conditions {
+        let mut r = rows.remove(condition).unwrap_or_default();
+        // Workers finish in any order: sort so the file is the same on every run.
+        r.sort_by(|a, b| (&a.track_id, a.layer, a.window).cmp(&(&b.track_id, b.layer, b.window)));
+        let batch = mir_table::embeddings_batch(&schema, &r)?;
+        let rel = format!("embeddings/{dataset}/{model_name}/{condition}.parquet");
+        store.write(&rel, TableKind::Embeddings, &schema, std::slice::from_ref(&batch)).await?;
+        info!(rows = r.len(), "wrote {rel}");
+        tables.push(Table { schema: schema.clone(), batches: vec![batch] });
+    }
+    Ok(tables)
+}
