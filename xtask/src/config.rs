@@ -100,10 +100,70 @@ pub fn load(path: &Path) -> Result<ExperimentConfig> {
     if !path.is_file() {
         bail!("config file `{}` does not exist", path.display());
     }
-    let figment = Figment::new().merge(Yaml::file_exact(path)).merge(Env::prefixed("MIR_").split("__"));
-    let config: ExperimentConfig = figment.extract().map_err(|e| describe(e, path))?;
+    let figment = Figment::new()
+        .merge(Yaml::file_exact(path))
+        .merge(Env::prefixed("MIR_").split("__"));
+    let config: ExperimentConfig = figment
+        .extract()
+        .map_err(|e| describe(refine(&figment, e), path))?;
     config.check(path)?;
     Ok(config)
+}
+
+/// serde reads a `type`-tagged enum through a buffer, so an error inside one carries only the
+/// path of the enum (`datasets.synth`). This re-reads such a node as its variant's own struct,
+/// which gives the full path (`datasets.synth.tasks.instrument`).
+fn refine(figment: &Figment, errors: figment::Error) -> figment::Error {
+    let refined: Vec<figment::Error> = errors
+        .into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            let parts: Vec<&str> = e.path.iter().map(String::as_str).collect();
+            let better = match parts.as_slice() {
+                ["datasets", _] => variant(figment, &path, |tag, f| match tag {
+                    "custom" => f.extract::<CustomConfig>().err(),
+                    _ => None,
+                }),
+                ["models", _] => variant(figment, &path, |tag, f| match tag {
+                    "logmel" => f.extract::<mir_embed::logmel::LogMelConfig>().err(),
+                    _ => None,
+                }),
+                ["deformations", _, "steps", _] => variant(figment, &path, |tag, f| match tag {
+                    "white_noise" => f.extract::<mir_deform::WhiteNoise>().err(),
+                    "gain" => f.extract::<mir_deform::Gain>().err(),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            match better {
+                Some(mut b) => {
+                    b.metadata = e.metadata.clone();
+                    b.path = e.path.iter().chain(&b.path).cloned().collect();
+                    b
+                }
+                None => e,
+            }
+        })
+        .collect();
+    let mut iter = refined.into_iter();
+    let mut first = iter.next().expect("figment reports at least one error");
+    for e in iter {
+        first = first.chain(e);
+    }
+    first
+}
+
+/// Extracts the node at `path` without its `type` key, as `read` decides from the tag; error
+/// paths are relative to the node.
+fn variant(
+    figment: &Figment,
+    path: &str,
+    read: impl Fn(&str, &Figment) -> Option<figment::Error>,
+) -> Option<figment::Error> {
+    let mut dict = figment.find_value(path).ok()?.into_dict()?;
+    let tag = dict.remove("type")?.into_string()?;
+    let alone = Figment::from(figment::providers::Serialized::defaults(dict));
+    read(&tag, &alone)
 }
 
 /// One line per figment error: key path, what is wrong, where the value came from.
@@ -111,16 +171,27 @@ fn describe(errors: figment::Error, path: &Path) -> anyhow::Error {
     let lines: Vec<String> = errors
         .into_iter()
         .map(|e| {
-            let key = if e.path.is_empty() { "(top level)".to_string() } else { e.path.join(".") };
-            let source = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
-                Some(figment::Source::File(f)) => format!("in `{}`", f.display()),
-                Some(other) => format!("from {other}"),
+            let key = if e.path.is_empty() {
+                "(top level)".to_string()
+            } else {
+                e.path.join(".")
+            };
+            let source = match &e.metadata {
+                Some(m) => match &m.source {
+                    Some(figment::Source::File(f)) => format!("in `{}`", f.display()),
+                    Some(other) => format!("from {other}"),
+                    None => format!("from {}", m.name),
+                },
                 None => format!("in `{}`", path.display()),
             };
             format!("key `{key}`: {} ({source})", e.kind)
         })
         .collect();
-    anyhow::anyhow!("invalid config `{}`:\n  {}", path.display(), lines.join("\n  "))
+    anyhow::anyhow!(
+        "invalid config `{}`:\n  {}",
+        path.display(),
+        lines.join("\n  ")
+    )
 }
 
 impl ExperimentConfig {
@@ -130,40 +201,76 @@ impl ExperimentConfig {
         let undefined = |key: &str, name: &str, section: &str, defined: Vec<String>| {
             anyhow::anyhow!(
                 "invalid config `{file}`:\n  key `{key}`: `{name}` is not defined in `{section}` (defined: {})",
-                if defined.is_empty() { "none".to_string() } else { defined.join(", ") }
+                if defined.is_empty() {
+                    "none".to_string()
+                } else {
+                    defined.join(", ")
+                }
             )
         };
         if let Some(tasks) = &self.grid.tasks {
             for (i, t) in tasks.iter().enumerate() {
                 let key = format!("grid.tasks.{i}");
                 let Some((d, task)) = t.split_once('/') else {
-                    bail!("invalid config `{file}`:\n  key `{key}`: `{t}` should be written `dataset/task`");
+                    bail!(
+                        "invalid config `{file}`:\n  key `{key}`: `{t}` should be written `dataset/task`"
+                    );
                 };
-                let dataset = self.datasets.get(d).ok_or_else(|| undefined(&key, d, "datasets", self.datasets.keys().cloned().collect()))?;
+                let dataset = self.datasets.get(d).ok_or_else(|| {
+                    undefined(&key, d, "datasets", self.datasets.keys().cloned().collect())
+                })?;
                 if !dataset.tasks().iter().any(|x| x == task) {
-                    return Err(undefined(&key, task, &format!("datasets.{d}.tasks"), dataset.tasks()));
+                    return Err(undefined(
+                        &key,
+                        task,
+                        &format!("datasets.{d}.tasks"),
+                        dataset.tasks(),
+                    ));
                 }
             }
         }
-        let check_list = |list: &Option<Vec<String>>, section: &str, defined: Vec<String>| -> Result<()> {
-            for (i, name) in list.iter().flatten().enumerate() {
-                if !defined.contains(name) {
-                    return Err(undefined(&format!("grid.{section}.{i}"), name, section, defined.clone()));
+        let check_list =
+            |list: &Option<Vec<String>>, section: &str, defined: Vec<String>| -> Result<()> {
+                for (i, name) in list.iter().flatten().enumerate() {
+                    if !defined.contains(name) {
+                        return Err(undefined(
+                            &format!("grid.{section}.{i}"),
+                            name,
+                            section,
+                            defined.clone(),
+                        ));
+                    }
                 }
-            }
-            Ok(())
-        };
-        check_list(&self.grid.deformations, "deformations", self.deformations.keys().cloned().collect())?;
-        check_list(&self.grid.models, "models", self.models.keys().cloned().collect())?;
-        check_list(&self.grid.probes, "probes", self.probes.keys().cloned().collect())?;
+                Ok(())
+            };
+        check_list(
+            &self.grid.deformations,
+            "deformations",
+            self.deformations.keys().cloned().collect(),
+        )?;
+        check_list(
+            &self.grid.models,
+            "models",
+            self.models.keys().cloned().collect(),
+        )?;
+        check_list(
+            &self.grid.probes,
+            "probes",
+            self.probes.keys().cloned().collect(),
+        )?;
         if self.deformations.contains_key(mir_table::CLEAN) {
-            bail!("invalid config `{file}`:\n  key `deformations.clean`: `clean` is reserved for undeformed audio");
+            bail!(
+                "invalid config `{file}`:\n  key `deformations.clean`: `clean` is reserved for undeformed audio"
+            );
         }
         for (name, probe) in &self.probes {
-            probe.check().with_context(|| format!("invalid config `{file}`: key `probes.{name}`"))?;
+            probe
+                .check()
+                .with_context(|| format!("invalid config `{file}`: key `probes.{name}`"))?;
         }
         for (name, model) in &self.models {
-            mir_embed::build(model).with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?;
+            mir_embed::build(model)
+                .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?;
         }
         for (name, dataset) in &self.datasets {
             match dataset {
@@ -186,36 +293,60 @@ impl ExperimentConfig {
     /// The grid with every default filled in.
     pub fn plan(&self) -> Plan {
         let all_tasks = || {
-            self.datasets.iter().flat_map(|(d, c)| c.tasks().into_iter().map(move |t| (d.clone(), t))).collect()
+            self.datasets
+                .iter()
+                .flat_map(|(d, c)| c.tasks().into_iter().map(move |t| (d.clone(), t)))
+                .collect()
         };
         Plan {
             tasks: match &self.grid.tasks {
                 Some(t) => t
                     .iter()
-                    .filter_map(|s| s.split_once('/').map(|(d, t)| (d.to_string(), t.to_string())))
+                    .filter_map(|s| {
+                        s.split_once('/')
+                            .map(|(d, t)| (d.to_string(), t.to_string()))
+                    })
                     .collect(),
                 None => all_tasks(),
             },
-            deformations: self.grid.deformations.clone().unwrap_or_else(|| self.deformations.keys().cloned().collect()),
-            models: self.grid.models.clone().unwrap_or_else(|| self.models.keys().cloned().collect()),
-            probes: self.grid.probes.clone().unwrap_or_else(|| self.probes.keys().cloned().collect()),
+            deformations: self
+                .grid
+                .deformations
+                .clone()
+                .unwrap_or_else(|| self.deformations.keys().cloned().collect()),
+            models: self
+                .grid
+                .models
+                .clone()
+                .unwrap_or_else(|| self.models.keys().cloned().collect()),
+            probes: self
+                .grid
+                .probes
+                .clone()
+                .unwrap_or_else(|| self.probes.keys().cloned().collect()),
         }
     }
 
     /// Where the run's tables go.
     pub fn output(&self) -> String {
-        self.output.clone().unwrap_or_else(|| format!("runs/{}", self.name))
+        self.output
+            .clone()
+            .unwrap_or_else(|| format!("runs/{}", self.name))
     }
 
     /// SHA-256 of the resolved config (as canonical JSON).
     pub fn hash(&self) -> String {
         let json = serde_json::to_vec(self).expect("the config serialises");
-        Sha256::digest(&json).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
 /// The datasets a plan touches.
 pub fn planned_datasets(plan: &Plan) -> Vec<String> {
-    let set: std::collections::BTreeSet<String> = plan.tasks.iter().map(|(d, _)| d.clone()).collect();
+    let set: std::collections::BTreeSet<String> =
+        plan.tasks.iter().map(|(d, _)| d.clone()).collect();
     set.into_iter().collect()
 }

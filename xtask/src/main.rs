@@ -11,7 +11,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "mir-ref: evaluate music audio representations")]
+#[command(
+    name = "cargo xtask",
+    about = "mir-ref: evaluate music audio representations"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -49,7 +52,10 @@ fn main() {
 }
 
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
 }
 
 fn run() -> Result<()> {
@@ -76,21 +82,29 @@ fn run() -> Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             let summary = runtime.block_on(pipeline::run(&config))?;
             println!("\n{summary}");
-            println!("Results: {}/ (tables as Parquet, report/summary.md)", config.output());
+            println!(
+                "Results: {}/ (tables as Parquet, report/summary.md)",
+                config.output()
+            );
         }
         Cmd::Fixtures { out } => {
             let out = cwd.join(out);
-            let n = mir_datasets::synth::render(&out, &mir_datasets::synth::SynthConfig::default())?;
+            let n =
+                mir_datasets::synth::render(&out, &mir_datasets::synth::SynthConfig::default())?;
             println!("wrote {n} files and metadata.csv under {}", out.display());
         }
         Cmd::Docs => {
             let path = project_root().join("docs/tables.md");
-            std::fs::write(&path, mir_table::docs::markdown()).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, mir_table::docs::markdown())
+                .with_context(|| format!("writing {}", path.display()))?;
             println!("wrote {}", path.display());
         }
         Cmd::Tidy => {
             let n = tidy::check_workspace(&project_root())?;
-            println!("tidy: {n} crates depend on no sibling but {}", tidy::CONTRACT);
+            println!(
+                "tidy: {n} crates depend on no sibling but {}",
+                tidy::CONTRACT
+            );
         }
         Cmd::Ci => ci()?,
     }
@@ -100,13 +114,23 @@ fn run() -> Result<()> {
 fn ci() -> Result<()> {
     let steps: [&[&str]; 3] = [
         &["fmt", "--all", "--", "--check"],
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &["test", "--workspace"],
     ];
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in steps {
         eprintln!("$ cargo {}", args.join(" "));
-        let status = Command::new(&cargo).args(args).status().with_context(|| format!("running cargo {}", args[0]))?;
+        let status = Command::new(&cargo)
+            .args(args)
+            .status()
+            .with_context(|| format!("running cargo {}", args[0]))?;
         if !status.success() {
             bail!("`cargo {}` failed", args.join(" "));
         }

@@ -71,15 +71,38 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
     for dataset in planned_datasets(&plan) {
         let DatasetConfig::Custom(dc) = &config.datasets[&dataset];
         custom::prepare(dc).with_context(|| format!("preparing dataset `{dataset}`"))?;
-        for task in custom::load(&dataset, dc, config.seed).with_context(|| format!("loading dataset `{dataset}`"))? {
+        for task in custom::load(&dataset, dc, config.seed)
+            .with_context(|| format!("loading dataset `{dataset}`"))?
+        {
             if !plan.tasks.contains(&(dataset.clone(), task.task.clone())) {
                 continue;
             }
             let (schema, batch) = mir_datasets::tracks_table(&dataset, &task)?;
             let rel = format!("tracks/{dataset}/{}.parquet", task.task);
-            store.write(&rel, TableKind::Tracks, &schema, std::slice::from_ref(&batch)).await?;
-            info!(dataset, task = task.task, tracks = task.tracks.len(), "wrote {rel}");
-            tasks.insert((dataset.clone(), task.task.clone()), (Table { schema, batches: vec![batch] }, task));
+            store
+                .write(
+                    &rel,
+                    TableKind::Tracks,
+                    &schema,
+                    std::slice::from_ref(&batch),
+                )
+                .await?;
+            info!(
+                dataset,
+                task = task.task,
+                tracks = task.tracks.len(),
+                "wrote {rel}"
+            );
+            tasks.insert(
+                (dataset.clone(), task.task.clone()),
+                (
+                    Table {
+                        schema,
+                        batches: vec![batch],
+                    },
+                    task,
+                ),
+            );
         }
     }
     info!(seconds = started.elapsed().as_secs_f64(), "datasets ready");
@@ -92,7 +115,9 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
         for ((d, _), (_, t)) in &tasks {
             if *d == dataset {
                 for tr in &t.tracks {
-                    tracks.entry(tr.track_id.clone()).or_insert_with(|| tr.clone());
+                    tracks
+                        .entry(tr.track_id.clone())
+                        .or_insert_with(|| tr.clone());
                 }
             }
         }
@@ -100,7 +125,12 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
         for model_name in &plan.models {
             let stage = Instant::now();
             let tables = extract(config, &plan, &store, &dataset, model_name, &tracks).await?;
-            info!(dataset, model = model_name, seconds = stage.elapsed().as_secs_f64(), "embeddings ready");
+            info!(
+                dataset,
+                model = model_name,
+                seconds = stage.elapsed().as_secs_f64(),
+                "embeddings ready"
+            );
             embeddings.insert((dataset.clone(), model_name.clone()), tables);
         }
     }
@@ -129,9 +159,26 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
                     let dir = format!("probes/{task}/{model}/{layer}/{probe}/seed-{seed}");
                     let pbatch = mir_table::predictions_batch(&pschema, &out.predictions)?;
                     let lbatch = mir_table::training_log_batch(&lschema, &out.epochs)?;
-                    store.write(&format!("{dir}/predictions.parquet"), TableKind::Predictions, &pschema, std::slice::from_ref(&pbatch)).await?;
-                    store.write(&format!("{dir}/training_log.parquet"), TableKind::TrainingLog, &lschema, &[lbatch]).await?;
-                    let predictions = Table { schema: pschema, batches: vec![pbatch] };
+                    store
+                        .write(
+                            &format!("{dir}/predictions.parquet"),
+                            TableKind::Predictions,
+                            &pschema,
+                            std::slice::from_ref(&pbatch),
+                        )
+                        .await?;
+                    store
+                        .write(
+                            &format!("{dir}/training_log.parquet"),
+                            TableKind::TrainingLog,
+                            &lschema,
+                            &[lbatch],
+                        )
+                        .await?;
+                    let predictions = Table {
+                        schema: pschema,
+                        batches: vec![pbatch],
+                    };
                     let rows = mir_eval::evaluate(tracks_table, &predictions)
                         .with_context(|| format!("evaluating {dir}"))?;
                     info!(
@@ -151,12 +198,19 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
     }
     let mschema = mir_eval::metrics_schema(Some(&hash))?;
     let mbatch = mir_table::metrics_batch(&mschema, &metric_rows)?;
-    store.write("metrics.parquet", TableKind::Metrics, &mschema, &[mbatch]).await?;
+    store
+        .write("metrics.parquet", TableKind::Metrics, &mschema, &[mbatch])
+        .await?;
 
     // 5. Report.
     let summary = mir_report::summary_markdown(&metric_rows);
-    store.put("report/summary.md", summary.clone().into()).await?;
-    info!(seconds = started.elapsed().as_secs_f64(), "experiment finished");
+    store
+        .put("report/summary.md", summary.clone().into())
+        .await?;
+    info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "experiment finished"
+    );
     Ok(summary)
 }
 
@@ -172,7 +226,9 @@ async fn extract(
 ) -> Result<Vec<Table>> {
     let model = mir_embed::build(&config.models[model_name])?;
     let info = model.info();
-    let conditions: Vec<&str> = std::iter::once(CLEAN).chain(plan.deformations.iter().map(String::as_str)).collect();
+    let conditions: Vec<&str> = std::iter::once(CLEAN)
+        .chain(plan.deformations.iter().map(String::as_str))
+        .collect();
     let rows: Mutex<BTreeMap<&str, Vec<mir_table::EmbeddingRow>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
@@ -182,21 +238,54 @@ async fn extract(
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= tracks.len() || failure.lock().expect("no worker panics holding it").is_some() {
+                    if i >= tracks.len()
+                        || failure
+                            .lock()
+                            .expect("no worker panics holding it")
+                            .is_some()
+                    {
                         break;
                     }
                     let track = &tracks[i];
                     let result = (|| -> Result<Vec<(&str, Vec<mir_table::EmbeddingRow>)>> {
-                        let audio = mir_datasets::audio::load(std::path::Path::new(&track.audio_uri), Some(info.sample_rate_hz))?;
+                        let audio = mir_datasets::audio::load(
+                            std::path::Path::new(&track.audio_uri),
+                            Some(info.sample_rate_hz),
+                        )?;
                         let mut out = Vec::new();
                         for &condition in &conditions {
                             if condition == CLEAN {
-                                out.push((condition, mir_embed::embed_track(model.as_ref(), &track.track_id, CLEAN, &audio.samples)?));
+                                out.push((
+                                    condition,
+                                    mir_embed::embed_track(
+                                        model.as_ref(),
+                                        &track.track_id,
+                                        CLEAN,
+                                        &audio.samples,
+                                    )?,
+                                ));
                             } else if track.split == "test" {
                                 let mut samples = audio.samples.clone();
-                                mir_deform::apply(&config.deformations[condition], condition, config.seed, &track.track_id, &mut samples, audio.sample_rate_hz)
-                                    .with_context(|| format!("deformation `{condition}` on `{}`", track.audio_uri))?;
-                                out.push((condition, mir_embed::embed_track(model.as_ref(), &track.track_id, condition, &samples)?));
+                                mir_deform::apply(
+                                    &config.deformations[condition],
+                                    condition,
+                                    config.seed,
+                                    &track.track_id,
+                                    &mut samples,
+                                    audio.sample_rate_hz,
+                                )
+                                .with_context(|| {
+                                    format!("deformation `{condition}` on `{}`", track.audio_uri)
+                                })?;
+                                out.push((
+                                    condition,
+                                    mir_embed::embed_track(
+                                        model.as_ref(),
+                                        &track.track_id,
+                                        condition,
+                                        &samples,
+                                    )?,
+                                ));
                             }
                         }
                         Ok(out)
@@ -215,7 +304,9 @@ async fn extract(
         }
     });
     if let Some(e) = failure.into_inner().expect("workers are done") {
-        return Err(e.context(format!("extracting `{model_name}` embeddings of dataset `{dataset}`")));
+        return Err(e.context(format!(
+            "extracting `{model_name}` embeddings of dataset `{dataset}`"
+        )));
     }
     let schema = mir_embed::embeddings_schema(&info, model_name, dataset)?;
     let mut rows = rows.into_inner().expect("workers are done");
@@ -226,9 +317,19 @@ async fn extract(
         r.sort_by(|a, b| (&a.track_id, a.layer, a.window).cmp(&(&b.track_id, b.layer, b.window)));
         let batch = mir_table::embeddings_batch(&schema, &r)?;
         let rel = format!("embeddings/{dataset}/{model_name}/{condition}.parquet");
-        store.write(&rel, TableKind::Embeddings, &schema, std::slice::from_ref(&batch)).await?;
+        store
+            .write(
+                &rel,
+                TableKind::Embeddings,
+                &schema,
+                std::slice::from_ref(&batch),
+            )
+            .await?;
         info!(rows = r.len(), "wrote {rel}");
-        tables.push(Table { schema: schema.clone(), batches: vec![batch] });
+        tables.push(Table {
+            schema: schema.clone(),
+            batches: vec![batch],
+        });
     }
     Ok(tables)
 }

@@ -29,7 +29,10 @@ pub fn forbidden_dependencies(manifest: &str) -> Result<Vec<(String, String)>> {
     for (section, table) in sections {
         for (name, spec) in table {
             // A renamed dependency (`x = { package = "mir-embed" }`) counts by its package.
-            let package = spec.get("package").and_then(toml::Value::as_str).unwrap_or(name);
+            let package = spec
+                .get("package")
+                .and_then(toml::Value::as_str)
+                .unwrap_or(name);
             if package.starts_with("mir-") && package != CONTRACT {
                 found.push((section.clone(), package.to_string()));
             }
@@ -52,8 +55,11 @@ pub fn check_workspace(root: &Path) -> Result<usize> {
         if !manifest.is_file() {
             continue;
         }
-        let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
-        for (section, dep) in forbidden_dependencies(&text).with_context(|| format!("in {}", manifest.display()))? {
+        let text = std::fs::read_to_string(&manifest)
+            .with_context(|| format!("reading {}", manifest.display()))?;
+        for (section, dep) in
+            forbidden_dependencies(&text).with_context(|| format!("in {}", manifest.display()))?
+        {
             violations.push(format!(
                 "{}: [{section}] depends on `{dep}`; crates talk through mir-table's tables, never to each other",
                 manifest.display()
@@ -92,7 +98,10 @@ mir-report.workspace = true
             vec![
                 ("dependencies".to_string(), "mir-embed".to_string()),
                 ("dev-dependencies".to_string(), "mir-eval".to_string()),
-                ("target.cfg(unix).dependencies".to_string(), "mir-report".to_string()),
+                (
+                    "target.cfg(unix).dependencies".to_string(),
+                    "mir-report".to_string()
+                ),
             ]
         );
     }

@@ -40,9 +40,10 @@ pub fn load(path: &Path, sample_rate_hz: Option<u32>) -> Result<Audio> {
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
     let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => {
-            reader.samples::<f32>().collect::<Result<_, _>>().map_err(|e| Error::decode(path, e))?
-        }
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::decode(path, e))?,
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
             reader
@@ -53,10 +54,16 @@ pub fn load(path: &Path, sample_rate_hz: Option<u32>) -> Result<Audio> {
         }
     };
     let mono = mix_down(&interleaved, channels);
-    let audio = Audio { samples: mono, sample_rate_hz: spec.sample_rate };
+    let audio = Audio {
+        samples: mono,
+        sample_rate_hz: spec.sample_rate,
+    };
     match sample_rate_hz {
         Some(rate) if rate != audio.sample_rate_hz => resample(&audio, rate).map_err(|e| match e {
-            Error::Resample { reason, .. } => Error::Resample { path: path.to_path_buf(), reason },
+            Error::Resample { reason, .. } => Error::Resample {
+                path: path.to_path_buf(),
+                reason,
+            },
             other => other,
         }),
         _ => Ok(audio),
@@ -69,22 +76,41 @@ pub fn mix_down(interleaved: &[f32], channels: usize) -> Vec<f32> {
         return interleaved.to_vec();
     }
     let scale = 1.0 / channels as f32;
-    interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() * scale).collect()
+    interleaved
+        .chunks_exact(channels)
+        .map(|frame| frame.iter().sum::<f32>() * scale)
+        .collect()
 }
 
 /// Resamples with rubato's FFT resampler (band-limited, delay trimmed).
 pub fn resample(audio: &Audio, sample_rate_hz: u32) -> Result<Audio> {
-    let err = |reason: String| Error::Resample { path: Default::default(), reason };
+    let err = |reason: String| Error::Resample {
+        path: Default::default(),
+        reason,
+    };
     if audio.samples.is_empty() {
-        return Ok(Audio { samples: vec![], sample_rate_hz });
+        return Ok(Audio {
+            samples: vec![],
+            sample_rate_hz,
+        });
     }
     let n = audio.samples.len();
     let input = InterleavedSlice::new(&audio.samples, 1, n).map_err(|e| err(e.to_string()))?;
-    let mut resampler =
-        Fft::<f32>::new(audio.sample_rate_hz as usize, sample_rate_hz as usize, 1024, 1, FixedSync::Both)
-            .map_err(|e| err(e.to_string()))?;
-    let out = resampler.process_all(&input, n, None).map_err(|e| err(e.to_string()))?;
-    Ok(Audio { samples: out.take_data(), sample_rate_hz })
+    let mut resampler = Fft::<f32>::new(
+        audio.sample_rate_hz as usize,
+        sample_rate_hz as usize,
+        1024,
+        1,
+        FixedSync::Both,
+    )
+    .map_err(|e| err(e.to_string()))?;
+    let out = resampler
+        .process_all(&input, n, None)
+        .map_err(|e| err(e.to_string()))?;
+    Ok(Audio {
+        samples: out.take_data(),
+        sample_rate_hz,
+    })
 }
 
 /// Writes mono 16-bit PCM WAV.
@@ -95,10 +121,15 @@ pub fn write_wav(path: &Path, audio: &Audio) -> Result<()> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let io = |e: hound::Error| Error::Io { path: path.to_path_buf(), source: std::io::Error::other(e) };
+    let io = |e: hound::Error| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
     let mut writer = hound::WavWriter::create(path, spec).map_err(io)?;
     for &s in &audio.samples {
-        writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).map_err(io)?;
+        writer
+            .write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+            .map_err(io)?;
     }
     writer.finalize().map_err(io)
 }
@@ -115,12 +146,24 @@ mod tests {
     #[test]
     fn resampling_keeps_duration_and_frequency() {
         let sr = 44_100;
-        let samples: Vec<f32> =
-            (0..sr).map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / sr as f32).sin()).collect();
-        let out = resample(&Audio { samples, sample_rate_hz: sr }, 22_050).unwrap();
+        let samples: Vec<f32> = (0..sr)
+            .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / sr as f32).sin())
+            .collect();
+        let out = resample(
+            &Audio {
+                samples,
+                sample_rate_hz: sr,
+            },
+            22_050,
+        )
+        .unwrap();
         assert_eq!(out.samples.len(), 22_050);
         // Zero crossings of a 440 Hz sine over one second: 880, give or take the edges.
-        let crossings = out.samples.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        let crossings = out
+            .samples
+            .windows(2)
+            .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+            .count();
         assert!((439..=441).contains(&crossings), "{crossings}");
     }
 

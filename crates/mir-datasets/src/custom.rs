@@ -71,7 +71,11 @@ pub struct TaskTracks {
 impl CustomConfig {
     /// Where the metadata CSV lives.
     pub fn metadata_path(&self) -> PathBuf {
-        if self.metadata.is_absolute() { self.metadata.clone() } else { self.root.join(&self.metadata) }
+        if self.metadata.is_absolute() {
+            self.metadata.clone()
+        } else {
+            self.root.join(&self.metadata)
+        }
     }
 }
 
@@ -87,7 +91,9 @@ pub fn prepare(config: &CustomConfig) -> Result<()> {
             crate::synth::render(&config.root, &crate::synth::SynthConfig::default())?;
             Ok(())
         }
-        None if !config.root.is_dir() => Err(Error::MissingAudioDir { path: config.root.clone() }),
+        None if !config.root.is_dir() => Err(Error::MissingAudioDir {
+            path: config.root.clone(),
+        }),
         None => Err(Error::Io {
             path: metadata,
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "metadata CSV not found"),
@@ -102,18 +108,31 @@ pub fn prepare(config: &CustomConfig) -> Result<()> {
 /// [`stratified`] with `seed` and `dataset`.
 pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskTracks>> {
     let path = config.metadata_path();
-    let csv_err = |e: csv::Error| Error::Metadata { path: path.clone(), reason: e.to_string() };
+    let csv_err = |e: csv::Error| Error::Metadata {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
     let mut reader = csv::Reader::from_path(&path).map_err(csv_err)?;
     let headers = reader.headers().map_err(csv_err)?.clone();
     let col = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| Error::Metadata {
-            path: path.clone(),
-            reason: format!("no column `{name}` (columns: {})", headers.iter().collect::<Vec<_>>().join(", ")),
-        })
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::Metadata {
+                path: path.clone(),
+                reason: format!(
+                    "no column `{name}` (columns: {})",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ),
+            })
     };
     let path_col = col("path")?;
     let split_col = headers.iter().position(|h| h == "split");
-    let task_cols: Vec<usize> = config.tasks.values().map(|t| col(&t.label_column)).collect::<Result<_>>()?;
+    let task_cols: Vec<usize> = config
+        .tasks
+        .values()
+        .map(|t| col(&t.label_column))
+        .collect::<Result<_>>()?;
     let stratify_col = match &config.stratify_by {
         Some(name) => col(name)?,
         None => *task_cols.first().ok_or_else(|| Error::Metadata {
@@ -128,23 +147,39 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
         let rel = &record[path_col];
         let audio_path = config.root.join(rel);
         if !audio_path.is_file() {
-            return Err(Error::MissingAudio { path: audio_path, metadata: path.clone(), line: line + 2 });
+            return Err(Error::MissingAudio {
+                path: audio_path,
+                metadata: path.clone(),
+                line: line + 2,
+            });
         }
-        let track_id = Path::new(rel).with_extension("").to_string_lossy().replace('\\', "/");
+        let track_id = Path::new(rel)
+            .with_extension("")
+            .to_string_lossy()
+            .replace('\\', "/");
         let duration_s = audio::wav_duration_s(&audio_path)?;
         let split = match split_col {
             Some(c) => Some(parse_split(&record[c]).ok_or_else(|| Error::Metadata {
                 path: path.clone(),
-                reason: format!("line {}: split `{}` is not train, validation or test", line + 2, &record[c]),
+                reason: format!(
+                    "line {}: split `{}` is not train, validation or test",
+                    line + 2,
+                    &record[c]
+                ),
             })?),
             None => None,
         };
         rows.push((track_id, audio_path, duration_s, split, record));
     }
     let splits: Vec<&'static str> = if split_col.is_some() {
-        rows.iter().map(|r| r.3.expect("every row has a split when the column exists")).collect()
+        rows.iter()
+            .map(|r| r.3.expect("every row has a split when the column exists"))
+            .collect()
     } else {
-        let items: Vec<(String, String)> = rows.iter().map(|r| (r.0.clone(), r.4[stratify_col].to_string())).collect();
+        let items: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.0.clone(), r.4[stratify_col].to_string()))
+            .collect();
         stratified(seed, dataset, &items, &config.split)
     };
 
@@ -153,9 +188,12 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
         let labels_of = |value: &str| -> Vec<String> {
             match task.task_type {
                 TaskType::Multiclass => vec![value.to_string()],
-                TaskType::Multilabel => {
-                    value.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-                }
+                TaskType::Multilabel => value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
                 TaskType::Regression => vec![],
             }
         };
@@ -165,10 +203,17 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
             let labels = labels_of(&row.4[c]);
             vocabulary.extend(labels.iter().cloned());
             let targets = match task.task_type {
-                TaskType::Regression => Some(vec![row.4[c].trim().parse::<f32>().map_err(|e| Error::Metadata {
-                    path: path.clone(),
-                    reason: format!("column `{}`: `{}` is not a number: {e}", task.label_column, &row.4[c]),
-                })?]),
+                TaskType::Regression => {
+                    Some(vec![row.4[c].trim().parse::<f32>().map_err(|e| {
+                        Error::Metadata {
+                            path: path.clone(),
+                            reason: format!(
+                                "column `{}`: `{}` is not a number: {e}",
+                                task.label_column, &row.4[c]
+                            ),
+                        }
+                    })?])
+                }
                 _ => None,
             };
             tracks.push(Track {

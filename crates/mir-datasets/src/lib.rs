@@ -95,7 +95,10 @@ pub enum Error {
 
 impl Error {
     fn decode(path: &Path, e: impl std::fmt::Display) -> Self {
-        Error::Decode { path: path.to_path_buf(), reason: e.to_string() }
+        Error::Decode {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
     }
 }
 

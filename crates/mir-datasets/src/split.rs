@@ -26,7 +26,10 @@ fn default_validation() -> f64 {
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        Self { train: default_train(), validation: default_validation() }
+        Self {
+            train: default_train(),
+            validation: default_validation(),
+        }
     }
 }
 
@@ -38,7 +41,11 @@ pub fn track_hash(seed: u64, dataset: &str, track_id: &str) -> u64 {
     h.update(dataset.as_bytes());
     h.update(track_id.as_bytes());
     let digest = h.finalize();
-    u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
+    u64::from_le_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 32 bytes"),
+    )
 }
 
 /// Assigns `train`, `validation` or `test` to each `(track_id, stratum)`.
@@ -48,7 +55,12 @@ pub fn track_hash(seed: u64, dataset: &str, track_id: &str) -> u64 {
 /// test (rounding so each of the three gets at least one track when the stratum has three).
 /// The result depends only on the seed, the dataset name and the set of tracks, never on their
 /// order or on the machine.
-pub fn stratified(seed: u64, dataset: &str, items: &[(String, String)], config: &SplitConfig) -> Vec<&'static str> {
+pub fn stratified(
+    seed: u64,
+    dataset: &str,
+    items: &[(String, String)],
+    config: &SplitConfig,
+) -> Vec<&'static str> {
     let mut strata: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, (_, stratum)) in items.iter().enumerate() {
         strata.entry(stratum.as_str()).or_default().push(i);
@@ -89,14 +101,20 @@ mod tests {
     use super::*;
 
     fn items(n: usize, classes: usize) -> Vec<(String, String)> {
-        (0..n).map(|i| (format!("track{i}"), format!("c{}", i % classes))).collect()
+        (0..n)
+            .map(|i| (format!("track{i}"), format!("c{}", i % classes)))
+            .collect()
     }
 
     #[test]
     fn proportions_per_stratum() {
         let split = stratified(1, "d", &items(120, 4), &SplitConfig::default());
         for class in 0..4 {
-            let of = |s: &str| (0..120).filter(|i| i % 4 == class && split[*i] == s).count();
+            let of = |s: &str| {
+                (0..120)
+                    .filter(|i| i % 4 == class && split[*i] == s)
+                    .count()
+            };
             assert_eq!((of("train"), of("validation"), of("test")), (18, 6, 6));
         }
     }
@@ -117,9 +135,14 @@ mod tests {
 
     #[test]
     fn hash_is_pinned() {
-        // A change here reshuffles every user's splits: it must be deliberate.
-        assert_eq!(track_hash(42, "synth", "flute/a4"), track_hash(42, "synth", "flute/a4"));
-        assert_eq!(format!("{:016x}", track_hash(0, "", "")), format!("{:016x}", track_hash(0, "", "")));
+        // A change here reshuffles every user's splits: it must be deliberate. Values from
+        // Python: hashlib.sha256(pack("<Q", seed) + pack("<Q", len(ds)) + ds + track_id),
+        // first 8 bytes read little-endian.
+        assert_eq!(
+            track_hash(42, "synth", "audio/flute/flute-A4"),
+            0x5259_de82_346c_10d6
+        );
+        assert_eq!(track_hash(0, "", ""), 0xd59d_71f7_ff08_4737);
         assert_ne!(track_hash(1, "ab", "c"), track_hash(1, "a", "bc"));
     }
 }

@@ -14,7 +14,9 @@ use crate::{Error, Result};
 /// The instruments, in label order.
 pub const INSTRUMENTS: [&str; 4] = ["brass", "flute", "mallet", "reed"];
 /// Pitch class names (sharps).
-pub const PITCH_CLASSES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+pub const PITCH_CLASSES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
 
 /// Parameters of the synthetic dataset.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,7 +31,11 @@ pub struct SynthConfig {
 
 impl Default for SynthConfig {
     fn default() -> Self {
-        Self { variants: 5, duration_s: 1.0, sample_rate_hz: 22_050 }
+        Self {
+            variants: 5,
+            duration_s: 1.0,
+            sample_rate_hz: 22_050,
+        }
     }
 }
 
@@ -54,7 +60,13 @@ pub fn render(root: &Path, config: &SynthConfig) -> Result<usize> {
                 let file = format!("{instrument}-{}{octave}.wav", name.replace('#', "s"));
                 let rel = format!("audio/{instrument}/{file}");
                 let samples = note(k, midi, config);
-                write_wav(&dir.join(&file), &Audio { samples, sample_rate_hz: config.sample_rate_hz })?;
+                write_wav(
+                    &dir.join(&file),
+                    &Audio {
+                        samples,
+                        sample_rate_hz: config.sample_rate_hz,
+                    },
+                )?;
                 rows.push(format!("{rel},{instrument},{name},{octave},{midi}"));
             }
         }
@@ -78,7 +90,11 @@ fn note(k: usize, midi: i32, config: &SynthConfig) -> Vec<f32> {
     let f0 = 440.0 * 2f32.powf((midi - 69) as f32 / 12.0);
     let mut unit: Box<dyn AudioUnit> = match k {
         0 => Box::new(saw_hz(f0) >> lowpass_hz((f0 * 6.0).min(8000.0), 0.9)),
-        1 => Box::new(sine_hz(f0) * 0.9 + sine_hz(2.0 * f0) * 0.08 + (noise() >> bandpass_hz(f0 * 2.0, 2.0)) * 0.05),
+        1 => Box::new(
+            sine_hz(f0) * 0.9
+                + sine_hz(2.0 * f0) * 0.08
+                + (noise() >> bandpass_hz(f0 * 2.0, 2.0)) * 0.05,
+        ),
         2 => Box::new(triangle_hz(f0) * 0.7 + sine_hz(f0 * 2.76) * 0.3 + sine_hz(f0 * 5.4) * 0.1),
         _ => Box::new(square_hz(f0) >> lowpass_hz(3000.0, 1.2)),
     };
@@ -98,7 +114,8 @@ fn note(k: usize, midi: i32, config: &SynthConfig) -> Vec<f32> {
     // log-mel floor and any added noise looks like a different instrument.
     let variant = (midi as usize * 7 + k * 3) % 4;
     let gain = 0.35 + 0.1 * variant as f32;
-    let floor_gain = gain * 10f32.powf(-(30.0 + 10.0 * ((midi as usize * 5 + k) % 4) as f32) / 20.0);
+    let floor_gain =
+        gain * 10f32.powf(-(30.0 + 10.0 * ((midi as usize * 5 + k) % 4) as f32) / 20.0);
     let mut floor = noise().seed((k as u64) << 8 | midi as u64);
     floor.set_sample_rate(sr);
     (0..n)

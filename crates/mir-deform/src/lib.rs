@@ -10,16 +10,16 @@
 //! reproduced and the deformed audio the report plays is the audio the model saw.
 //!
 //! ```
-//! use mir_deform::{Scenario, Step, apply};
+//! use mir_deform::{Scenario, Step, WhiteNoise, apply};
 //!
-//! let scenario = Scenario { steps: vec![Step::WhiteNoise { snr_db: 20.0 }] };
+//! let scenario = Scenario { steps: vec![Step::WhiteNoise(WhiteNoise { snr_db: 20.0 })] };
 //! let mut audio = vec![0.5_f32; 22_050];
 //! apply(&scenario, "white_noise_20", 42, "flute/A4", &mut audio, 22_050).unwrap();
 //! assert_ne!(audio[0], 0.5);
 //! ```
 
-use rand::{RngExt, SeedableRng};
 use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -41,38 +41,57 @@ pub enum Error {
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// One deformation with its parameters, as written in the experiment config.
+/// Gaussian white noise at a signal-to-noise ratio, the noise RMS set from the signal's RMS
+/// (as audiomentations' `AddGaussianSNR`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhiteNoise {
+    /// Target SNR in dB.
+    pub snr_db: f32,
+}
+
+/// A gain change (audiomentations' `Gain`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gain {
+    /// Gain in dB (negative attenuates).
+    pub gain_db: f32,
+}
+
+/// One deformation with its parameters, as written in the experiment config
+/// (`{type: white_noise, snr_db: 20}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Step {
-    /// Gaussian white noise at a signal-to-noise ratio, the noise RMS set from the signal's RMS
-    /// (as audiomentations' `AddGaussianSNR`).
-    WhiteNoise {
-        /// Target SNR in dB.
-        snr_db: f32,
-    },
-    /// A gain change.
-    Gain {
-        /// Gain in dB (negative attenuates).
-        gain_db: f32,
-    },
+    /// See [`WhiteNoise`].
+    WhiteNoise(WhiteNoise),
+    /// See [`Gain`].
+    Gain(Gain),
 }
 
 impl Step {
     /// The step's name in configs.
     pub fn name(&self) -> &'static str {
         match self {
-            Step::WhiteNoise { .. } => "white_noise",
-            Step::Gain { .. } => "gain",
+            Step::WhiteNoise(_) => "white_noise",
+            Step::Gain(_) => "gain",
         }
     }
 
     /// Applies the step in place.
-    pub fn apply(&self, samples: &mut [f32], _sample_rate_hz: u32, rng: &mut ChaCha8Rng) -> Result<()> {
+    pub fn apply(
+        &self,
+        samples: &mut [f32],
+        _sample_rate_hz: u32,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<()> {
         match *self {
-            Step::WhiteNoise { snr_db } => {
+            Step::WhiteNoise(WhiteNoise { snr_db }) => {
                 if !snr_db.is_finite() {
-                    return Err(Error::InvalidParameter { step: self.name(), reason: "snr_db must be finite".into() });
+                    return Err(Error::InvalidParameter {
+                        step: self.name(),
+                        reason: "snr_db must be finite".into(),
+                    });
                 }
                 let noise_rms = rms(samples) / 10f64.powf(f64::from(snr_db) / 20.0);
                 for s in samples.iter_mut() {
@@ -80,7 +99,7 @@ impl Step {
                     *s += (z * noise_rms) as f32;
                 }
             }
-            Step::Gain { gain_db } => {
+            Step::Gain(Gain { gain_db }) => {
                 let g = 10f32.powf(gain_db / 20.0);
                 samples.iter_mut().for_each(|s| *s *= g);
             }
@@ -101,7 +120,12 @@ pub struct Scenario {
 /// randomness for that track's deformation.
 pub fn scenario_rng(seed: u64, scenario: &str, track_id: &str) -> ChaCha8Rng {
     let mut h = Sha256::new();
-    for part in [&seed.to_le_bytes()[..], scenario.as_bytes(), &[0], track_id.as_bytes()] {
+    for part in [
+        &seed.to_le_bytes()[..],
+        scenario.as_bytes(),
+        &[0],
+        track_id.as_bytes(),
+    ] {
         h.update(part);
     }
     ChaCha8Rng::from_seed(h.finalize().into())
@@ -128,7 +152,12 @@ pub fn rms(samples: &[f32]) -> f64 {
     if samples.is_empty() {
         return 0.0;
     }
-    (samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64).sqrt()
+    (samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+        / samples.len() as f64)
+        .sqrt()
 }
 
 #[cfg(test)]
@@ -149,16 +178,23 @@ mod tests {
         for target in [0.0_f32, 10.0, 20.0, 30.0] {
             let clean = sine(200_000);
             let mut noisy = clean.clone();
-            let s = Scenario { steps: vec![Step::WhiteNoise { snr_db: target }] };
+            let s = Scenario {
+                steps: vec![Step::WhiteNoise(WhiteNoise { snr_db: target })],
+            };
             apply(&s, "n", 1, "t", &mut noisy, 22_050).unwrap();
             let measured = snr_db(&clean, &noisy);
-            assert!((measured - f64::from(target)).abs() < 0.05, "target {target} measured {measured}");
+            assert!(
+                (measured - f64::from(target)).abs() < 0.05,
+                "target {target} measured {measured}"
+            );
         }
     }
 
     #[test]
     fn same_inputs_same_noise_other_track_other_noise() {
-        let s = Scenario { steps: vec![Step::WhiteNoise { snr_db: 10.0 }] };
+        let s = Scenario {
+            steps: vec![Step::WhiteNoise(WhiteNoise { snr_db: 10.0 })],
+        };
         let run = |seed, name: &str, track: &str| {
             let mut a = sine(1000);
             apply(&s, name, seed, track, &mut a, 22_050).unwrap();
@@ -174,16 +210,21 @@ mod tests {
     fn gain_scales_rms() {
         let clean = sine(10_000);
         let mut quiet = clean.clone();
-        Step::Gain { gain_db: -6.0 }.apply(&mut quiet, 22_050, &mut scenario_rng(0, "", "")).unwrap();
+        Step::Gain(Gain { gain_db: -6.0 })
+            .apply(&mut quiet, 22_050, &mut scenario_rng(0, "", ""))
+            .unwrap();
         let ratio_db = 20.0 * (rms(&quiet) / rms(&clean)).log10();
         assert!((ratio_db + 6.0).abs() < 1e-4, "{ratio_db}");
     }
 
     #[test]
     fn config_parses_and_rejects_unknown_parameters() {
-        let s: Scenario = serde_json::from_str(r#"{"steps":[{"type":"white_noise","snr_db":15}]}"#).unwrap();
-        assert_eq!(s.steps, vec![Step::WhiteNoise { snr_db: 15.0 }]);
-        let err = serde_json::from_str::<Scenario>(r#"{"steps":[{"type":"white_noise","snr":15}]}"#).unwrap_err();
+        let s: Scenario =
+            serde_json::from_str(r#"{"steps":[{"type":"white_noise","snr_db":15}]}"#).unwrap();
+        assert_eq!(s.steps, vec![Step::WhiteNoise(WhiteNoise { snr_db: 15.0 })]);
+        let err =
+            serde_json::from_str::<Scenario>(r#"{"steps":[{"type":"white_noise","snr":15}]}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("unknown field `snr`"), "{err}");
     }
 }

@@ -90,23 +90,33 @@ pub struct LogMel {
 
 impl std::fmt::Debug for LogMel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogMel").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("LogMel")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl LogMel {
     /// Checks the parameters and precomputes the window, the filterbank and the FFT plan.
     pub fn new(config: LogMelConfig) -> Result<Self> {
-        let bad = |reason: String| Error::InvalidConfig { model: "logmel".into(), reason };
+        let bad = |reason: String| Error::InvalidConfig {
+            model: "logmel".into(),
+            reason,
+        };
         if config.n_fft < 2 || config.hop_length == 0 || config.n_mels == 0 {
             return Err(bad("n_fft must be >= 2, hop_length and n_mels > 0".into()));
         }
-        let fmax = config.fmax.unwrap_or(f64::from(config.sample_rate_hz) / 2.0);
+        let fmax = config
+            .fmax
+            .unwrap_or(f64::from(config.sample_rate_hz) / 2.0);
         if !(0.0..fmax).contains(&config.fmin) || fmax > f64::from(config.sample_rate_hz) / 2.0 {
-            return Err(bad(format!("need 0 <= fmin < fmax <= sample_rate_hz / 2, got fmin {} fmax {fmax}", config.fmin)));
+            return Err(bad(format!(
+                "need 0 <= fmin < fmax <= sample_rate_hz / 2, got fmin {} fmax {fmax}",
+                config.fmin
+            )));
         }
         if let Some(w) = config.window_s
-            && !(w > 0.0)
+            && (w.is_nan() || w <= 0.0)
         {
             return Err(bad(format!("window_s must be positive, got {w}")));
         }
@@ -115,9 +125,20 @@ impl LogMel {
         let window = (0..n)
             .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
             .collect();
-        let bands = mel_filterbank(f64::from(config.sample_rate_hz), n, config.n_mels, config.fmin, fmax);
+        let bands = mel_filterbank(
+            f64::from(config.sample_rate_hz),
+            n,
+            config.n_mels,
+            config.fmin,
+            fmax,
+        );
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
-        Ok(Self { config, window, bands, fft })
+        Ok(Self {
+            config,
+            window,
+            bands,
+            fft,
+        })
     }
 
     /// The log-mel spectrogram in dB, frames by bands (`frames x n_mels`, row-major), as
@@ -129,7 +150,11 @@ impl LogMel {
         // center=True with pad_mode="constant": zeros on both sides.
         let mut padded = vec![0.0f32; samples.len() + 2 * pad];
         padded[pad..pad + samples.len()].copy_from_slice(samples);
-        let frames = if padded.len() >= n { 1 + (padded.len() - n) / hop } else { 0 };
+        let frames = if padded.len() >= n {
+            1 + (padded.len() - n) / hop
+        } else {
+            0
+        };
         let mut input = self.fft.make_input_vec();
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
@@ -149,7 +174,13 @@ impl LogMel {
             let mel: Vec<f32> = self
                 .bands
                 .iter()
-                .map(|b| b.weights.iter().zip(&power[b.start..]).map(|(w, p)| w * p).sum())
+                .map(|b| {
+                    b.weights
+                        .iter()
+                        .zip(&power[b.start..])
+                        .map(|(w, p)| w * p)
+                        .sum()
+                })
                 .collect();
             out.push(mel);
         }
@@ -174,7 +205,15 @@ impl Embedder for LogMel {
         let c = &self.config;
         let definition = format!(
             "logmel v1 librosa-0.11-compatible sr={} n_fft={} hop={} n_mels={} fmin={} fmax={:?} top_db={:?} window_s={:?} hop_s={:?}",
-            c.sample_rate_hz, c.n_fft, c.hop_length, c.n_mels, c.fmin, c.fmax, c.top_db, c.window_s, c.hop_s
+            c.sample_rate_hz,
+            c.n_fft,
+            c.hop_length,
+            c.n_mels,
+            c.fmin,
+            c.fmax,
+            c.top_db,
+            c.window_s,
+            c.hop_s
         );
         ModelInfo {
             name: "logmel".into(),
@@ -230,7 +269,11 @@ fn mean_std(frames: &[Vec<f32>], bands: usize) -> Vec<f32> {
     let n = frames.len() as f64;
     for b in 0..bands {
         let mean = frames.iter().map(|f| f64::from(f[b])).sum::<f64>() / n;
-        let var = frames.iter().map(|f| (f64::from(f[b]) - mean).powi(2)).sum::<f64>() / n;
+        let var = frames
+            .iter()
+            .map(|f| (f64::from(f[b]) - mean).powi(2))
+            .sum::<f64>()
+            / n;
         out[b] = mean as f32;
         out[bands + b] = var.sqrt() as f32;
     }
@@ -243,7 +286,11 @@ fn hz_to_mel(f: f64) -> f64 {
     let min_log_hz = 1000.0;
     let min_log_mel = min_log_hz / f_sp;
     let logstep = 6.4f64.ln() / 27.0;
-    if f >= min_log_hz { min_log_mel + (f / min_log_hz).ln() / logstep } else { f / f_sp }
+    if f >= min_log_hz {
+        min_log_mel + (f / min_log_hz).ln() / logstep
+    } else {
+        f / f_sp
+    }
 }
 
 fn mel_to_hz(m: f64) -> f64 {
@@ -251,7 +298,11 @@ fn mel_to_hz(m: f64) -> f64 {
     let min_log_hz = 1000.0;
     let min_log_mel = min_log_hz / f_sp;
     let logstep = 6.4f64.ln() / 27.0;
-    if m >= min_log_mel { min_log_hz * (logstep * (m - min_log_mel)).exp() } else { f_sp * m }
+    if m >= min_log_mel {
+        min_log_hz * (logstep * (m - min_log_mel)).exp()
+    } else {
+        f_sp * m
+    }
 }
 
 /// `librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax, htk=False, norm="slaney")`, stored sparsely.
@@ -259,7 +310,9 @@ fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) ->
     let bins = 1 + n_fft / 2;
     let fft_freqs: Vec<f64> = (0..bins).map(|i| i as f64 * sr / n_fft as f64).collect();
     let (lo, hi) = (hz_to_mel(fmin), hz_to_mel(fmax));
-    let mel_f: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64)).collect();
+    let mel_f: Vec<f64> = (0..n_mels + 2)
+        .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64))
+        .collect();
     (0..n_mels)
         .map(|i| {
             let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
@@ -273,8 +326,14 @@ fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) ->
                 })
                 .collect();
             let start = dense.iter().position(|&w| w > 0.0).unwrap_or(0);
-            let end = dense.iter().rposition(|&w| w > 0.0).map_or(start, |e| e + 1);
-            Band { start, weights: dense[start..end].to_vec() }
+            let end = dense
+                .iter()
+                .rposition(|&w| w > 0.0)
+                .map_or(start, |e| e + 1);
+            Band {
+                start,
+                weights: dense[start..end].to_vec(),
+            }
         })
         .collect()
 }
@@ -300,7 +359,10 @@ mod tests {
 
     #[test]
     fn windows_cover_the_track() {
-        let cfg = LogMelConfig { window_s: Some(0.5), ..LogMelConfig::default() };
+        let cfg = LogMelConfig {
+            window_s: Some(0.5),
+            ..LogMelConfig::default()
+        };
         let m = LogMel::new(cfg).unwrap();
         let w = m.embed(&vec![0.1; 22_050 * 2]).unwrap();
         assert_eq!(w.len(), 4);
@@ -311,7 +373,11 @@ mod tests {
 
     #[test]
     fn invalid_parameters_are_errors() {
-        let err = LogMel::new(LogMelConfig { fmin: 20_000.0, ..LogMelConfig::default() }).unwrap_err();
+        let err = LogMel::new(LogMelConfig {
+            fmin: 20_000.0,
+            ..LogMelConfig::default()
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("fmin"), "{err}");
     }
 }

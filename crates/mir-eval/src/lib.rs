@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::datatypes::SchemaRef;
 use mir_table::{
-    MetricRow, Metadata, Table, TableKind, TaskType, keys, read_predictions, read_tracks,
+    Metadata, MetricRow, Table, TableKind, TaskType, keys, read_predictions, read_tracks,
 };
 
 /// Errors of evaluation; each ends the evaluation of one predictions table.
@@ -57,9 +57,21 @@ pub fn f1_macro(y_true: &[usize], y_pred: &[usize]) -> f64 {
     let sum: f64 = labels
         .iter()
         .map(|&c| {
-            let tp = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t == c && p == c).count() as f64;
-            let fp = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t != c && p == c).count() as f64;
-            let fn_ = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t == c && p != c).count() as f64;
+            let tp = y_true
+                .iter()
+                .zip(y_pred)
+                .filter(|&(&t, &p)| t == c && p == c)
+                .count() as f64;
+            let fp = y_true
+                .iter()
+                .zip(y_pred)
+                .filter(|&(&t, &p)| t != c && p == c)
+                .count() as f64;
+            let fn_ = y_true
+                .iter()
+                .zip(y_pred)
+                .filter(|&(&t, &p)| t == c && p != c)
+                .count() as f64;
             let denom = 2.0 * tp + fp + fn_;
             if denom == 0.0 { 0.0 } else { 2.0 * tp / denom }
         })
@@ -68,7 +80,10 @@ pub fn f1_macro(y_true: &[usize], y_pred: &[usize]) -> f64 {
 }
 
 fn argmax(scores: &[f32]) -> usize {
-    scores.iter().enumerate().fold(0, |best, (i, &v)| if v > scores[best] { i } else { best })
+    scores
+        .iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > scores[best] { i } else { best })
 }
 
 /// Scores the test predictions of one probe run, per deformation.
@@ -84,14 +99,23 @@ pub fn evaluate(tracks: &Table, predictions: &Table) -> Result<Vec<MetricRow>> {
         return Err(Error::UnsupportedTask(task_type));
     }
     let vocabulary = pmeta.label_vocabulary(p)?;
-    let class_of: HashMap<&str, usize> = vocabulary.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let class_of: HashMap<&str, usize> = vocabulary
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
     let truth: HashMap<String, usize> = read_tracks(tracks)?
         .into_iter()
         .filter(|t| t.split == "test")
         .map(|t| {
-            let label = t.labels.first().ok_or_else(|| Error::Mismatch(format!("test track `{}` has no label", t.track_id)))?;
+            let label = t.labels.first().ok_or_else(|| {
+                Error::Mismatch(format!("test track `{}` has no label", t.track_id))
+            })?;
             let c = class_of.get(label.as_str()).ok_or_else(|| {
-                Error::Mismatch(format!("test track `{}` has label `{label}`, absent from the predictions' vocabulary", t.track_id))
+                Error::Mismatch(format!(
+                    "test track `{}` has label `{label}`, absent from the predictions' vocabulary",
+                    t.track_id
+                ))
             })?;
             Ok((t.track_id, *c))
         })
@@ -104,7 +128,10 @@ pub fn evaluate(tracks: &Table, predictions: &Table) -> Result<Vec<MetricRow>> {
             continue;
         }
         let Some(&t) = truth.get(&pred.track_id) else {
-            return Err(Error::Mismatch(format!("prediction for `{}`, which is not a test track", pred.track_id)));
+            return Err(Error::Mismatch(format!(
+                "prediction for `{}`, which is not a test track",
+                pred.track_id
+            )));
         };
         if pred.deformation == mir_table::CLEAN {
             clean_seen.insert(pred.track_id.clone());
@@ -122,11 +149,18 @@ pub fn evaluate(tracks: &Table, predictions: &Table) -> Result<Vec<MetricRow>> {
     }
 
     let id = |key| pmeta.get(p, key).map(str::to_string);
-    let layer: i32 = id(keys::LAYER)?.parse().map_err(|_| Error::Mismatch("metadata `layer` is not an integer".into()))?;
-    let seed: i64 = id(keys::SEED)?.parse().map_err(|_| Error::Mismatch("metadata `seed` is not an integer".into()))?;
+    let layer: i32 = id(keys::LAYER)?
+        .parse()
+        .map_err(|_| Error::Mismatch("metadata `layer` is not an integer".into()))?;
+    let seed: i64 = id(keys::SEED)?
+        .parse()
+        .map_err(|_| Error::Mismatch("metadata `seed` is not an integer".into()))?;
     let mut rows = Vec::new();
     for (deformation, (y_true, y_pred)) in by_deformation {
-        for (metric, value) in [("accuracy", accuracy(&y_true, &y_pred)), ("f1_macro", f1_macro(&y_true, &y_pred))] {
+        for (metric, value) in [
+            ("accuracy", accuracy(&y_true, &y_pred)),
+            ("f1_macro", f1_macro(&y_true, &y_pred)),
+        ] {
             rows.push(MetricRow {
                 task: id(keys::TASK)?,
                 dataset: id(keys::DATASET)?,

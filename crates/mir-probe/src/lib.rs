@@ -24,7 +24,10 @@ pub mod train;
 use std::collections::{BTreeMap, HashMap};
 
 use arrow::datatypes::SchemaRef;
-use mir_table::{CLEAN, Epoch, Metadata, Prediction, Table, TableKind, TaskType, keys, read_embeddings, read_tracks};
+use mir_table::{
+    CLEAN, Epoch, Metadata, Prediction, Table, TableKind, TaskType, keys, read_embeddings,
+    read_tracks,
+};
 use serde::{Deserialize, Serialize};
 
 /// Errors of probe training. All of them end the probe; other probes may go on.
@@ -143,12 +146,26 @@ impl ProbeConfig {
     /// Checks the parameters against each other.
     pub fn check(&self) -> Result<()> {
         match (self.kind, self.hidden.is_empty()) {
-            (ProbeKind::Linear, false) => return Err(Error::InvalidConfig("a linear probe has no `hidden` sizes".into())),
-            (ProbeKind::Mlp, true) => return Err(Error::InvalidConfig("an mlp probe needs `hidden` sizes".into())),
+            (ProbeKind::Linear, false) => {
+                return Err(Error::InvalidConfig(
+                    "a linear probe has no `hidden` sizes".into(),
+                ));
+            }
+            (ProbeKind::Mlp, true) => {
+                return Err(Error::InvalidConfig(
+                    "an mlp probe needs `hidden` sizes".into(),
+                ));
+            }
             _ => {}
         }
-        if self.epochs == 0 || self.batch_size == 0 || !(self.learning_rate > 0.0) {
-            return Err(Error::InvalidConfig("epochs, batch_size and learning_rate must be positive".into()));
+        if self.epochs == 0
+            || self.batch_size == 0
+            || self.learning_rate.is_nan()
+            || self.learning_rate <= 0.0
+        {
+            return Err(Error::InvalidConfig(
+                "epochs, batch_size and learning_rate must be positive".into(),
+            ));
         }
         Ok(())
     }
@@ -180,7 +197,11 @@ fn track_means(tables: &[Table], layer: i32) -> Result<BTreeMap<(String, String)
             let entry = sums
                 .entry((row.track_id, row.deformation))
                 .or_insert_with(|| (vec![0.0; row.embedding.len()], 0));
-            entry.0.iter_mut().zip(&row.embedding).for_each(|(s, &v)| *s += f64::from(v));
+            entry
+                .0
+                .iter_mut()
+                .zip(&row.embedding)
+                .for_each(|(s, &v)| *s += f64::from(v));
             entry.1 += 1;
         }
     }
@@ -195,15 +216,28 @@ fn track_means(tables: &[Table], layer: i32) -> Result<BTreeMap<(String, String)
 /// `tracks` gives labels and splits; `embeddings` are the model's tables (clean and deformed).
 /// Training and validation use clean embeddings of the train and validation splits; test
 /// predictions are made for every deformation present among the test tracks' embeddings.
-pub fn run(config: &ProbeConfig, seed: u64, layer: i32, tracks: &Table, embeddings: &[Table]) -> Result<ProbeOutput> {
+pub fn run(
+    config: &ProbeConfig,
+    seed: u64,
+    layer: i32,
+    tracks: &Table,
+    embeddings: &[Table],
+) -> Result<ProbeOutput> {
     config.check()?;
     let meta = Metadata::of(&tracks.schema);
-    let task_type = TaskType::parse(TableKind::Tracks, meta.get(TableKind::Tracks, keys::TASK_TYPE)?)?;
+    let task_type = TaskType::parse(
+        TableKind::Tracks,
+        meta.get(TableKind::Tracks, keys::TASK_TYPE)?,
+    )?;
     if task_type != TaskType::Multiclass {
         return Err(Error::UnsupportedTask(task_type));
     }
     let vocabulary = meta.label_vocabulary(TableKind::Tracks)?;
-    let class_of: HashMap<&str, i64> = vocabulary.iter().enumerate().map(|(i, c)| (c.as_str(), i as i64)).collect();
+    let class_of: HashMap<&str, i64> = vocabulary
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i as i64))
+        .collect();
     let tracks = read_tracks(tracks)?;
     let means = track_means(embeddings, layer)?;
     let dim = means.values().next().map_or(0, Vec::len);
@@ -211,20 +245,33 @@ pub fn run(config: &ProbeConfig, seed: u64, layer: i32, tracks: &Table, embeddin
     let mut split_data: HashMap<&str, train::Dataset> = HashMap::new();
     for t in &tracks {
         let [label] = t.labels.as_slice() else {
-            return Err(Error::BadLabel { track_id: t.track_id.clone(), reason: format!("{} labels for a multiclass task", t.labels.len()) });
+            return Err(Error::BadLabel {
+                track_id: t.track_id.clone(),
+                reason: format!("{} labels for a multiclass task", t.labels.len()),
+            });
         };
-        let y = *class_of.get(label.as_str()).ok_or_else(|| Error::BadLabel {
-            track_id: t.track_id.clone(),
-            reason: format!("label `{label}` is not in the vocabulary"),
-        })?;
+        let y = *class_of
+            .get(label.as_str())
+            .ok_or_else(|| Error::BadLabel {
+                track_id: t.track_id.clone(),
+                reason: format!("label `{label}` is not in the vocabulary"),
+            })?;
         if let Some(x) = means.get(&(t.track_id.clone(), CLEAN.to_string())) {
-            let d = split_data.entry(t.split.as_str()).or_insert_with(|| train::Dataset { dim, ..Default::default() });
+            let d = split_data
+                .entry(t.split.as_str())
+                .or_insert_with(|| train::Dataset {
+                    dim,
+                    ..Default::default()
+                });
             d.x.extend_from_slice(x);
             d.y.push(y);
         }
     }
     let mut train_set = split_data.remove("train").ok_or(Error::NoTrainingData)?;
-    let mut validation = split_data.remove("validation").unwrap_or(train::Dataset { dim, ..Default::default() });
+    let mut validation = split_data.remove("validation").unwrap_or(train::Dataset {
+        dim,
+        ..Default::default()
+    });
     let scaler = Scaler::fit(&train_set.x, dim);
     scaler.apply(&mut train_set.x);
     scaler.apply(&mut validation.x);
@@ -236,7 +283,10 @@ pub fn run(config: &ProbeConfig, seed: u64, layer: i32, tracks: &Table, embeddin
     let mut x = Vec::new();
     for t in &tracks {
         let wanted: Vec<&(String, String)> = match t.split.as_str() {
-            "validation" => means.keys().filter(|k| k.0 == t.track_id && k.1 == CLEAN).collect(),
+            "validation" => means
+                .keys()
+                .filter(|k| k.0 == t.track_id && k.1 == CLEAN)
+                .collect(),
             "test" => means.keys().filter(|k| k.0 == t.track_id).collect(),
             _ => vec![],
         };
@@ -251,7 +301,12 @@ pub fn run(config: &ProbeConfig, seed: u64, layer: i32, tracks: &Table, embeddin
     let predictions = keys_out
         .into_iter()
         .zip(scores)
-        .map(|((track_id, split, deformation), scores)| Prediction { track_id, split, deformation, scores })
+        .map(|((track_id, split, deformation), scores)| Prediction {
+            track_id,
+            split,
+            deformation,
+            scores,
+        })
         .collect();
     let epochs = trained
         .history
@@ -265,7 +320,13 @@ pub fn run(config: &ProbeConfig, seed: u64, layer: i32, tracks: &Table, embeddin
             seconds: e.seconds,
         })
         .collect();
-    Ok(ProbeOutput { predictions, epochs, best_epoch: trained.best_epoch, vocabulary, task_type })
+    Ok(ProbeOutput {
+        predictions,
+        epochs,
+        best_epoch: trained.best_epoch,
+        vocabulary,
+        task_type,
+    })
 }
 
 /// Per-feature standardisation fitted on training rows.
@@ -295,7 +356,10 @@ impl Scaler {
                 if sd > 1e-12 { sd as f32 } else { 1.0 }
             })
             .collect();
-        Self { mean: mean.into_iter().map(|m| m as f32).collect(), scale }
+        Self {
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+            scale,
+        }
     }
 
     fn apply(&self, x: &mut [f32]) {
@@ -341,7 +405,10 @@ impl RunIds {
 pub fn output_schemas(ids: &RunIds, out: &ProbeOutput) -> Result<(SchemaRef, SchemaRef)> {
     let predictions = ids
         .metadata()
-        .with(keys::LABEL_VOCABULARY, mir_table::vocabulary_json(&out.vocabulary))
+        .with(
+            keys::LABEL_VOCABULARY,
+            mir_table::vocabulary_json(&out.vocabulary),
+        )
         .with(keys::TASK_TYPE, out.task_type)
         .with(keys::AGGREGATION, "embedding_mean");
     Ok((

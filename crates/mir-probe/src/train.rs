@@ -115,11 +115,18 @@ fn device(backend: Backend) -> Device {
 }
 
 fn to_vec(t: Tensor<2>) -> Result<Vec<f32>> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Backend(format!("{e:?}")))
 }
 
 fn scalar(t: Tensor<1>) -> Result<f64> {
-    let v = t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))?;
+    let v = t
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Backend(format!("{e:?}")))?;
     Ok(f64::from(v[0]))
 }
 
@@ -137,7 +144,13 @@ fn batch_tensors(data: &Dataset, idx: &[usize], device: &Device) -> (Tensor<2>, 
 
 /// Trains a classifier on `train`, early-stopping on `validation` accuracy (ties broken by
 /// lower validation loss) with the config's patience, and returns the best epoch's weights.
-pub fn train(config: &ProbeConfig, classes: usize, train: &Dataset, validation: &Dataset, seed: u64) -> Result<Trained> {
+pub fn train(
+    config: &ProbeConfig,
+    classes: usize,
+    train: &Dataset,
+    validation: &Dataset,
+    seed: u64,
+) -> Result<Trained> {
     if train.is_empty() {
         return Err(Error::NoTrainingData);
     }
@@ -149,7 +162,9 @@ pub fn train(config: &ProbeConfig, classes: usize, train: &Dataset, validation: 
     sizes.push(classes);
     let mut model = Mlp::new(&sizes, &mut rng, &ad);
     let mut optim = AdamConfig::new()
-        .with_weight_decay((config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)))
+        .with_weight_decay(
+            (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
+        )
         .init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -182,11 +197,16 @@ pub fn train(config: &ProbeConfig, classes: usize, train: &Dataset, validation: 
         if let (Some(loss), Some(acc)) = (validation_loss, validation_accuracy) {
             let improved = match &best {
                 None => true,
-                Some((best_acc, best_loss, _, _)) => acc > *best_acc || (acc == *best_acc && loss < *best_loss),
+                Some((best_acc, best_loss, _, _)) => {
+                    acc > *best_acc || (acc == *best_acc && loss < *best_loss)
+                }
             };
             if improved {
                 best = Some((acc, loss, epoch, model.clone()));
-            } else if best.as_ref().is_some_and(|b| epoch - b.2 >= config.patience) {
+            } else if best
+                .as_ref()
+                .is_some_and(|b| epoch - b.2 >= config.patience)
+            {
                 break;
             }
         }
@@ -196,7 +216,12 @@ pub fn train(config: &ProbeConfig, classes: usize, train: &Dataset, validation: 
         Some((_, _, epoch, m)) => (m.valid(), epoch),
         None => (model.valid(), last_epoch),
     };
-    Ok(Trained { model, best_epoch, history, device })
+    Ok(Trained {
+        model,
+        best_epoch,
+        history,
+        device,
+    })
 }
 
 fn evaluate(model: &Mlp, data: &Dataset, device: &Device) -> Result<(f64, f64)> {
@@ -219,7 +244,9 @@ fn evaluate(model: &Mlp, data: &Dataset, device: &Device) -> Result<(f64, f64)> 
 
 /// Index of the largest value (the first on ties).
 pub fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+    row.iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
 }
 
 impl Trained {
@@ -229,7 +256,10 @@ impl Trained {
         let mut out = Vec::with_capacity(n);
         for start in (0..n).step_by(4096) {
             let end = (start + 4096).min(n);
-            let t = Tensor::<2>::from_data(TensorData::new(x[start * dim..end * dim].to_vec(), [end - start, dim]), &self.device);
+            let t = Tensor::<2>::from_data(
+                TensorData::new(x[start * dim..end * dim].to_vec(), [end - start, dim]),
+                &self.device,
+            );
             let probs = to_vec(softmax(self.model.forward(t), 1))?;
             let classes = probs.len() / (end - start);
             out.extend(probs.chunks(classes).map(<[f32]>::to_vec));

@@ -60,9 +60,14 @@ pub fn summary_markdown(rows: &[MetricRow]) -> String {
         .chain(["n"])
         .collect();
     let _ = writeln!(out, "| {} |", header.join(" | "));
-    let _ = writeln!(out, "|{}", header.iter().map(|_| "---|").collect::<String>());
+    let _ = writeln!(
+        out,
+        "|{}",
+        header.iter().map(|_| "---|").collect::<String>()
+    );
     for ((task, dataset, model, layer, probe, (_, deformation)), (values, n)) in &cells {
-        let mut line = format!("| {task} | {dataset} | {model} | {layer} | {probe} | {deformation} |");
+        let mut line =
+            format!("| {task} | {dataset} | {model} | {layer} | {probe} | {deformation} |");
         for m in &metrics {
             let cell = match values.get(m) {
                 Some(v) => match mean_std(v) {

@@ -9,16 +9,33 @@ use crate::{Error, Result};
 ///
 /// Errors name the table and the column; after [`validate`](crate::validate) succeeded they
 /// only happen when `A` does not match the contract.
-pub fn column<'a, A: Array + 'static>(batch: &'a RecordBatch, table: TableKind, name: &str) -> Result<&'a A> {
-    let array = batch.column_by_name(name).ok_or_else(|| Error::MissingColumn {
-        table: table.name().into(),
-        column: name.into(),
-        expected: std::any::type_name::<A>().rsplit("::").next().unwrap_or("array").into(),
-    })?;
-    array.as_any().downcast_ref::<A>().ok_or_else(|| Error::SchemaMismatch {
-        table: table.name().into(),
-        column: name.into(),
-        expected: std::any::type_name::<A>().rsplit("::").next().unwrap_or("array").into(),
-        found: array.data_type().to_string(),
-    })
+pub fn column<'a, A: Array + 'static>(
+    batch: &'a RecordBatch,
+    table: TableKind,
+    name: &str,
+) -> Result<&'a A> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::MissingColumn {
+            table: table.name().into(),
+            column: name.into(),
+            expected: std::any::type_name::<A>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("array")
+                .into(),
+        })?;
+    array
+        .as_any()
+        .downcast_ref::<A>()
+        .ok_or_else(|| Error::SchemaMismatch {
+            table: table.name().into(),
+            column: name.into(),
+            expected: std::any::type_name::<A>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("array")
+                .into(),
+            found: array.data_type().to_string(),
+        })
 }

@@ -43,10 +43,17 @@ pub fn markdown() -> String {
         let _ = writeln!(w);
         let meta = kind.required_metadata();
         if meta.is_empty() {
-            let _ = writeln!(w, "Required metadata: `{META_TABLE}`, `{META_SCHEMA_VERSION}`.");
+            let _ = writeln!(
+                w,
+                "Required metadata: `{META_TABLE}`, `{META_SCHEMA_VERSION}`."
+            );
         } else {
             let list: Vec<String> = meta.iter().map(|k| format!("`{k}`")).collect();
-            let _ = writeln!(w, "Required metadata: `{META_TABLE}`, `{META_SCHEMA_VERSION}`, {}.", list.join(", "));
+            let _ = writeln!(
+                w,
+                "Required metadata: `{META_TABLE}`, `{META_SCHEMA_VERSION}`, {}.",
+                list.join(", ")
+            );
         }
     }
     out

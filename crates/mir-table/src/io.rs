@@ -49,10 +49,17 @@ impl TableStore {
     /// Opens `location`: a plain path or `file://` URL (the folder is created), or `memory://`
     /// (a fresh in-memory store, kept alive by this handle and its clones).
     pub fn open(location: &str) -> Result<Self> {
-        let invalid = |reason: String| Error::InvalidLocation { location: location.into(), reason };
+        let invalid = |reason: String| Error::InvalidLocation {
+            location: location.into(),
+            reason,
+        };
         if let Some(rest) = location.strip_prefix("memory://") {
             let root = Path::parse(rest).map_err(|e| invalid(e.to_string()))?;
-            return Ok(Self { store: Arc::new(InMemory::new()), root, url: location.into() });
+            return Ok(Self {
+                store: Arc::new(InMemory::new()),
+                root,
+                url: location.into(),
+            });
         }
         let dir = if location.starts_with("file://") {
             url::Url::parse(location)
@@ -60,18 +67,29 @@ impl TableStore {
                 .and_then(|u| u.to_file_path().ok())
                 .ok_or_else(|| invalid("not a valid file:// URL".into()))?
         } else if location.contains("://") {
-            return Err(invalid("supported schemes are file:// and memory://, or a plain path".into()));
+            return Err(invalid(
+                "supported schemes are file:// and memory://, or a plain path".into(),
+            ));
         } else {
             std::path::PathBuf::from(location)
         };
-        std::fs::create_dir_all(&dir).map_err(|e| invalid(format!("cannot create the folder: {e}")))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| invalid(format!("cannot create the folder: {e}")))?;
         let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|e| invalid(e.to_string()))?;
-        Ok(Self { store: Arc::new(fs), root: Path::default(), url: location.into() })
+        Ok(Self {
+            store: Arc::new(fs),
+            root: Path::default(),
+            url: location.into(),
+        })
     }
 
     /// Wraps an existing store, with every table path relative to `root`.
     pub fn from_store(store: Arc<dyn ObjectStore>, root: Path, url: impl Into<String>) -> Self {
-        Self { store, root, url: url.into() }
+        Self {
+            store,
+            root,
+            url: url.into(),
+        }
     }
 
     /// The location this store was opened from.
@@ -81,12 +99,18 @@ impl TableStore {
 
     /// A store for the sub-folder `rel`.
     pub fn child(&self, rel: &str) -> Result<Self> {
-        Ok(Self { store: self.store.clone(), root: self.path(rel)?, url: self.display(rel) })
+        Ok(Self {
+            store: self.store.clone(),
+            root: self.path(rel)?,
+            url: self.display(rel),
+        })
     }
 
     fn path(&self, rel: &str) -> Result<Path> {
-        let rel = Path::parse(rel)
-            .map_err(|e| Error::InvalidLocation { location: self.display(rel), reason: e.to_string() })?;
+        let rel = Path::parse(rel).map_err(|e| Error::InvalidLocation {
+            location: self.display(rel),
+            reason: e.to_string(),
+        })?;
         Ok(self.root.parts().chain(rel.parts()).collect())
     }
 
@@ -99,10 +123,19 @@ impl TableStore {
     ///
     /// The schema (and its metadata) is taken from the first batch, or from `schema` when there
     /// are no rows.
-    pub async fn write(&self, rel: &str, kind: TableKind, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    pub async fn write(
+        &self,
+        rel: &str,
+        kind: TableKind,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
         let location = self.display(rel);
         validate(kind, schema)?;
-        let bytes = encode(schema, batches).map_err(|source| Error::Parquet { location: location.clone(), source })?;
+        let bytes = encode(schema, batches).map_err(|source| Error::Parquet {
+            location: location.clone(),
+            source,
+        })?;
         self.put(rel, bytes).await
     }
 
@@ -126,7 +159,10 @@ impl TableStore {
             Err(object_store::Error::NotFound { .. }) => return Err(Error::NotFound { location }),
             Err(source) => return Err(Error::ObjectStore { location, source }),
         };
-        result.bytes().await.map_err(|source| Error::ObjectStore { location, source })
+        result
+            .bytes()
+            .await
+            .map_err(|source| Error::ObjectStore { location, source })
     }
 
     /// Whether an object exists at `rel`.
@@ -135,7 +171,10 @@ impl TableStore {
         match self.store.head(&path).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(source) => Err(Error::ObjectStore { location: self.display(rel), source }),
+            Err(source) => Err(Error::ObjectStore {
+                location: self.display(rel),
+                source,
+            }),
         }
     }
 
@@ -144,16 +183,30 @@ impl TableStore {
         let location = self.display(rel);
         let bytes = self.get(rel).await?;
         decode(bytes, kind).map_err(|e| match e {
-            Error::Parquet { source, .. } => Error::Parquet { location: location.clone(), source },
-            Error::Arrow { source, .. } => Error::Parquet { location: location.clone(), source: source.into() },
-            other => Error::InFile { location: location.clone(), source: Box::new(other) },
+            Error::Parquet { source, .. } => Error::Parquet {
+                location: location.clone(),
+                source,
+            },
+            Error::Arrow { source, .. } => Error::Parquet {
+                location: location.clone(),
+                source: source.into(),
+            },
+            other => Error::InFile {
+                location: location.clone(),
+                source: Box::new(other),
+            },
         })
     }
 }
 
 /// Encodes batches as Parquet (snappy), keeping the Arrow schema and its metadata.
-pub fn encode(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Bytes, parquet::errors::ParquetError> {
-    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+pub fn encode(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<Bytes, parquet::errors::ParquetError> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
     let mut buf = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props))?;
     for batch in batches {
@@ -165,13 +218,19 @@ pub fn encode(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Bytes, parq
 
 /// Decodes Parquet bytes into a validated `kind` table.
 pub fn decode(bytes: Bytes, kind: TableKind) -> Result<Table> {
-    let parquet = |source| Error::Parquet { location: String::new(), source };
+    let parquet = |source| Error::Parquet {
+        location: String::new(),
+        source,
+    };
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet)?;
     let schema = builder.schema().clone();
     validate(kind, &schema)?;
     let reader = builder.build().map_err(parquet)?;
     let batches = reader
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|source| Error::Arrow { table: kind.name().into(), source })?;
+        .map_err(|source| Error::Arrow {
+            table: kind.name().into(),
+            source,
+        })?;
     Ok(Table { schema, batches })
 }

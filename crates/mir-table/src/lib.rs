@@ -41,12 +41,13 @@ mod validate;
 pub use columns::column;
 pub use io::{Table, TableStore, decode, encode};
 pub use records::{
-    EmbeddingRow, Epoch, MetricRow, Prediction, Track, embeddings_batch, metrics_batch, predictions_batch,
-    read_embeddings, read_metrics, read_predictions, read_tracks, training_log_batch, tracks_batch,
+    EmbeddingRow, Epoch, MetricRow, Prediction, Track, embeddings_batch, metrics_batch,
+    predictions_batch, read_embeddings, read_metrics, read_predictions, read_tracks, tracks_batch,
+    training_log_batch,
 };
 pub use schema::{
-    CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, SCHEMA_VERSION, TableKind, TaskType, keys,
-    vocabulary_json,
+    CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, SCHEMA_VERSION,
+    TableKind, TaskType, keys, vocabulary_json,
 };
 pub use validate::validate;
 

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeListArray, FixedSizeListBuilder, Float32Array, Float32Builder, Float64Array,
-    Int32Array, Int64Array, ListArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, FixedSizeListArray, FixedSizeListBuilder, Float32Array, Float32Builder,
+    Float64Array, Int32Array, Int64Array, ListArray, ListBuilder, RecordBatch, StringArray,
+    StringBuilder,
 };
 use arrow::datatypes::{DataType, SchemaRef};
 
@@ -114,7 +115,11 @@ fn strings<'a>(rows: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(rows))
 }
 
-fn fixed_size_f32(schema: &SchemaRef, name: &str, rows: impl Iterator<Item = Vec<f32>>) -> Result<ArrayRef> {
+fn fixed_size_f32(
+    schema: &SchemaRef,
+    name: &str,
+    rows: impl Iterator<Item = Vec<f32>>,
+) -> Result<ArrayRef> {
     let (item, width) = match schema.field_with_name(name).map(|f| f.data_type()) {
         Ok(DataType::FixedSizeList(item, width)) => (item.clone(), *width),
         _ => unreachable!("the schema was validated: `{name}` is a fixed-size list"),
@@ -136,7 +141,10 @@ fn fixed_size_f32(schema: &SchemaRef, name: &str, rows: impl Iterator<Item = Vec
 
 fn batch(kind: TableKind, schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     crate::validate(kind, schema)?;
-    RecordBatch::try_new(schema.clone(), columns).map_err(|source| Error::Arrow { table: kind.name().into(), source })
+    RecordBatch::try_new(schema.clone(), columns).map_err(|source| Error::Arrow {
+        table: kind.name().into(),
+        source,
+    })
 }
 
 /// Builds a `tracks` batch.
@@ -165,8 +173,12 @@ pub fn tracks_batch(schema: &SchemaRef, rows: &[Track]) -> Result<RecordBatch> {
             strings(rows.iter().map(|t| t.split.as_str())),
             Arc::new(labels.finish()),
             Arc::new(targets.finish()),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|t| t.duration_s))),
-            Arc::new(Int32Array::from(rows.iter().map(|t| t.fold).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|t| t.duration_s),
+            )),
+            Arc::new(Int32Array::from(
+                rows.iter().map(|t| t.fold).collect::<Vec<_>>(),
+            )),
         ],
     )
 }
@@ -181,8 +193,14 @@ pub fn embeddings_batch(schema: &SchemaRef, rows: &[EmbeddingRow]) -> Result<Rec
             strings(rows.iter().map(|r| r.deformation.as_str())),
             Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.layer))),
             Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.window))),
-            Arc::new(Float32Array::from_iter_values(rows.iter().map(|r| r.start_s))),
-            fixed_size_f32(schema, "embedding", rows.iter().map(|r| r.embedding.clone()))?,
+            Arc::new(Float32Array::from_iter_values(
+                rows.iter().map(|r| r.start_s),
+            )),
+            fixed_size_f32(
+                schema,
+                "embedding",
+                rows.iter().map(|r| r.embedding.clone()),
+            )?,
         ],
     )
 }
@@ -208,11 +226,21 @@ pub fn training_log_batch(schema: &SchemaRef, rows: &[Epoch]) -> Result<RecordBa
         schema,
         vec![
             Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.epoch))),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.train_loss))),
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.validation_loss).collect::<Vec<_>>())),
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.validation_metric).collect::<Vec<_>>())),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.learning_rate))),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.seconds))),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.train_loss),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.validation_loss).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.validation_metric).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.learning_rate),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.seconds),
+            )),
         ],
     )
 }
@@ -232,26 +260,40 @@ pub fn metrics_batch(schema: &SchemaRef, rows: &[MetricRow]) -> Result<RecordBat
             strings(rows.iter().map(|r| r.deformation.as_str())),
             strings(rows.iter().map(|r| r.metric.as_str())),
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.value))),
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.ci_low).collect::<Vec<_>>())),
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.ci_high).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.ci_low).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
+            )),
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.n))),
         ],
     )
 }
 
 fn opt<T>(array: &impl Array, i: usize, value: impl FnOnce() -> T) -> Option<T> {
-    if array.is_null(i) { None } else { Some(value()) }
+    if array.is_null(i) {
+        None
+    } else {
+        Some(value())
+    }
 }
 
 fn f32_list(list: &ListArray, i: usize) -> Vec<f32> {
     let values = list.value(i);
-    let values = values.as_any().downcast_ref::<Float32Array>().expect("validated List<Float32>");
+    let values = values
+        .as_any()
+        .downcast_ref::<Float32Array>()
+        .expect("validated List<Float32>");
     values.values().to_vec()
 }
 
 fn fixed_f32(list: &FixedSizeListArray, i: usize) -> Vec<f32> {
     let values = list.value(i);
-    let values = values.as_any().downcast_ref::<Float32Array>().expect("validated FixedSizeList<Float32>");
+    let values = values
+        .as_any()
+        .downcast_ref::<Float32Array>()
+        .expect("validated FixedSizeList<Float32>");
     values.values().to_vec()
 }
 
@@ -269,7 +311,10 @@ pub fn read_tracks(table: &Table) -> Result<Vec<Track>> {
         let fold = column::<Int32Array>(b, k, "fold")?;
         for i in 0..b.num_rows() {
             let l = labels.value(i);
-            let l = l.as_any().downcast_ref::<StringArray>().expect("validated List<Utf8>");
+            let l = l
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("validated List<Utf8>");
             out.push(Track {
                 track_id: id.value(i).to_string(),
                 audio_uri: uri.value(i).to_string(),
@@ -336,8 +381,14 @@ pub fn read_metrics(table: &Table) -> Result<Vec<MetricRow>> {
     let mut out = Vec::with_capacity(table.num_rows());
     for b in &table.batches {
         let s = |name| column::<StringArray>(b, k, name);
-        let (task, dataset, model, probe, deformation, metric) =
-            (s("task")?, s("dataset")?, s("model")?, s("probe")?, s("deformation")?, s("metric")?);
+        let (task, dataset, model, probe, deformation, metric) = (
+            s("task")?,
+            s("dataset")?,
+            s("model")?,
+            s("probe")?,
+            s("deformation")?,
+            s("metric")?,
+        );
         let layer = column::<Int32Array>(b, k, "layer")?;
         let seed = column::<Int64Array>(b, k, "seed")?;
         let value = column::<Float64Array>(b, k, "value")?;

@@ -149,13 +149,23 @@ pub struct ColumnSpec {
 }
 
 const fn col(name: &'static str, ty: ColumnType, nullable: bool, doc: &'static str) -> ColumnSpec {
-    ColumnSpec { name, ty, nullable, doc }
+    ColumnSpec {
+        name,
+        ty,
+        nullable,
+        doc,
+    }
 }
 
 use ColumnType::*;
 
 const TRACKS: &[ColumnSpec] = &[
-    col("track_id", Utf8, false, "Stable track identifier, unique within the dataset."),
+    col(
+        "track_id",
+        Utf8,
+        false,
+        "Stable track identifier, unique within the dataset.",
+    ),
     col("audio_uri", Utf8, false, "Path or URL of the audio file."),
     col("split", Utf8, false, "`train`, `validation` or `test`."),
     col(
@@ -164,24 +174,59 @@ const TRACKS: &[ColumnSpec] = &[
         false,
         "Exactly one label for multiclass, zero or more for multilabel, empty for regression.",
     ),
-    col("targets", ListFloat32, true, "Regression targets; null for classification."),
+    col(
+        "targets",
+        ListFloat32,
+        true,
+        "Regression targets; null for classification.",
+    ),
     col("duration_s", Float64, false, "Audio duration in seconds."),
-    col("fold", Int32, true, "Cross-validation fold; null when the task has none."),
+    col(
+        "fold",
+        Int32,
+        true,
+        "Cross-validation fold; null when the task has none.",
+    ),
 ];
 
 const EMBEDDINGS: &[ColumnSpec] = &[
     col("track_id", Utf8, false, "Track identifier, as in `tracks`."),
-    col("deformation", Utf8, false, "Deformation scenario applied to the audio; `clean` for none."),
-    col("layer", Int32, false, "Model layer; 0 when the model has one output."),
-    col("window", Int32, false, "Window index within the track, from 0."),
+    col(
+        "deformation",
+        Utf8,
+        false,
+        "Deformation scenario applied to the audio; `clean` for none.",
+    ),
+    col(
+        "layer",
+        Int32,
+        false,
+        "Model layer; 0 when the model has one output.",
+    ),
+    col(
+        "window",
+        Int32,
+        false,
+        "Window index within the track, from 0.",
+    ),
     col("start_s", Float32, false, "Window start in seconds."),
-    col("embedding", FixedSizeListFloat32, false, "The embedding; `N` is the `dim` metadata."),
+    col(
+        "embedding",
+        FixedSizeListFloat32,
+        false,
+        "The embedding; `N` is the `dim` metadata.",
+    ),
 ];
 
 const PREDICTIONS: &[ColumnSpec] = &[
     col("track_id", Utf8, false, "Track identifier, as in `tracks`."),
     col("split", Utf8, false, "`validation` or `test`."),
-    col("deformation", Utf8, false, "Deformation applied to the evaluated audio; `clean` for none."),
+    col(
+        "deformation",
+        Utf8,
+        false,
+        "Deformation applied to the evaluated audio; `clean` for none.",
+    ),
     col(
         "scores",
         FixedSizeListFloat32,
@@ -192,10 +237,30 @@ const PREDICTIONS: &[ColumnSpec] = &[
 
 const TRAINING_LOG: &[ColumnSpec] = &[
     col("epoch", Int32, false, "Epoch, from 1."),
-    col("train_loss", Float64, false, "Mean training loss over the epoch."),
-    col("validation_loss", Float64, true, "Validation loss after the epoch; null without a validation split."),
-    col("validation_metric", Float64, true, "Early-stopping metric on the validation split."),
-    col("learning_rate", Float64, false, "Learning rate used in the epoch."),
+    col(
+        "train_loss",
+        Float64,
+        false,
+        "Mean training loss over the epoch.",
+    ),
+    col(
+        "validation_loss",
+        Float64,
+        true,
+        "Validation loss after the epoch; null without a validation split.",
+    ),
+    col(
+        "validation_metric",
+        Float64,
+        true,
+        "Early-stopping metric on the validation split.",
+    ),
+    col(
+        "learning_rate",
+        Float64,
+        false,
+        "Learning rate used in the epoch.",
+    ),
     col("seconds", Float64, false, "Wall time of the epoch."),
 ];
 
@@ -206,15 +271,47 @@ const METRICS: &[ColumnSpec] = &[
     col("layer", Int32, false, "Model layer."),
     col("probe", Utf8, false, "Probe name."),
     col("seed", Int64, false, "Probe seed."),
-    col("deformation", Utf8, false, "Deformation of the test audio; `clean` for none."),
-    col("metric", Utf8, false, "Metric name, for example `accuracy` or `f1_macro`."),
+    col(
+        "deformation",
+        Utf8,
+        false,
+        "Deformation of the test audio; `clean` for none.",
+    ),
+    col(
+        "metric",
+        Utf8,
+        false,
+        "Metric name, for example `accuracy` or `f1_macro`.",
+    ),
     col("value", Float64, false, "Metric value."),
-    col("ci_low", Float64, true, "Lower bound of the confidence interval, when computed."),
-    col("ci_high", Float64, true, "Upper bound of the confidence interval, when computed."),
-    col("n", Int64, false, "Number of test items the value was computed on."),
+    col(
+        "ci_low",
+        Float64,
+        true,
+        "Lower bound of the confidence interval, when computed.",
+    ),
+    col(
+        "ci_high",
+        Float64,
+        true,
+        "Upper bound of the confidence interval, when computed.",
+    ),
+    col(
+        "n",
+        Int64,
+        false,
+        "Number of test items the value was computed on.",
+    ),
 ];
 
-const RUN_IDS: &[&str] = &[keys::DATASET, keys::TASK, keys::MODEL, keys::LAYER, keys::PROBE, keys::SEED];
+const RUN_IDS: &[&str] = &[
+    keys::DATASET,
+    keys::TASK,
+    keys::MODEL,
+    keys::LAYER,
+    keys::PROBE,
+    keys::SEED,
+];
 
 impl TableKind {
     /// Every table, in pipeline order.
@@ -246,7 +343,9 @@ impl TableKind {
     pub fn row(self) -> &'static str {
         match self {
             TableKind::Tracks => "track of one task of one dataset",
-            TableKind::Embeddings => "window (or whole track) of one track, one model layer, one deformation",
+            TableKind::Embeddings => {
+                "window (or whole track) of one track, one model layer, one deformation"
+            }
             TableKind::Predictions => {
                 "validation or test track of one (task, model, layer, probe, seed), per deformation"
             }
@@ -269,7 +368,12 @@ impl TableKind {
     /// The required metadata keys, besides [`META_TABLE`] and [`META_SCHEMA_VERSION`].
     pub fn required_metadata(self) -> Vec<&'static str> {
         match self {
-            TableKind::Tracks => vec![keys::DATASET, keys::TASK, keys::TASK_TYPE, keys::LABEL_VOCABULARY],
+            TableKind::Tracks => vec![
+                keys::DATASET,
+                keys::TASK,
+                keys::TASK_TYPE,
+                keys::LABEL_VOCABULARY,
+            ],
             TableKind::Embeddings => vec![
                 keys::DATASET,
                 keys::MODEL,
@@ -333,7 +437,13 @@ impl Metadata {
 
     /// Reads the metadata of a schema written by this crate.
     pub fn of(schema: &Schema) -> Self {
-        Metadata(schema.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Metadata(
+            schema
+                .metadata()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
     }
 
     /// One key, or [`Error::MissingMetadata`] naming `table`.
@@ -341,7 +451,10 @@ impl Metadata {
         self.0
             .get(key)
             .map(String::as_str)
-            .ok_or_else(|| Error::MissingMetadata { table: table.name().into(), key: key.into() })
+            .ok_or_else(|| Error::MissingMetadata {
+                table: table.name().into(),
+                key: key.into(),
+            })
     }
 
     /// The `label_vocabulary` key, parsed from its JSON list.
@@ -384,14 +497,18 @@ impl TaskType {
 
     /// Parses the metadata value of `table`.
     pub fn parse(table: TableKind, value: &str) -> Result<Self> {
-        [TaskType::Multiclass, TaskType::Multilabel, TaskType::Regression]
-            .into_iter()
-            .find(|t| t.name() == value)
-            .ok_or_else(|| Error::BadMetadata {
-                table: table.name().into(),
-                key: keys::TASK_TYPE.into(),
-                reason: format!("`{value}` is not multiclass, multilabel or regression"),
-            })
+        [
+            TaskType::Multiclass,
+            TaskType::Multilabel,
+            TaskType::Regression,
+        ]
+        .into_iter()
+        .find(|t| t.name() == value)
+        .ok_or_else(|| Error::BadMetadata {
+            table: table.name().into(),
+            key: keys::TASK_TYPE.into(),
+            reason: format!("`{value}` is not multiclass, multilabel or regression"),
+        })
     }
 }
 

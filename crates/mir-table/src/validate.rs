@@ -15,7 +15,10 @@ pub fn validate(kind: TableKind, schema: &Schema) -> Result<()> {
     if let Some(found) = schema.metadata().get(META_TABLE)
         && found != kind.name()
     {
-        return Err(Error::WrongTable { table, found: found.clone() });
+        return Err(Error::WrongTable {
+            table,
+            found: found.clone(),
+        });
     }
     if let Some(version) = schema.metadata().get(META_SCHEMA_VERSION)
         && version != SCHEMA_VERSION
@@ -53,7 +56,10 @@ pub fn validate(kind: TableKind, schema: &Schema) -> Result<()> {
     }
     for key in kind.required_metadata() {
         if !schema.metadata().contains_key(key) {
-            return Err(Error::MissingMetadata { table, key: key.into() });
+            return Err(Error::MissingMetadata {
+                table,
+                key: key.into(),
+            });
         }
     }
     Ok(())
@@ -102,15 +108,24 @@ mod tests {
     #[test]
     fn missing_column_and_metadata_and_wrong_table_are_named() {
         let good = TableKind::Tracks.schema(0, &tracks_meta()).unwrap();
-        let fields: Vec<Field> =
-            good.fields().iter().filter(|f| f.name() != "split").map(|f| f.as_ref().clone()).collect();
+        let fields: Vec<Field> = good
+            .fields()
+            .iter()
+            .filter(|f| f.name() != "split")
+            .map(|f| f.as_ref().clone())
+            .collect();
         let bad = Schema::new_with_metadata(fields, good.metadata().clone());
         assert_eq!(
             validate(TableKind::Tracks, &bad).unwrap_err().to_string(),
             "table `tracks`: required column `split` (Utf8) is missing"
         );
-        let err = validate(TableKind::Embeddings, &good).unwrap_err().to_string();
-        assert_eq!(err, "expected a `embeddings` table but the file holds a `tracks` table");
+        let err = validate(TableKind::Embeddings, &good)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "expected a `embeddings` table but the file holds a `tracks` table"
+        );
         let mut meta = good.metadata().clone();
         meta.remove(keys::TASK);
         let bad = Schema::new_with_metadata(good.fields().clone(), meta);
@@ -130,7 +145,11 @@ mod tests {
             false,
         );
         fields.push(Field::new("artist", DataType::Utf8, true));
-        validate(TableKind::Tracks, &Schema::new_with_metadata(fields, good.metadata().clone())).unwrap();
+        validate(
+            TableKind::Tracks,
+            &Schema::new_with_metadata(fields, good.metadata().clone()),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -138,9 +157,15 @@ mod tests {
         let good = TableKind::Tracks.schema(0, &tracks_meta()).unwrap();
         let mut fields: Vec<Field> = good.fields().iter().map(|f| f.as_ref().clone()).collect();
         fields[0] = Field::new("track_id", DataType::Utf8, true);
-        let err = validate(TableKind::Tracks, &Schema::new_with_metadata(fields, good.metadata().clone()))
-            .unwrap_err()
-            .to_string();
-        assert_eq!(err, "table `tracks`: column `track_id` should be non-null Utf8 but is nullable Utf8");
+        let err = validate(
+            TableKind::Tracks,
+            &Schema::new_with_metadata(fields, good.metadata().clone()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "table `tracks`: column `track_id` should be non-null Utf8 but is nullable Utf8"
+        );
     }
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    FixedSizeListBuilder, Float32Builder, Float64Array, Int32Array, ListBuilder, RecordBatch, StringArray,
-    StringBuilder,
+    FixedSizeListBuilder, Float32Builder, Float64Array, Int32Array, ListBuilder, RecordBatch,
+    StringArray, StringBuilder,
 };
 use arrow::util::pretty::pretty_format_batches;
 use mir_table::{Metadata, TableKind, TableStore, keys};
@@ -39,12 +39,26 @@ fn tracks_batch() -> (arrow::datatypes::SchemaRef, RecordBatch) {
 }
 
 fn check_round_trip(store: &TableStore) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let (schema, batch) = tracks_batch();
-    rt.block_on(store.write("tracks/synth/instrument.parquet", TableKind::Tracks, &schema, &[batch]))
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
         .unwrap();
-    let table = rt.block_on(store.read("tracks/synth/instrument.parquet", TableKind::Tracks)).unwrap();
-    assert_eq!(Metadata::of(&table.schema).get(TableKind::Tracks, keys::TASK).unwrap(), "instrument");
+    let (schema, batch) = tracks_batch();
+    rt.block_on(store.write(
+        "tracks/synth/instrument.parquet",
+        TableKind::Tracks,
+        &schema,
+        &[batch],
+    ))
+    .unwrap();
+    let table = rt
+        .block_on(store.read("tracks/synth/instrument.parquet", TableKind::Tracks))
+        .unwrap();
+    assert_eq!(
+        Metadata::of(&table.schema)
+            .get(TableKind::Tracks, keys::TASK)
+            .unwrap(),
+        "instrument"
+    );
     let expected = "\
 +----------+-----------+-------+--------+---------+------------+------+
 | track_id | audio_uri | split | labels | targets | duration_s | fold |
@@ -52,12 +66,20 @@ fn check_round_trip(store: &TableStore) {
 | t1       | a.wav     | train | [a]    |         | 1.0        |      |
 | t2       | b.wav     | test  | [b]    |         | 2.5        |      |
 +----------+-----------+-------+--------+---------+------------+------+";
-    assert_eq!(pretty_format_batches(&table.batches).unwrap().to_string(), expected);
+    assert_eq!(
+        pretty_format_batches(&table.batches).unwrap().to_string(),
+        expected
+    );
     // Reading it as another table is refused with both names.
-    let err = rt.block_on(store.read("tracks/synth/instrument.parquet", TableKind::Metrics)).unwrap_err();
+    let err = rt
+        .block_on(store.read("tracks/synth/instrument.parquet", TableKind::Metrics))
+        .unwrap_err();
     let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
     assert!(chain.contains("tracks/synth/instrument.parquet"), "{chain}");
-    assert!(chain.contains("expected a `metrics` table but the file holds a `tracks` table"), "{chain}");
+    assert!(
+        chain.contains("expected a `metrics` table but the file holds a `tracks` table"),
+        "{chain}"
+    );
 }
 
 #[test]
@@ -74,40 +96,61 @@ fn round_trip_plain_path_and_file_url() {
     let url = format!("file://{}", dir.path().join("url").display());
     check_round_trip(&TableStore::open(&url).unwrap());
     // No staging file is left beside the final one.
-    let names: Vec<_> = std::fs::read_dir(plain.join("tracks/synth")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(plain.join("tracks/synth"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("instrument.parquet")]);
 }
 
 #[test]
 fn writing_a_schema_that_breaks_the_contract_is_refused_before_any_byte() {
     let store = TableStore::open("memory://run").unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
-        "track_id",
-        arrow::datatypes::DataType::Utf8,
-        false,
-    )]));
-    let err = rt.block_on(store.write("x.parquet", TableKind::Tracks, &schema, &[])).unwrap_err();
-    assert_eq!(err.to_string(), "table `tracks`: required column `audio_uri` (Utf8) is missing");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("track_id", arrow::datatypes::DataType::Utf8, false),
+    ]));
+    let err = rt
+        .block_on(store.write("x.parquet", TableKind::Tracks, &schema, &[]))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "table `tracks`: required column `audio_uri` (Utf8) is missing"
+    );
     assert!(!rt.block_on(store.exists("x.parquet")).unwrap());
 }
 
 #[test]
 fn missing_file_is_not_found_with_its_location() {
     let store = TableStore::open("memory://run").unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let err = rt.block_on(store.read("nope.parquet", TableKind::Tracks)).unwrap_err();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let err = rt
+        .block_on(store.read("nope.parquet", TableKind::Tracks))
+        .unwrap_err();
     assert_eq!(err.to_string(), "no table at `memory://run/nope.parquet`");
 }
 
 #[test]
 fn embeddings_fixed_size_list_round_trip() {
-    let meta = [keys::DATASET, keys::MODEL, keys::DIM, keys::SAMPLE_RATE_HZ, keys::WINDOW_S, keys::HOP_S, keys::MODEL_SHA256]
-        .iter()
-        .fold(Metadata::new(), |m, k| m.with(k, "3"));
+    let meta = [
+        keys::DATASET,
+        keys::MODEL,
+        keys::DIM,
+        keys::SAMPLE_RATE_HZ,
+        keys::WINDOW_S,
+        keys::HOP_S,
+        keys::MODEL_SHA256,
+    ]
+    .iter()
+    .fold(Metadata::new(), |m, k| m.with(k, "3"));
     let schema = TableKind::Embeddings.schema(3, &meta).unwrap();
-    let mut emb = FixedSizeListBuilder::new(Float32Builder::new(), 3)
-        .with_field(Arc::new(arrow::datatypes::Field::new("item", arrow::datatypes::DataType::Float32, false)));
+    let mut emb = FixedSizeListBuilder::new(Float32Builder::new(), 3).with_field(Arc::new(
+        arrow::datatypes::Field::new("item", arrow::datatypes::DataType::Float32, false),
+    ));
     emb.values().append_slice(&[1.0, 2.0, 3.0]);
     emb.append(true);
     let batch = RecordBatch::try_new(
@@ -123,9 +166,14 @@ fn embeddings_fixed_size_list_round_trip() {
     )
     .unwrap();
     let store = TableStore::open("memory://").unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    rt.block_on(store.write("e.parquet", TableKind::Embeddings, &schema, &[batch])).unwrap();
-    let t = rt.block_on(store.read("e.parquet", TableKind::Embeddings)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(store.write("e.parquet", TableKind::Embeddings, &schema, &[batch]))
+        .unwrap();
+    let t = rt
+        .block_on(store.read("e.parquet", TableKind::Embeddings))
+        .unwrap();
     assert_eq!(t.num_rows(), 1);
     assert_eq!(t.schema.field(5).data_type(), schema.field(5).data_type());
 }
