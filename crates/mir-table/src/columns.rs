@@ -14,16 +14,19 @@ pub fn column<'a, A: Array + 'static>(
     table: TableKind,
     name: &str,
 ) -> Result<&'a A> {
+    let expected = || {
+        std::any::type_name::<A>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("array")
+            .to_string()
+    };
     let array = batch
         .column_by_name(name)
         .ok_or_else(|| Error::MissingColumn {
             table: table.name().into(),
             column: name.into(),
-            expected: std::any::type_name::<A>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("array")
-                .into(),
+            expected: expected(),
         })?;
     array
         .as_any()
@@ -31,11 +34,7 @@ pub fn column<'a, A: Array + 'static>(
         .ok_or_else(|| Error::SchemaMismatch {
             table: table.name().into(),
             column: name.into(),
-            expected: std::any::type_name::<A>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("array")
-                .into(),
+            expected: expected(),
             found: array.data_type().to_string(),
         })
 }

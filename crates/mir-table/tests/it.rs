@@ -136,17 +136,10 @@ fn missing_file_is_not_found_with_its_location() {
 
 #[test]
 fn embeddings_fixed_size_list_round_trip() {
-    let meta = [
-        keys::DATASET,
-        keys::MODEL,
-        keys::DIM,
-        keys::SAMPLE_RATE_HZ,
-        keys::WINDOW_S,
-        keys::HOP_S,
-        keys::MODEL_SHA256,
-    ]
-    .iter()
-    .fold(Metadata::new(), |m, k| m.with(k, "3"));
+    let meta = TableKind::Embeddings
+        .required_metadata()
+        .into_iter()
+        .fold(Metadata::new(), |m, k| m.with(k, "3"));
     let schema = TableKind::Embeddings.schema(3, &meta).unwrap();
     let mut emb = FixedSizeListBuilder::new(Float32Builder::new(), 3).with_field(Arc::new(
         arrow::datatypes::Field::new("item", arrow::datatypes::DataType::Float32, false),
