@@ -40,6 +40,9 @@ pub struct ExperimentConfig {
     /// Which combinations to run; every list defaults to everything defined.
     #[serde(default)]
     pub grid: Grid,
+    /// Metric settings (bootstrap intervals, multilabel threshold).
+    #[serde(default)]
+    pub evaluation: mir_eval::EvalConfig,
 }
 
 fn default_seeds() -> Vec<u64> {

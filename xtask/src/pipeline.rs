@@ -179,7 +179,7 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
                         schema: pschema,
                         batches: vec![pbatch],
                     };
-                    let rows = mir_eval::evaluate(tracks_table, &predictions)
+                    let rows = mir_eval::evaluate(&config.evaluation, config.seed, tracks_table, &predictions)
                         .with_context(|| format!("evaluating {dir}"))?;
                     info!(
                         task,

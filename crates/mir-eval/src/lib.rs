@@ -1,24 +1,46 @@
 //! Metrics for mir-ref: score `predictions` against `tracks`, write the long `metrics` table.
 //!
-//! Reads `tracks` (true labels) and `predictions` (scores, with the run's identifiers in the
-//! metadata); writes `metrics` rows ([`mir_table::MetricRow`]), one per (deformation, metric).
-//! It is pure computation on Arrow arrays: no file I/O, no audio, no training.
+//! Reads `tracks` (the truth: labels, or targets for regression) and `predictions` (scores, with
+//! the run's identifiers in the metadata); writes `metrics` rows ([`mir_table::MetricRow`]), one
+//! per (deformation, metric), each with a bootstrap confidence interval, and for every
+//! deformation the paired difference to the clean audio (`delta/<metric>`). It is pure
+//! computation on Arrow data: the only file I/O is in the small `mir-eval` CLI.
 //!
-//! The key design decision is that metric definitions follow scikit-learn exactly (which labels
-//! a macro average runs over, what a zero division gives), so that a number here can be put next
-//! to one computed in Python; the unit tests pin values computed by scikit-learn.
+//! The key design decision is that metric definitions follow scikit-learn and mir_eval exactly
+//! (which classes a macro average runs over, what a zero division gives, how tied scores rank),
+//! so that a number here can be put next to one computed in Python; the tests pin values
+//! computed by those libraries. Where they would fail or return NaN (a tag with no positive in
+//! the test set), the metric is computed over the defined classes and the skipped ones are
+//! counted in their own row.
+//!
+//! Metrics by task type:
+//! - multiclass ([`classification`]): accuracy, balanced accuracy, precision, recall and F1
+//!   (macro, micro, weighted, per class as `f1/<class>`), top-3 and top-5 accuracy, one-vs-rest
+//!   ROC-AUC and PR-AUC (macro); the MIREX key score when every class is a key (`C# major`);
+//!   accuracy modulo octave when every class is a note with an octave (`C#4`);
+//! - multilabel ([`multilabel`]): ROC-AUC and average precision (macro, micro, per tag), F1 at a
+//!   threshold (macro, micro), `tags_skipped`;
+//! - regression ([`regression`]): R², MAE, RMSE, Pearson and Spearman, per dimension and averaged.
 //!
 //! ```
 //! assert_eq!(mir_eval::accuracy(&[0, 1, 2], &[0, 1, 1]), 2.0 / 3.0);
 //! assert!((mir_eval::f1_macro(&[0, 1, 2], &[0, 1, 1]) - 5.0 / 9.0).abs() < 1e-12);
 //! ```
 
+pub mod bootstrap;
+pub mod classification;
+pub mod key;
+pub mod multilabel;
+pub mod ranking;
+pub mod regression;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::datatypes::SchemaRef;
-use mir_table::{
-    Metadata, MetricRow, Table, TableKind, TaskType, keys, read_predictions, read_tracks,
-};
+use mir_table::{CLEAN, MetricRow, Metadata, Table, TableKind, TaskType, keys, read_predictions, read_tracks};
+use serde::{Deserialize, Serialize};
+
+use crate::bootstrap::Bootstrap;
 
 /// Errors of evaluation; each ends the evaluation of one predictions table.
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +49,6 @@ pub enum Error {
     /// Predictions and tracks disagree.
     #[error("{0}")]
     Mismatch(String),
-    /// The task type has no metrics yet.
-    #[error("task type `{0}` has no metrics yet (multiclass only)")]
-    UnsupportedTask(TaskType),
     /// An input table is invalid.
     #[error(transparent)]
     Table(#[from] mir_table::Error),
@@ -37,6 +56,98 @@ pub enum Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Metric names and values.
+pub type Named = Vec<(String, f64)>;
+
+/// Evaluation settings, as written in the experiment config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Bootstrap resamples for confidence intervals; 0 disables them.
+    #[serde(default = "d_bootstrap")]
+    pub bootstrap: usize,
+    /// Coverage of the intervals.
+    #[serde(default = "d_confidence")]
+    pub confidence: f64,
+    /// Decision threshold on multilabel scores (`score >= threshold` is a positive).
+    #[serde(default = "d_threshold")]
+    pub threshold: f32,
+}
+
+fn d_bootstrap() -> usize {
+    1000
+}
+fn d_confidence() -> f64 {
+    0.95
+}
+fn d_threshold() -> f32 {
+    0.5
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self { bootstrap: d_bootstrap(), confidence: d_confidence(), threshold: d_threshold() }
+    }
+}
+
+/// Scores of `n` items over `c` columns, row-major, with a column-major copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scores {
+    /// Number of items.
+    pub n: usize,
+    /// Number of columns (classes, tags or target dimensions).
+    pub c: usize,
+    rows: Vec<f32>,
+    columns: Vec<Vec<f32>>,
+}
+
+impl Scores {
+    /// From one score vector per item; every vector must have `c` values.
+    pub fn new(rows: &[Vec<f32>], c: usize) -> Self {
+        let n = rows.len();
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        let columns = (0..c).map(|j| (0..n).map(|i| flat[i * c + j]).collect()).collect();
+        Self { n, c, rows: flat, columns }
+    }
+
+    /// Item `i`'s scores.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.rows[i * self.c..(i + 1) * self.c]
+    }
+
+    /// Column `j`'s scores for every item.
+    pub fn column(&self, j: usize) -> &[f32] {
+        &self.columns[j]
+    }
+}
+
+/// The truth of the test items, by task type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Truth {
+    /// Class index per item.
+    Classes(Vec<usize>),
+    /// `tags` flags per item, row-major.
+    Tags(Vec<bool>),
+    /// `dimensions` targets per item, row-major.
+    Targets(Vec<f64>),
+}
+
+/// Every metric of `truth` against `scores` over the items `idx` (repeats allowed).
+pub fn compute(truth: &Truth, scores: &Scores, vocabulary: &[String], idx: &[usize], config: &EvalConfig) -> Named {
+    match truth {
+        Truth::Classes(y) => classification::metrics(y, scores, vocabulary, idx),
+        Truth::Tags(t) => multilabel::metrics(t, scores, vocabulary, idx, config.threshold),
+        Truth::Targets(t) => {
+            let names: Vec<String> = if vocabulary.len() == scores.c {
+                vocabulary.to_vec()
+            } else {
+                (0..scores.c).map(|k| k.to_string()).collect()
+            };
+            regression::metrics(t, scores, &names, idx)
+        }
+    }
+}
 
 /// Fraction of items whose prediction equals the truth (`sklearn.metrics.accuracy_score`).
 pub fn accuracy(y_true: &[usize], y_pred: &[usize]) -> f64 {
@@ -57,21 +168,9 @@ pub fn f1_macro(y_true: &[usize], y_pred: &[usize]) -> f64 {
     let sum: f64 = labels
         .iter()
         .map(|&c| {
-            let tp = y_true
-                .iter()
-                .zip(y_pred)
-                .filter(|&(&t, &p)| t == c && p == c)
-                .count() as f64;
-            let fp = y_true
-                .iter()
-                .zip(y_pred)
-                .filter(|&(&t, &p)| t != c && p == c)
-                .count() as f64;
-            let fn_ = y_true
-                .iter()
-                .zip(y_pred)
-                .filter(|&(&t, &p)| t == c && p != c)
-                .count() as f64;
+            let tp = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t == c && p == c).count() as f64;
+            let fp = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t != c && p == c).count() as f64;
+            let fn_ = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t == c && p != c).count() as f64;
             let denom = 2.0 * tp + fp + fn_;
             if denom == 0.0 { 0.0 } else { 2.0 * tp / denom }
         })
@@ -79,105 +178,170 @@ pub fn f1_macro(y_true: &[usize], y_pred: &[usize]) -> f64 {
     sum / labels.len() as f64
 }
 
-fn argmax(scores: &[f32]) -> usize {
-    scores
-        .iter()
-        .enumerate()
-        .fold(0, |best, (i, &v)| if v > scores[best] { i } else { best })
+/// One deformation's test items: their ids (sorted), truth and scores.
+struct Group {
+    ids: Vec<String>,
+    truth: Truth,
+    scores: Scores,
 }
 
 /// Scores the test predictions of one probe run, per deformation.
 ///
 /// The run's identifiers (dataset, task, model, layer, probe, seed) come from the predictions'
-/// metadata. Every test track must have a prediction for the clean audio; a missing one is an
-/// error rather than a metric on a silently smaller test set.
-pub fn evaluate(tracks: &Table, predictions: &Table) -> Result<Vec<MetricRow>> {
+/// metadata. Every test track must have a clean prediction: a missing one is an error rather
+/// than a metric on a silently smaller test set. Intervals come from `config.bootstrap`
+/// resamples drawn from `seed`; the same seed and test set give the same resamples for every
+/// deformation, model and probe, so their differences are paired.
+pub fn evaluate(config: &EvalConfig, seed: u64, tracks: &Table, predictions: &Table) -> Result<Vec<MetricRow>> {
     let pmeta = Metadata::of(&predictions.schema);
     let p = TableKind::Predictions;
     let task_type = TaskType::parse(p, pmeta.get(p, keys::TASK_TYPE)?)?;
-    if task_type != TaskType::Multiclass {
-        return Err(Error::UnsupportedTask(task_type));
-    }
     let vocabulary = pmeta.label_vocabulary(p)?;
-    let class_of: HashMap<&str, usize> = vocabulary
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
-    let truth: HashMap<String, usize> = read_tracks(tracks)?
-        .into_iter()
-        .filter(|t| t.split == "test")
-        .map(|t| {
-            let label = t.labels.first().ok_or_else(|| {
-                Error::Mismatch(format!("test track `{}` has no label", t.track_id))
-            })?;
-            let c = class_of.get(label.as_str()).ok_or_else(|| {
-                Error::Mismatch(format!(
-                    "test track `{}` has label `{label}`, absent from the predictions' vocabulary",
-                    t.track_id
-                ))
-            })?;
-            Ok((t.track_id, *c))
-        })
-        .collect::<Result<_>>()?;
+    let class_of: HashMap<&str, usize> = vocabulary.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let test: BTreeMap<String, mir_table::Track> =
+        read_tracks(tracks)?.into_iter().filter(|t| t.split == "test").map(|t| (t.track_id.clone(), t)).collect();
 
-    let mut by_deformation: BTreeMap<String, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
-    let mut clean_seen = BTreeSet::new();
+    let mut by_deformation: BTreeMap<String, BTreeMap<String, Vec<f32>>> = BTreeMap::new();
     for pred in read_predictions(predictions)? {
         if pred.split != "test" {
             continue;
         }
-        let Some(&t) = truth.get(&pred.track_id) else {
-            return Err(Error::Mismatch(format!(
-                "prediction for `{}`, which is not a test track",
-                pred.track_id
-            )));
-        };
-        if pred.deformation == mir_table::CLEAN {
-            clean_seen.insert(pred.track_id.clone());
+        if !test.contains_key(&pred.track_id) {
+            return Err(Error::Mismatch(format!("prediction for `{}`, which is not a test track", pred.track_id)));
         }
-        let entry = by_deformation.entry(pred.deformation).or_default();
-        entry.0.push(t);
-        entry.1.push(argmax(&pred.scores));
+        by_deformation.entry(pred.deformation).or_default().insert(pred.track_id, pred.scores);
     }
-    if let Some(missing) = truth.keys().find(|id| !clean_seen.contains(*id)) {
+    let clean_count = by_deformation.get(CLEAN).map_or(0, BTreeMap::len);
+    if let Some(missing) = test.keys().find(|id| !by_deformation.get(CLEAN).is_some_and(|c| c.contains_key(*id))) {
         return Err(Error::Mismatch(format!(
-            "test track `{missing}` has no clean prediction ({} of {} predicted)",
-            clean_seen.len(),
-            truth.len()
+            "test track `{missing}` has no clean prediction ({clean_count} of {} predicted)",
+            test.len()
         )));
     }
+    let width = predictions
+        .schema
+        .field_with_name("scores")
+        .ok()
+        .and_then(|f| match f.data_type() {
+            arrow::datatypes::DataType::FixedSizeList(_, w) => Some(*w as usize),
+            _ => None,
+        })
+        .unwrap_or(vocabulary.len());
 
-    let id = |key| pmeta.get(p, key).map(str::to_string);
-    let layer: i32 = id(keys::LAYER)?
-        .parse()
-        .map_err(|_| Error::Mismatch("metadata `layer` is not an integer".into()))?;
-    let seed: i64 = id(keys::SEED)?
-        .parse()
-        .map_err(|_| Error::Mismatch("metadata `seed` is not an integer".into()))?;
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for (deformation, preds) in by_deformation {
+        let ids: Vec<String> = preds.keys().cloned().collect();
+        let truth = truth_of(task_type, &ids, &test, &class_of, width)?;
+        let rows: Vec<Vec<f32>> = preds.into_values().collect();
+        groups.insert(deformation, Group { ids, truth, scores: Scores::new(&rows, width) });
+    }
+
+    let id = |key: &str| pmeta.get(p, key).map(str::to_string);
+    let parse_int = |key: &str| -> Result<i64> {
+        id(key)?.parse().map_err(|_| Error::Mismatch(format!("predictions metadata `{key}` is not an integer")))
+    };
+    let (layer, probe_seed) = (parse_int(keys::LAYER)? as i32, parse_int(keys::SEED)?);
+    let (task, dataset, model, probe) = (id(keys::TASK)?, id(keys::DATASET)?, id(keys::MODEL)?, id(keys::PROBE)?);
+    let row = |deformation: &str, metric: String, value: f64, ci: Option<&(f64, f64)>, n: usize| MetricRow {
+        task: task.clone(),
+        dataset: dataset.clone(),
+        model: model.clone(),
+        layer,
+        probe: probe.clone(),
+        seed: probe_seed,
+        deformation: deformation.to_string(),
+        metric,
+        value,
+        ci_low: ci.map(|c| c.0),
+        ci_high: ci.map(|c| c.1),
+        n: n as i64,
+    };
+
+    let boot = Bootstrap { resamples: config.bootstrap, confidence: config.confidence, seed };
+    let clean = &groups[CLEAN];
+    let clean_fn = |idx: &[usize]| compute(&clean.truth, &clean.scores, &vocabulary, idx, config);
     let mut rows = Vec::new();
-    for (deformation, (y_true, y_pred)) in by_deformation {
-        for (metric, value) in [
-            ("accuracy", accuracy(&y_true, &y_pred)),
-            ("f1_macro", f1_macro(&y_true, &y_pred)),
-        ] {
-            rows.push(MetricRow {
-                task: id(keys::TASK)?,
-                dataset: id(keys::DATASET)?,
-                model: id(keys::MODEL)?,
-                layer,
-                probe: id(keys::PROBE)?,
-                seed,
-                deformation: deformation.clone(),
-                metric: metric.into(),
-                value,
-                ci_low: None,
-                ci_high: None,
-                n: y_true.len() as i64,
-            });
+    let mut clean_values: BTreeMap<String, f64> = BTreeMap::new();
+    for (deformation, g) in &groups {
+        let n = g.ids.len();
+        let all: Vec<usize> = (0..n).collect();
+        let metric_fn = |idx: &[usize]| compute(&g.truth, &g.scores, &vocabulary, idx, config);
+        let point = metric_fn(&all);
+        let samples = bootstrap::resamples(&boot, n);
+        let cis = bootstrap::intervals(&boot, &samples, metric_fn);
+        for (metric, value) in &point {
+            rows.push(row(deformation, metric.clone(), *value, cis.get(metric), n));
+        }
+        if deformation == CLEAN {
+            clean_values = point.into_iter().collect();
+            continue;
+        }
+        // Paired difference to the clean audio, on the same tracks.
+        if g.ids != clean.ids {
+            continue;
+        }
+        let deltas = bootstrap::paired_intervals(&boot, &samples, clean_fn, metric_fn);
+        for (metric, value) in &point {
+            if metric.contains('/') || metric.ends_with("_skipped") {
+                continue;
+            }
+            if let Some(c) = clean_values.get(metric) {
+                rows.push(row(deformation, format!("delta/{metric}"), value - c, deltas.get(metric), n));
+            }
         }
     }
     Ok(rows)
+}
+
+fn truth_of(
+    task_type: TaskType,
+    ids: &[String],
+    test: &BTreeMap<String, mir_table::Track>,
+    class_of: &HashMap<&str, usize>,
+    width: usize,
+) -> Result<Truth> {
+    let class = |id: &str, label: &str| {
+        class_of.get(label).copied().ok_or_else(|| {
+            Error::Mismatch(format!("test track `{id}` has label `{label}`, absent from the predictions' vocabulary"))
+        })
+    };
+    Ok(match task_type {
+        TaskType::Multiclass => Truth::Classes(
+            ids.iter()
+                .map(|id| match test[id].labels.as_slice() {
+                    [label] => class(id, label),
+                    other => Err(Error::Mismatch(format!(
+                        "test track `{id}` has {} labels in a multiclass task",
+                        other.len()
+                    ))),
+                })
+                .collect::<Result<_>>()?,
+        ),
+        TaskType::Multilabel => {
+            let mut flags = vec![false; ids.len() * width];
+            for (i, id) in ids.iter().enumerate() {
+                for label in &test[id].labels {
+                    flags[i * width + class(id, label)?] = true;
+                }
+            }
+            Truth::Tags(flags)
+        }
+        TaskType::Regression => {
+            let mut targets = Vec::with_capacity(ids.len() * width);
+            for id in ids {
+                match &test[id].targets {
+                    Some(t) if t.len() == width => targets.extend(t.iter().map(|&v| f64::from(v))),
+                    other => {
+                        return Err(Error::Mismatch(format!(
+                            "test track `{id}` has {} targets, the predictions {width}",
+                            other.as_ref().map_or(0, Vec::len)
+                        )));
+                    }
+                }
+            }
+            Truth::Targets(targets)
+        }
+    })
 }
 
 /// The `metrics` schema, with the config hash when known.
