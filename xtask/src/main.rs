@@ -42,6 +42,11 @@ enum Cmd {
     Tidy,
     /// Run what CI runs: formatting, lints, tests.
     Ci,
+    /// Run the criterion benchmarks (optimised build); extra arguments go to criterion.
+    Bench {
+        /// Passed to `cargo bench`, for example a benchmark name filter.
+        args: Vec<String>,
+    },
 }
 
 fn main() {
@@ -107,6 +112,16 @@ fn run() -> Result<()> {
             );
         }
         Cmd::Ci => ci()?,
+        Cmd::Bench { args } => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["bench", "--workspace", "--bench", "*", "--"])
+                .args(&args)
+                .status()?;
+            if !status.success() {
+                bail!("`cargo bench` failed");
+            }
+        }
     }
     Ok(())
 }

@@ -179,8 +179,13 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
                         schema: pschema,
                         batches: vec![pbatch],
                     };
-                    let rows = mir_eval::evaluate(&config.evaluation, config.seed, tracks_table, &predictions)
-                        .with_context(|| format!("evaluating {dir}"))?;
+                    let rows = mir_eval::evaluate(
+                        &config.evaluation,
+                        config.seed,
+                        tracks_table,
+                        &predictions,
+                    )
+                    .with_context(|| format!("evaluating {dir}"))?;
                     info!(
                         task,
                         model,
@@ -203,7 +208,7 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
         .await?;
 
     // 5. Report.
-    let summary = mir_report::summary_markdown(&metric_rows);
+    let summary = mir_report::summary_markdown(&metric_rows, &mir_report::SUMMARY_METRICS);
     store
         .put("report/summary.md", summary.clone().into())
         .await?;

@@ -32,7 +32,25 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// give the same lists, so two systems scored on the same items are resampled together.
 pub fn resamples(config: &Bootstrap, n: usize) -> Vec<Vec<usize>> {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    (0..config.resamples).map(|_| (0..n).map(|_| rng.random_range(0..n.max(1))).collect()).collect()
+    (0..config.resamples)
+        .map(|_| (0..n).map(|_| rng.random_range(0..n.max(1))).collect())
+        .collect()
+}
+
+/// Runs `f` on every resample, spread over the available cores; results in resample order.
+fn map_parallel<T: Send>(samples: &[Vec<usize>], f: impl Fn(&[usize]) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = samples.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = samples
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(|idx| f(idx)).collect::<Vec<T>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a metric computation panicked"))
+            .collect()
+    })
 }
 
 /// Percentile intervals of every metric `metrics` computes, over the given resamples. Metrics
@@ -40,11 +58,11 @@ pub fn resamples(config: &Bootstrap, n: usize) -> Vec<Vec<usize>> {
 pub fn intervals(
     config: &Bootstrap,
     samples: &[Vec<usize>],
-    metrics: impl Fn(&[usize]) -> Named,
+    metrics: impl Fn(&[usize]) -> Named + Sync,
 ) -> BTreeMap<String, (f64, f64)> {
     let mut dist: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for idx in samples {
-        for (name, v) in metrics(idx) {
+    for named in map_parallel(samples, metrics) {
+        for (name, v) in named {
             if !v.is_nan() {
                 dist.entry(name).or_default().push(v);
             }
@@ -58,13 +76,13 @@ pub fn intervals(
 pub fn paired_intervals(
     config: &Bootstrap,
     samples: &[Vec<usize>],
-    a: impl Fn(&[usize]) -> Named,
-    b: impl Fn(&[usize]) -> Named,
+    a: impl Fn(&[usize]) -> Named + Sync,
+    b: impl Fn(&[usize]) -> Named + Sync,
 ) -> BTreeMap<String, (f64, f64)> {
     let mut dist: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for idx in samples {
-        let a: BTreeMap<String, f64> = a(idx).into_iter().collect();
-        for (name, vb) in b(idx) {
+    for (a, b) in map_parallel(samples, |idx| (a(idx), b(idx))) {
+        let a: BTreeMap<String, f64> = a.into_iter().collect();
+        for (name, vb) in b {
             if let Some(va) = a.get(&name) {
                 let d = vb - va;
                 if !d.is_nan() {

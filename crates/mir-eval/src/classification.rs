@@ -3,19 +3,25 @@
 use std::collections::BTreeSet;
 
 use crate::key;
-use crate::ranking::{average_precision, roc_auc};
+use crate::ranking::roc_auc_and_ap;
 use crate::{Named, Scores};
 
 /// Index of the largest score, the first on ties (numpy's `argmax`).
 pub fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+    row.iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
 }
 
 /// Whether the true class is among the `k` highest scores, ties ordered as
 /// `sklearn.metrics.top_k_accuracy_score` orders them (a stable ascending sort, reversed: of
 /// tied classes, the higher index ranks first).
 pub fn in_top_k(row: &[f32], truth: usize, k: usize) -> bool {
-    let above = row.iter().enumerate().filter(|&(i, &v)| v > row[truth] || (v == row[truth] && i > truth)).count();
+    let above = row
+        .iter()
+        .enumerate()
+        .filter(|&(i, &v)| v > row[truth] || (v == row[truth] && i > truth))
+        .count();
     above < k
 }
 
@@ -27,7 +33,11 @@ struct Counts {
 }
 
 fn counts(y: &[usize], pred: &[usize], classes: usize, idx: &[usize]) -> Counts {
-    let mut c = Counts { tp: vec![0.0; classes], fp: vec![0.0; classes], fn_: vec![0.0; classes] };
+    let mut c = Counts {
+        tp: vec![0.0; classes],
+        fp: vec![0.0; classes],
+        fn_: vec![0.0; classes],
+    };
     for &i in idx {
         if y[i] == pred[i] {
             c.tp[y[i]] += 1.0;
@@ -64,7 +74,9 @@ pub fn metrics(y: &[usize], scores: &Scores, vocabulary: &[String], idx: &[usize
     let support: Vec<f64> = (0..c).map(|j| k.tp[j] + k.fn_[j]).collect();
     let precision: Vec<f64> = (0..c).map(|j| ratio(k.tp[j], k.tp[j] + k.fp[j])).collect();
     let recall: Vec<f64> = (0..c).map(|j| ratio(k.tp[j], support[j])).collect();
-    let f1: Vec<f64> = (0..c).map(|j| ratio(2.0 * k.tp[j], 2.0 * k.tp[j] + k.fp[j] + k.fn_[j])).collect();
+    let f1: Vec<f64> = (0..c)
+        .map(|j| ratio(2.0 * k.tp[j], 2.0 * k.tp[j] + k.fp[j] + k.fn_[j]))
+        .collect();
     let true_classes: Vec<usize> = (0..c).filter(|&j| support[j] > 0.0).collect();
     out.push((
         "balanced_accuracy".into(),
@@ -82,7 +94,10 @@ pub fn metrics(y: &[usize], scores: &Scores, vocabulary: &[String], idx: &[usize
     out.push(("f1_micro".into(), ratio(2.0 * tp, 2.0 * tp + fp + fn_)));
     for top in [3, 5] {
         if top < c {
-            let hits = idx.iter().filter(|&&i| in_top_k(scores.row(i), y[i], top)).count();
+            let hits = idx
+                .iter()
+                .filter(|&&i| in_top_k(scores.row(i), y[i], top))
+                .count();
             out.push((format!("top_{top}_accuracy"), ratio(hits as f64, n)));
         }
     }
@@ -90,22 +105,24 @@ pub fn metrics(y: &[usize], scores: &Scores, vocabulary: &[String], idx: &[usize
     let (mut aucs, mut aps) = (Vec::new(), Vec::new());
     for (j, class) in vocabulary.iter().enumerate() {
         let positive: Vec<bool> = y.iter().map(|&t| t == j).collect();
-        let column = scores.column(j);
-        if let Some(a) = roc_auc(&positive, &column, idx) {
-            aucs.push(a);
-        }
-        if let Some(a) = average_precision(&positive, &column, idx) {
-            aps.push(a);
-        }
+        let (auc, ap) = roc_auc_and_ap(&positive, scores.column(j), idx);
+        aucs.extend(auc);
+        aps.extend(ap);
         out.push((format!("precision/{class}"), precision[j]));
         out.push((format!("recall/{class}"), recall[j]));
         out.push((format!("f1/{class}"), f1[j]));
     }
     if !aucs.is_empty() {
-        out.push(("roc_auc_macro".into(), aucs.iter().sum::<f64>() / aucs.len() as f64));
+        out.push((
+            "roc_auc_macro".into(),
+            aucs.iter().sum::<f64>() / aucs.len() as f64,
+        ));
     }
     if !aps.is_empty() {
-        out.push(("pr_auc_macro".into(), aps.iter().sum::<f64>() / aps.len() as f64));
+        out.push((
+            "pr_auc_macro".into(),
+            aps.iter().sum::<f64>() / aps.len() as f64,
+        ));
     }
     out.push(("roc_auc_classes_skipped".into(), (c - aucs.len()) as f64));
 
@@ -117,7 +134,11 @@ pub fn metrics(y: &[usize], scores: &Scores, vocabulary: &[String], idx: &[usize
 /// The MIREX weighted score when every class is a key (`C# major`, `A minor`, ...): mean over
 /// tracks, mean over reference keys, and the share of each relation.
 fn key_metrics(y: &[usize], pred: &[usize], vocabulary: &[String], idx: &[usize], out: &mut Named) {
-    let Some(keys) = vocabulary.iter().map(|v| key::parse(v)).collect::<Option<Vec<_>>>() else {
+    let Some(keys) = vocabulary
+        .iter()
+        .map(|v| key::parse(v))
+        .collect::<Option<Vec<_>>>()
+    else {
         return;
     };
     if idx.is_empty() {
@@ -131,19 +152,35 @@ fn key_metrics(y: &[usize], pred: &[usize], vocabulary: &[String], idx: &[usize]
         total += r.score();
         per_key[y[i]].0 += r.score();
         per_key[y[i]].1 += 1;
-        relations[key::Relation::ALL.iter().position(|x| *x == r).expect("ALL lists every relation")] += 1;
+        relations[key::Relation::ALL
+            .iter()
+            .position(|x| *x == r)
+            .expect("ALL lists every relation")] += 1;
     }
     let n = idx.len() as f64;
     out.push(("mirex_weighted".into(), total / n));
-    let seen: Vec<f64> = per_key.iter().filter(|k| k.1 > 0).map(|k| k.0 / k.1 as f64).collect();
-    out.push(("mirex_weighted_by_key".into(), seen.iter().sum::<f64>() / seen.len() as f64));
+    let seen: Vec<f64> = per_key
+        .iter()
+        .filter(|k| k.1 > 0)
+        .map(|k| k.0 / k.1 as f64)
+        .collect();
+    out.push((
+        "mirex_weighted_by_key".into(),
+        seen.iter().sum::<f64>() / seen.len() as f64,
+    ));
     for (r, count) in key::Relation::ALL.iter().zip(relations) {
         out.push((format!("mirex_{}", r.name()), count as f64 / n));
     }
 }
 
 /// Accuracy modulo octave when every class is a note with an octave (`C#4`, `A3`).
-fn pitch_class_metrics(y: &[usize], pred: &[usize], vocabulary: &[String], idx: &[usize], out: &mut Named) {
+fn pitch_class_metrics(
+    y: &[usize],
+    pred: &[usize],
+    vocabulary: &[String],
+    idx: &[usize],
+    out: &mut Named,
+) {
     let parse = |s: &str| {
         let name = s.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
         if name.len() == s.len() {
@@ -151,9 +188,16 @@ fn pitch_class_metrics(y: &[usize], pred: &[usize], vocabulary: &[String], idx: 
         }
         key::pitch_class(name)
     };
-    let Some(pcs) = vocabulary.iter().map(|v| parse(v)).collect::<Option<Vec<_>>>() else {
+    let Some(pcs) = vocabulary
+        .iter()
+        .map(|v| parse(v))
+        .collect::<Option<Vec<_>>>()
+    else {
         return;
     };
     let hits = idx.iter().filter(|&&i| pcs[y[i]] == pcs[pred[i]]).count();
-    out.push(("pitch_class_accuracy".into(), ratio(hits as f64, idx.len() as f64)));
+    out.push((
+        "pitch_class_accuracy".into(),
+        ratio(hits as f64, idx.len() as f64),
+    ));
 }

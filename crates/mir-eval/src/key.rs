@@ -87,8 +87,13 @@ impl Relation {
     }
 
     /// Every relation, in score order.
-    pub const ALL: [Relation; 5] =
-        [Relation::Correct, Relation::Fifth, Relation::Relative, Relation::Parallel, Relation::Other];
+    pub const ALL: [Relation; 5] = [
+        Relation::Correct,
+        Relation::Fifth,
+        Relation::Relative,
+        Relation::Parallel,
+        Relation::Other,
+    ];
 }
 
 /// The relation of `estimate` to `reference`, in the order `mir_eval` checks them.
@@ -98,9 +103,10 @@ pub fn relation(reference: Key, estimate: Key) -> Relation {
         Relation::Correct
     } else if estimate.major == reference.major && up == 7 {
         Relation::Fifth
-    } else if reference.major && !estimate.major && up == 9 {
-        Relation::Relative
-    } else if !reference.major && estimate.major && up == 3 {
+    } else if (reference.major && !estimate.major && up == 9)
+        || (!reference.major && estimate.major && up == 3)
+    {
+        // Relative minor (9 semitones up) of a major reference, relative major (3 up) of a minor one.
         Relation::Relative
     } else if reference.tonic == estimate.tonic {
         Relation::Parallel

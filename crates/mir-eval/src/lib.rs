@@ -37,7 +37,9 @@ pub mod regression;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::datatypes::SchemaRef;
-use mir_table::{CLEAN, MetricRow, Metadata, Table, TableKind, TaskType, keys, read_predictions, read_tracks};
+use mir_table::{
+    CLEAN, Metadata, MetricRow, Table, TableKind, TaskType, keys, read_predictions, read_tracks,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::Bootstrap;
@@ -87,7 +89,11 @@ fn d_threshold() -> f32 {
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { bootstrap: d_bootstrap(), confidence: d_confidence(), threshold: d_threshold() }
+        Self {
+            bootstrap: d_bootstrap(),
+            confidence: d_confidence(),
+            threshold: d_threshold(),
+        }
     }
 }
 
@@ -107,8 +113,15 @@ impl Scores {
     pub fn new(rows: &[Vec<f32>], c: usize) -> Self {
         let n = rows.len();
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-        let columns = (0..c).map(|j| (0..n).map(|i| flat[i * c + j]).collect()).collect();
-        Self { n, c, rows: flat, columns }
+        let columns = (0..c)
+            .map(|j| (0..n).map(|i| flat[i * c + j]).collect())
+            .collect();
+        Self {
+            n,
+            c,
+            rows: flat,
+            columns,
+        }
     }
 
     /// Item `i`'s scores.
@@ -134,7 +147,13 @@ pub enum Truth {
 }
 
 /// Every metric of `truth` against `scores` over the items `idx` (repeats allowed).
-pub fn compute(truth: &Truth, scores: &Scores, vocabulary: &[String], idx: &[usize], config: &EvalConfig) -> Named {
+pub fn compute(
+    truth: &Truth,
+    scores: &Scores,
+    vocabulary: &[String],
+    idx: &[usize],
+    config: &EvalConfig,
+) -> Named {
     match truth {
         Truth::Classes(y) => classification::metrics(y, scores, vocabulary, idx),
         Truth::Tags(t) => multilabel::metrics(t, scores, vocabulary, idx, config.threshold),
@@ -168,9 +187,21 @@ pub fn f1_macro(y_true: &[usize], y_pred: &[usize]) -> f64 {
     let sum: f64 = labels
         .iter()
         .map(|&c| {
-            let tp = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t == c && p == c).count() as f64;
-            let fp = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t != c && p == c).count() as f64;
-            let fn_ = y_true.iter().zip(y_pred).filter(|&(&t, &p)| t == c && p != c).count() as f64;
+            let tp = y_true
+                .iter()
+                .zip(y_pred)
+                .filter(|&(&t, &p)| t == c && p == c)
+                .count() as f64;
+            let fp = y_true
+                .iter()
+                .zip(y_pred)
+                .filter(|&(&t, &p)| t != c && p == c)
+                .count() as f64;
+            let fn_ = y_true
+                .iter()
+                .zip(y_pred)
+                .filter(|&(&t, &p)| t == c && p != c)
+                .count() as f64;
             let denom = 2.0 * tp + fp + fn_;
             if denom == 0.0 { 0.0 } else { 2.0 * tp / denom }
         })
@@ -192,14 +223,26 @@ struct Group {
 /// than a metric on a silently smaller test set. Intervals come from `config.bootstrap`
 /// resamples drawn from `seed`; the same seed and test set give the same resamples for every
 /// deformation, model and probe, so their differences are paired.
-pub fn evaluate(config: &EvalConfig, seed: u64, tracks: &Table, predictions: &Table) -> Result<Vec<MetricRow>> {
+pub fn evaluate(
+    config: &EvalConfig,
+    seed: u64,
+    tracks: &Table,
+    predictions: &Table,
+) -> Result<Vec<MetricRow>> {
     let pmeta = Metadata::of(&predictions.schema);
     let p = TableKind::Predictions;
     let task_type = TaskType::parse(p, pmeta.get(p, keys::TASK_TYPE)?)?;
     let vocabulary = pmeta.label_vocabulary(p)?;
-    let class_of: HashMap<&str, usize> = vocabulary.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-    let test: BTreeMap<String, mir_table::Track> =
-        read_tracks(tracks)?.into_iter().filter(|t| t.split == "test").map(|t| (t.track_id.clone(), t)).collect();
+    let class_of: HashMap<&str, usize> = vocabulary
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let test: BTreeMap<String, mir_table::Track> = read_tracks(tracks)?
+        .into_iter()
+        .filter(|t| t.split == "test")
+        .map(|t| (t.track_id.clone(), t))
+        .collect();
 
     let mut by_deformation: BTreeMap<String, BTreeMap<String, Vec<f32>>> = BTreeMap::new();
     for pred in read_predictions(predictions)? {
@@ -207,12 +250,22 @@ pub fn evaluate(config: &EvalConfig, seed: u64, tracks: &Table, predictions: &Ta
             continue;
         }
         if !test.contains_key(&pred.track_id) {
-            return Err(Error::Mismatch(format!("prediction for `{}`, which is not a test track", pred.track_id)));
+            return Err(Error::Mismatch(format!(
+                "prediction for `{}`, which is not a test track",
+                pred.track_id
+            )));
         }
-        by_deformation.entry(pred.deformation).or_default().insert(pred.track_id, pred.scores);
+        by_deformation
+            .entry(pred.deformation)
+            .or_default()
+            .insert(pred.track_id, pred.scores);
     }
     let clean_count = by_deformation.get(CLEAN).map_or(0, BTreeMap::len);
-    if let Some(missing) = test.keys().find(|id| !by_deformation.get(CLEAN).is_some_and(|c| c.contains_key(*id))) {
+    if let Some(missing) = test.keys().find(|id| {
+        !by_deformation
+            .get(CLEAN)
+            .is_some_and(|c| c.contains_key(*id))
+    }) {
         return Err(Error::Mismatch(format!(
             "test track `{missing}` has no clean prediction ({clean_count} of {} predicted)",
             test.len()
@@ -233,31 +286,51 @@ pub fn evaluate(config: &EvalConfig, seed: u64, tracks: &Table, predictions: &Ta
         let ids: Vec<String> = preds.keys().cloned().collect();
         let truth = truth_of(task_type, &ids, &test, &class_of, width)?;
         let rows: Vec<Vec<f32>> = preds.into_values().collect();
-        groups.insert(deformation, Group { ids, truth, scores: Scores::new(&rows, width) });
+        groups.insert(
+            deformation,
+            Group {
+                ids,
+                truth,
+                scores: Scores::new(&rows, width),
+            },
+        );
     }
 
     let id = |key: &str| pmeta.get(p, key).map(str::to_string);
     let parse_int = |key: &str| -> Result<i64> {
-        id(key)?.parse().map_err(|_| Error::Mismatch(format!("predictions metadata `{key}` is not an integer")))
+        id(key)?
+            .parse()
+            .map_err(|_| Error::Mismatch(format!("predictions metadata `{key}` is not an integer")))
     };
     let (layer, probe_seed) = (parse_int(keys::LAYER)? as i32, parse_int(keys::SEED)?);
-    let (task, dataset, model, probe) = (id(keys::TASK)?, id(keys::DATASET)?, id(keys::MODEL)?, id(keys::PROBE)?);
-    let row = |deformation: &str, metric: String, value: f64, ci: Option<&(f64, f64)>, n: usize| MetricRow {
-        task: task.clone(),
-        dataset: dataset.clone(),
-        model: model.clone(),
-        layer,
-        probe: probe.clone(),
-        seed: probe_seed,
-        deformation: deformation.to_string(),
-        metric,
-        value,
-        ci_low: ci.map(|c| c.0),
-        ci_high: ci.map(|c| c.1),
-        n: n as i64,
+    let (task, dataset, model, probe) = (
+        id(keys::TASK)?,
+        id(keys::DATASET)?,
+        id(keys::MODEL)?,
+        id(keys::PROBE)?,
+    );
+    let row = |deformation: &str, metric: String, value: f64, ci: Option<&(f64, f64)>, n: usize| {
+        MetricRow {
+            task: task.clone(),
+            dataset: dataset.clone(),
+            model: model.clone(),
+            layer,
+            probe: probe.clone(),
+            seed: probe_seed,
+            deformation: deformation.to_string(),
+            metric,
+            value,
+            ci_low: ci.map(|c| c.0),
+            ci_high: ci.map(|c| c.1),
+            n: n as i64,
+        }
     };
 
-    let boot = Bootstrap { resamples: config.bootstrap, confidence: config.confidence, seed };
+    let boot = Bootstrap {
+        resamples: config.bootstrap,
+        confidence: config.confidence,
+        seed,
+    };
     let clean = &groups[CLEAN];
     let clean_fn = |idx: &[usize]| compute(&clean.truth, &clean.scores, &vocabulary, idx, config);
     let mut rows = Vec::new();
@@ -286,7 +359,13 @@ pub fn evaluate(config: &EvalConfig, seed: u64, tracks: &Table, predictions: &Ta
                 continue;
             }
             if let Some(c) = clean_values.get(metric) {
-                rows.push(row(deformation, format!("delta/{metric}"), value - c, deltas.get(metric), n));
+                rows.push(row(
+                    deformation,
+                    format!("delta/{metric}"),
+                    value - c,
+                    deltas.get(metric),
+                    n,
+                ));
             }
         }
     }
@@ -302,7 +381,9 @@ fn truth_of(
 ) -> Result<Truth> {
     let class = |id: &str, label: &str| {
         class_of.get(label).copied().ok_or_else(|| {
-            Error::Mismatch(format!("test track `{id}` has label `{label}`, absent from the predictions' vocabulary"))
+            Error::Mismatch(format!(
+                "test track `{id}` has label `{label}`, absent from the predictions' vocabulary"
+            ))
         })
     };
     Ok(match task_type {

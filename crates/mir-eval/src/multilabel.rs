@@ -1,6 +1,6 @@
 //! Multi-label (tagging) metrics, defined as scikit-learn defines them.
 
-use crate::ranking::{average_precision, roc_auc};
+use crate::ranking::roc_auc_and_ap;
 use crate::{Named, Scores};
 
 /// Every multilabel metric over the items `idx`.
@@ -10,7 +10,13 @@ use crate::{Named, Scores};
 /// negative is skipped and counted in `tags_skipped`: it never turns the average into NaN), and
 /// micro-averaged over every (item, tag) pair. F1 uses `score >= threshold` as the decision,
 /// macro over every tag (0 for a zero division) and micro.
-pub fn metrics(truth: &[bool], scores: &Scores, vocabulary: &[String], idx: &[usize], threshold: f32) -> Named {
+pub fn metrics(
+    truth: &[bool],
+    scores: &Scores,
+    vocabulary: &[String],
+    idx: &[usize],
+    threshold: f32,
+) -> Named {
     let t = vocabulary.len();
     let mut out: Named = Vec::new();
     let (mut aucs, mut aps, mut f1s) = (Vec::new(), Vec::new(), Vec::new());
@@ -19,9 +25,7 @@ pub fn metrics(truth: &[bool], scores: &Scores, vocabulary: &[String], idx: &[us
     for (j, tag) in vocabulary.iter().enumerate() {
         let positive: Vec<bool> = (0..scores.n).map(|i| truth[i * t + j]).collect();
         let column = scores.column(j);
-        let auc = roc_auc(&positive, &column, idx);
-        let ap = average_precision(&positive, &column, idx);
-        match (auc, ap) {
+        match roc_auc_and_ap(&positive, column, idx) {
             (Some(auc), Some(ap)) => {
                 aucs.push(auc);
                 aps.push(ap);
@@ -45,7 +49,13 @@ pub fn metrics(truth: &[bool], scores: &Scores, vocabulary: &[String], idx: &[us
         fp_all += fp;
         fn_all += fn_;
     }
-    let mean = |v: &[f64]| if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 };
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
     if !aucs.is_empty() {
         out.push(("roc_auc_macro".into(), mean(&aucs)));
         out.push(("pr_auc_macro".into(), mean(&aps)));
@@ -58,15 +68,23 @@ pub fn metrics(truth: &[bool], scores: &Scores, vocabulary: &[String], idx: &[us
         flat_scores.extend_from_slice(scores.row(i));
     }
     let all: Vec<usize> = (0..flat_positive.len()).collect();
-    if let Some(a) = roc_auc(&flat_positive, &flat_scores, &all) {
+    let (auc, ap) = roc_auc_and_ap(&flat_positive, &flat_scores, &all);
+    if let Some(a) = auc {
         out.push(("roc_auc_micro".into(), a));
     }
-    if let Some(a) = average_precision(&flat_positive, &flat_scores, &all) {
+    if let Some(a) = ap {
         out.push(("pr_auc_micro".into(), a));
     }
     out.push(("f1_macro".into(), mean(&f1s)));
     let denom = 2.0 * tp_all + fp_all + fn_all;
-    out.push(("f1_micro".into(), if denom == 0.0 { 0.0 } else { 2.0 * tp_all / denom }));
+    out.push((
+        "f1_micro".into(),
+        if denom == 0.0 {
+            0.0
+        } else {
+            2.0 * tp_all / denom
+        },
+    ));
     out.push(("tags_skipped".into(), skipped as f64));
     out
 }

@@ -32,7 +32,11 @@ pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
         saa += (x - ma) * (x - ma);
         sbb += (y - mb) * (y - mb);
     }
-    if saa == 0.0 || sbb == 0.0 { f64::NAN } else { (sab / (saa.sqrt() * sbb.sqrt())).clamp(-1.0, 1.0) }
+    if saa == 0.0 || sbb == 0.0 {
+        f64::NAN
+    } else {
+        (sab / (saa.sqrt() * sbb.sqrt())).clamp(-1.0, 1.0)
+    }
 }
 
 /// Spearman correlation (`scipy.stats.spearmanr`): Pearson of average ranks.
@@ -66,14 +70,27 @@ pub fn metrics(targets: &[f64], scores: &Scores, dimensions: &[String], idx: &[u
         let p: Vec<f64> = idx.iter().map(|&i| f64::from(scores.row(i)[k])).collect();
         let n = t.len() as f64;
         let mae = t.iter().zip(&p).map(|(a, b)| (a - b).abs()).sum::<f64>() / n;
-        let rmse = (t.iter().zip(&p).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / n).sqrt();
+        let rmse = (t
+            .iter()
+            .zip(&p)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            / n)
+            .sqrt();
         let values = [r2(&t, &p), mae, rmse, pearson(&t, &p), spearman(&t, &p)];
-        for ((metric, v), s) in ["r2", "mae", "rmse", "pearson", "spearman"].iter().zip(values).zip(&mut sums) {
+        for ((metric, v), s) in ["r2", "mae", "rmse", "pearson", "spearman"]
+            .iter()
+            .zip(values)
+            .zip(&mut sums)
+        {
             out.push((format!("{metric}/{name}"), v));
             *s += v;
         }
     }
-    for (metric, s) in ["r2", "mae", "rmse", "pearson", "spearman"].iter().zip(sums) {
+    for (metric, s) in ["r2", "mae", "rmse", "pearson", "spearman"]
+        .iter()
+        .zip(sums)
+    {
         out.push((metric.to_string(), s / d as f64));
     }
     out

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use mir_eval::{EvalConfig, Scores, Truth, compute, evaluate};
 use mir_table::{
-    Metadata, Prediction, Table, TableKind, TaskType, Track, keys, predictions_batch, tracks_batch, vocabulary_json,
+    Metadata, Prediction, Table, TableKind, TaskType, Track, keys, predictions_batch, tracks_batch,
+    vocabulary_json,
 };
 
 /// Agreement required with the reference implementations.
@@ -44,7 +45,13 @@ fn truth(case: &Case) -> Truth {
             }
             Truth::Tags(flags)
         }
-        _ => Truth::Targets(case.targets.iter().flatten().map(|&v| f64::from(v)).collect()),
+        _ => Truth::Targets(
+            case.targets
+                .iter()
+                .flatten()
+                .map(|&v| f64::from(v))
+                .collect(),
+        ),
     }
 }
 
@@ -58,11 +65,24 @@ fn every_metric_matches_the_reference_implementations() {
     for case in &reference.cases {
         let scores = Scores::new(&case.scores, case.scores[0].len());
         let idx: Vec<usize> = (0..scores.n).collect();
-        let ours: BTreeMap<String, f64> =
-            compute(&truth(case), &scores, &case.vocabulary, &idx, &EvalConfig::default()).into_iter().collect();
+        let ours: BTreeMap<String, f64> = compute(
+            &truth(case),
+            &scores,
+            &case.vocabulary,
+            &idx,
+            &EvalConfig::default(),
+        )
+        .into_iter()
+        .collect();
         for (metric, expected) in &case.expected {
-            let got = ours.get(metric).unwrap_or_else(|| panic!("{}: no `{metric}` (have {:?})", case.name, ours.keys()));
-            assert!((got - expected).abs() <= TOLERANCE, "{}: {metric} = {got}, reference {expected}", case.name);
+            let got = ours
+                .get(metric)
+                .unwrap_or_else(|| panic!("{}: no `{metric}` (have {:?})", case.name, ours.keys()));
+            assert!(
+                (got - expected).abs() <= TOLERANCE,
+                "{}: {metric} = {got}, reference {expected}",
+                case.name
+            );
             compared += 1;
         }
         for (metric, value) in &ours {
@@ -75,11 +95,21 @@ fn every_metric_matches_the_reference_implementations() {
 #[test]
 fn edge_cases_are_explicit() {
     let reference: Reference = serde_json::from_str(include_str!("data/reference.json")).unwrap();
-    let get = |name: &str, metric: &str| reference.cases.iter().find(|c| c.name == name).unwrap().expected[metric];
+    let get = |name: &str, metric: &str| {
+        reference
+            .cases
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .expected[metric]
+    };
     assert_eq!(get("perfect", "roc_auc_macro"), 1.0);
     assert_eq!(get("all_tied", "roc_auc_macro"), 0.5);
     assert_eq!(get("single_track", "roc_auc_classes_skipped"), 4.0);
-    assert_eq!(get("multilabel_with_empty_and_full_tags", "tags_skipped"), 2.0);
+    assert_eq!(
+        get("multilabel_with_empty_and_full_tags", "tags_skipped"),
+        2.0
+    );
 }
 
 /// A multiclass test set of `n` tracks whose predictions are right with probability about
@@ -109,43 +139,80 @@ fn tables(n: usize, skill: f64) -> (Table, Table) {
         // A deterministic pseudo-random draw per track.
         let u = ((i as f64 * 0.618_033_988_7).fract() * 1000.0).fract();
         for (deformation, p) in [("clean", skill), ("noisy", skill * 0.6)] {
-            let predicted = if u < p { class } else { (class + 1 + i % 2) % 3 };
+            let predicted = if u < p {
+                class
+            } else {
+                (class + 1 + i % 2) % 3
+            };
             let mut scores = vec![0.1f32; 3];
             scores[predicted] = 0.8;
-            preds.push(Prediction { track_id: track_id.clone(), split: "test".into(), deformation: deformation.into(), scores });
+            preds.push(Prediction {
+                track_id: track_id.clone(),
+                split: "test".into(),
+                deformation: deformation.into(),
+                scores,
+            });
         }
     }
-    let pmeta = [keys::DATASET, keys::TASK, keys::MODEL, keys::PROBE, keys::AGGREGATION]
-        .iter()
-        .fold(Metadata::new(), |m, k| m.with(k, "x"))
-        .with(keys::LAYER, 0)
-        .with(keys::SEED, 1)
-        .with(keys::TASK_TYPE, TaskType::Multiclass)
-        .with(keys::LABEL_VOCABULARY, vocabulary_json(&vocab));
+    let pmeta = [
+        keys::DATASET,
+        keys::TASK,
+        keys::MODEL,
+        keys::PROBE,
+        keys::AGGREGATION,
+    ]
+    .iter()
+    .fold(Metadata::new(), |m, k| m.with(k, "x"))
+    .with(keys::LAYER, 0)
+    .with(keys::SEED, 1)
+    .with(keys::TASK_TYPE, TaskType::Multiclass)
+    .with(keys::LABEL_VOCABULARY, vocabulary_json(&vocab));
     let pschema = TableKind::Predictions.schema(3, &pmeta).unwrap();
     (
-        Table { schema: tschema.clone(), batches: vec![tracks_batch(&tschema, &tracks).unwrap()] },
-        Table { schema: pschema.clone(), batches: vec![predictions_batch(&pschema, &preds).unwrap()] },
+        Table {
+            schema: tschema.clone(),
+            batches: vec![tracks_batch(&tschema, &tracks).unwrap()],
+        },
+        Table {
+            schema: pschema.clone(),
+            batches: vec![predictions_batch(&pschema, &preds).unwrap()],
+        },
     )
 }
 
-fn find<'a>(rows: &'a [mir_table::MetricRow], deformation: &str, metric: &str) -> &'a mir_table::MetricRow {
-    rows.iter().find(|r| r.deformation == deformation && r.metric == metric).unwrap()
+fn find<'a>(
+    rows: &'a [mir_table::MetricRow],
+    deformation: &str,
+    metric: &str,
+) -> &'a mir_table::MetricRow {
+    rows.iter()
+        .find(|r| r.deformation == deformation && r.metric == metric)
+        .unwrap()
 }
 
 #[test]
 fn bootstrap_intervals_contain_the_estimate_narrow_with_n_and_repeat_with_the_seed() {
-    let config = EvalConfig { bootstrap: 300, ..EvalConfig::default() };
+    let config = EvalConfig {
+        bootstrap: 300,
+        ..EvalConfig::default()
+    };
     let width = |n| {
         let (tracks, preds) = tables(n, 0.8);
         let rows = evaluate(&config, 7, &tracks, &preds).unwrap();
         let r = find(&rows, "clean", "accuracy");
         let (lo, hi) = (r.ci_low.unwrap(), r.ci_high.unwrap());
-        assert!(lo <= r.value && r.value <= hi, "{lo} <= {} <= {hi}", r.value);
+        assert!(
+            lo <= r.value && r.value <= hi,
+            "{lo} <= {} <= {hi}",
+            r.value
+        );
         hi - lo
     };
     let (small, large) = (width(60), width(1500));
-    assert!(large < small / 3.0, "interval width {small} at n=60, {large} at n=1500");
+    assert!(
+        large < small / 3.0,
+        "interval width {small} at n=60, {large} at n=1500"
+    );
 
     let (tracks, preds) = tables(90, 0.8);
     let a = evaluate(&config, 7, &tracks, &preds).unwrap();
@@ -156,21 +223,48 @@ fn bootstrap_intervals_contain_the_estimate_narrow_with_n_and_repeat_with_the_se
 #[test]
 fn deformations_get_a_paired_difference_to_clean() {
     let (tracks, preds) = tables(300, 0.9);
-    let rows = evaluate(&EvalConfig { bootstrap: 200, ..EvalConfig::default() }, 1, &tracks, &preds).unwrap();
+    let rows = evaluate(
+        &EvalConfig {
+            bootstrap: 200,
+            ..EvalConfig::default()
+        },
+        1,
+        &tracks,
+        &preds,
+    )
+    .unwrap();
     let clean = find(&rows, "clean", "accuracy").value;
     let noisy = find(&rows, "noisy", "accuracy").value;
     let delta = find(&rows, "noisy", "delta/accuracy");
     assert!((delta.value - (noisy - clean)).abs() < 1e-12);
-    assert!(delta.ci_high.unwrap() < 0.0, "a clear drop has an interval below zero: {delta:?}");
-    assert!(rows.iter().all(|r| r.n == 300 && r.layer == 0 && r.seed == 1));
-    assert!(!rows.iter().any(|r| r.deformation == "clean" && r.metric.starts_with("delta/")));
+    assert!(
+        delta.ci_high.unwrap() < 0.0,
+        "a clear drop has an interval below zero: {delta:?}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.n == 300 && r.layer == 0 && r.seed == 1)
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.deformation == "clean" && r.metric.starts_with("delta/"))
+    );
 }
 
 #[test]
 fn a_missing_clean_prediction_is_an_error() {
     let (tracks, preds) = tables(30, 0.8);
     let batch = preds.batches[0].slice(2, 58);
-    let preds = Table { schema: Arc::clone(&preds.schema), batches: vec![batch] };
-    let err = evaluate(&EvalConfig::default(), 0, &tracks, &preds).unwrap_err().to_string();
-    assert!(err.contains("t00000") && err.contains("no clean prediction"), "{err}");
+    let preds = Table {
+        schema: Arc::clone(&preds.schema),
+        batches: vec![batch],
+    };
+    let err = evaluate(&EvalConfig::default(), 0, &tracks, &preds)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("t00000") && err.contains("no clean prediction"),
+        "{err}"
+    );
 }

@@ -14,7 +14,7 @@
 //!     probe: "linear".into(), seed: 0, deformation: deformation.into(), metric: metric.into(),
 //!     value, ci_low: None, ci_high: None, n: 10,
 //! };
-//! let md = mir_report::summary_markdown(&[row("clean", "accuracy", 0.9)]);
+//! let md = mir_report::summary_markdown(&[row("clean", "accuracy", 0.9)], &["accuracy"]);
 //! assert!(md.contains("| instrument | synth | logmel | 0 | linear | clean | 0.900 | 10 |"));
 //! ```
 
@@ -34,12 +34,33 @@ fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
     (mean, Some(var.sqrt()))
 }
 
+/// The metrics [`summary_markdown`] shows by default, in column order, when present.
+pub const SUMMARY_METRICS: [&str; 7] = [
+    "accuracy",
+    "f1_macro",
+    "roc_auc_macro",
+    "pr_auc_macro",
+    "mirex_weighted",
+    "r2",
+    "pearson",
+];
+
 /// One Markdown table: a row per (task, dataset, model, layer, probe, deformation), a column
-/// per metric, clean audio first. Cells hold the value, or `mean ± std` over several seeds.
-pub fn summary_markdown(rows: &[MetricRow]) -> String {
+/// per metric of `metrics` present in `rows`, clean audio first. Cells hold the value with its
+/// confidence interval (`0.792 [0.667, 0.896]`), or `mean ± std` over several seeds.
+pub fn summary_markdown(rows: &[MetricRow], metrics: &[&str]) -> String {
     type Key = (String, String, String, i32, String, (bool, String));
-    let metrics: BTreeSet<&str> = rows.iter().map(|r| r.metric.as_str()).collect();
-    let mut cells: BTreeMap<Key, (BTreeMap<&str, Vec<f64>>, i64)> = BTreeMap::new();
+    let present: BTreeSet<&str> = rows.iter().map(|r| r.metric.as_str()).collect();
+    let metrics: Vec<&str> = metrics
+        .iter()
+        .copied()
+        .filter(|m| present.contains(m))
+        .collect();
+    let rows: Vec<&MetricRow> = rows
+        .iter()
+        .filter(|r| metrics.contains(&r.metric.as_str()))
+        .collect();
+    let mut cells: BTreeMap<Key, (BTreeMap<&str, Vec<&MetricRow>>, i64)> = BTreeMap::new();
     for r in rows {
         let key = (
             r.task.clone(),
@@ -50,7 +71,7 @@ pub fn summary_markdown(rows: &[MetricRow]) -> String {
             (r.deformation != CLEAN, r.deformation.clone()),
         );
         let cell = cells.entry(key).or_default();
-        cell.0.entry(r.metric.as_str()).or_default().push(r.value);
+        cell.0.entry(r.metric.as_str()).or_default().push(r);
         cell.1 = cell.1.max(r.n);
     }
     let mut out = String::new();
@@ -69,11 +90,18 @@ pub fn summary_markdown(rows: &[MetricRow]) -> String {
         let mut line =
             format!("| {task} | {dataset} | {model} | {layer} | {probe} | {deformation} |");
         for m in &metrics {
-            let cell = match values.get(m) {
-                Some(v) => match mean_std(v) {
-                    (mean, Some(sd)) => format!("{mean:.3} ± {sd:.3}"),
-                    (mean, None) => format!("{mean:.3}"),
+            let cell = match values.get(m).map(Vec::as_slice) {
+                Some([one]) => match (one.ci_low, one.ci_high) {
+                    (Some(lo), Some(hi)) => format!("{:.3} [{lo:.3}, {hi:.3}]", one.value),
+                    _ => format!("{:.3}", one.value),
                 },
+                Some(several) => {
+                    let v: Vec<f64> = several.iter().map(|r| r.value).collect();
+                    match mean_std(&v) {
+                        (mean, Some(sd)) => format!("{mean:.3} ± {sd:.3}"),
+                        (mean, None) => format!("{mean:.3}"),
+                    }
+                }
                 None => "-".into(),
             };
             let _ = write!(line, " {cell} |");
@@ -113,13 +141,19 @@ mod tests {
             row("clean", "f1_macro", 0, 0.85),
             row("clean", "f1_macro", 1, 0.75),
             row("white_noise_10db", "f1_macro", 0, 0.4),
+            row("clean", "f1/brass", 0, 0.4),
+            MetricRow {
+                ci_low: Some(0.2),
+                ci_high: Some(0.6),
+                ..row("white_noise_10db", "roc_auc_macro", 0, 0.45)
+            },
         ];
         let expected = "\
-| task | dataset | model | layer | probe | deformation | accuracy | f1_macro | n |
-|---|---|---|---|---|---|---|---|---|
-| instrument | synth | logmel | 0 | linear | clean | 0.850 ± 0.071 | 0.800 ± 0.071 | 36 |
-| instrument | synth | logmel | 0 | linear | white_noise_10db | 0.500 | 0.400 | 36 |
+| task | dataset | model | layer | probe | deformation | accuracy | f1_macro | roc_auc_macro | n |
+|---|---|---|---|---|---|---|---|---|---|
+| instrument | synth | logmel | 0 | linear | clean | 0.850 ± 0.071 | 0.800 ± 0.071 | - | 36 |
+| instrument | synth | logmel | 0 | linear | white_noise_10db | 0.500 | 0.400 | 0.450 [0.200, 0.600] | 36 |
 ";
-        assert_eq!(summary_markdown(&rows), expected);
+        assert_eq!(summary_markdown(&rows, &SUMMARY_METRICS), expected);
     }
 }

@@ -83,6 +83,22 @@ impl TableStore {
         })
     }
 
+    /// Opens the folder holding the file `location` and returns the store and the file's name in
+    /// it, for tools that take single table files (`runs/x/metrics.parquet`).
+    pub fn open_file(location: &str) -> Result<(Self, String)> {
+        match location.rsplit_once('/') {
+            Some((dir, name)) if !name.is_empty() => {
+                let dir = if dir.is_empty() || dir.ends_with(':') {
+                    format!("{dir}/")
+                } else {
+                    dir.to_string()
+                };
+                Ok((Self::open(&dir)?, name.to_string()))
+            }
+            _ => Ok((Self::open(".")?, location.to_string())),
+        }
+    }
+
     /// Wraps an existing store, with every table path relative to `root`.
     pub fn from_store(store: Arc<dyn ObjectStore>, root: Path, url: impl Into<String>) -> Self {
         Self {
