@@ -137,6 +137,7 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
 
     // 3. Probes -> predictions; 4. metrics.
     let mut metric_rows = Vec::new();
+    let mut confusion_rows = Vec::new();
     for ((dataset, task), (tracks_table, _)) in &tasks {
         for model in &plan.models {
             let emb = &embeddings[&(dataset.clone(), model.clone())];
@@ -186,6 +187,7 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
                         &predictions,
                     )
                     .with_context(|| format!("evaluating {dir}"))?;
+                    confusion_rows.extend(mir_eval::confusion(tracks_table, &predictions)?);
                     info!(
                         task,
                         model,
@@ -205,6 +207,16 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
     let mbatch = mir_table::metrics_batch(&mschema, &metric_rows)?;
     store
         .write("metrics.parquet", TableKind::Metrics, &mschema, &[mbatch])
+        .await?;
+    let cschema = mir_eval::confusion_schema(Some(&hash))?;
+    let cbatch = mir_table::confusion_batch(&cschema, &confusion_rows)?;
+    store
+        .write(
+            "confusion.parquet",
+            TableKind::Confusion,
+            &cschema,
+            &[cbatch],
+        )
         .await?;
 
     // 5. Report.

@@ -211,6 +211,7 @@ fn quickstart_runs_end_to_end() {
             TableKind::TrainingLog,
         ),
         ("metrics.parquet", TableKind::Metrics),
+        ("confusion.parquet", TableKind::Confusion),
     ] {
         let table = rt
             .block_on(store.read(rel, kind))

@@ -38,7 +38,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::datatypes::SchemaRef;
 use mir_table::{
-    CLEAN, Metadata, MetricRow, Table, TableKind, TaskType, keys, read_predictions, read_tracks,
+    CLEAN, ConfusionRow, Metadata, MetricRow, Table, TableKind, TaskType, keys, read_predictions,
+    read_tracks,
 };
 use serde::{Deserialize, Serialize};
 
@@ -216,19 +217,46 @@ struct Group {
     scores: Scores,
 }
 
-/// Scores the test predictions of one probe run, per deformation.
-///
-/// The run's identifiers (dataset, task, model, layer, probe, seed) come from the predictions'
-/// metadata. Every test track must have a clean prediction: a missing one is an error rather
-/// than a metric on a silently smaller test set. Intervals come from `config.bootstrap`
-/// resamples drawn from `seed`; the same seed and test set give the same resamples for every
-/// deformation, model and probe, so their differences are paired.
-pub fn evaluate(
-    config: &EvalConfig,
-    seed: u64,
-    tracks: &Table,
-    predictions: &Table,
-) -> Result<Vec<MetricRow>> {
+/// One probe run's test predictions, grouped by deformation, with its identifiers.
+struct Run {
+    task: String,
+    dataset: String,
+    model: String,
+    layer: i32,
+    probe: String,
+    seed: i64,
+    vocabulary: Vec<String>,
+    groups: BTreeMap<String, Group>,
+}
+
+impl Run {
+    fn row(
+        &self,
+        deformation: &str,
+        metric: String,
+        value: f64,
+        ci: Option<&(f64, f64)>,
+        n: usize,
+    ) -> MetricRow {
+        MetricRow {
+            task: self.task.clone(),
+            dataset: self.dataset.clone(),
+            model: self.model.clone(),
+            layer: self.layer,
+            probe: self.probe.clone(),
+            seed: self.seed,
+            deformation: deformation.to_string(),
+            metric,
+            value,
+            ci_low: ci.map(|c| c.0),
+            ci_high: ci.map(|c| c.1),
+            n: n as i64,
+        }
+    }
+}
+
+/// Reads one run's tables, checking that every test track has a clean prediction.
+fn load(tracks: &Table, predictions: &Table) -> Result<Run> {
     let pmeta = Metadata::of(&predictions.schema);
     let p = TableKind::Predictions;
     let task_type = TaskType::parse(p, pmeta.get(p, keys::TASK_TYPE)?)?;
@@ -280,8 +308,7 @@ pub fn evaluate(
             _ => None,
         })
         .unwrap_or(vocabulary.len());
-
-    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let mut groups = BTreeMap::new();
     for (deformation, preds) in by_deformation {
         let ids: Vec<String> = preds.keys().cloned().collect();
         let truth = truth_of(task_type, &ids, &test, &class_of, width)?;
@@ -302,48 +329,60 @@ pub fn evaluate(
             .parse()
             .map_err(|_| Error::Mismatch(format!("predictions metadata `{key}` is not an integer")))
     };
-    let (layer, probe_seed) = (parse_int(keys::LAYER)? as i32, parse_int(keys::SEED)?);
-    let (task, dataset, model, probe) = (
-        id(keys::TASK)?,
-        id(keys::DATASET)?,
-        id(keys::MODEL)?,
-        id(keys::PROBE)?,
-    );
-    let row = |deformation: &str, metric: String, value: f64, ci: Option<&(f64, f64)>, n: usize| {
-        MetricRow {
-            task: task.clone(),
-            dataset: dataset.clone(),
-            model: model.clone(),
-            layer,
-            probe: probe.clone(),
-            seed: probe_seed,
-            deformation: deformation.to_string(),
-            metric,
-            value,
-            ci_low: ci.map(|c| c.0),
-            ci_high: ci.map(|c| c.1),
-            n: n as i64,
-        }
-    };
+    Ok(Run {
+        task: id(keys::TASK)?,
+        dataset: id(keys::DATASET)?,
+        model: id(keys::MODEL)?,
+        layer: parse_int(keys::LAYER)? as i32,
+        probe: id(keys::PROBE)?,
+        seed: parse_int(keys::SEED)?,
+        vocabulary,
+        groups,
+    })
+}
 
-    let boot = Bootstrap {
+fn bootstrap_of(config: &EvalConfig, seed: u64) -> Bootstrap {
+    Bootstrap {
         resamples: config.bootstrap,
         confidence: config.confidence,
         seed,
-    };
-    let clean = &groups[CLEAN];
-    let clean_fn = |idx: &[usize]| compute(&clean.truth, &clean.scores, &vocabulary, idx, config);
+    }
+}
+
+/// Whether a metric gets a paired difference (averages, not per-class values or counts).
+fn is_summary(metric: &str) -> bool {
+    !metric.contains('/') && !metric.ends_with("_skipped")
+}
+
+/// Scores the test predictions of one probe run, per deformation.
+///
+/// The run's identifiers (dataset, task, model, layer, probe, seed) come from the predictions'
+/// metadata. Every test track must have a clean prediction: a missing one is an error rather
+/// than a metric on a silently smaller test set. Intervals come from `config.bootstrap`
+/// resamples drawn from `seed`; the same seed and test set give the same resamples for every
+/// deformation, model and probe, so their differences are paired.
+pub fn evaluate(
+    config: &EvalConfig,
+    seed: u64,
+    tracks: &Table,
+    predictions: &Table,
+) -> Result<Vec<MetricRow>> {
+    let run = load(tracks, predictions)?;
+    let boot = bootstrap_of(config, seed);
+    let vocabulary = &run.vocabulary;
+    let clean = &run.groups[CLEAN];
+    let clean_fn = |idx: &[usize]| compute(&clean.truth, &clean.scores, vocabulary, idx, config);
     let mut rows = Vec::new();
     let mut clean_values: BTreeMap<String, f64> = BTreeMap::new();
-    for (deformation, g) in &groups {
+    for (deformation, g) in &run.groups {
         let n = g.ids.len();
         let all: Vec<usize> = (0..n).collect();
-        let metric_fn = |idx: &[usize]| compute(&g.truth, &g.scores, &vocabulary, idx, config);
+        let metric_fn = |idx: &[usize]| compute(&g.truth, &g.scores, vocabulary, idx, config);
         let point = metric_fn(&all);
         let samples = bootstrap::resamples(&boot, n);
         let cis = bootstrap::intervals(&boot, &samples, metric_fn);
         for (metric, value) in &point {
-            rows.push(row(deformation, metric.clone(), *value, cis.get(metric), n));
+            rows.push(run.row(deformation, metric.clone(), *value, cis.get(metric), n));
         }
         if deformation == CLEAN {
             clean_values = point.into_iter().collect();
@@ -354,12 +393,9 @@ pub fn evaluate(
             continue;
         }
         let deltas = bootstrap::paired_intervals(&boot, &samples, clean_fn, metric_fn);
-        for (metric, value) in &point {
-            if metric.contains('/') || metric.ends_with("_skipped") {
-                continue;
-            }
+        for (metric, value) in point.iter().filter(|(m, _)| is_summary(m)) {
             if let Some(c) = clean_values.get(metric) {
-                rows.push(row(
+                rows.push(run.row(
                     deformation,
                     format!("delta/{metric}"),
                     value - c,
@@ -368,6 +404,79 @@ pub fn evaluate(
                 ));
             }
         }
+    }
+    Ok(rows)
+}
+
+/// A paired comparison of two systems on the same test tracks: for each summary metric,
+/// `b - a` with its paired bootstrap interval, as `metrics` rows labelled with `b`'s run and
+/// named `delta_vs/<a's model>/<a's probe>/<metric>`.
+///
+/// Both predictions must cover the same test tracks for `deformation`; `a` might be another
+/// model, probe or seed on the same task.
+pub fn compare(
+    config: &EvalConfig,
+    seed: u64,
+    tracks: &Table,
+    a: &Table,
+    b: &Table,
+    deformation: &str,
+) -> Result<Vec<MetricRow>> {
+    let (ra, rb) = (load(tracks, a)?, load(tracks, b)?);
+    let missing = || Error::Mismatch(format!("no `{deformation}` predictions"));
+    let ga = ra.groups.get(deformation).ok_or_else(missing)?;
+    let gb = rb.groups.get(deformation).ok_or_else(missing)?;
+    if ga.ids != gb.ids || ra.vocabulary != rb.vocabulary {
+        return Err(Error::Mismatch(
+            "the two systems were not scored on the same tracks and classes".into(),
+        ));
+    }
+    let boot = bootstrap_of(config, seed);
+    let n = ga.ids.len();
+    let all: Vec<usize> = (0..n).collect();
+    let fa = |idx: &[usize]| compute(&ga.truth, &ga.scores, &ra.vocabulary, idx, config);
+    let fb = |idx: &[usize]| compute(&gb.truth, &gb.scores, &rb.vocabulary, idx, config);
+    let (pa, pb): (BTreeMap<String, f64>, Named) = (fa(&all).into_iter().collect(), fb(&all));
+    let samples = bootstrap::resamples(&boot, n);
+    let cis = bootstrap::paired_intervals(&boot, &samples, fa, fb);
+    Ok(pb
+        .into_iter()
+        .filter(|(m, _)| is_summary(m))
+        .filter_map(|(m, v)| {
+            let name = format!("delta_vs/{}/{}/{m}", ra.model, ra.probe);
+            pa.get(&m)
+                .map(|va| rb.row(deformation, name, v - va, cis.get(&m), n))
+        })
+        .collect())
+}
+
+/// The confusion matrix of a multiclass run's test predictions, per deformation, as
+/// non-empty cells (rows of the `confusion` table). Empty for other task types.
+pub fn confusion(tracks: &Table, predictions: &Table) -> Result<Vec<ConfusionRow>> {
+    let run = load(tracks, predictions)?;
+    let mut rows = Vec::new();
+    for (deformation, g) in &run.groups {
+        let Truth::Classes(y) = &g.truth else {
+            return Ok(vec![]);
+        };
+        let mut cells: BTreeMap<(usize, usize), i64> = BTreeMap::new();
+        for (i, &t) in y.iter().enumerate() {
+            *cells
+                .entry((t, classification::argmax(g.scores.row(i))))
+                .or_default() += 1;
+        }
+        rows.extend(cells.into_iter().map(|((t, p), count)| ConfusionRow {
+            task: run.task.clone(),
+            dataset: run.dataset.clone(),
+            model: run.model.clone(),
+            layer: run.layer,
+            probe: run.probe.clone(),
+            seed: run.seed,
+            deformation: deformation.clone(),
+            true_label: run.vocabulary[t].clone(),
+            predicted_label: run.vocabulary[p].clone(),
+            count,
+        }));
     }
     Ok(rows)
 }
@@ -423,6 +532,15 @@ fn truth_of(
             Truth::Targets(targets)
         }
     })
+}
+
+/// The `confusion` schema, with the config hash when known.
+pub fn confusion_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
+    let meta = match config_hash {
+        Some(h) => Metadata::new().with(keys::CONFIG_HASH, h),
+        None => Metadata::new(),
+    };
+    Ok(TableKind::Confusion.schema(0, &meta)?)
 }
 
 /// The `metrics` schema, with the config hash when known.

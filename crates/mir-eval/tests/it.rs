@@ -268,3 +268,69 @@ fn a_missing_clean_prediction_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn confusion_cells_sum_to_the_test_set_and_agree_with_accuracy() {
+    let (tracks, preds) = tables(60, 0.7);
+    let cells = mir_eval::confusion(&tracks, &preds).unwrap();
+    let rows = evaluate(
+        &EvalConfig {
+            bootstrap: 0,
+            ..EvalConfig::default()
+        },
+        0,
+        &tracks,
+        &preds,
+    )
+    .unwrap();
+    for deformation in ["clean", "noisy"] {
+        let mine: Vec<_> = cells
+            .iter()
+            .filter(|c| c.deformation == deformation)
+            .collect();
+        assert_eq!(mine.iter().map(|c| c.count).sum::<i64>(), 60);
+        let diagonal: i64 = mine
+            .iter()
+            .filter(|c| c.true_label == c.predicted_label)
+            .map(|c| c.count)
+            .sum();
+        assert!(
+            (diagonal as f64 / 60.0 - find(&rows, deformation, "accuracy").value).abs() < 1e-12
+        );
+        assert!(
+            mine.iter().all(|c| c.count > 0),
+            "only non-empty cells are listed"
+        );
+    }
+    assert!(
+        rows.iter().all(|r| r.ci_low.is_none()),
+        "bootstrap 0 gives no intervals"
+    );
+}
+
+#[test]
+fn two_systems_compare_with_a_paired_interval() {
+    let (tracks, strong) = tables(300, 0.9);
+    let (_, weak) = tables(300, 0.5);
+    let config = EvalConfig {
+        bootstrap: 200,
+        ..EvalConfig::default()
+    };
+    let rows = mir_eval::compare(&config, 3, &tracks, &strong, &weak, "clean").unwrap();
+    let d = rows
+        .iter()
+        .find(|r| r.metric == "delta_vs/x/x/accuracy")
+        .unwrap();
+    let point = |t| {
+        find(
+            &evaluate(&config, 3, &tracks, t).unwrap(),
+            "clean",
+            "accuracy",
+        )
+        .value
+    };
+    assert!((d.value - (point(&weak) - point(&strong))).abs() < 1e-12);
+    assert!(d.ci_low.unwrap() <= d.value && d.value <= d.ci_high.unwrap());
+    assert!(d.ci_high.unwrap() < 0.0, "{d:?}");
+    assert!(mir_eval::compare(&config, 3, &tracks, &strong, &weak, "reverb").is_err());
+}

@@ -1,8 +1,8 @@
 //! The table contract between mir-ref's crates: schemas, validation and Parquet I/O.
 //!
-//! Every arrow in mir-ref's pipeline is one of five Arrow tables, persisted as Parquet:
+//! Every arrow in mir-ref's pipeline is one of six Arrow tables, persisted as Parquet:
 //! `tracks` (mir-datasets), `embeddings` (mir-embed), `predictions` and `training_log`
-//! (mir-probe), and `metrics` (mir-eval). This crate defines them ([`TableKind`]), builds their
+//! (mir-probe), and `metrics` and `confusion` (mir-eval). This crate defines them ([`TableKind`]), builds their
 //! schemas with the metadata that says what produced a file ([`TableKind::schema`],
 //! [`Metadata`]), checks a schema against the contract ([`validate`]) and reads and writes
 //! tables through object_store ([`TableStore`]).
@@ -41,9 +41,9 @@ mod validate;
 pub use columns::column;
 pub use io::{Table, TableStore, decode, encode};
 pub use records::{
-    EmbeddingRow, Epoch, MetricRow, Prediction, Track, embeddings_batch, metrics_batch,
-    predictions_batch, read_embeddings, read_metrics, read_predictions, read_tracks, tracks_batch,
-    training_log_batch,
+    ConfusionRow, EmbeddingRow, Epoch, MetricRow, Prediction, Track, confusion_batch,
+    embeddings_batch, metrics_batch, predictions_batch, read_confusion, read_embeddings,
+    read_metrics, read_predictions, read_tracks, tracks_batch, training_log_batch,
 };
 pub use schema::{
     CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, SCHEMA_VERSION,

@@ -111,6 +111,31 @@ pub struct MetricRow {
     pub n: i64,
 }
 
+/// A row of `confusion`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfusionRow {
+    /// Task name.
+    pub task: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Model name.
+    pub model: String,
+    /// Layer.
+    pub layer: i32,
+    /// Probe name.
+    pub probe: String,
+    /// Seed.
+    pub seed: i64,
+    /// Deformation of the test audio.
+    pub deformation: String,
+    /// Reference class.
+    pub true_label: String,
+    /// Predicted class.
+    pub predicted_label: String,
+    /// Tracks in the cell.
+    pub count: i64,
+}
+
 fn strings<'a>(rows: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(rows))
 }
@@ -271,6 +296,26 @@ pub fn metrics_batch(schema: &SchemaRef, rows: &[MetricRow]) -> Result<RecordBat
     )
 }
 
+/// Builds a `confusion` batch.
+pub fn confusion_batch(schema: &SchemaRef, rows: &[ConfusionRow]) -> Result<RecordBatch> {
+    batch(
+        TableKind::Confusion,
+        schema,
+        vec![
+            strings(rows.iter().map(|r| r.task.as_str())),
+            strings(rows.iter().map(|r| r.dataset.as_str())),
+            strings(rows.iter().map(|r| r.model.as_str())),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.layer))),
+            strings(rows.iter().map(|r| r.probe.as_str())),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.seed))),
+            strings(rows.iter().map(|r| r.deformation.as_str())),
+            strings(rows.iter().map(|r| r.true_label.as_str())),
+            strings(rows.iter().map(|r| r.predicted_label.as_str())),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.count))),
+        ],
+    )
+}
+
 fn opt<T>(array: &impl Array, i: usize, value: impl FnOnce() -> T) -> Option<T> {
     if array.is_null(i) {
         None
@@ -409,6 +454,41 @@ pub fn read_metrics(table: &Table) -> Result<Vec<MetricRow>> {
                 ci_low: opt(lo, i, || lo.value(i)),
                 ci_high: opt(hi, i, || hi.value(i)),
                 n: n.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every row of a `confusion` table.
+pub fn read_confusion(table: &Table) -> Result<Vec<ConfusionRow>> {
+    let k = TableKind::Confusion;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let s = |name| column::<StringArray>(b, k, name);
+        let (task, dataset, model, probe, deformation) = (
+            s("task")?,
+            s("dataset")?,
+            s("model")?,
+            s("probe")?,
+            s("deformation")?,
+        );
+        let (true_label, predicted_label) = (s("true_label")?, s("predicted_label")?);
+        let layer = column::<Int32Array>(b, k, "layer")?;
+        let seed = column::<Int64Array>(b, k, "seed")?;
+        let count = column::<Int64Array>(b, k, "count")?;
+        for i in 0..b.num_rows() {
+            out.push(ConfusionRow {
+                task: task.value(i).to_string(),
+                dataset: dataset.value(i).to_string(),
+                model: model.value(i).to_string(),
+                layer: layer.value(i),
+                probe: probe.value(i).to_string(),
+                seed: seed.value(i),
+                deformation: deformation.value(i).to_string(),
+                true_label: true_label.value(i).to_string(),
+                predicted_label: predicted_label.value(i).to_string(),
+                count: count.value(i),
             });
         }
     }

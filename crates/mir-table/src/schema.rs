@@ -1,4 +1,4 @@
-//! The five tables of the contract: their columns, types and required metadata.
+//! The tables of the contract: their columns, types and required metadata.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -67,6 +67,8 @@ pub enum TableKind {
     TrainingLog,
     /// One row per metric value, in long ("tidy") format.
     Metrics,
+    /// One row per non-empty cell of a confusion matrix.
+    Confusion,
 }
 
 /// The type a column must have. `FixedSizeListFloat32` accepts any width.
@@ -304,6 +306,29 @@ const METRICS: &[ColumnSpec] = &[
     ),
 ];
 
+const CONFUSION: &[ColumnSpec] = &[
+    col("task", Utf8, false, "Task name."),
+    col("dataset", Utf8, false, "Dataset name."),
+    col("model", Utf8, false, "Embedding model name."),
+    col("layer", Int32, false, "Model layer."),
+    col("probe", Utf8, false, "Probe name."),
+    col("seed", Int64, false, "Probe seed."),
+    col(
+        "deformation",
+        Utf8,
+        false,
+        "Deformation of the test audio; `clean` for none.",
+    ),
+    col("true_label", Utf8, false, "The reference class."),
+    col(
+        "predicted_label",
+        Utf8,
+        false,
+        "The predicted class (highest score).",
+    ),
+    col("count", Int64, false, "Number of test tracks in the cell."),
+];
+
 const RUN_IDS: &[&str] = &[
     keys::DATASET,
     keys::TASK,
@@ -315,12 +340,13 @@ const RUN_IDS: &[&str] = &[
 
 impl TableKind {
     /// Every table, in pipeline order.
-    pub const ALL: [TableKind; 5] = [
+    pub const ALL: [TableKind; 6] = [
         TableKind::Tracks,
         TableKind::Embeddings,
         TableKind::Predictions,
         TableKind::TrainingLog,
         TableKind::Metrics,
+        TableKind::Confusion,
     ];
 
     /// The name stored under [`META_TABLE`].
@@ -331,6 +357,7 @@ impl TableKind {
             TableKind::Predictions => "predictions",
             TableKind::TrainingLog => "training_log",
             TableKind::Metrics => "metrics",
+            TableKind::Confusion => "confusion",
         }
     }
 
@@ -351,6 +378,9 @@ impl TableKind {
             }
             TableKind::TrainingLog => "epoch of one probe training",
             TableKind::Metrics => "metric value",
+            TableKind::Confusion => {
+                "non-empty (true class, predicted class) cell of one run's test confusion matrix"
+            }
         }
     }
 
@@ -362,6 +392,7 @@ impl TableKind {
             TableKind::Predictions => PREDICTIONS,
             TableKind::TrainingLog => TRAINING_LOG,
             TableKind::Metrics => METRICS,
+            TableKind::Confusion => CONFUSION,
         }
     }
 
@@ -389,7 +420,7 @@ impl TableKind {
                 k
             }
             TableKind::TrainingLog => RUN_IDS.to_vec(),
-            TableKind::Metrics => vec![],
+            TableKind::Metrics | TableKind::Confusion => vec![],
         }
     }
 
