@@ -201,3 +201,40 @@ fn pitch_class_metrics(
         ratio(hits as f64, idx.len() as f64),
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(out: &Named, metric: &str) -> Option<f64> {
+        out.iter().find(|(m, _)| m == metric).map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn pitch_class_accuracy_ignores_the_octave() {
+        let vocab: Vec<String> = ["C4", "C5", "D#3", "Eb4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // Truth C4, C5, D#3; predictions C5 (same pitch class), C5, Eb4 (enharmonic, same class).
+        let scores = Scores::new(
+            &[
+                vec![0.1, 0.9, 0.0, 0.0],
+                vec![0.1, 0.9, 0.0, 0.0],
+                vec![0.0, 0.0, 0.1, 0.9],
+            ],
+            4,
+        );
+        let out = metrics(&[0, 1, 2], &scores, &vocab, &[0, 1, 2]);
+        assert_eq!(named(&out, "accuracy"), Some(1.0 / 3.0));
+        assert_eq!(named(&out, "pitch_class_accuracy"), Some(1.0));
+        assert_eq!(named(&out, "mirex_weighted"), None, "notes are not keys");
+    }
+
+    #[test]
+    fn top_k_ties_rank_higher_indices_first_as_scikit_learn() {
+        // sklearn.metrics.top_k_accuracy_score([0], [[0.5, 0.5, 0.5, 0.5]], k=3, labels=[0,1,2,3]) -> 0.0
+        assert!(!in_top_k(&[0.5; 4], 0, 3));
+        assert!(in_top_k(&[0.5; 4], 1, 3));
+    }
+}

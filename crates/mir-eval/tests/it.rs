@@ -334,3 +334,65 @@ fn two_systems_compare_with_a_paired_interval() {
     assert!(d.ci_high.unwrap() < 0.0, "{d:?}");
     assert!(mir_eval::compare(&config, 3, &tracks, &strong, &weak, "reverb").is_err());
 }
+
+#[test]
+fn cli_writes_a_metrics_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tracks, preds) = tables(30, 0.8);
+    let store = mir_table::TableStore::open(dir.path().to_str().unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(store.write(
+        "tracks.parquet",
+        TableKind::Tracks,
+        &tracks.schema,
+        &tracks.batches,
+    ))
+    .unwrap();
+    rt.block_on(store.write(
+        "predictions.parquet",
+        TableKind::Predictions,
+        &preds.schema,
+        &preds.batches,
+    ))
+    .unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mir-eval"))
+        .args([
+            "--tracks",
+            &path("tracks.parquet"),
+            "--predictions",
+            &path("predictions.parquet"),
+        ])
+        .args(["--output", &path("metrics.parquet"), "--bootstrap", "50"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics = rt
+        .block_on(store.read("metrics.parquet", TableKind::Metrics))
+        .unwrap();
+    let rows = mir_table::read_metrics(&metrics).unwrap();
+    assert!(find(&rows, "clean", "accuracy").ci_low.is_some());
+    // A wrong table is refused with both names.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mir-eval"))
+        .args([
+            "--tracks",
+            &path("tracks.parquet"),
+            "--predictions",
+            &path("tracks.parquet"),
+        ])
+        .args(["--output", &path("m2.parquet")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("expected a `predictions` table but the file holds a `tracks` table"),
+        "{err}"
+    );
+}
