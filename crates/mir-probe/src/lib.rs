@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use arrow::datatypes::SchemaRef;
 use mir_table::{
-    CLEAN, Epoch, Metadata, Prediction, Table, TableKind, TaskType, keys, read_embeddings,
+    CLEAN, Epoch, Metadata, Prediction, Table, TableKind, TaskType, Track, keys, read_embeddings,
     read_tracks,
 };
 use serde::{Deserialize, Serialize};
@@ -34,9 +34,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The task type has no head yet.
-    #[error("task type `{0}` is not supported by this probe yet (multiclass only)")]
-    UnsupportedTask(TaskType),
     /// The configuration is invalid.
     #[error("probe config: {0}")]
     InvalidConfig(String),
@@ -80,8 +77,57 @@ pub enum ProbeKind {
     /// No hidden layer.
     #[default]
     Linear,
-    /// Hidden layers of the sizes in `hidden`, ReLU between them.
+    /// Hidden layers (sizes from `hidden` or from an `adaptive` rule), ReLU between them.
     Mlp,
+}
+
+/// Hidden sizes computed from each embedding's dimension `d` and class count `C`
+/// (the Python mir_ref's rules), for `hidden_layers` layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adaptive {
+    /// Layer `i` of `n`: `C + (n - i) (d - C) / (n + 1)`: a linear taper from `d` to `C`.
+    Infer,
+    /// Layer `i`: `alpha (i + 1)^2 + C` with `alpha = (d - C) / (n + 1)`.
+    PowerInfer,
+}
+
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    /// Adam, with L2 weight decay added to the gradient.
+    #[default]
+    Adam,
+    /// AdamW (decoupled weight decay).
+    Adamw,
+    /// SGD, with `momentum` when positive.
+    Sgd,
+}
+
+/// Rounds down, then up to an even number (at least 2).
+fn even(x: f64) -> usize {
+    let n = x.floor().max(2.0) as usize;
+    n + n % 2
+}
+
+/// The hidden layer sizes of `config` for input dimension `d` and output width `c`.
+pub fn hidden_sizes(config: &ProbeConfig, d: usize, c: usize) -> Vec<usize> {
+    let n = config.hidden_layers;
+    let (d, c) = (d as f64, c as f64);
+    match (config.kind, config.adaptive) {
+        (ProbeKind::Linear, _) => vec![],
+        (ProbeKind::Mlp, None) => config.hidden.clone(),
+        (ProbeKind::Mlp, Some(Adaptive::Infer)) => (0..n)
+            .map(|i| even(c + (n - i) as f64 * (d - c) / (n + 1) as f64))
+            .collect(),
+        (ProbeKind::Mlp, Some(Adaptive::PowerInfer)) => {
+            let alpha = (d - c) / (n + 1) as f64;
+            (0..n)
+                .map(|i| even(alpha * ((i + 1) as f64).powi(2) + c))
+                .collect()
+        }
+    }
 }
 
 /// A probe as written in the experiment config.
@@ -94,6 +140,18 @@ pub struct ProbeConfig {
     /// Hidden layer sizes (MLP only).
     #[serde(default)]
     pub hidden: Vec<usize>,
+    /// Compute hidden sizes from the embedding dimension and class count instead (MLP only).
+    #[serde(default)]
+    pub adaptive: Option<Adaptive>,
+    /// Number of hidden layers of an `adaptive` MLP.
+    #[serde(default = "d_hidden_layers")]
+    pub hidden_layers: usize,
+    /// Optimiser.
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    /// SGD momentum (PyTorch semantics, no dampening).
+    #[serde(default)]
+    pub momentum: f64,
     /// Maximum number of epochs.
     #[serde(default = "d_epochs")]
     pub epochs: usize,
@@ -114,6 +172,9 @@ pub struct ProbeConfig {
     pub backend: Backend,
 }
 
+fn d_hidden_layers() -> usize {
+    1
+}
 fn d_epochs() -> usize {
     200
 }
@@ -132,6 +193,10 @@ impl Default for ProbeConfig {
         Self {
             kind: ProbeKind::Linear,
             hidden: vec![],
+            adaptive: None,
+            hidden_layers: d_hidden_layers(),
+            optimizer: Optimizer::default(),
+            momentum: 0.0,
             epochs: d_epochs(),
             learning_rate: d_lr(),
             batch_size: d_batch(),
@@ -145,18 +210,24 @@ impl Default for ProbeConfig {
 impl ProbeConfig {
     /// Checks the parameters against each other.
     pub fn check(&self) -> Result<()> {
-        match (self.kind, self.hidden.is_empty()) {
-            (ProbeKind::Linear, false) => {
-                return Err(Error::InvalidConfig(
-                    "a linear probe has no `hidden` sizes".into(),
-                ));
+        let bad = |m: &str| Err(Error::InvalidConfig(m.into()));
+        match (self.kind, self.hidden.is_empty(), self.adaptive.is_some()) {
+            (ProbeKind::Linear, false, _) | (ProbeKind::Linear, _, true) => {
+                return bad("a linear probe has no `hidden` sizes or `adaptive` rule");
             }
-            (ProbeKind::Mlp, true) => {
-                return Err(Error::InvalidConfig(
-                    "an mlp probe needs `hidden` sizes".into(),
-                ));
+            (ProbeKind::Mlp, true, false) => {
+                return bad("an mlp probe needs `hidden` sizes or an `adaptive` rule");
+            }
+            (ProbeKind::Mlp, false, true) => {
+                return bad("give either `hidden` sizes or an `adaptive` rule, not both");
+            }
+            (ProbeKind::Mlp, _, true) if self.hidden_layers == 0 => {
+                return bad("`hidden_layers` must be at least 1");
             }
             _ => {}
+        }
+        if self.hidden.contains(&0) {
+            return bad("hidden sizes must be positive");
         }
         if self.epochs == 0
             || self.batch_size == 0
@@ -184,6 +255,8 @@ pub struct ProbeOutput {
     pub vocabulary: Vec<String>,
     /// Task type.
     pub task_type: TaskType,
+    /// Scores per prediction (classes, tags or target dimensions).
+    pub width: usize,
 }
 
 /// Mean of each (track, deformation)'s window embeddings at `layer` (`embedding_mean`).
@@ -229,54 +302,87 @@ pub fn run(
         TableKind::Tracks,
         meta.get(TableKind::Tracks, keys::TASK_TYPE)?,
     )?;
-    if task_type != TaskType::Multiclass {
-        return Err(Error::UnsupportedTask(task_type));
-    }
     let vocabulary = meta.label_vocabulary(TableKind::Tracks)?;
-    let class_of: HashMap<&str, i64> = vocabulary
+    let class_of: HashMap<&str, usize> = vocabulary
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.as_str(), i as i64))
+        .map(|(i, c)| (c.as_str(), i))
         .collect();
     let tracks = read_tracks(tracks)?;
     let means = track_means(embeddings, layer)?;
     let dim = means.values().next().map_or(0, Vec::len);
+    let width = match task_type {
+        TaskType::Regression => tracks
+            .iter()
+            .find_map(|t| t.targets.as_ref().map(Vec::len))
+            .unwrap_or(0),
+        _ => vocabulary.len(),
+    };
+    let bad = |t: &Track, reason: String| Error::BadLabel {
+        track_id: t.track_id.clone(),
+        reason,
+    };
+    let class = |t: &Track, label: &String| {
+        class_of
+            .get(label.as_str())
+            .copied()
+            .ok_or_else(|| bad(t, format!("label `{label}` is not in the vocabulary")))
+    };
 
+    let kind = match task_type {
+        TaskType::Multiclass => train::Targets::Classes(vec![]),
+        TaskType::Multilabel => train::Targets::Tags(vec![]),
+        TaskType::Regression => train::Targets::Values(vec![]),
+    };
     let mut split_data: HashMap<&str, train::Dataset> = HashMap::new();
     for t in &tracks {
-        let [label] = t.labels.as_slice() else {
-            return Err(Error::BadLabel {
-                track_id: t.track_id.clone(),
-                reason: format!("{} labels for a multiclass task", t.labels.len()),
-            });
+        let Some(x) = means.get(&(t.track_id.clone(), CLEAN.to_string())) else {
+            continue;
         };
-        let y = *class_of
-            .get(label.as_str())
-            .ok_or_else(|| Error::BadLabel {
-                track_id: t.track_id.clone(),
-                reason: format!("label `{label}` is not in the vocabulary"),
-            })?;
-        if let Some(x) = means.get(&(t.track_id.clone(), CLEAN.to_string())) {
-            let d = split_data
-                .entry(t.split.as_str())
-                .or_insert_with(|| train::Dataset {
-                    dim,
-                    ..Default::default()
-                });
-            d.x.extend_from_slice(x);
-            d.y.push(y);
+        let d = split_data
+            .entry(t.split.as_str())
+            .or_insert_with(|| train::Dataset::empty(dim, width, &kind));
+        match &mut d.y {
+            train::Targets::Classes(y) => match t.labels.as_slice() {
+                [label] => y.push(class(t, label)? as i64),
+                other => {
+                    return Err(bad(
+                        t,
+                        format!("{} labels for a multiclass task", other.len()),
+                    ));
+                }
+            },
+            train::Targets::Tags(y) => {
+                let start = y.len();
+                y.resize(start + width, 0);
+                for label in &t.labels {
+                    y[start + class(t, label)?] = 1;
+                }
+            }
+            train::Targets::Values(y) => match &t.targets {
+                Some(v) if v.len() == width => y.extend_from_slice(v),
+                other => {
+                    return Err(bad(
+                        t,
+                        format!(
+                            "{} targets, expected {width}",
+                            other.as_ref().map_or(0, Vec::len)
+                        ),
+                    ));
+                }
+            },
         }
+        d.x.extend_from_slice(x);
     }
     let mut train_set = split_data.remove("train").ok_or(Error::NoTrainingData)?;
-    let mut validation = split_data.remove("validation").unwrap_or(train::Dataset {
-        dim,
-        ..Default::default()
-    });
+    let mut validation = split_data
+        .remove("validation")
+        .unwrap_or_else(|| train::Dataset::empty(dim, width, &kind));
     let scaler = Scaler::fit(&train_set.x, dim);
     scaler.apply(&mut train_set.x);
     scaler.apply(&mut validation.x);
 
-    let trained = train::train(config, vocabulary.len(), &train_set, &validation, seed)?;
+    let trained = train::train(config, &train_set, &validation, seed)?;
 
     // Predict every validation (clean) and test (every deformation) track that has an embedding.
     let mut keys_out = Vec::new();
@@ -315,7 +421,7 @@ pub fn run(
             epoch: e.epoch as i32,
             train_loss: e.train_loss,
             validation_loss: e.validation_loss,
-            validation_metric: e.validation_accuracy,
+            validation_metric: e.validation_metric,
             learning_rate: config.learning_rate,
             seconds: e.seconds,
         })
@@ -326,6 +432,7 @@ pub fn run(
         best_epoch: trained.best_epoch,
         vocabulary,
         task_type,
+        width,
     })
 }
 
@@ -412,7 +519,7 @@ pub fn output_schemas(ids: &RunIds, out: &ProbeOutput) -> Result<(SchemaRef, Sch
         .with(keys::TASK_TYPE, out.task_type)
         .with(keys::AGGREGATION, "embedding_mean");
     Ok((
-        TableKind::Predictions.schema(out.vocabulary.len() as i32, &predictions)?,
+        TableKind::Predictions.schema(out.width as i32, &predictions)?,
         TableKind::TrainingLog.schema(0, &ids.metadata())?,
     ))
 }

@@ -4,15 +4,16 @@ use std::time::Instant;
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams, decay::WeightDecayConfig};
+use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig, MseLoss, Reduction};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, SgdConfig, decay::WeightDecayConfig};
 use burn::prelude::{Device, Int, Tensor, TensorData};
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::{relu, sigmoid, softmax};
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
-use crate::{Backend, Error, ProbeConfig, Result};
+use crate::{Backend, Error, Optimizer, ProbeConfig, Result};
 
 /// A stack of dense layers with ReLU between them; no hidden layer is a linear probe.
 #[derive(Module, Debug)]
@@ -54,26 +55,54 @@ impl Mlp {
     }
 }
 
-/// Standardised inputs and class indices of one split.
-#[derive(Debug, Clone, Default)]
+/// What a probe learns to output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// One class index per row (softmax, cross-entropy).
+    Classes(Vec<i64>),
+    /// `width` 0/1 flags per row, row-major (sigmoid, binary cross-entropy).
+    Tags(Vec<i64>),
+    /// `width` real values per row, row-major (linear, mean squared error).
+    Values(Vec<f32>),
+}
+
+/// Standardised inputs and targets of one split.
+#[derive(Debug, Clone)]
 pub struct Dataset {
     /// Row-major `n x dim` features.
     pub x: Vec<f32>,
-    /// Class index per row.
-    pub y: Vec<i64>,
+    /// Targets of each row.
+    pub y: Targets,
     /// Feature dimension.
     pub dim: usize,
+    /// Output width (classes, tags or target dimensions).
+    pub width: usize,
 }
 
 impl Dataset {
+    /// An empty split of the same kind.
+    pub fn empty(dim: usize, width: usize, like: &Targets) -> Self {
+        let y = match like {
+            Targets::Classes(_) => Targets::Classes(vec![]),
+            Targets::Tags(_) => Targets::Tags(vec![]),
+            Targets::Values(_) => Targets::Values(vec![]),
+        };
+        Self {
+            x: vec![],
+            y,
+            dim,
+            width,
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.y.len()
+        self.x.len() / self.dim.max(1)
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
+        self.len() == 0
     }
 }
 
@@ -86,8 +115,8 @@ pub struct EpochStats {
     pub train_loss: f64,
     /// Validation loss.
     pub validation_loss: Option<f64>,
-    /// Validation accuracy.
-    pub validation_accuracy: Option<f64>,
+    /// Validation metric (accuracy for classes, negated loss otherwise).
+    pub validation_metric: Option<f64>,
     /// Wall time.
     pub seconds: f64,
 }
@@ -102,6 +131,7 @@ pub struct Trained {
     /// Every epoch.
     pub history: Vec<EpochStats>,
     device: Device,
+    targets: Targets,
 }
 
 // The design card names burn-ndarray as the default CPU backend; burn 0.22 deprecates it in
@@ -130,23 +160,71 @@ fn scalar(t: Tensor<1>) -> Result<f64> {
     Ok(f64::from(v[0]))
 }
 
-fn batch_tensors(data: &Dataset, idx: &[usize], device: &Device) -> (Tensor<2>, Tensor<1, Int>) {
+fn features(data: &Dataset, idx: &[usize], device: &Device) -> Tensor<2> {
     let mut x = Vec::with_capacity(idx.len() * data.dim);
     for &i in idx {
         x.extend_from_slice(&data.x[i * data.dim..(i + 1) * data.dim]);
     }
-    let y: Vec<i64> = idx.iter().map(|&i| data.y[i]).collect();
-    (
-        Tensor::from_data(TensorData::new(x, [idx.len(), data.dim]), device),
-        Tensor::from_data(TensorData::new(y, [idx.len()]), device),
-    )
+    Tensor::from_data(TensorData::new(x, [idx.len(), data.dim]), device)
 }
 
-/// Trains a classifier on `train`, early-stopping on `validation` accuracy (ties broken by
-/// lower validation loss) with the config's patience, and returns the best epoch's weights.
+fn rows<T: Copy>(values: &[T], width: usize, idx: &[usize]) -> Vec<T> {
+    idx.iter()
+        .flat_map(|&i| values[i * width..(i + 1) * width].iter().copied())
+        .collect()
+}
+
+/// The mean loss of `logits` against the rows `idx` of `data`.
+fn loss(logits: Tensor<2>, data: &Dataset, idx: &[usize], device: &Device) -> Tensor<1> {
+    let (n, w) = (idx.len(), data.width);
+    match &data.y {
+        Targets::Classes(y) => {
+            let y: Vec<i64> = idx.iter().map(|&i| y[i]).collect();
+            CrossEntropyLossConfig::new()
+                .init(device)
+                .forward(logits, Tensor::from_data(TensorData::new(y, [n]), device))
+        }
+        Targets::Tags(y) => BinaryCrossEntropyLossConfig::new()
+            .with_logits(true)
+            .init(device)
+            .forward(
+                logits,
+                Tensor::<2, Int>::from_data(TensorData::new(rows(y, w, idx), [n, w]), device),
+            ),
+        Targets::Values(y) => MseLoss::new().forward(
+            logits,
+            Tensor::from_data(TensorData::new(rows(y, w, idx), [n, w]), device),
+            Reduction::Mean,
+        ),
+    }
+}
+
+fn optimizer(config: &ProbeConfig) -> burn::optim::ModuleOptimizer {
+    let decay =
+        (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32));
+    match config.optimizer {
+        Optimizer::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        Optimizer::Adamw => AdamWConfig::new()
+            .with_weight_decay(config.weight_decay as f32)
+            .init(),
+        Optimizer::Sgd => SgdConfig::new()
+            .with_weight_decay(decay)
+            .with_momentum((config.momentum > 0.0).then(|| {
+                // PyTorch's SGD: no dampening.
+                MomentumConfig::new()
+                    .with_momentum(config.momentum)
+                    .with_dampening(0.0)
+            }))
+            .init(),
+    }
+}
+
+/// Trains a probe on `train` and returns the weights of its best validation epoch.
+///
+/// The validation metric is accuracy for classes (ties broken by lower loss) and the negated
+/// loss otherwise; training stops after `patience` epochs without improvement.
 pub fn train(
     config: &ProbeConfig,
-    classes: usize,
     train: &Dataset,
     validation: &Dataset,
     seed: u64,
@@ -158,15 +236,10 @@ pub fn train(
     let ad = device.clone().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut sizes = vec![train.dim];
-    sizes.extend(&config.hidden);
-    sizes.push(classes);
+    sizes.extend(crate::hidden_sizes(config, train.dim, train.width));
+    sizes.push(train.width);
     let mut model = Mlp::new(&sizes, &mut rng, &ad);
-    let mut optim = AdamConfig::new()
-        .with_weight_decay(
-            (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
-        )
-        .init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let mut optim = optimizer(config);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::new();
     let mut best: Option<(f64, f64, usize, Mlp)> = None;
@@ -175,34 +248,36 @@ pub fn train(
         order.shuffle(&mut rng);
         let mut total = 0.0;
         for chunk in order.chunks(config.batch_size.max(1)) {
-            let (x, y) = batch_tensors(train, chunk, &ad);
-            let loss = loss_fn.forward(model.forward(x), y);
+            let loss = loss(
+                model.forward(features(train, chunk, &ad)),
+                train,
+                chunk,
+                &ad,
+            );
             total += scalar(loss.clone().detach())? * chunk.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.learning_rate, model, grads);
         }
-        let (validation_loss, validation_accuracy) = if validation.is_empty() {
+        let (validation_loss, validation_metric) = if validation.is_empty() {
             (None, None)
         } else {
-            let (loss, acc) = evaluate(&model.valid(), validation, &device)?;
-            (Some(loss), Some(acc))
+            let (loss, metric) = evaluate(&model.valid(), validation, &device)?;
+            (Some(loss), Some(metric))
         };
         history.push(EpochStats {
             epoch,
             train_loss: total / train.len() as f64,
             validation_loss,
-            validation_accuracy,
+            validation_metric,
             seconds: started.elapsed().as_secs_f64(),
         });
-        if let (Some(loss), Some(acc)) = (validation_loss, validation_accuracy) {
+        if let (Some(loss), Some(metric)) = (validation_loss, validation_metric) {
             let improved = match &best {
                 None => true,
-                Some((best_acc, best_loss, _, _)) => {
-                    acc > *best_acc || (acc == *best_acc && loss < *best_loss)
-                }
+                Some((m, l, _, _)) => metric > *m || (metric == *m && loss < *l),
             };
             if improved {
-                best = Some((acc, loss, epoch, model.clone()));
+                best = Some((metric, loss, epoch, model.clone()));
             } else if best
                 .as_ref()
                 .is_some_and(|b| epoch - b.2 >= config.patience)
@@ -221,25 +296,31 @@ pub fn train(
         best_epoch,
         history,
         device,
+        targets: train.y.clone(),
     })
 }
 
+/// Mean loss and validation metric (accuracy for classes, negated loss otherwise).
 fn evaluate(model: &Mlp, data: &Dataset, device: &Device) -> Result<(f64, f64)> {
     let idx: Vec<usize> = (0..data.len()).collect();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut loss = 0.0;
+    let mut total = 0.0;
     let mut correct = 0usize;
     for chunk in idx.chunks(4096) {
-        let (x, y) = batch_tensors(data, chunk, device);
-        let logits = model.forward(x);
-        loss += scalar(loss_fn.forward(logits.clone(), y))? * chunk.len() as f64;
-        let probs = to_vec(logits)?;
-        let classes = probs.len() / chunk.len();
-        for (row, &i) in probs.chunks(classes).zip(chunk) {
-            correct += usize::from(argmax(row) as i64 == data.y[i]);
+        let logits = model.forward(features(data, chunk, device));
+        total += scalar(loss(logits.clone(), data, chunk, device))? * chunk.len() as f64;
+        if let Targets::Classes(y) = &data.y {
+            let out = to_vec(logits)?;
+            for (row, &i) in out.chunks(data.width).zip(chunk) {
+                correct += usize::from(argmax(row) as i64 == y[i]);
+            }
         }
     }
-    Ok((loss / data.len() as f64, correct as f64 / data.len() as f64))
+    let mean = total / data.len() as f64;
+    let metric = match data.y {
+        Targets::Classes(_) => correct as f64 / data.len() as f64,
+        _ => -mean,
+    };
+    Ok((mean, metric))
 }
 
 /// Index of the largest value (the first on ties).
@@ -250,7 +331,8 @@ pub fn argmax(row: &[f32]) -> usize {
 }
 
 impl Trained {
-    /// Class probabilities for each row of `x` (`n x dim`, standardised), every row kept.
+    /// Scores for each row of `x` (`n x dim`, standardised), every row kept: class
+    /// probabilities (softmax), tag probabilities (sigmoid) or predicted values.
     pub fn predict(&self, x: &[f32], dim: usize) -> Result<Vec<Vec<f32>>> {
         let n = x.len() / dim.max(1);
         let mut out = Vec::with_capacity(n);
@@ -260,7 +342,12 @@ impl Trained {
                 TensorData::new(x[start * dim..end * dim].to_vec(), [end - start, dim]),
                 &self.device,
             );
-            let probs = to_vec(softmax(self.model.forward(t), 1))?;
+            let logits = self.model.forward(t);
+            let probs = to_vec(match self.targets {
+                Targets::Classes(_) => softmax(logits, 1),
+                Targets::Tags(_) => sigmoid(logits),
+                Targets::Values(_) => logits,
+            })?;
             let classes = probs.len() / (end - start);
             out.extend(probs.chunks(classes).map(<[f32]>::to_vec));
         }

@@ -1,6 +1,6 @@
 //! Integration tests: probes trained on tables built from separable synthetic embeddings.
 
-use mir_probe::{Backend, ProbeConfig, ProbeKind, run};
+use mir_probe::{Adaptive, Backend, Optimizer, ProbeConfig, ProbeKind, hidden_sizes, run};
 use mir_table::{
     EmbeddingRow, Metadata, Table, TableKind, Track, embeddings_batch, keys, tracks_batch,
     vocabulary_json,
@@ -195,4 +195,231 @@ fn invalid_configs_are_refused() {
             .to_string()
             .contains("hidden")
     );
+}
+
+#[test]
+fn adaptive_sizes_follow_the_formulas() {
+    let mlp = |adaptive, hidden_layers| ProbeConfig {
+        kind: ProbeKind::Mlp,
+        adaptive: Some(adaptive),
+        hidden_layers,
+        ..ProbeConfig::default()
+    };
+    // infer: C + (n - i)(d - C)/(n + 1), floored, then up to even.
+    // d=512, C=10, n=2: 10 + 2*502/3 = 344.67 -> 344; 10 + 502/3 = 177.33 -> 177 -> 178.
+    assert_eq!(
+        hidden_sizes(&mlp(Adaptive::Infer, 2), 512, 10),
+        vec![344, 178]
+    );
+    // d=256, C=4, n=1: 4 + 252/2 = 130.
+    assert_eq!(hidden_sizes(&mlp(Adaptive::Infer, 1), 256, 4), vec![130]);
+    // d=1024, C=50, n=3: 50 + 3*974/4 = 780.5 -> 780; 50 + 487 = 537 -> 538; 50 + 243.5 -> 293 -> 294.
+    assert_eq!(
+        hidden_sizes(&mlp(Adaptive::Infer, 3), 1024, 50),
+        vec![780, 538, 294]
+    );
+    // power_infer: alpha (i+1)^2 + C, alpha = (d - C)/(n + 1).
+    // d=512, C=10, n=2: alpha = 167.33: 177.33 -> 178; 679.33 -> 680.
+    assert_eq!(
+        hidden_sizes(&mlp(Adaptive::PowerInfer, 2), 512, 10),
+        vec![178, 680]
+    );
+    // d=130, C=10, n=1: alpha = 60: 70.
+    assert_eq!(
+        hidden_sizes(&mlp(Adaptive::PowerInfer, 1), 130, 10),
+        vec![70]
+    );
+}
+
+/// Two classes on an XOR pattern: the sign of x times the sign of y.
+fn xor_tables() -> (Table, Vec<Table>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let vocab: Vec<String> = vec!["neg".into(), "pos".into()];
+    let (mut tracks, mut rows) = (Vec::new(), Vec::new());
+    for i in 0..400 {
+        let (x, y): (f32, f32) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
+        let class = usize::from(x * y > 0.0);
+        let track_id = format!("p{i:03}");
+        let split = match i % 5 {
+            0 => "validation",
+            1 => "test",
+            _ => "train",
+        };
+        tracks.push(Track {
+            track_id: track_id.clone(),
+            audio_uri: String::new(),
+            split: split.into(),
+            labels: vec![vocab[class].clone()],
+            targets: None,
+            duration_s: 1.0,
+            fold: None,
+        });
+        rows.push(EmbeddingRow {
+            track_id,
+            deformation: "clean".into(),
+            layer: 0,
+            window: 0,
+            start_s: 0.0,
+            embedding: vec![x, y],
+        });
+    }
+    let meta = Metadata::new()
+        .with(keys::DATASET, "xor")
+        .with(keys::TASK, "xor")
+        .with(keys::TASK_TYPE, "multiclass")
+        .with(keys::LABEL_VOCABULARY, vocabulary_json(&vocab));
+    let schema = TableKind::Tracks.schema(0, &meta).unwrap();
+    let emeta = TableKind::Embeddings
+        .required_metadata()
+        .into_iter()
+        .fold(Metadata::new(), |m, k| m.with(k, "2"));
+    let eschema = TableKind::Embeddings.schema(2, &emeta).unwrap();
+    (
+        Table {
+            schema: schema.clone(),
+            batches: vec![tracks_batch(&schema, &tracks).unwrap()],
+        },
+        vec![Table {
+            schema: eschema.clone(),
+            batches: vec![embeddings_batch(&eschema, &rows).unwrap()],
+        }],
+    )
+}
+
+fn xor_accuracy(out: &mir_probe::ProbeOutput) -> f64 {
+    let test: Vec<_> = out
+        .predictions
+        .iter()
+        .filter(|p| p.split == "test")
+        .collect();
+    let (tracks, emb) = xor_tables();
+    let truth: std::collections::HashMap<String, usize> = mir_table::read_tracks(&tracks)
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.track_id, usize::from(t.labels[0] == "pos")))
+        .collect();
+    drop(emb);
+    let correct = test
+        .iter()
+        .filter(|p| usize::from(p.scores[1] > p.scores[0]) == truth[&p.track_id])
+        .count();
+    correct as f64 / test.len() as f64
+}
+
+#[test]
+fn mlp_solves_xor_where_the_linear_probe_stays_near_chance() {
+    let (tracks, emb) = xor_tables();
+    let base = ProbeConfig {
+        epochs: 150,
+        learning_rate: 0.01,
+        batch_size: 16,
+        patience: 150,
+        ..ProbeConfig::default()
+    };
+    let linear = xor_accuracy(&run(&base, 0, 0, &tracks, &emb).unwrap());
+    let mlp = ProbeConfig {
+        kind: ProbeKind::Mlp,
+        hidden: vec![32, 16],
+        ..base.clone()
+    };
+    let mlp = xor_accuracy(&run(&mlp, 0, 0, &tracks, &emb).unwrap());
+    assert!(linear < 0.65, "linear probe on XOR: {linear}");
+    assert!(mlp > 0.9, "MLP on XOR: {mlp}");
+}
+
+#[test]
+fn optimizers_train() {
+    let (tracks, emb) = tables();
+    for (optimizer, momentum) in [(Optimizer::Adamw, 0.0), (Optimizer::Sgd, 0.9)] {
+        let config = ProbeConfig {
+            optimizer,
+            momentum,
+            weight_decay: 1e-4,
+            ..config()
+        };
+        let out = run(&config, 0, 0, &tracks, &emb).unwrap();
+        assert!(
+            accuracy(&out, "clean") >= 0.9,
+            "{optimizer:?}: {}",
+            accuracy(&out, "clean")
+        );
+    }
+}
+
+/// Retypes the blobs as a multilabel task (each track has its class as its only tag) and as a
+/// regression on the class index.
+fn retyped(task_type: &str) -> (Table, Vec<Table>) {
+    let (tracks, emb) = tables();
+    let mut rows = mir_table::read_tracks(&tracks).unwrap();
+    let meta = Metadata::of(&tracks.schema).with(keys::TASK_TYPE, task_type);
+    let meta = if task_type == "regression" {
+        for t in &mut rows {
+            t.targets = Some(vec![
+                CLASSES.iter().position(|c| t.labels[0] == *c).unwrap() as f32,
+            ]);
+            t.labels.clear();
+        }
+        meta.with(keys::LABEL_VOCABULARY, "[\"class_index\"]")
+    } else {
+        meta
+    };
+    let schema = TableKind::Tracks.schema(0, &meta).unwrap();
+    (
+        Table {
+            schema: schema.clone(),
+            batches: vec![tracks_batch(&schema, &rows).unwrap()],
+        },
+        emb,
+    )
+}
+
+#[test]
+fn multilabel_and_regression_heads_train() {
+    let (tracks, emb) = retyped("multilabel");
+    let out = run(&config(), 0, 0, &tracks, &emb).unwrap();
+    assert_eq!(out.width, 3);
+    for p in out
+        .predictions
+        .iter()
+        .filter(|p| p.split == "test" && p.deformation == "clean")
+    {
+        let own = CLASSES
+            .iter()
+            .position(|c| p.track_id.starts_with(c))
+            .unwrap();
+        assert!(
+            p.scores[own] > 0.5,
+            "sigmoid score of the true tag: {:?}",
+            p.scores
+        );
+        assert!(p.scores.iter().all(|s| (0.0..=1.0).contains(s)));
+    }
+    let (tracks, emb) = retyped("regression");
+    let out = run(
+        &ProbeConfig {
+            epochs: 150,
+            ..config()
+        },
+        0,
+        0,
+        &tracks,
+        &emb,
+    )
+    .unwrap();
+    assert_eq!(out.width, 1);
+    let errors: Vec<f32> = out
+        .predictions
+        .iter()
+        .filter(|p| p.split == "test" && p.deformation == "clean")
+        .map(|p| {
+            (p.scores[0]
+                - CLASSES
+                    .iter()
+                    .position(|c| p.track_id.starts_with(c))
+                    .unwrap() as f32)
+                .abs()
+        })
+        .collect();
+    let mae = errors.iter().sum::<f32>() / errors.len() as f32;
+    assert!(mae < 0.3, "regression MAE {mae}");
 }
