@@ -534,22 +534,19 @@ fn truth_of(
     })
 }
 
+fn schema_with_hash(kind: TableKind, config_hash: Option<&str>) -> Result<SchemaRef> {
+    let meta = config_hash.map_or_else(Metadata::new, |h| Metadata::new().with(keys::CONFIG_HASH, h));
+    Ok(kind.schema(0, &meta)?)
+}
+
 /// The `confusion` schema, with the config hash when known.
 pub fn confusion_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
-    let meta = match config_hash {
-        Some(h) => Metadata::new().with(keys::CONFIG_HASH, h),
-        None => Metadata::new(),
-    };
-    Ok(TableKind::Confusion.schema(0, &meta)?)
+    schema_with_hash(TableKind::Confusion, config_hash)
 }
 
 /// The `metrics` schema, with the config hash when known.
 pub fn metrics_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
-    let meta = match config_hash {
-        Some(h) => Metadata::new().with(keys::CONFIG_HASH, h),
-        None => Metadata::new(),
-    };
-    Ok(TableKind::Metrics.schema(0, &meta)?)
+    schema_with_hash(TableKind::Metrics, config_hash)
 }
 
 #[cfg(test)]
