@@ -535,7 +535,9 @@ fn truth_of(
 }
 
 fn schema_with_hash(kind: TableKind, config_hash: Option<&str>) -> Result<SchemaRef> {
-    let meta = config_hash.map_or_else(Metadata::new, |h| Metadata::new().with(keys::CONFIG_HASH, h));
+    let meta = config_hash.map_or_else(Metadata::new, |h| {
+        Metadata::new().with(keys::CONFIG_HASH, h)
+    });
     Ok(kind.schema(0, &meta)?)
 }
 

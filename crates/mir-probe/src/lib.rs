@@ -4,6 +4,9 @@
 //! the test audio); writes `predictions` and `training_log`. It knows nothing about audio, files
 //! or metrics beyond the early-stopping accuracy.
 //!
+//! Windows become track predictions by `embedding_mean` (average the window embeddings, then
+//! classify) or `prediction_mean` (classify every window, then average the scores).
+//!
 //! The key design decision is that every source of randomness is the probe's own seed: weights
 //! are initialised from a ChaCha generator rather than the backend's global seed, and batches are
 //! shuffled from the same generator, so the same seed gives the same predictions on the same
@@ -92,6 +95,27 @@ pub enum Adaptive {
     PowerInfer,
 }
 
+/// How a track's window embeddings become one prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// Average the window embeddings, then classify the track.
+    #[default]
+    EmbeddingMean,
+    /// Train and classify each window (with its track's label), then average the scores.
+    PredictionMean,
+}
+
+impl Aggregation {
+    /// The metadata value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregation::EmbeddingMean => "embedding_mean",
+            Aggregation::PredictionMean => "prediction_mean",
+        }
+    }
+}
+
 /// The optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,6 +176,9 @@ pub struct ProbeConfig {
     /// SGD momentum (PyTorch semantics, no dampening).
     #[serde(default)]
     pub momentum: f64,
+    /// Window handling.
+    #[serde(default)]
+    pub aggregation: Aggregation,
     /// Maximum number of epochs.
     #[serde(default = "d_epochs")]
     pub epochs: usize,
@@ -197,6 +224,7 @@ impl Default for ProbeConfig {
             hidden_layers: d_hidden_layers(),
             optimizer: Optimizer::default(),
             momentum: 0.0,
+            aggregation: Aggregation::default(),
             epochs: d_epochs(),
             learning_rate: d_lr(),
             batch_size: d_batch(),
@@ -257,30 +285,51 @@ pub struct ProbeOutput {
     pub task_type: TaskType,
     /// Scores per prediction (classes, tags or target dimensions).
     pub width: usize,
+    /// How windows were combined.
+    pub aggregation: Aggregation,
 }
 
-/// Mean of each (track, deformation)'s window embeddings at `layer` (`embedding_mean`).
-fn track_means(tables: &[Table], layer: i32) -> Result<BTreeMap<(String, String), Vec<f32>>> {
-    let mut sums: BTreeMap<(String, String), (Vec<f64>, usize)> = BTreeMap::new();
+/// A (track_id, deformation) pair.
+type TrackKey = (String, String);
+
+/// The vectors each (track, deformation) contributes at `layer`: the mean of its windows
+/// (`embedding_mean`), or every window in window order (`prediction_mean`).
+fn track_vectors(
+    tables: &[Table],
+    layer: i32,
+    aggregation: Aggregation,
+) -> Result<BTreeMap<TrackKey, Vec<Vec<f32>>>> {
+    let mut windows: BTreeMap<TrackKey, Vec<(i32, Vec<f32>)>> = BTreeMap::new();
     for table in tables {
         for row in read_embeddings(table)? {
-            if row.layer != layer {
-                continue;
+            if row.layer == layer {
+                windows
+                    .entry((row.track_id, row.deformation))
+                    .or_default()
+                    .push((row.window, row.embedding));
             }
-            let entry = sums
-                .entry((row.track_id, row.deformation))
-                .or_insert_with(|| (vec![0.0; row.embedding.len()], 0));
-            entry
-                .0
-                .iter_mut()
-                .zip(&row.embedding)
-                .for_each(|(s, &v)| *s += f64::from(v));
-            entry.1 += 1;
         }
     }
-    Ok(sums
+    Ok(windows
         .into_iter()
-        .map(|(k, (s, n))| (k, s.into_iter().map(|v| (v / n as f64) as f32).collect()))
+        .map(|(key, mut w)| {
+            w.sort_by_key(|(i, _)| *i);
+            let vectors = match aggregation {
+                Aggregation::PredictionMean => w.into_iter().map(|(_, v)| v).collect(),
+                Aggregation::EmbeddingMean => {
+                    let mut sum = vec![0f64; w[0].1.len()];
+                    for (_, v) in &w {
+                        sum.iter_mut().zip(v).for_each(|(s, &x)| *s += f64::from(x));
+                    }
+                    vec![
+                        sum.into_iter()
+                            .map(|s| (s / w.len() as f64) as f32)
+                            .collect(),
+                    ]
+                }
+            };
+            (key, vectors)
+        })
         .collect())
 }
 
@@ -309,8 +358,12 @@ pub fn run(
         .map(|(i, c)| (c.as_str(), i))
         .collect();
     let tracks = read_tracks(tracks)?;
-    let means = track_means(embeddings, layer)?;
-    let dim = means.values().next().map_or(0, Vec::len);
+    let means = track_vectors(embeddings, layer, config.aggregation)?;
+    let dim = means
+        .values()
+        .next()
+        .and_then(|v| v.first())
+        .map_or(0, Vec::len);
     let width = match task_type {
         TaskType::Regression => tracks
             .iter()
@@ -336,43 +389,45 @@ pub fn run(
     };
     let mut split_data: HashMap<&str, train::Dataset> = HashMap::new();
     for t in &tracks {
-        let Some(x) = means.get(&(t.track_id.clone(), CLEAN.to_string())) else {
+        let Some(vectors) = means.get(&(t.track_id.clone(), CLEAN.to_string())) else {
             continue;
         };
         let d = split_data
             .entry(t.split.as_str())
             .or_insert_with(|| train::Dataset::empty(dim, width, &kind));
-        match &mut d.y {
-            train::Targets::Classes(y) => match t.labels.as_slice() {
-                [label] => y.push(class(t, label)? as i64),
-                other => {
-                    return Err(bad(
-                        t,
-                        format!("{} labels for a multiclass task", other.len()),
-                    ));
+        for x in vectors {
+            match &mut d.y {
+                train::Targets::Classes(y) => match t.labels.as_slice() {
+                    [label] => y.push(class(t, label)? as i64),
+                    other => {
+                        return Err(bad(
+                            t,
+                            format!("{} labels for a multiclass task", other.len()),
+                        ));
+                    }
+                },
+                train::Targets::Tags(y) => {
+                    let start = y.len();
+                    y.resize(start + width, 0);
+                    for label in &t.labels {
+                        y[start + class(t, label)?] = 1;
+                    }
                 }
-            },
-            train::Targets::Tags(y) => {
-                let start = y.len();
-                y.resize(start + width, 0);
-                for label in &t.labels {
-                    y[start + class(t, label)?] = 1;
-                }
+                train::Targets::Values(y) => match &t.targets {
+                    Some(v) if v.len() == width => y.extend_from_slice(v),
+                    other => {
+                        return Err(bad(
+                            t,
+                            format!(
+                                "{} targets, expected {width}",
+                                other.as_ref().map_or(0, Vec::len)
+                            ),
+                        ));
+                    }
+                },
             }
-            train::Targets::Values(y) => match &t.targets {
-                Some(v) if v.len() == width => y.extend_from_slice(v),
-                other => {
-                    return Err(bad(
-                        t,
-                        format!(
-                            "{} targets, expected {width}",
-                            other.as_ref().map_or(0, Vec::len)
-                        ),
-                    ));
-                }
-            },
+            d.x.extend_from_slice(x);
         }
-        d.x.extend_from_slice(x);
     }
     let mut train_set = split_data.remove("train").ok_or(Error::NoTrainingData)?;
     let mut validation = split_data
@@ -397,21 +452,36 @@ pub fn run(
             _ => vec![],
         };
         for key in wanted {
-            let mut v = means[key].clone();
-            scaler.apply(&mut v);
-            x.extend(v);
-            keys_out.push((t.track_id.clone(), t.split.clone(), key.1.clone()));
+            for v in &means[key] {
+                let mut v = v.clone();
+                scaler.apply(&mut v);
+                x.extend(v);
+            }
+            keys_out.push((
+                t.track_id.clone(),
+                t.split.clone(),
+                key.1.clone(),
+                means[key].len(),
+            ));
         }
     }
-    let scores = trained.predict(&x, dim)?;
+    let mut scores = trained.predict(&x, dim)?.into_iter();
     let predictions = keys_out
         .into_iter()
-        .zip(scores)
-        .map(|((track_id, split, deformation), scores)| Prediction {
-            track_id,
-            split,
-            deformation,
-            scores,
+        .map(|(track_id, split, deformation, windows)| {
+            // Mean of the track's window scores (a single row under `embedding_mean`).
+            let mut mean = vec![0f32; width];
+            for row in scores.by_ref().take(windows) {
+                mean.iter_mut()
+                    .zip(&row)
+                    .for_each(|(m, v)| *m += v / windows as f32);
+            }
+            Prediction {
+                track_id,
+                split,
+                deformation,
+                scores: mean,
+            }
         })
         .collect();
     let epochs = trained
@@ -433,6 +503,7 @@ pub fn run(
         vocabulary,
         task_type,
         width,
+        aggregation: config.aggregation,
     })
 }
 
@@ -517,7 +588,7 @@ pub fn output_schemas(ids: &RunIds, out: &ProbeOutput) -> Result<(SchemaRef, Sch
             mir_table::vocabulary_json(&out.vocabulary),
         )
         .with(keys::TASK_TYPE, out.task_type)
-        .with(keys::AGGREGATION, "embedding_mean");
+        .with(keys::AGGREGATION, out.aggregation.name());
     Ok((
         TableKind::Predictions.schema(out.width as i32, &predictions)?,
         TableKind::TrainingLog.schema(0, &ids.metadata())?,

@@ -423,3 +423,49 @@ fn multilabel_and_regression_heads_train() {
     let mae = errors.iter().sum::<f32>() / errors.len() as f32;
     assert!(mae < 0.3, "regression MAE {mae}");
 }
+
+#[test]
+fn prediction_mean_trains_on_windows_and_averages_their_scores() {
+    let (tracks, emb) = tables();
+    let config = ProbeConfig {
+        aggregation: mir_probe::Aggregation::PredictionMean,
+        ..config()
+    };
+    let out = run(&config, 0, 0, &tracks, &emb).unwrap();
+    let count = |split: &str, d: &str| {
+        out.predictions
+            .iter()
+            .filter(|p| p.split == split && p.deformation == d)
+            .count()
+    };
+    assert_eq!(
+        (
+            count("validation", "clean"),
+            count("test", "clean"),
+            count("test", "shifted")
+        ),
+        (18, 18, 18)
+    );
+    assert_eq!(accuracy(&out, "clean"), 1.0);
+    for p in &out.predictions {
+        assert!(
+            (p.scores.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+            "a mean of probabilities sums to 1"
+        );
+    }
+    let ids = mir_probe::RunIds {
+        dataset: "d".into(),
+        task: "t".into(),
+        model: "m".into(),
+        layer: 0,
+        probe: "p".into(),
+        seed: 0,
+    };
+    let (schema, _) = mir_probe::output_schemas(&ids, &out).unwrap();
+    assert_eq!(
+        Metadata::of(&schema)
+            .get(TableKind::Predictions, keys::AGGREGATION)
+            .unwrap(),
+        "prediction_mean"
+    );
+}
