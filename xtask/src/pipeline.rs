@@ -67,7 +67,7 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
     store.put("config.resolved.yml", resolved.into()).await?;
 
     // 1. Datasets -> tracks.
-    let mut tasks: BTreeMap<(String, String), (Table, TaskTracks)> = BTreeMap::new();
+    let mut tasks: TaskTables = BTreeMap::new();
     for dataset in planned_datasets(&plan) {
         let DatasetConfig::Custom(dc) = &config.datasets[&dataset];
         custom::prepare(dc).with_context(|| format!("preparing dataset `{dataset}`"))?;
@@ -135,73 +135,78 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
         }
     }
 
-    // 3. Probes -> predictions; 4. metrics.
-    let mut metric_rows = Vec::new();
-    let mut confusion_rows = Vec::new();
-    for ((dataset, task), (tracks_table, _)) in &tasks {
+    // 3. Probes -> predictions, trained concurrently up to the core count; 4. metrics.
+    let mut jobs = Vec::new();
+    for (dataset, task) in tasks.keys() {
         for model in &plan.models {
-            let emb = &embeddings[&(dataset.clone(), model.clone())];
             for probe in &plan.probes {
                 for &seed in &config.seeds {
-                    let stage = Instant::now();
-                    let pc = &config.probes[probe];
-                    let layer = 0;
-                    let out = mir_probe::run(pc, seed, layer, tracks_table, emb)
-                        .with_context(|| format!("probe `{probe}` on {dataset}/{task} with model `{model}`, seed {seed}"))?;
-                    let ids = mir_probe::RunIds {
+                    jobs.push(mir_probe::RunIds {
                         dataset: dataset.clone(),
                         task: task.clone(),
                         model: model.clone(),
-                        layer,
+                        layer: 0,
                         probe: probe.clone(),
                         seed,
-                    };
-                    let (pschema, lschema) = mir_probe::output_schemas(&ids, &out)?;
-                    let dir = format!("probes/{task}/{model}/{layer}/{probe}/seed-{seed}");
-                    let pbatch = mir_table::predictions_batch(&pschema, &out.predictions)?;
-                    let lbatch = mir_table::training_log_batch(&lschema, &out.epochs)?;
-                    store
-                        .write(
-                            &format!("{dir}/predictions.parquet"),
-                            TableKind::Predictions,
-                            &pschema,
-                            std::slice::from_ref(&pbatch),
-                        )
-                        .await?;
-                    store
-                        .write(
-                            &format!("{dir}/training_log.parquet"),
-                            TableKind::TrainingLog,
-                            &lschema,
-                            &[lbatch],
-                        )
-                        .await?;
-                    let predictions = Table {
-                        schema: pschema,
-                        batches: vec![pbatch],
-                    };
-                    let rows = mir_eval::evaluate(
-                        &config.evaluation,
-                        config.seed,
-                        tracks_table,
-                        &predictions,
-                    )
-                    .with_context(|| format!("evaluating {dir}"))?;
-                    confusion_rows.extend(mir_eval::confusion(tracks_table, &predictions)?);
-                    info!(
-                        task,
-                        model,
-                        probe,
-                        seed,
-                        best_epoch = out.best_epoch,
-                        epochs = out.epochs.len(),
-                        seconds = stage.elapsed().as_secs_f64(),
-                        "probe trained and evaluated"
-                    );
-                    metric_rows.extend(rows);
+                    });
                 }
             }
         }
+    }
+    let trained = train_all(config, &jobs, &tasks, &embeddings);
+    let mut metric_rows = Vec::new();
+    let mut confusion_rows = Vec::new();
+    for (ids, result) in jobs.iter().zip(trained) {
+        let (dataset, task, model, probe, seed, layer) = (
+            &ids.dataset,
+            &ids.task,
+            &ids.model,
+            &ids.probe,
+            ids.seed,
+            ids.layer,
+        );
+        let (out, seconds) = result.with_context(|| {
+            format!("probe `{probe}` on {dataset}/{task} with model `{model}`, seed {seed}")
+        })?;
+        let tracks_table = &tasks[&(dataset.clone(), task.clone())].0;
+        let (pschema, lschema) = mir_probe::output_schemas(ids, &out)?;
+        let dir = format!("probes/{task}/{model}/{layer}/{probe}/seed-{seed}");
+        let pbatch = mir_table::predictions_batch(&pschema, &out.predictions)?;
+        let lbatch = mir_table::training_log_batch(&lschema, &out.epochs)?;
+        store
+            .write(
+                &format!("{dir}/predictions.parquet"),
+                TableKind::Predictions,
+                &pschema,
+                std::slice::from_ref(&pbatch),
+            )
+            .await?;
+        store
+            .write(
+                &format!("{dir}/training_log.parquet"),
+                TableKind::TrainingLog,
+                &lschema,
+                &[lbatch],
+            )
+            .await?;
+        let predictions = Table {
+            schema: pschema,
+            batches: vec![pbatch],
+        };
+        let rows = mir_eval::evaluate(&config.evaluation, config.seed, tracks_table, &predictions)
+            .with_context(|| format!("evaluating {dir}"))?;
+        confusion_rows.extend(mir_eval::confusion(tracks_table, &predictions)?);
+        info!(
+            task,
+            model,
+            probe,
+            seed,
+            best_epoch = out.best_epoch,
+            epochs = out.epochs.len(),
+            training_seconds = seconds,
+            "probe trained and evaluated"
+        );
+        metric_rows.extend(rows);
     }
     let mschema = mir_eval::metrics_schema(Some(&hash))?;
     let mbatch = mir_table::metrics_batch(&mschema, &metric_rows)?;
@@ -229,6 +234,55 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
         "experiment finished"
     );
     Ok(summary)
+}
+
+type TaskTables = BTreeMap<(String, String), (Table, TaskTracks)>;
+
+/// A trained probe's output and its training wall time.
+type Trained = Result<(mir_probe::ProbeOutput, f64)>;
+
+/// Trains every probe of `jobs`, as many at once as there are cores; results in job order,
+/// with each training's wall time.
+fn train_all(
+    config: &ExperimentConfig,
+    jobs: &[mir_probe::RunIds],
+    tasks: &TaskTables,
+    embeddings: &BTreeMap<(String, String), Vec<Table>>,
+) -> Vec<Trained> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Trained>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(ids) = jobs.get(i) else { break };
+                    let started = Instant::now();
+                    let tracks = &tasks[&(ids.dataset.clone(), ids.task.clone())].0;
+                    let emb = &embeddings[&(ids.dataset.clone(), ids.model.clone())];
+                    let result = mir_probe::run(
+                        &config.probes[&ids.probe],
+                        ids.seed,
+                        ids.layer,
+                        tracks,
+                        emb,
+                    )
+                    .map(|out| (out, started.elapsed().as_secs_f64()))
+                    .map_err(anyhow::Error::from);
+                    results.lock().expect("no worker panics holding it")[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("workers are done")
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
 }
 
 /// Decodes each track once, embeds it clean, and embeds each deformation of the test tracks.
