@@ -188,6 +188,11 @@ fn quickstart_runs_end_to_end() {
         "{stdout}"
     );
 
+    assert!(
+        stdout.contains("| instrument | synth | logmel | 0 | mlp | clean |"),
+        "{stdout}"
+    );
+
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
