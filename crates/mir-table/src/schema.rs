@@ -266,7 +266,8 @@ const TRAINING_LOG: &[ColumnSpec] = &[
     col("seconds", Float64, false, "Wall time of the epoch."),
 ];
 
-const METRICS: &[ColumnSpec] = &[
+/// The columns identifying one evaluated run, first in `metrics` and `confusion`.
+const RUN_KEY: [ColumnSpec; 7] = [
     col("task", Utf8, false, "Task name."),
     col("dataset", Utf8, false, "Dataset name."),
     col("model", Utf8, false, "Embedding model name."),
@@ -279,6 +280,25 @@ const METRICS: &[ColumnSpec] = &[
         false,
         "Deformation of the test audio; `clean` for none.",
     ),
+];
+
+/// `RUN_KEY` followed by `rest` (`M` must be `7 + N`).
+const fn after_run_key<const N: usize, const M: usize>(rest: [ColumnSpec; N]) -> [ColumnSpec; M] {
+    assert!(M == RUN_KEY.len() + N, "M must be 7 + N");
+    let mut out = [RUN_KEY[0]; M];
+    let mut i = 0;
+    while i < M {
+        out[i] = if i < RUN_KEY.len() {
+            RUN_KEY[i]
+        } else {
+            rest[i - RUN_KEY.len()]
+        };
+        i += 1;
+    }
+    out
+}
+
+const METRICS: &[ColumnSpec] = &after_run_key::<5, 12>([
     col(
         "metric",
         Utf8,
@@ -304,21 +324,9 @@ const METRICS: &[ColumnSpec] = &[
         false,
         "Number of test items the value was computed on.",
     ),
-];
+]);
 
-const CONFUSION: &[ColumnSpec] = &[
-    col("task", Utf8, false, "Task name."),
-    col("dataset", Utf8, false, "Dataset name."),
-    col("model", Utf8, false, "Embedding model name."),
-    col("layer", Int32, false, "Model layer."),
-    col("probe", Utf8, false, "Probe name."),
-    col("seed", Int64, false, "Probe seed."),
-    col(
-        "deformation",
-        Utf8,
-        false,
-        "Deformation of the test audio; `clean` for none.",
-    ),
+const CONFUSION: &[ColumnSpec] = &after_run_key::<3, 10>([
     col("true_label", Utf8, false, "The reference class."),
     col(
         "predicted_label",
@@ -327,7 +335,7 @@ const CONFUSION: &[ColumnSpec] = &[
         "The predicted class (highest score).",
     ),
     col("count", Int64, false, "Number of test tracks in the cell."),
-];
+]);
 
 const RUN_IDS: &[&str] = &[
     keys::DATASET,
