@@ -27,9 +27,14 @@ pub struct ExperimentConfig {
     pub output: Option<String>,
     /// Datasets by name.
     pub datasets: BTreeMap<String, DatasetConfig>,
-    /// Deformation scenarios by name, applied to test audio.
+    /// Deformation scenarios by name, applied to test audio (and to training audio of the
+    /// probes that name them in `augment`).
     #[serde(default)]
     pub deformations: BTreeMap<String, Scenario>,
+    /// Write the deformed audio under `audio/` of the run directory, for listening and for
+    /// the report's players (default false: audio is deformed in memory only).
+    #[serde(default)]
+    pub keep_audio: bool,
     /// Embedding models by name.
     pub models: BTreeMap<String, ModelConfig>,
     /// Probes by name.
@@ -89,8 +94,10 @@ pub struct Grid {
 pub struct Plan {
     /// `(dataset, task)` pairs.
     pub tasks: Vec<(String, String)>,
-    /// Deformation names (not including clean).
+    /// Deformation names evaluated (not including clean).
     pub deformations: Vec<String>,
+    /// Deformation names the planned probes train on (augmentation).
+    pub augmentations: Vec<String>,
     /// Model names.
     pub models: Vec<String>,
     /// Probe names.
@@ -131,10 +138,8 @@ fn refine(figment: &Figment, errors: figment::Error) -> figment::Error {
                     "logmel" => f.extract::<mir_embed::logmel::LogMelConfig>().err(),
                     _ => None,
                 }),
-                ["deformations", _, "steps", _] => variant(figment, &path, |tag, f| match tag {
-                    "white_noise" => f.extract::<mir_deform::WhiteNoise>().err(),
-                    "gain" => f.extract::<mir_deform::Gain>().err(),
-                    _ => None,
+                ["deformations", _, "steps", _] => variant(figment, &path, |tag, f| {
+                    mir_deform::Step::read_variant(tag, FigmentReader(f)).flatten()
                 }),
                 _ => None,
             };
@@ -167,6 +172,17 @@ fn variant(
     let tag = dict.remove("type")?.into_string()?;
     let alone = Figment::from(figment::providers::Serialized::defaults(dict));
     read(&tag, &alone)
+}
+
+/// Reads a figment node as a deformation step's own struct.
+struct FigmentReader<'a>(&'a Figment);
+
+impl mir_deform::VariantReader for FigmentReader<'_> {
+    type Output = Option<figment::Error>;
+
+    fn read<T: serde::de::DeserializeOwned>(self) -> Self::Output {
+        self.0.extract::<T>().err()
+    }
 }
 
 /// One line per figment error: key path, what is wrong, where the value came from.
@@ -270,6 +286,21 @@ impl ExperimentConfig {
             probe
                 .check()
                 .with_context(|| format!("invalid config `{file}`: key `probes.{name}`"))?;
+            for (i, d) in probe.augment.iter().enumerate() {
+                if !self.deformations.contains_key(d) {
+                    return Err(undefined(
+                        &format!("probes.{name}.augment.{i}"),
+                        d,
+                        "deformations",
+                        self.deformations.keys().cloned().collect(),
+                    ));
+                }
+            }
+        }
+        for (name, scenario) in &self.deformations {
+            if let Err((i, e)) = scenario.validate() {
+                bail!("invalid config `{file}`:\n  key `deformations.{name}.steps.{i}`: {e}");
+            }
         }
         for (name, model) in &self.models {
             mir_embed::build(model)
@@ -301,6 +332,11 @@ impl ExperimentConfig {
                 .flat_map(|(d, c)| c.tasks().into_iter().map(move |t| (d.clone(), t)))
                 .collect()
         };
+        let probes = self
+            .grid
+            .probes
+            .clone()
+            .unwrap_or_else(|| self.probes.keys().cloned().collect());
         Plan {
             tasks: match &self.grid.tasks {
                 Some(t) => t
@@ -322,11 +358,14 @@ impl ExperimentConfig {
                 .models
                 .clone()
                 .unwrap_or_else(|| self.models.keys().cloned().collect()),
-            probes: self
-                .grid
-                .probes
-                .clone()
-                .unwrap_or_else(|| self.probes.keys().cloned().collect()),
+            probes: probes.clone(),
+            augmentations: probes
+                .iter()
+                .filter_map(|p| self.probes.get(p))
+                .flat_map(|p| p.augment.iter().cloned())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
         }
     }
 

@@ -29,6 +29,32 @@ enum Cmd {
         /// Print the planned grid and exit.
         #[arg(long)]
         dry_run: bool,
+        /// Write the deformed audio under `audio/` of the run directory.
+        #[arg(long)]
+        keep_audio: bool,
+    },
+    /// Deform one audio file, to hear what a scenario does.
+    Deform {
+        /// Audio file to read (WAV, FLAC, MP3, Ogg Vorbis, M4A).
+        #[arg(long)]
+        input: PathBuf,
+        /// Steps as `name key=value ...`, separated by `|` (`'white_noise snr_db=15'`), or,
+        /// with `--config`, the name of one of its scenarios.
+        #[arg(long)]
+        scenario: String,
+        /// 32-bit float WAV to write.
+        #[arg(long)]
+        output: PathBuf,
+        /// Take the scenario and seed from this experiment config, so the output is exactly
+        /// what the experiment fed the model for this track.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seed (without `--config`).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The track id the noise is drawn for (default: the input path as given).
+        #[arg(long)]
+        track_id: Option<String>,
     },
     /// Render the synthetic fixture dataset.
     Fixtures {
@@ -76,9 +102,14 @@ fn run() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Cmd::Experiment { config, dry_run } => {
+        Cmd::Experiment {
+            config,
+            dry_run,
+            keep_audio,
+        } => {
             let path = cwd.join(config);
-            let config = config::load(&path)?;
+            let mut config = config::load(&path)?;
+            config.keep_audio |= keep_audio;
             let plan = config.plan();
             print!("{}", pipeline::describe_plan(&config, &plan));
             if dry_run {
@@ -90,6 +121,54 @@ fn run() -> Result<()> {
             println!(
                 "Results: {}/ (tables as Parquet, report/summary.md)",
                 config.output()
+            );
+        }
+        Cmd::Deform {
+            input,
+            scenario,
+            output,
+            config,
+            seed,
+            track_id,
+        } => {
+            let track_id = track_id.unwrap_or_else(|| input.display().to_string());
+            let (steps, seed) = match config {
+                Some(c) => {
+                    let c = config::load(&cwd.join(c))?;
+                    let Some(s) = c.deformations.get(&scenario) else {
+                        bail!(
+                            "scenario `{scenario}` is not defined in `deformations` (defined: {})",
+                            c.deformations.keys().cloned().collect::<Vec<_>>().join(", ")
+                        );
+                    };
+                    (s.clone(), c.seed)
+                }
+                None => (
+                    mir_deform::spec::parse(&scenario)
+                        .map_err(|e| anyhow::anyhow!("--scenario `{scenario}`: {e}"))?,
+                    seed,
+                ),
+            };
+            let (input, output) = (cwd.join(input), cwd.join(output));
+            let mut audio = mir_deform::files::load(&input)?;
+            let before = audio.rms();
+            mir_deform::apply(&steps, &scenario, seed, &track_id, &mut audio)
+                .with_context(|| format!("deforming `{}`", input.display()))?;
+            mir_deform::files::write_wav(&output, &audio)?;
+            let peak = audio
+                .channels
+                .iter()
+                .flatten()
+                .fold(0f32, |m, s| m.max(s.abs()));
+            println!(
+                "wrote {}: {:.2} s, {} Hz, {} channel(s), level {:+.2} dB, peak {:.3}{}",
+                output.display(),
+                audio.duration_s(),
+                audio.sample_rate_hz,
+                audio.channels.len(),
+                20.0 * (audio.rms() / before).log10(),
+                peak,
+                if peak > 1.0 { " (clips in 16-bit players)" } else { "" },
             );
         }
         Cmd::Fixtures { out } => {

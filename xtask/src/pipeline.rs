@@ -25,12 +25,13 @@ pub struct GridSize {
 
 /// The size of the grid.
 pub fn grid_size(config: &ExperimentConfig, plan: &Plan) -> GridSize {
-    let conditions = 1 + plan.deformations.len();
     let trainings = plan.tasks.len() * plan.models.len() * plan.probes.len() * config.seeds.len();
     GridSize {
-        extractions: planned_datasets(plan).len() * plan.models.len() * conditions,
+        extractions: planned_datasets(plan).len()
+            * plan.models.len()
+            * (1 + deformation_splits(plan).len()),
         trainings,
-        evaluations: trainings * conditions,
+        evaluations: trainings * (1 + plan.deformations.len()),
     }
 }
 
@@ -285,8 +286,36 @@ fn train_all(
         .collect()
 }
 
-/// Decodes each track once, embeds it clean, and embeds each deformation of the test tracks.
-/// Writes one `embeddings` table per condition and returns them (clean first).
+/// The deformations of one dataset's extraction, and the splits each one deforms: test
+/// tracks when it is evaluated, training tracks when a probe augments with it.
+fn deformation_splits(plan: &Plan) -> Vec<(&str, Vec<&'static str>)> {
+    let mut names: Vec<&str> = plan
+        .deformations
+        .iter()
+        .chain(&plan.augmentations)
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let mut splits = Vec::new();
+            if plan.deformations.iter().any(|d| d == name) {
+                splits.push("test");
+            }
+            if plan.augmentations.iter().any(|d| d == name) {
+                splits.push("train");
+            }
+            (name, splits)
+        })
+        .collect()
+}
+
+/// Decodes each track once, embeds it clean, and embeds each deformation of the tracks it
+/// applies to ([`deformation_splits`]); with `keep_audio`, writes the deformed audio to
+/// `audio/<dataset>/<deformation>/<track_id>.wav`. Writes one `embeddings` table per condition
+/// and returns them (clean first).
 async fn extract(
     config: &ExperimentConfig,
     plan: &Plan,
@@ -297,13 +326,15 @@ async fn extract(
 ) -> Result<Vec<Table>> {
     let model = mir_embed::build(&config.models[model_name])?;
     let info = model.info();
+    let deformations = deformation_splits(plan);
     let conditions: Vec<&str> = std::iter::once(CLEAN)
-        .chain(plan.deformations.iter().map(String::as_str))
+        .chain(deformations.iter().map(|(d, _)| *d))
         .collect();
     let rows: Mutex<BTreeMap<&str, Vec<mir_table::EmbeddingRow>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = tokio::runtime::Handle::current();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -323,41 +354,46 @@ async fn extract(
                             std::path::Path::new(&track.audio_uri),
                             Some(info.sample_rate_hz),
                         )?;
-                        let mut out = Vec::new();
-                        for &condition in &conditions {
-                            if condition == CLEAN {
-                                out.push((
-                                    condition,
-                                    mir_embed::embed_track(
-                                        model.as_ref(),
-                                        &track.track_id,
-                                        CLEAN,
-                                        &audio.samples,
-                                    )?,
-                                ));
-                            } else if track.split == "test" {
-                                let mut samples = audio.samples.clone();
-                                mir_deform::apply(
-                                    &config.deformations[condition],
-                                    condition,
-                                    config.seed,
-                                    &track.track_id,
-                                    &mut samples,
-                                    audio.sample_rate_hz,
-                                )
-                                .with_context(|| {
-                                    format!("deformation `{condition}` on `{}`", track.audio_uri)
-                                })?;
-                                out.push((
-                                    condition,
-                                    mir_embed::embed_track(
-                                        model.as_ref(),
-                                        &track.track_id,
-                                        condition,
-                                        &samples,
-                                    )?,
-                                ));
+                        let embed = |condition: &str, samples: &[f32]| {
+                            mir_embed::embed_track(
+                                model.as_ref(),
+                                &track.track_id,
+                                condition,
+                                samples,
+                            )
+                        };
+                        let mut out = vec![(CLEAN, embed(CLEAN, &audio.samples)?)];
+                        for (condition, splits) in &deformations {
+                            if !splits.contains(&track.split.as_str()) {
+                                continue;
                             }
+                            let mut deformed = mir_deform::Audio::mono(
+                                audio.samples.clone(),
+                                audio.sample_rate_hz,
+                            );
+                            mir_deform::apply(
+                                &config.deformations[*condition],
+                                condition,
+                                config.seed,
+                                &track.track_id,
+                                &mut deformed,
+                            )
+                            .with_context(|| {
+                                format!("deformation `{condition}` on `{}`", track.audio_uri)
+                            })?;
+                            let samples = deformed.into_mono();
+                            if config.keep_audio {
+                                let bytes = mir_datasets::audio::wav_bytes(
+                                    &mir_datasets::audio::Audio {
+                                        samples: samples.clone(),
+                                        sample_rate_hz: audio.sample_rate_hz,
+                                    },
+                                )?;
+                                let rel =
+                                    format!("audio/{dataset}/{condition}/{}.wav", track.track_id);
+                                runtime.block_on(store.put(&rel, bytes.into()))?;
+                            }
+                            out.push((*condition, embed(condition, &samples)?));
                         }
                         Ok(out)
                     })();

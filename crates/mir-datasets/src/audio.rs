@@ -115,6 +115,15 @@ pub fn resample(audio: &Audio, sample_rate_hz: u32) -> Result<Audio> {
 
 /// Writes mono 16-bit PCM WAV.
 pub fn write_wav(path: &Path, audio: &Audio) -> Result<()> {
+    let bytes = wav_bytes(audio)?;
+    std::fs::write(path, bytes).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Encodes mono 16-bit PCM WAV in memory (samples clipped to `[-1, 1]`).
+pub fn wav_bytes(audio: &Audio) -> Result<Vec<u8>> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: audio.sample_rate_hz,
@@ -122,16 +131,18 @@ pub fn write_wav(path: &Path, audio: &Audio) -> Result<()> {
         sample_format: hound::SampleFormat::Int,
     };
     let io = |e: hound::Error| Error::Io {
-        path: path.to_path_buf(),
+        path: "<in-memory WAV>".into(),
         source: std::io::Error::other(e),
     };
-    let mut writer = hound::WavWriter::create(path, spec).map_err(io)?;
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    let mut writer = hound::WavWriter::new(&mut cursor, spec).map_err(io)?;
     for &s in &audio.samples {
         writer
             .write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
             .map_err(io)?;
     }
-    writer.finalize().map_err(io)
+    writer.finalize().map_err(io)?;
+    Ok(cursor.into_inner())
 }
 
 #[cfg(test)]

@@ -197,6 +197,11 @@ pub struct ProbeConfig {
     /// Tensor backend.
     #[serde(default)]
     pub backend: Backend,
+    /// Deformations whose training-split embeddings are added to the training set
+    /// (augmentation). Empty (the default, the paper's protocol): train on clean audio only.
+    /// Validation stays clean, so early stopping selects on clean audio.
+    #[serde(default)]
+    pub augment: Vec<String>,
 }
 
 fn d_hidden_layers() -> usize {
@@ -231,6 +236,7 @@ impl Default for ProbeConfig {
             weight_decay: 0.0,
             patience: d_patience(),
             backend: Backend::default(),
+            augment: vec![],
         }
     }
 }
@@ -388,10 +394,24 @@ pub fn run(
         TaskType::Regression => train::Targets::Values(vec![]),
     };
     let mut split_data: HashMap<&str, train::Dataset> = HashMap::new();
+    // Training rows: clean, plus each augmentation's deformed copy of the track.
+    let training_conditions: Vec<&str> = std::iter::once(CLEAN)
+        .chain(config.augment.iter().map(String::as_str))
+        .collect();
     for t in &tracks {
-        let Some(vectors) = means.get(&(t.track_id.clone(), CLEAN.to_string())) else {
-            continue;
+        let conditions = if t.split == "train" {
+            &training_conditions[..]
+        } else {
+            &training_conditions[..1]
         };
+        let vectors: Vec<&Vec<f32>> = conditions
+            .iter()
+            .filter_map(|c| means.get(&(t.track_id.clone(), c.to_string())))
+            .flatten()
+            .collect();
+        if vectors.is_empty() {
+            continue;
+        }
         let d = split_data
             .entry(t.split.as_str())
             .or_insert_with(|| train::Dataset::empty(dim, width, &kind));

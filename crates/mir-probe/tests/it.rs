@@ -458,3 +458,54 @@ fn prediction_mean_trains_on_windows_and_averages_their_scores() {
         "prediction_mean"
     );
 }
+
+/// The blobs plus a `moved` condition of every track, its class centre moved to another
+/// dimension: a probe trained on clean rows has never seen it.
+fn moved_tables() -> (Table, Vec<Table>) {
+    let (tracks, emb) = tables();
+    let clean = mir_table::read_embeddings(&emb[0]).unwrap();
+    let moved: Vec<EmbeddingRow> = clean
+        .iter()
+        .map(|r| {
+            let c = CLASSES
+                .iter()
+                .position(|c| r.track_id.starts_with(c))
+                .unwrap();
+            let mut embedding = r.embedding.clone();
+            embedding.swap(c, c + CLASSES.len());
+            EmbeddingRow {
+                deformation: "moved".into(),
+                embedding,
+                ..r.clone()
+            }
+        })
+        .collect();
+    let schema = emb[0].schema.clone();
+    let moved = Table {
+        batches: vec![embeddings_batch(&schema, &moved).unwrap()],
+        schema,
+    };
+    (tracks, vec![emb[0].clone(), moved])
+}
+
+#[test]
+fn augmentation_trains_on_deformed_training_rows() {
+    let (tracks, emb) = moved_tables();
+    let plain = run(&config(), 0, 0, &tracks, &emb).unwrap();
+    let augmented = ProbeConfig {
+        augment: vec!["moved".into()],
+        ..config()
+    };
+    let augmented = run(&augmented, 0, 0, &tracks, &emb).unwrap();
+    let (p, a) = (accuracy(&plain, "moved"), accuracy(&augmented, "moved"));
+    assert!(p < 0.7, "clean-trained probe on moved rows: {p}");
+    assert!(a >= 0.95, "augmented probe on moved rows: {a}");
+    assert!(accuracy(&augmented, "clean") >= 0.95);
+    // Validation predictions stay clean only.
+    assert!(
+        augmented
+            .predictions
+            .iter()
+            .all(|r| r.split == "test" || r.deformation == "clean")
+    );
+}
