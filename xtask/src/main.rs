@@ -138,7 +138,11 @@ fn run() -> Result<()> {
                     let Some(s) = c.deformations.get(&scenario) else {
                         bail!(
                             "scenario `{scenario}` is not defined in `deformations` (defined: {})",
-                            c.deformations.keys().cloned().collect::<Vec<_>>().join(", ")
+                            c.deformations
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         );
                     };
                     (s.clone(), c.seed)
@@ -168,7 +172,11 @@ fn run() -> Result<()> {
                 audio.channels.len(),
                 20.0 * (audio.rms() / before).log10(),
                 peak,
-                if peak > 1.0 { " (clips in 16-bit players)" } else { "" },
+                if peak > 1.0 {
+                    " (clips in 16-bit players)"
+                } else {
+                    ""
+                },
             );
         }
         Cmd::Fixtures { out } => {

@@ -383,12 +383,11 @@ async fn extract(
                             })?;
                             let samples = deformed.into_mono();
                             if config.keep_audio {
-                                let bytes = mir_datasets::audio::wav_bytes(
-                                    &mir_datasets::audio::Audio {
+                                let bytes =
+                                    mir_datasets::audio::wav_bytes(&mir_datasets::audio::Audio {
                                         samples: samples.clone(),
                                         sample_rate_hz: audio.sample_rate_hz,
-                                    },
-                                )?;
+                                    })?;
                                 let rel =
                                     format!("audio/{dataset}/{condition}/{}.wav", track.track_id);
                                 runtime.block_on(store.put(&rel, bytes.into()))?;

@@ -80,6 +80,46 @@ fn misspelt_key_names_the_key_path_and_file() {
 }
 
 #[test]
+fn unknown_or_invalid_deformations_name_the_key_path_and_the_valid_names() {
+    check_error(
+        &VALID.replace("type: white_noise, snr_db: 20", "type: reverb, rt60_s: 1"),
+        &[],
+        &[
+            "deformations.noise.steps.0",
+            "deformations.noise.steps.0.type",
+            "found `reverb`",
+            "white_noise",
+            "room_reverb",
+            "mp3",
+        ],
+    );
+    check_error(
+        &VALID.replace("type: white_noise, snr_db: 20", "type: mp3, bitrate: 100"),
+        &[],
+        &["deformations.noise.steps.0", "valid: 8, 16, 24"],
+    );
+    check_error(
+        &VALID.replace(
+            "type: white_noise, snr_db: 20",
+            "type: low_pass, cutoff: 100",
+        ),
+        &[],
+        &[
+            "key `deformations.noise.steps.0`: unknown field: found `cutoff`",
+            "`cutoff_frequency` or `rolloff`",
+        ],
+    );
+    check_error(
+        &VALID.replace(
+            "linear: {type: linear}",
+            "linear: {type: linear, augment: [mp3]}",
+        ),
+        &[],
+        &["probes.linear.augment.0", "`mp3` is not defined", "noise"],
+    );
+}
+
+#[test]
 fn wrong_type_names_the_key_path() {
     check_error(
         &VALID.replace(
@@ -247,5 +287,108 @@ fn quickstart_runs_end_to_end() {
         clean_accuracy.value > 0.6,
         "clean instrument accuracy {}",
         clean_accuracy.value
+    );
+}
+
+/// Augmentation deforms the training tracks too, and `--keep-audio` writes what the model
+/// heard.
+#[test]
+fn augmented_probe_and_kept_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = VALID
+        .replace("ROOT", &dir.path().join("synth").to_string_lossy())
+        .replace(
+            "linear: {type: linear}",
+            "linear: {type: linear, epochs: 5}\n  augmented: {type: linear, epochs: 5, augment: [noise]}",
+        );
+    let path = config(dir.path(), &yaml);
+    let out_dir = dir.path().join("run");
+    let out = xtask(
+        &["experiment", &path, "--keep-audio"],
+        &[("MIR_OUTPUT", out_dir.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| augmented | noise |"), "{stdout}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = TableStore::open(out_dir.to_str().unwrap()).unwrap();
+    let tracks = mir_table::read_tracks(
+        &rt.block_on(store.read("tracks/synth/instrument.parquet", TableKind::Tracks))
+            .unwrap(),
+    )
+    .unwrap();
+    let noisy = mir_table::read_embeddings(
+        &rt.block_on(store.read(
+            "embeddings/synth/logmel/noise.parquet",
+            TableKind::Embeddings,
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    for t in &tracks {
+        let deformed = t.split != "validation";
+        assert_eq!(
+            noisy.iter().any(|r| r.track_id == t.track_id),
+            deformed,
+            "{} ({})",
+            t.track_id,
+            t.split
+        );
+        let wav = out_dir.join(format!("audio/synth/noise/{}.wav", t.track_id));
+        assert_eq!(wav.is_file(), deformed, "{}", wav.display());
+    }
+}
+
+#[test]
+fn deform_writes_what_a_scenario_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tone.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 22_050,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&input, spec).unwrap();
+    for i in 0..22_050 {
+        let v = ((i as f32 * 0.1).sin() * 16_000.0) as i16;
+        w.write_sample(v).unwrap();
+        w.write_sample(v / 2).unwrap();
+    }
+    w.finalize().unwrap();
+    let output = dir.path().join("out.wav");
+    let run = |scenario: &str| {
+        xtask(
+            &[
+                "deform",
+                "--input",
+                input.to_str().unwrap(),
+                "--scenario",
+                scenario,
+                "--output",
+                output.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let out = run("gain gain_db=-6 | time_stretch rate=1.25");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0.80 s, 22050 Hz, 2 channel(s)"),
+        "{stdout}"
+    );
+    let reader = hound::WavReader::open(&output).unwrap();
+    assert_eq!(reader.spec().channels, 2);
+    assert_eq!(reader.duration(), 17_640);
+
+    let out = run("gain db=-6");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("unknown field `db`, expected `gain_db`"),
+        "{err}"
     );
 }

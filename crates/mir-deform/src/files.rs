@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{
-    Async, FixedAsync, Fft, FixedSync, Resampler, SincInterpolationParameters,
+    Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters,
     SincInterpolationType, WindowFunction,
 };
 use symphonia::core::codecs::audio::AudioDecoderOptions;
@@ -90,7 +90,11 @@ pub fn load(path: &Path) -> Result<Audio> {
 pub fn load_mono(path: &Path, sample_rate_hz: u32) -> Result<Vec<f32>> {
     let audio = load(path)?;
     let rate = audio.sample_rate_hz;
-    resample(&audio.into_mono(), f64::from(rate), f64::from(sample_rate_hz))
+    resample(
+        &audio.into_mono(),
+        f64::from(rate),
+        f64::from(sample_rate_hz),
+    )
 }
 
 /// Writes 32-bit float WAV with every channel, unclipped: what a deformation produced, exactly.
@@ -99,8 +103,8 @@ pub fn write_wav(path: &Path, audio: &Audio) -> Result<()> {
         path: path.to_path_buf(),
         source: std::io::Error::other(e),
     };
-    let channels = u16::try_from(audio.channels.len())
-        .map_err(|_| io(hound::Error::Unsupported))?;
+    let channels =
+        u16::try_from(audio.channels.len()).map_err(|_| io(hound::Error::Unsupported))?;
     let spec = hound::WavSpec {
         channels,
         sample_rate: audio.sample_rate_hz,
@@ -127,7 +131,10 @@ pub fn load_mono_cached(path: &Path, sample_rate_hz: u32) -> Result<Arc<Vec<f32>
         return Ok(found.clone());
     }
     let loaded = Arc::new(load_mono(path, sample_rate_hz)?);
-    cache.lock().expect("cache lock").insert(key, loaded.clone());
+    cache
+        .lock()
+        .expect("cache lock")
+        .insert(key, loaded.clone());
     Ok(loaded)
 }
 

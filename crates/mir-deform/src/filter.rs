@@ -133,7 +133,7 @@ impl Deformation for BandPass {
 }
 
 fn order(step: &'static str, rolloff: u32) -> Result<u32> {
-    if rolloff % 6 == 0 && (6..=48).contains(&rolloff) {
+    if rolloff.is_multiple_of(6) && (6..=48).contains(&rolloff) {
         Ok(rolloff / 6)
     } else {
         Err(invalid(
@@ -174,7 +174,7 @@ fn butterworth(
             }
         })
         .collect();
-    if order % 2 == 1 {
+    if !order.is_multiple_of(2) {
         // First order: bilinear transform of 1 / (s + 1), pre-warped at the cutoff.
         let k = (PI * fc / sr).tan();
         let a1 = (k - 1.0) / (k + 1.0);

@@ -35,8 +35,8 @@ use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub mod filter;
 pub mod files;
+pub mod filter;
 pub mod level;
 pub mod mp3;
 pub mod noise;

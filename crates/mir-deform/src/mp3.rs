@@ -132,13 +132,19 @@ fn encode(channels: &[Vec<f32>], rate: u32, bitrate: Bitrate) -> Result<(Vec<u8>
     builder
         .set_num_channels(if stereo { 2 } else { 1 })
         .map_err(|x| e("channels", &x))?;
-    builder.set_sample_rate(rate).map_err(|x| e("sample rate", &x))?;
+    builder
+        .set_sample_rate(rate)
+        .map_err(|x| e("sample rate", &x))?;
     builder
         .set_output_sample_rate(NonZeroU32::new(rate))
         .map_err(|x| e("output sample rate", &x))?;
     builder.set_brate(bitrate).map_err(|x| e("bitrate", &x))?;
     builder
-        .set_mode(if stereo { Mode::JointStereo } else { Mode::Mono })
+        .set_mode(if stereo {
+            Mode::JointStereo
+        } else {
+            Mode::Mono
+        })
         .map_err(|x| e("mode", &x))?;
     builder
         .set_quality(Quality::Good)
@@ -175,7 +181,9 @@ fn encode(channels: &[Vec<f32>], rate: u32, bitrate: Bitrate) -> Result<(Vec<u8>
         return Ok((out, false));
     }
     if tag.len() > out.len() {
-        return Err(Error::Encode("the LAME tag is longer than the stream".into()));
+        return Err(Error::Encode(
+            "the LAME tag is longer than the stream".into(),
+        ));
     }
     out[..tag.len()].copy_from_slice(&tag);
     Ok((out, true))

@@ -28,7 +28,11 @@ fn noise(n: usize, seed: u64) -> Vec<f32> {
     let mut audio = Audio::mono(vec![0.0; n], SR);
     // White noise at 0 dB SNR of a constant signal gives noise of that RMS.
     audio.channels[0].fill(0.25);
-    step(Step::WhiteNoise(WhiteNoise { snr_db: 0.0 }), &mut audio, seed);
+    step(
+        Step::WhiteNoise(WhiteNoise { snr_db: 0.0 }),
+        &mut audio,
+        seed,
+    );
     audio.channels[0].iter().map(|s| s - 0.25).collect()
 }
 
@@ -163,7 +167,10 @@ fn gain_is_exact_to_a_hundredth_of_a_db() {
     for gain_db in [-30.0, -6.0, 0.0, 3.5] {
         let out = deformed(Step::Gain(Gain { gain_db }), &clean, SR);
         let measured = db(rms(&out) / rms(&clean));
-        assert!((measured - f64::from(gain_db)).abs() < 0.01, "{gain_db}: {measured}");
+        assert!(
+            (measured - f64::from(gain_db)).abs() < 0.01,
+            "{gain_db}: {measured}"
+        );
     }
 }
 
@@ -171,7 +178,13 @@ fn gain_is_exact_to_a_hundredth_of_a_db() {
 fn clipping_clips_the_requested_share_of_samples() {
     let x = noise(100_000, 3);
     for p in [2.0_f32, 20.0, 50.0] {
-        let out = deformed(Step::Clipping(Clipping { percentile_threshold: p }), &x, SR);
+        let out = deformed(
+            Step::Clipping(Clipping {
+                percentile_threshold: p,
+            }),
+            &x,
+            SR,
+        );
         let (lo, hi) = out
             .iter()
             .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
@@ -216,7 +229,10 @@ fn mp3_round_trip_is_time_aligned_and_keeps_the_length() {
             assert_eq!(lag, 0, "{sr} Hz {bitrate} kbps: lag {lag} samples");
             // The tone survives: the output correlates with the input.
             let residual: Vec<f32> = output.iter().zip(input).map(|(a, b)| a - b).collect();
-            assert!(db(rms(input) / rms(&residual)) > 1.0, "{sr} Hz {bitrate} kbps");
+            assert!(
+                db(rms(input) / rms(&residual)) > 1.0,
+                "{sr} Hz {bitrate} kbps"
+            );
         }
     }
 }
@@ -224,20 +240,32 @@ fn mp3_round_trip_is_time_aligned_and_keeps_the_length() {
 #[test]
 fn mp3_is_band_limited_as_the_bitrate_implies() {
     let x = noise(4 * 44_100, 7);
-    let bands = |y: &[f32]| (band_db(y, 44_100, 2_000.0, 8_000.0), band_db(y, 44_100, 17_000.0, 22_050.0));
+    let bands = |y: &[f32]| {
+        (
+            band_db(y, 44_100, 2_000.0, 8_000.0),
+            band_db(y, 44_100, 17_000.0, 22_050.0),
+        )
+    };
     let (mid_in, top_in) = bands(&x);
     let mut top_loss = Vec::new();
     for bitrate in [64, 128, 320] {
         let y = deformed(Step::Mp3(Mp3 { bitrate }), &x, 44_100);
         let (mid, top) = bands(&y);
         // The pass band is kept within 1 dB ...
-        assert!((mid - mid_in).abs() < 1.0, "{bitrate} kbps: mid band {}", mid - mid_in);
+        assert!(
+            (mid - mid_in).abs() < 1.0,
+            "{bitrate} kbps: mid band {}",
+            mid - mid_in
+        );
         top_loss.push(top_in - top);
     }
     // ... and the band above 17 kHz is removed at 64 kbps (LAME's low-pass there is near 15
     // kHz), less so as the bitrate rises.
     assert!(top_loss[0] > 30.0, "{top_loss:?}");
-    assert!(top_loss[0] > top_loss[1] && top_loss[1] > top_loss[2], "{top_loss:?}");
+    assert!(
+        top_loss[0] > top_loss[1] && top_loss[1] > top_loss[2],
+        "{top_loss:?}"
+    );
     assert!(top_loss[2] < 10.0, "{top_loss:?}");
 }
 
@@ -283,7 +311,9 @@ fn time_stretch_changes_the_duration_and_keeps_the_pitch() {
 
 #[test]
 fn time_stretch_matches_librosa() {
-    let t: Vec<f64> = (0..SR as usize / 2).map(|i| i as f64 / f64::from(SR)).collect();
+    let t: Vec<f64> = (0..SR as usize / 2)
+        .map(|i| i as f64 / f64::from(SR))
+        .collect();
     let last = *t.last().unwrap();
     let x: Vec<f32> = t
         .iter()
@@ -322,15 +352,24 @@ fn butterworth_impulse_responses_match_scipy() {
         let cutoff_frequency = case["cutoff"].as_f64().unwrap() as f32;
         let rolloff = order * 6;
         let step = match case["kind"].as_str().unwrap() {
-            "lowpass" => Step::LowPass(LowPass { cutoff_frequency, rolloff }),
-            _ => Step::HighPass(HighPass { cutoff_frequency, rolloff }),
+            "lowpass" => Step::LowPass(LowPass {
+                cutoff_frequency,
+                rolloff,
+            }),
+            _ => Step::HighPass(HighPass {
+                cutoff_frequency,
+                rolloff,
+            }),
         };
         let want = floats(&case["impulse"]);
         let mut impulse = vec![0.0; want.len()];
         impulse[0] = 1.0;
         let got = deformed(step, &impulse, SR);
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((f64::from(*g) - w).abs() < 1e-6, "order {order} sample {i}: {g} vs {w}");
+            assert!(
+                (f64::from(*g) - w).abs() < 1e-6,
+                "order {order} sample {i}: {g} vs {w}"
+            );
         }
     }
 }
@@ -347,13 +386,34 @@ fn tone_gain_db(step: Step, freq: f64) -> f64 {
 fn filters_attenuate_an_octave_past_the_cutoff_by_their_slope() {
     for rolloff in [6, 12, 18, 24, 48] {
         let slope = f64::from(rolloff);
-        let low = Step::LowPass(LowPass { cutoff_frequency: 1000.0, rolloff });
-        assert!(tone_gain_db(low.clone(), 2000.0) <= -slope, "low-pass {rolloff}");
-        assert!(tone_gain_db(low.clone(), 250.0) > -0.5, "low-pass {rolloff} pass band");
-        assert!((tone_gain_db(low, 1000.0) + 3.01).abs() < 0.1, "low-pass {rolloff} at cutoff");
-        let high = Step::HighPass(HighPass { cutoff_frequency: 1000.0, rolloff });
-        assert!(tone_gain_db(high.clone(), 500.0) <= -slope, "high-pass {rolloff}");
-        assert!(tone_gain_db(high, 4000.0) > -0.5, "high-pass {rolloff} pass band");
+        let low = Step::LowPass(LowPass {
+            cutoff_frequency: 1000.0,
+            rolloff,
+        });
+        assert!(
+            tone_gain_db(low.clone(), 2000.0) <= -slope,
+            "low-pass {rolloff}"
+        );
+        assert!(
+            tone_gain_db(low.clone(), 250.0) > -0.5,
+            "low-pass {rolloff} pass band"
+        );
+        assert!(
+            (tone_gain_db(low, 1000.0) + 3.01).abs() < 0.1,
+            "low-pass {rolloff} at cutoff"
+        );
+        let high = Step::HighPass(HighPass {
+            cutoff_frequency: 1000.0,
+            rolloff,
+        });
+        assert!(
+            tone_gain_db(high.clone(), 500.0) <= -slope,
+            "high-pass {rolloff}"
+        );
+        assert!(
+            tone_gain_db(high, 4000.0) > -0.5,
+            "high-pass {rolloff} pass band"
+        );
         let band = BandPass {
             center_frequency: 1000.0,
             bandwidth_fraction: 1.0,
@@ -362,14 +422,24 @@ fn filters_attenuate_an_octave_past_the_cutoff_by_their_slope() {
         let (lo, hi) = band.edges();
         assert_eq!((lo, hi), (500.0, 1500.0));
         let band = Step::BandPass(band);
-        assert!(tone_gain_db(band.clone(), 250.0) <= -slope, "band-pass {rolloff} below");
-        assert!(tone_gain_db(band.clone(), 3000.0) <= -slope, "band-pass {rolloff} above");
+        assert!(
+            tone_gain_db(band.clone(), 250.0) <= -slope,
+            "band-pass {rolloff} below"
+        );
+        assert!(
+            tone_gain_db(band.clone(), 3000.0) <= -slope,
+            "band-pass {rolloff} above"
+        );
         // In the pass band: the product of the two Butterworth magnitudes.
         let n = f64::from(rolloff / 3);
         let f: f64 = 900.0;
-        let want = -10.0 * (1.0 + (500.0 / f).powf(n)).log10() - 10.0 * (1.0 + (f / 1500.0).powf(n)).log10();
+        let want = -10.0 * (1.0 + (500.0 / f).powf(n)).log10()
+            - 10.0 * (1.0 + (f / 1500.0).powf(n)).log10();
         let got = tone_gain_db(band, f);
-        assert!((got - want).abs() < 0.05, "band-pass {rolloff} at {f} Hz: {got} dB, want {want}");
+        assert!(
+            (got - want).abs() < 0.05,
+            "band-pass {rolloff} at {f} Hz: {got} dB, want {want}"
+        );
     }
 }
 
@@ -401,7 +471,10 @@ fn impulse_response_files_are_convolved_as_recorded() {
         assert_eq!(y.len(), len);
         seen.insert(shift);
         for i in 0..x.len() {
-            assert!((y[i + shift] - gain * x[i]).abs() < 1e-5, "track {track} sample {i}");
+            assert!(
+                (y[i + shift] - gain * x[i]).abs() < 1e-5,
+                "track {track} sample {i}"
+            );
         }
     }
     assert_eq!(seen.len(), 2, "both files are drawn over 12 tracks");
@@ -414,7 +487,10 @@ fn room_reverb_decays_in_the_requested_rt60() {
         let energy: f64 = ir.iter().map(|&v| f64::from(v).powi(2)).sum();
         assert!((energy - 1.0).abs() < 1e-4);
         let measured = measure_rt60_s(&ir, SR).unwrap();
-        assert!((measured / rt60 - 1.0).abs() < 0.05, "rt60 {rt60}: measured {measured}");
+        assert!(
+            (measured / rt60 - 1.0).abs() < 0.05,
+            "rt60 {rt60}: measured {measured}"
+        );
     }
     let x = sine(440.0, 1.0, SR);
     let y = deformed(
@@ -477,7 +553,10 @@ fn background_noise_hits_the_snr_and_draws_files_by_seed() {
         snr_db: 10.0,
     };
     let err = missing.validate().unwrap_err().to_string();
-    assert!(err.contains("holds no audio file") && err.contains("wav"), "{err}");
+    assert!(
+        err.contains("holds no audio file") && err.contains("wav"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -495,15 +574,36 @@ fn every_step_keeps_stereo_channels_in_step() {
             snr_db: 10.0,
         }),
         Step::Gain(Gain { gain_db: -3.0 }),
-        Step::Clipping(Clipping { percentile_threshold: 10.0 }),
+        Step::Clipping(Clipping {
+            percentile_threshold: 10.0,
+        }),
         Step::Mp3(Mp3 { bitrate: 128 }),
         Step::PitchShift(PitchShift { semitones: 1.0 }),
-        Step::TimeStretch(TimeStretch { rate: 1.1, leave_length_unchanged: false }),
-        Step::LowPass(LowPass { cutoff_frequency: 3000.0, rolloff: 12 }),
-        Step::HighPass(HighPass { cutoff_frequency: 300.0, rolloff: 12 }),
-        Step::BandPass(BandPass { center_frequency: 1000.0, bandwidth_fraction: 0.5, rolloff: 12 }),
-        Step::ImpulseResponse(ImpulseResponse { ir_path: dir.path().join("ir.wav"), leave_length_unchanged: true }),
-        Step::RoomReverb(RoomReverb { rt60_s: 0.3, leave_length_unchanged: true }),
+        Step::TimeStretch(TimeStretch {
+            rate: 1.1,
+            leave_length_unchanged: false,
+        }),
+        Step::LowPass(LowPass {
+            cutoff_frequency: 3000.0,
+            rolloff: 12,
+        }),
+        Step::HighPass(HighPass {
+            cutoff_frequency: 300.0,
+            rolloff: 12,
+        }),
+        Step::BandPass(BandPass {
+            center_frequency: 1000.0,
+            bandwidth_fraction: 0.5,
+            rolloff: 12,
+        }),
+        Step::ImpulseResponse(ImpulseResponse {
+            ir_path: dir.path().join("ir.wav"),
+            leave_length_unchanged: true,
+        }),
+        Step::RoomReverb(RoomReverb {
+            rt60_s: 0.3,
+            leave_length_unchanged: true,
+        }),
     ];
     assert_eq!(steps.len(), Step::NAMES.len(), "every step is exercised");
     for s in steps {
@@ -517,7 +617,10 @@ fn every_step_keeps_stereo_channels_in_step() {
         assert_eq!(audio.channels[0].len(), audio.channels[1].len(), "{name}");
         assert!(audio.channels[0].len() > SR as usize / 3, "{name}");
         assert_ne!(audio.channels[0], audio.channels[1], "{name}");
-        assert!(audio.channels.iter().flatten().all(|s| s.is_finite()), "{name}");
+        assert!(
+            audio.channels.iter().flatten().all(|s| s.is_finite()),
+            "{name}"
+        );
     }
 }
 
@@ -528,7 +631,11 @@ fn configs_name_valid_steps_and_parameters() {
     assert_eq!(s.steps, vec![Step::WhiteNoise(WhiteNoise { snr_db: 15.0 })]);
 
     let err = parse(r#"{"steps":[{"type":"white_noise","snr":15}]}"#).unwrap_err();
-    assert!(err.to_string().contains("unknown field `snr`, expected `snr_db`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("unknown field `snr`, expected `snr_db`"),
+        "{err}"
+    );
     let err = parse(r#"{"steps":[{"type":"reverb","rt60_s":1}]}"#).unwrap_err();
     for name in Step::NAMES {
         assert!(err.to_string().contains(name), "{err}");
@@ -541,10 +648,21 @@ fn configs_name_valid_steps_and_parameters() {
     assert_eq!(index, 1);
     assert!(err.to_string().contains("valid: 8, 16, 24, 32"), "{err}");
 
-    let line = mir_deform::spec::parse("low_pass cutoff_frequency=4000 rolloff=24 | mp3 bitrate=64").unwrap();
-    assert_eq!(line.steps[0], Step::LowPass(LowPass { cutoff_frequency: 4000.0, rolloff: 24 }));
+    let line =
+        mir_deform::spec::parse("low_pass cutoff_frequency=4000 rolloff=24 | mp3 bitrate=64")
+            .unwrap();
+    assert_eq!(
+        line.steps[0],
+        Step::LowPass(LowPass {
+            cutoff_frequency: 4000.0,
+            rolloff: 24
+        })
+    );
     let err = mir_deform::spec::parse("low_pass cutoff=4000").unwrap_err();
-    assert!(err.contains("unknown field `cutoff`") && err.contains("cutoff_frequency"), "{err}");
+    assert!(
+        err.contains("unknown field `cutoff`") && err.contains("cutoff_frequency"),
+        "{err}"
+    );
     let err = mir_deform::spec::parse("clipping percentile_threshold=120").unwrap_err();
     assert!(err.contains("[0, 100)"), "{err}");
 }
