@@ -239,10 +239,10 @@ pub fn resample(samples: &[f32], from_hz: f64, to_hz: f64) -> Result<Vec<f32>> {
         )
     } else {
         let params = SincInterpolationParameters {
-            sinc_len: 256,
+            sinc_len: 128,
             f_cutoff: None,
             oversampling_factor: 256,
-            interpolation: SincInterpolationType::Cubic,
+            interpolation: SincInterpolationType::Linear,
             window: WindowFunction::BlackmanHarris2,
         };
         Box::new(

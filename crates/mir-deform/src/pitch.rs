@@ -110,6 +110,12 @@ struct Vocoder {
     window: Vec<f64>,
 }
 
+/// One STFT column as the vocoder uses it: magnitudes and phases.
+struct Column {
+    mag: Vec<f64>,
+    phase: Vec<f64>,
+}
+
 impl Vocoder {
     fn new() -> Self {
         let mut planner = RealFftPlanner::<f64>::new();
@@ -123,101 +129,112 @@ impl Vocoder {
         }
     }
 
-    /// `librosa.effects.time_stretch(y, rate=rate)`.
+    /// Column `t` of the centred, zero-padded STFT of `y` (`1 + len / HOP` columns); zeros
+    /// past the last one, as librosa pads the matrix.
+    fn column(
+        &self,
+        y: &[f32],
+        t: usize,
+        frame: &mut [f64],
+        spectrum: &mut [Complex<f64>],
+    ) -> Column {
+        let bins = N_FFT / 2 + 1;
+        if t > y.len() / HOP {
+            return Column {
+                mag: vec![0.0; bins],
+                phase: vec![0.0; bins],
+            };
+        }
+        let start = t * HOP;
+        for (i, f) in frame.iter_mut().enumerate() {
+            let idx = (start + i).wrapping_sub(N_FFT / 2);
+            *f = y.get(idx).map_or(0.0, |&s| f64::from(s)) * self.window[i];
+        }
+        self.forward
+            .process(frame, spectrum)
+            .expect("FFT buffers have the planned sizes");
+        Column {
+            mag: spectrum.iter().map(|c| c.norm()).collect(),
+            phase: spectrum.iter().map(|c| c.arg()).collect(),
+        }
+    }
+
+    /// `librosa.effects.time_stretch(y, rate=rate)`: STFT, `librosa.phase_vocoder`, ISTFT with
+    /// window sum-square normalisation to `round(len / rate)` samples. Streaming: each input
+    /// column is transformed once when the vocoder reaches it, and each output column is
+    /// inverted and overlap-added at once, so memory is the output plus a few columns.
     fn time_stretch(&self, y: &[f32], rate: f64) -> Vec<f32> {
         let length = (y.len() as f64 / rate).round() as usize;
         if y.is_empty() || length == 0 {
             return vec![0.0; length];
         }
-        let stft = self.stft(y);
-        let stretched = phase_vocoder(&stft, rate);
-        self.istft(&stretched, length)
-    }
-
-    /// Centred STFT with zero padding: `1 + len / HOP` frames of `N_FFT / 2 + 1` bins.
-    fn stft(&self, y: &[f32]) -> Vec<Vec<Complex<f64>>> {
+        let bins = N_FFT / 2 + 1;
         let pad = N_FFT / 2;
-        let n_frames = 1 + y.len() / HOP;
-        let mut frame = vec![0.0; N_FFT];
-        let mut out = Vec::with_capacity(n_frames);
-        for t in 0..n_frames {
-            let start = t * HOP;
-            for (i, f) in frame.iter_mut().enumerate() {
-                let idx = (start + i).wrapping_sub(pad);
-                *f = y.get(idx).map_or(0.0, |&s| f64::from(s)) * self.window[i];
-            }
-            let mut spectrum = self.forward.make_output_vec();
-            self.forward
-                .process(&mut frame, &mut spectrum)
-                .expect("FFT buffers have the planned sizes");
-            out.push(spectrum);
-        }
-        out
-    }
+        let n_in = 1 + y.len() / HOP;
+        let steps = (n_in as f64 / rate).ceil() as usize;
+        // librosa's istft keeps only the columns that reach the requested length.
+        let n_out = steps.min((length + 2 * pad).div_ceil(HOP));
+        let phi_advance: Vec<f64> = (0..bins)
+            .map(|k| PI * HOP as f64 * k as f64 / (bins - 1) as f64)
+            .collect();
 
-    /// ISTFT with window sum-square normalisation, centred, to exactly `length` samples.
-    fn istft(&self, frames: &[Vec<Complex<f64>>], length: usize) -> Vec<f32> {
-        let pad = N_FFT / 2;
-        let n_frames = frames.len().min((length + 2 * pad).div_ceil(HOP));
-        let total = N_FFT + HOP * (n_frames.max(1) - 1);
-        let mut y = vec![0.0f64; total];
+        let mut frame = self.forward.make_input_vec();
+        let mut spectrum = self.forward.make_output_vec();
+        let mut out_spectrum = self.inverse.make_input_vec();
+        let mut out_frame = self.inverse.make_output_vec();
+        let total = N_FFT + HOP * (n_out.max(1) - 1);
+        let mut out = vec![0.0f64; total];
         let mut norm = vec![0.0f64; total];
-        let mut spectrum = self.inverse.make_input_vec();
-        let mut frame = self.inverse.make_output_vec();
         let scale = 1.0 / N_FFT as f64;
-        for (t, column) in frames.iter().take(n_frames).enumerate() {
-            spectrum.copy_from_slice(column);
+
+        // The pair of input columns (i, i + 1) under the current step, and their phase
+        // advance, each computed once.
+        let mut i = 0;
+        let mut left = self.column(y, 0, &mut frame, &mut spectrum);
+        let mut right = self.column(y, 1, &mut frame, &mut spectrum);
+        let dphase = |l: &Column, r: &Column| -> Vec<f64> {
+            (0..bins)
+                .map(|k| {
+                    let d = r.phase[k] - l.phase[k] - phi_advance[k];
+                    d - 2.0 * PI * (d / (2.0 * PI)).round_ties_even()
+                })
+                .collect()
+        };
+        let mut advance = dphase(&left, &right);
+        let mut phase = left.phase.clone();
+        for t in 0..n_out {
+            let step = t as f64 * rate;
+            while i < step as usize {
+                i += 1;
+                left =
+                    std::mem::replace(&mut right, self.column(y, i + 1, &mut frame, &mut spectrum));
+                advance = dphase(&left, &right);
+            }
+            let alpha = step.fract();
+            for k in 0..bins {
+                let mag = (1.0 - alpha) * left.mag[k] + alpha * right.mag[k];
+                out_spectrum[k] = Complex::from_polar(mag, phase[k]);
+                phase[k] += phi_advance[k] + advance[k];
+            }
             // numpy's irfft ignores the imaginary parts of the DC and Nyquist bins.
-            spectrum[0].im = 0.0;
-            spectrum[N_FFT / 2].im = 0.0;
+            out_spectrum[0].im = 0.0;
+            out_spectrum[bins - 1].im = 0.0;
             self.inverse
-                .process(&mut spectrum, &mut frame)
+                .process(&mut out_spectrum, &mut out_frame)
                 .expect("FFT buffers have the planned sizes");
             let start = t * HOP;
-            for (i, &v) in frame.iter().enumerate() {
-                y[start + i] += v * scale * self.window[i];
-                norm[start + i] += self.window[i] * self.window[i];
+            for (j, &v) in out_frame.iter().enumerate() {
+                out[start + j] += v * scale * self.window[j];
+                norm[start + j] += self.window[j] * self.window[j];
             }
         }
         let tiny = f64::from(f32::MIN_POSITIVE);
         (0..length)
-            .map(|i| {
-                let j = i + pad;
-                match (y.get(j), norm.get(j)) {
-                    (Some(&v), Some(&w)) if w > tiny => (v / w) as f32,
-                    (Some(&v), Some(_)) => v as f32,
-                    _ => 0.0,
-                }
+            .map(|j| match (out.get(j + pad), norm.get(j + pad)) {
+                (Some(&v), Some(&w)) if w > tiny => (v / w) as f32,
+                (Some(&v), Some(_)) => v as f32,
+                _ => 0.0,
             })
             .collect()
     }
-}
-
-/// `librosa.phase_vocoder(D, rate=rate, hop_length=HOP, n_fft=N_FFT)`.
-fn phase_vocoder(d: &[Vec<Complex<f64>>], rate: f64) -> Vec<Vec<Complex<f64>>> {
-    let bins = N_FFT / 2 + 1;
-    let n = d.len();
-    let steps = (n as f64 / rate).ceil() as usize;
-    let phi_advance: Vec<f64> = (0..bins)
-        .map(|k| PI * HOP as f64 * k as f64 / (bins - 1) as f64)
-        .collect();
-    let zero = vec![Complex::new(0.0, 0.0); bins];
-    let column = |i: usize| d.get(i).unwrap_or(&zero);
-    let mut phase: Vec<f64> = d[0].iter().map(|c| c.arg()).collect();
-    let mut out = Vec::with_capacity(steps);
-    for t in 0..steps {
-        let step = t as f64 * rate;
-        let (left, right) = (column(step as usize), column(step as usize + 1));
-        let alpha = step.fract();
-        let mut frame = Vec::with_capacity(bins);
-        for k in 0..bins {
-            let mag = (1.0 - alpha) * left[k].norm() + alpha * right[k].norm();
-            frame.push(Complex::from_polar(mag, phase[k]));
-            let mut dphase = right[k].arg() - left[k].arg() - phi_advance[k];
-            dphase -= 2.0 * PI * (dphase / (2.0 * PI)).round_ties_even();
-            phase[k] += phi_advance[k] + dphase;
-        }
-        out.push(frame);
-    }
-    out
 }
