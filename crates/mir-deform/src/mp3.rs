@@ -9,7 +9,7 @@
 
 use std::num::NonZeroU32;
 
-use mp3lame_encoder::{Bitrate, Builder, DualPcm, FlushNoGap, Mode, MonoPcm, Quality};
+use mp3lame_encoder::{Bitrate, Builder, DualPcm, FlushGap, Mode, MonoPcm, Quality};
 use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -172,7 +172,7 @@ fn encode(channels: &[Vec<f32>], rate: u32, bitrate: Bitrate) -> Result<(Vec<u8>
     }
     out.reserve(7200);
     encoder
-        .flush_to_vec::<FlushNoGap>(&mut out)
+        .flush_to_vec::<FlushGap>(&mut out)
         .map_err(|x| e("flush", &x))?;
     // The stream starts with a placeholder frame; overwrite it with the tag, which carries the
     // encoder delay and padding the decoder trims.
