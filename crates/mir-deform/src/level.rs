@@ -82,7 +82,11 @@ fn percentile(values: &mut [f32], q: f64) -> f32 {
     let pos = q / 100.0 * (values.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let (_, &mut below, above) = values.select_nth_unstable_by(lo, f32::total_cmp);
-    let next = above.iter().copied().min_by(f32::total_cmp).unwrap_or(below);
+    let next = above
+        .iter()
+        .copied()
+        .min_by(f32::total_cmp)
+        .unwrap_or(below);
     let frac = pos - lo as f64;
     (f64::from(below) + (f64::from(next) - f64::from(below)) * frac) as f32
 }

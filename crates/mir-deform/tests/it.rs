@@ -231,7 +231,10 @@ fn mp3_round_trip_is_time_aligned_and_keeps_the_length() {
             let tenth = input.len() / 10;
             for (k, (a, b)) in input.chunks(tenth).zip(output.chunks(tenth)).enumerate() {
                 let change = db(rms(b) / rms(a));
-                assert!(change.abs() < 1.5, "{sr} Hz {bitrate} kbps, tenth {k}: {change} dB");
+                assert!(
+                    change.abs() < 1.5,
+                    "{sr} Hz {bitrate} kbps, tenth {k}: {change} dB"
+                );
             }
             // The tone survives: the output correlates with the input.
             let residual: Vec<f32> = output.iter().zip(input).map(|(a, b)| a - b).collect();
