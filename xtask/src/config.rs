@@ -299,7 +299,10 @@ impl ExperimentConfig {
         }
         for (name, scenario) in &self.deformations {
             if let Err((i, e)) = scenario.validate() {
-                bail!("invalid config `{file}`:\n  key `deformations.{name}.steps.{i}`: {e}");
+                bail!(
+                    "invalid config `{file}`:\n  key `deformations.{name}.steps.{i}`: {:#}",
+                    anyhow::Error::from(e)
+                );
             }
         }
         for (name, model) in &self.models {
