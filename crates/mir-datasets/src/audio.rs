@@ -1,9 +1,16 @@
-//! Audio loading: decode, mix down to mono, resample.
+//! Audio loading: decode (symphonia), mix down to mono, resample (rubato), read in windows.
 
-use std::path::Path;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
+use rubato::{Fft, FixedSync, Indexing, Resampler};
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
 
 use crate::{Error, Result};
 
@@ -23,54 +30,399 @@ impl Audio {
     }
 }
 
-/// Reads the duration of a WAV file from its header, without decoding it.
-pub fn wav_duration_s(path: &Path) -> Result<f64> {
-    let reader = hound::WavReader::open(path).map_err(|e| Error::decode(path, e))?;
-    let spec = reader.spec();
-    Ok(f64::from(reader.duration()) / f64::from(spec.sample_rate))
-}
-
-/// Decodes `path`, mixes it down to mono and resamples it to `sample_rate_hz` (`None` keeps
-/// the file's rate).
-///
-/// A missing, corrupt or unsupported file is an [`Error::Decode`] naming the path: callers may
-/// record it and skip the track.
-pub fn load(path: &Path, sample_rate_hz: Option<u32>) -> Result<Audio> {
-    let mut reader = hound::WavReader::open(path).map_err(|e| Error::decode(path, e))?;
-    let spec = reader.spec();
-    let channels = usize::from(spec.channels.max(1));
-    let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(|e| Error::decode(path, e))?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()
-                .map_err(|e| Error::decode(path, e))?
+/// The duration of an audio file from its container header, decoding it only when the header
+/// does not say.
+pub fn duration_s(path: &Path) -> Result<f64> {
+    let mut reader = AudioReader::open(path, None)?;
+    if let Some(d) = reader.header_duration_s() {
+        return Ok(d);
+    }
+    let rate = f64::from(reader.sample_rate_hz());
+    let mut frames = 0usize;
+    loop {
+        let n = reader.read(1 << 16)?.len();
+        if n == 0 {
+            return Ok(frames as f64 / rate);
         }
-    };
-    let mono = mix_down(&interleaved, channels);
-    let audio = Audio {
-        samples: mono,
-        sample_rate_hz: spec.sample_rate,
-    };
-    match sample_rate_hz {
-        Some(rate) if rate != audio.sample_rate_hz => resample(&audio, rate).map_err(|e| match e {
-            Error::Resample { reason, .. } => Error::Resample {
-                path: path.to_path_buf(),
-                reason,
-            },
-            other => other,
-        }),
-        _ => Ok(audio),
+        frames += n;
     }
 }
 
-/// Averages interleaved channels into one.
+/// Decodes `path` (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A), mixes it down to mono and resamples it
+/// to `sample_rate_hz` (`None` keeps the file's rate). For long files, [`AudioReader`] reads
+/// the same samples block by block.
+///
+/// A missing, corrupt, truncated or unsupported file is an [`Error::Decode`] naming the path:
+/// callers may record it and skip the track.
+pub fn load(path: &Path, sample_rate_hz: Option<u32>) -> Result<Audio> {
+    let mut reader = AudioReader::open(path, sample_rate_hz)?;
+    let mut samples = Vec::new();
+    loop {
+        let block = reader.read(1 << 16)?;
+        if block.is_empty() {
+            break;
+        }
+        samples.extend(block);
+    }
+    Ok(Audio {
+        samples,
+        sample_rate_hz: reader.sample_rate_hz(),
+    })
+}
+
+/// Streaming decoder: symphonia packets, mixed to mono, resampled chunk by chunk with rubato's
+/// FFT resampler. Memory is a few packets and one resampler chunk, whatever the file's length;
+/// the samples are the same as [`load`]'s.
+pub struct AudioReader {
+    path: PathBuf,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    source_rate: u32,
+    target_rate: u32,
+    header_frames: Option<u64>,
+    resampler: Option<Fft<f32>>,
+    /// Mono source samples not yet resampled.
+    pending: Vec<f32>,
+    /// Output samples not yet read.
+    ready: VecDeque<f32>,
+    interleaved: Vec<f32>,
+    source_frames: u64,
+    /// Output samples produced so far (read or ready).
+    produced: u64,
+    delay_left: usize,
+    bad_packets: usize,
+    packets: usize,
+    finished: bool,
+}
+
+/// Input chunk of the streaming resampler, in source frames.
+const CHUNK: usize = 1024;
+
+impl AudioReader {
+    /// Opens `path` for reading at `sample_rate_hz` (`None`: the file's rate).
+    pub fn open(path: &Path, sample_rate_hz: Option<u32>) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::decode(path, e))?;
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let format = symphonia::default::get_probe()
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .map_err(|e| Error::decode(path, format!("unsupported or corrupt container: {e}")))?;
+        let track = format
+            .default_track(TrackType::Audio)
+            .ok_or_else(|| Error::decode(path, "no audio track"))?;
+        let track_id = track.id;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .ok_or_else(|| Error::decode(path, "no audio codec parameters"))?
+            .clone();
+        let header_frames = track.num_frames;
+        let source_rate = params
+            .sample_rate
+            .ok_or_else(|| Error::decode(path, "the stream declares no sample rate"))?;
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| Error::decode(path, format!("unsupported codec: {e}")))?;
+        let target_rate = sample_rate_hz.unwrap_or(source_rate);
+        let resampler = if target_rate == source_rate {
+            None
+        } else {
+            Some(
+                Fft::<f32>::new(
+                    source_rate as usize,
+                    target_rate as usize,
+                    CHUNK,
+                    1,
+                    FixedSync::Input,
+                )
+                .map_err(|e| Error::Resample {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?,
+            )
+        };
+        let delay_left = resampler.as_ref().map_or(0, |r| r.output_delay());
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            decoder,
+            track_id,
+            source_rate,
+            target_rate,
+            header_frames,
+            resampler,
+            pending: Vec::new(),
+            ready: VecDeque::new(),
+            interleaved: Vec::new(),
+            source_frames: 0,
+            produced: 0,
+            delay_left,
+            bad_packets: 0,
+            packets: 0,
+            finished: false,
+        })
+    }
+
+    /// The rate of the samples [`AudioReader::read`] returns.
+    pub fn sample_rate_hz(&self) -> u32 {
+        self.target_rate
+    }
+
+    /// The file's own sample rate.
+    pub fn source_sample_rate_hz(&self) -> u32 {
+        self.source_rate
+    }
+
+    /// Samples decoded but not yet returned: what the reader holds in memory besides the
+    /// decoder's own packet buffer.
+    pub fn buffered_samples(&self) -> usize {
+        self.pending.len() + self.ready.len() + self.interleaved.len()
+    }
+
+    /// The duration the container declares, if it does.
+    pub fn header_duration_s(&self) -> Option<f64> {
+        self.header_frames
+            .map(|n| n as f64 / f64::from(self.source_rate))
+    }
+
+    /// Up to `max` mono samples at [`AudioReader::sample_rate_hz`]; empty at the end.
+    pub fn read(&mut self, max: usize) -> Result<Vec<f32>> {
+        while self.ready.len() < max && !self.finished {
+            self.decode_more()?;
+        }
+        let n = max.min(self.ready.len());
+        Ok(self.ready.drain(..n).collect())
+    }
+
+    /// Overlapping windows of `window` samples every `hop` samples (the last one zero-padded),
+    /// read as they are needed.
+    pub fn windows(self, window: usize, hop: usize) -> Windows {
+        Windows {
+            reader: self,
+            window: window.max(1),
+            hop: hop.max(1),
+            buf: VecDeque::new(),
+            start: 0,
+            done: false,
+        }
+    }
+
+    /// Decodes one packet (or, at the end of the stream, flushes the resampler).
+    fn decode_more(&mut self) -> Result<()> {
+        let packet = match self.format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.finish(),
+            // A stream that ends inside a packet: the length check in `finish` decides.
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return self.finish();
+            }
+            Err(e) => return Err(Error::decode(&self.path, e)),
+        };
+        if packet.track_id != self.track_id {
+            return Ok(());
+        }
+        self.packets += 1;
+        let decoded = match self.decoder.decode(&packet) {
+            Ok(d) => d,
+            Err(SymphoniaError::DecodeError(e)) => {
+                // A damaged frame is skipped, as players do; a file with many is refused.
+                self.bad_packets += 1;
+                if self.bad_packets > 10 && self.bad_packets * 100 > self.packets {
+                    return Err(Error::decode(
+                        &self.path,
+                        format!(
+                            "{} of {} packets are corrupt ({e})",
+                            self.bad_packets, self.packets
+                        ),
+                    ));
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(Error::decode(&self.path, e)),
+        };
+        let channels = decoded.spec().channels().count().max(1);
+        let frames = decoded.frames();
+        decoded.copy_to_vec_interleaved(&mut self.interleaved);
+        // Decoders that do not trim encoder delay and padding produce the block's full
+        // duration; trim what the packet declares.
+        let valid = packet.dur.get() as usize;
+        let (skip, take) = if frames > valid && valid > 0 {
+            let start = (packet.trim_start.get() as usize).min(frames);
+            (start, valid.min(frames - start))
+        } else {
+            (0, frames)
+        };
+        let frames = &self.interleaved[skip * channels..(skip + take) * channels];
+        self.source_frames += take as u64;
+        self.pending.extend(mix_down(frames, channels));
+        self.resample_pending(false)
+    }
+
+    /// Moves pending source samples through the resampler, in whole chunks (or all of them at
+    /// the end).
+    fn resample_pending(&mut self, end: bool) -> Result<()> {
+        let Some(resampler) = self.resampler.as_mut() else {
+            self.produced += self.pending.len() as u64;
+            self.ready.extend(self.pending.drain(..));
+            return Ok(());
+        };
+        let err = |path: &Path, e: &dyn std::fmt::Display| Error::Resample {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let mut offset = 0;
+        loop {
+            let need = resampler.input_frames_next();
+            let available = self.pending.len() - offset;
+            if available < need && !(end && available > 0) {
+                break;
+            }
+            let take = available.min(need);
+            let input = InterleavedSlice::new(&self.pending[offset..offset + take], 1, take)
+                .map_err(|e| err(&self.path, &e))?;
+            let indexing = Indexing {
+                input_offset: 0,
+                output_offset: 0,
+                partial_len: (take < need).then_some(take),
+                active_channels_mask: None,
+            };
+            let out = resampler
+                .process(&input, Some(&indexing))
+                .map_err(|e| err(&self.path, &e))?;
+            offset += take;
+            let out = out.take_data();
+            let skip = self.delay_left.min(out.len());
+            self.delay_left -= skip;
+            self.produced += (out.len() - skip) as u64;
+            self.ready.extend(&out[skip..]);
+        }
+        self.pending.drain(..offset);
+        Ok(())
+    }
+
+    /// End of stream: checks the length against the header, flushes the resampler and trims
+    /// the output to `ceil(frames * ratio)`.
+    fn finish(&mut self) -> Result<()> {
+        self.finished = true;
+        if let Some(expected) = self.header_frames {
+            // Headers of some encoders round to the block; a file missing more than a block
+            // and 1% of its frames is truncated.
+            let missing = expected.saturating_sub(self.source_frames);
+            if missing > 4096 && missing * 100 > expected {
+                return Err(Error::decode(
+                    &self.path,
+                    format!(
+                        "truncated: the header declares {expected} frames, the file holds {}",
+                        self.source_frames
+                    ),
+                ));
+            }
+        }
+        if self.source_frames == 0 {
+            return Err(Error::decode(&self.path, "no audio frames"));
+        }
+        if self.resampler.is_none() {
+            return self.resample_pending(true);
+        }
+        self.resample_pending(true)?;
+        let ratio = f64::from(self.target_rate) / f64::from(self.source_rate);
+        let wanted = (self.source_frames as f64 * ratio).ceil() as u64;
+        // Push silence through until the delayed tail is out, then drop what is past the end
+        // (all of it still in `ready`: the reader never hands out more than it has produced).
+        let mut guard = 0;
+        while self.produced < wanted && guard < 64 {
+            self.pending.extend(std::iter::repeat_n(0.0, CHUNK));
+            self.resample_pending(false)?;
+            guard += 1;
+        }
+        let excess = self.produced.saturating_sub(wanted) as usize;
+        self.ready.truncate(self.ready.len().saturating_sub(excess));
+        self.produced -= excess as u64;
+        Ok(())
+    }
+}
+
+/// Iterator of overlapping windows: see [`AudioReader::windows`].
+pub struct Windows {
+    reader: AudioReader,
+    window: usize,
+    hop: usize,
+    buf: VecDeque<f32>,
+    start: usize,
+    done: bool,
+}
+
+/// One window of a [`Windows`] iterator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// First sample of the window.
+    pub start: usize,
+    /// `window` samples (zero-padded at the end of the file).
+    pub samples: Vec<f32>,
+}
+
+impl Iterator for Windows {
+    type Item = Result<Window>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        while self.buf.len() < self.window {
+            match self.reader.read(self.window - self.buf.len()) {
+                Ok(block) if block.is_empty() => break,
+                Ok(block) => self.buf.extend(block),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        // The last window is the first that reaches the end of the file.
+        if self.buf.len() < self.window {
+            self.done = true;
+            if self.buf.is_empty() && self.start > 0 {
+                return None;
+            }
+        }
+        let mut samples: Vec<f32> = self.buf.iter().copied().collect();
+        samples.resize(self.window, 0.0);
+        let window = Window {
+            start: self.start,
+            samples,
+        };
+        let drop = self.hop.min(self.buf.len());
+        self.buf.drain(..drop);
+        if self.hop > drop {
+            // Hop longer than the window: skip the gap.
+            let mut gap = self.hop - drop;
+            while gap > 0 {
+                match self.reader.read(gap) {
+                    Ok(b) if b.is_empty() => {
+                        self.done = true;
+                        break;
+                    }
+                    Ok(b) => gap -= b.len(),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }
+        self.start += self.hop;
+        Some(Ok(window))
+    }
+}
+
+/// Averages interleaved frames of `channels` samples to mono.
 pub fn mix_down(interleaved: &[f32], channels: usize) -> Vec<f32> {
     if channels <= 1 {
         return interleaved.to_vec();
