@@ -24,6 +24,7 @@
 
 pub mod audio;
 pub mod custom;
+pub mod download;
 pub mod split;
 pub mod synth;
 
@@ -88,9 +89,52 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// A download failed; the message says what the user can do.
+    #[error("cannot download `{url}` to `{}`: {reason}", path.display())]
+    Download {
+        /// The URL.
+        url: String,
+        /// The local file.
+        path: PathBuf,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+    /// A file does not have the size or checksum its dataset declares.
+    #[error(transparent)]
+    Checksum(Box<ChecksumMismatch>),
+    /// An archive cannot be unpacked.
+    #[error("cannot unpack archive `{}`: {reason}", path.display())]
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Building the `tracks` table failed.
     #[error(transparent)]
     Table(#[from] mir_table::Error),
+}
+
+/// The details of [`Error::Checksum`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`{}` (from `{url}`) fails verification: {algorithm} expected {expected}, found {found}; \
+     it was moved to `{}` and is not used (delete it and rerun to download again)",
+    path.display(), moved_to.display()
+)]
+pub struct ChecksumMismatch {
+    /// The file.
+    pub path: PathBuf,
+    /// Where it came from.
+    pub url: String,
+    /// `size`, `MD5` or `SHA-256`.
+    pub algorithm: String,
+    /// The declared value.
+    pub expected: String,
+    /// The value of the file.
+    pub found: String,
+    /// Where the file was moved.
+    pub moved_to: PathBuf,
 }
 
 impl Error {
