@@ -25,14 +25,19 @@
 pub mod audio;
 pub mod custom;
 pub mod download;
+pub mod fixtures;
+pub mod keys;
 pub mod split;
 pub mod synth;
+pub mod tinysol;
+pub mod vocalset;
 
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use mir_table::{Metadata, TableKind, keys, vocabulary_json};
+use mir_table::{Metadata, TableKind, vocabulary_json};
+use serde::{Deserialize, Serialize};
 
 /// Errors of dataset preparation and audio loading.
 ///
@@ -88,6 +93,14 @@ pub enum Error {
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
+    },
+    /// A dataset is not on disk; the hint says how to get it.
+    #[error("`{}` is missing: {hint}", path.display())]
+    Missing {
+        /// What was looked for.
+        path: PathBuf,
+        /// What the user can do.
+        hint: String,
     },
     /// A download failed; the message says what the user can do.
     #[error("cannot download `{url}` to `{}`: {reason}", path.display())]
@@ -149,13 +162,96 @@ impl Error {
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A dataset, by kind, as written in the experiment config (`type: tinysol`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DatasetConfig {
+    /// A folder of audio plus a metadata CSV.
+    Custom(custom::CustomConfig),
+    /// TinySOL.
+    Tinysol(tinysol::TinySolConfig),
+    /// VocalSet.
+    Vocalset(vocalset::VocalSetConfig),
+    /// Beatport EDM key.
+    BeatportKey(keys::BeatportConfig),
+    /// GiantSteps key (test) with GiantSteps MTG key (train).
+    GiantstepsKey(keys::GiantStepsConfig),
+}
+
+impl DatasetConfig {
+    /// Task names defined on the dataset.
+    pub fn tasks(&self) -> Vec<String> {
+        match self {
+            DatasetConfig::Custom(c) => c.tasks.keys().cloned().collect(),
+            DatasetConfig::Tinysol(c) => tinysol::task_names(c),
+            DatasetConfig::Vocalset(c) => vocalset::task_names(c),
+            DatasetConfig::BeatportKey(_) | DatasetConfig::GiantstepsKey(_) => vec!["key".into()],
+        }
+    }
+
+    /// The dataset's folder.
+    pub fn root(&self) -> &Path {
+        match self {
+            DatasetConfig::Custom(c) => &c.root,
+            DatasetConfig::Tinysol(c) => &c.root,
+            DatasetConfig::Vocalset(c) => &c.root,
+            DatasetConfig::BeatportKey(c) => &c.root,
+            DatasetConfig::GiantstepsKey(c) => &c.root,
+        }
+    }
+
+    /// Makes sure the dataset is on disk: renders, downloads (when the config allows) or
+    /// explains what to place where.
+    pub fn prepare(&self, options: &download::Options) -> Result<()> {
+        match self {
+            DatasetConfig::Custom(c) => custom::prepare(c),
+            DatasetConfig::Tinysol(c) => tinysol::prepare(c, options),
+            DatasetConfig::Vocalset(c) => vocalset::prepare(c, options),
+            DatasetConfig::BeatportKey(c) => keys::prepare_beatport(c, options),
+            DatasetConfig::GiantstepsKey(c) => keys::prepare_giantsteps(c),
+        }
+    }
+
+    /// Parses the dataset into one [`custom::TaskTracks`] per task.
+    pub fn load(&self, dataset: &str, seed: u64) -> Result<Vec<custom::TaskTracks>> {
+        match self {
+            DatasetConfig::Custom(c) => custom::load(dataset, c, seed),
+            DatasetConfig::Tinysol(c) => tinysol::load(c),
+            DatasetConfig::Vocalset(c) => vocalset::load(dataset, c, seed),
+            DatasetConfig::BeatportKey(c) => Ok(vec![keys::load_beatport(dataset, c, seed)?]),
+            DatasetConfig::GiantstepsKey(c) => Ok(vec![keys::load_giantsteps(dataset, c, seed)?]),
+        }
+    }
+}
+
+/// A task's tracks with its vocabulary: the sorted set of labels.
+pub(crate) fn task_tracks(
+    task: &str,
+    task_type: mir_table::TaskType,
+    tracks: Vec<mir_table::Track>,
+) -> custom::TaskTracks {
+    let vocabulary: std::collections::BTreeSet<String> = tracks
+        .iter()
+        .flat_map(|t| t.labels.iter().cloned())
+        .collect();
+    custom::TaskTracks {
+        task: task.into(),
+        task_type,
+        vocabulary: vocabulary.into_iter().collect(),
+        tracks,
+    }
+}
+
 /// Builds the `tracks` table of one task.
 pub fn tracks_table(dataset: &str, task: &custom::TaskTracks) -> Result<(SchemaRef, RecordBatch)> {
     let meta = Metadata::new()
-        .with(keys::DATASET, dataset)
-        .with(keys::TASK, &task.task)
-        .with(keys::TASK_TYPE, task.task_type)
-        .with(keys::LABEL_VOCABULARY, vocabulary_json(&task.vocabulary));
+        .with(mir_table::keys::DATASET, dataset)
+        .with(mir_table::keys::TASK, &task.task)
+        .with(mir_table::keys::TASK_TYPE, task.task_type)
+        .with(
+            mir_table::keys::LABEL_VOCABULARY,
+            vocabulary_json(&task.vocabulary),
+        );
     let schema = TableKind::Tracks.schema(0, &meta)?;
     let batch = mir_table::tracks_batch(&schema, &task.tracks)?;
     Ok((schema, batch))

@@ -83,6 +83,76 @@ pub fn stratified(
     out
 }
 
+/// Stratified k-fold assignment: within each stratum, tracks ordered by [`track_hash`] are dealt
+/// to folds `0..k` in turn, so every fold holds about `1/k` of each class. Like
+/// [`stratified`], a pure function of (seed, dataset, track set).
+pub fn kfold(seed: u64, dataset: &str, items: &[(String, String)], k: u32) -> Vec<u32> {
+    let k = k.max(1);
+    let mut strata: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (_, stratum)) in items.iter().enumerate() {
+        strata.entry(stratum.as_str()).or_default().push(i);
+    }
+    let mut out = vec![0; items.len()];
+    // Continue the deal across strata so small classes do not all start at fold 0.
+    let mut next = 0u32;
+    for members in strata.values_mut() {
+        members.sort_by_key(|&i| (track_hash(seed, dataset, &items[i].0), items[i].0.clone()));
+        for &i in members.iter() {
+            out[i] = next % k;
+            next += 1;
+        }
+    }
+    out
+}
+
+/// The split of a track in fold `fold` when `test_fold` is held out for testing and
+/// `validation_fold` for validation.
+pub fn fold_split(fold: u32, test_fold: u32, validation_fold: u32) -> &'static str {
+    if fold == test_fold {
+        "test"
+    } else if fold == validation_fold {
+        "validation"
+    } else {
+        "train"
+    }
+}
+
+/// Splits by group (a singer, an artist): every group lands whole in one split. Groups in
+/// `test` are the test split; of the others, the `validation` fraction (at least one when there
+/// are two or more) ordered by [`track_hash`] of the group name is validation, the rest train.
+pub fn by_group(
+    seed: u64,
+    dataset: &str,
+    groups: &[String],
+    test: &[String],
+    validation: f64,
+) -> Vec<&'static str> {
+    let mut others: Vec<&String> = groups
+        .iter()
+        .filter(|g| !test.contains(g))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    others.sort_by_key(|g| (track_hash(seed, dataset, g), (*g).clone()));
+    let mut n_val = (validation * others.len() as f64).round() as usize;
+    if others.len() >= 2 {
+        n_val = n_val.clamp(1, others.len() - 1);
+    }
+    let val: Vec<&String> = others.into_iter().take(n_val).collect();
+    groups
+        .iter()
+        .map(|g| {
+            if test.contains(g) {
+                "test"
+            } else if val.contains(&g) {
+                "validation"
+            } else {
+                "train"
+            }
+        })
+        .collect()
+}
+
 fn counts(n: usize, config: &SplitConfig) -> (usize, usize) {
     let mut n_train = (config.train * n as f64).round() as usize;
     let mut n_val = (config.validation * n as f64).round() as usize;
@@ -104,6 +174,35 @@ mod tests {
         (0..n)
             .map(|i| (format!("track{i}"), format!("c{}", i % classes)))
             .collect()
+    }
+
+    #[test]
+    fn kfold_balances_classes_and_groups_stay_whole() {
+        let it = items(100, 4);
+        let folds = kfold(3, "d", &it, 5);
+        for f in 0..5 {
+            for c in 0..4 {
+                let n = (0..100)
+                    .filter(|&i| folds[i] == f && it[i].1 == format!("c{c}"))
+                    .count();
+                assert!((4..=6).contains(&n), "fold {f} class {c}: {n}");
+            }
+        }
+        let groups: Vec<String> = (0..60).map(|i| format!("g{}", i % 12)).collect();
+        let splits = by_group(1, "d", &groups, &["g0".into(), "g1".into()], 0.2);
+        for g in 0..12 {
+            let s: std::collections::BTreeSet<_> = (0..60)
+                .filter(|&i| groups[i] == format!("g{g}"))
+                .map(|i| splits[i])
+                .collect();
+            assert_eq!(s.len(), 1, "group g{g} in {s:?}");
+        }
+        assert_eq!(splits[0], "test");
+        let val: std::collections::BTreeSet<_> = (0..60)
+            .filter(|&i| splits[i] == "validation")
+            .map(|i| &groups[i])
+            .collect();
+        assert_eq!(val.len(), 2);
     }
 
     #[test]

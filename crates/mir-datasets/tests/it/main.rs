@@ -1,7 +1,8 @@
 //! Integration tests of mir-datasets: decoding every format, resampling, windowed reading,
-//! downloads against a local server.
+//! downloads against a local server, and every dataset handler on its fixture.
 
 mod audio;
 mod download;
 mod encode;
+mod handlers;
 mod server;

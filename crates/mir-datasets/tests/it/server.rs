@@ -71,6 +71,9 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         .split_whitespace()
         .nth(1)
         .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
         .to_string();
     let mut range = None;
     loop {

@@ -1,0 +1,306 @@
+//! Tiny copies of every supported dataset in its real on-disk layout and metadata format, with
+//! synthesized audio, so that the handler that parses a real download parses the fixture.
+//!
+//! Each renderer reproduces the quirks of the real files that a parser must survive: TinySOL's
+//! CRLF CSV and `#` in file names, VocalSet's `female1`/`male11` folders and `__MACOSX` junk,
+//! Beatport's flats, `X`, `" | "`-joined and modal keys, GiantSteps MTG's confidences, `-` and
+//! `" / "`-joined keys, and lower-case tab-separated `.key` files.
+
+use std::f32::consts::TAU;
+use std::path::Path;
+
+use crate::{Error, Result};
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    std::fs::write(path, bytes).map_err(io(path))
+}
+
+/// A short note with a few harmonics and a decay, deterministic.
+fn note(freq: f32, seconds: f32, sr: u32, brightness: f32) -> Vec<f32> {
+    let n = (seconds * sr as f32) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / sr as f32;
+            let env = (-3.0 * t / seconds).exp() * (t * 200.0).min(1.0);
+            (1..=4)
+                .map(|h| (TAU * freq * h as f32 * t).sin() * brightness.powi(h - 1))
+                .sum::<f32>()
+                * 0.2
+                * env
+        })
+        .collect()
+}
+
+fn wav(path: &Path, samples: &[f32], sr: u32) -> Result<()> {
+    let audio = crate::audio::Audio {
+        samples: samples.to_vec(),
+        sample_rate_hz: sr,
+    };
+    write(path, crate::audio::wav_bytes(&audio)?)
+}
+
+fn mp3(path: &Path, samples: &[f32], sr: u32) -> Result<()> {
+    use mp3lame_encoder::{Bitrate, Builder, FlushGap, MonoPcm};
+    let e = |what: &str| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(format!("MP3 encoder: {what}")),
+    };
+    let mut b = Builder::new().ok_or_else(|| e("cannot allocate"))?;
+    b.set_num_channels(1).map_err(|x| e(&x.to_string()))?;
+    b.set_sample_rate(sr).map_err(|x| e(&x.to_string()))?;
+    b.set_brate(Bitrate::Kbps64)
+        .map_err(|x| e(&x.to_string()))?;
+    let mut enc = b.build().map_err(|x| e(&x.to_string()))?;
+    let mut out = Vec::with_capacity(samples.len() * 2 + 7200);
+    enc.encode_to_vec(MonoPcm(samples), &mut out)
+        .map_err(|x| e(&x.to_string()))?;
+    enc.flush_to_vec::<FlushGap>(&mut out)
+        .map_err(|x| e(&x.to_string()))?;
+    write(path, out)
+}
+
+fn midi_hz(midi: i32) -> f32 {
+    440.0 * 2f32.powf((midi - 69) as f32 / 12.0)
+}
+
+const PITCH_CLASSES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+
+/// TinySOL's 14 instruments: (family, folder, abbreviation, full name, lowest MIDI note).
+pub const TINYSOL_INSTRUMENTS: [(&str, &str, &str, &str, i32); 14] = [
+    ("Brass", "Bass_Tuba", "BTb", "Bass Tuba", 30),
+    ("Brass", "Horn", "Hn", "French Horn", 41),
+    ("Brass", "Trombone", "Tbn", "Trombone", 40),
+    ("Brass", "Trumpet_C", "TpC", "Trumpet in C", 54),
+    ("Keyboards", "Accordion", "Acc", "Accordion", 40),
+    ("Strings", "Contrabass", "Cb", "Contrabass", 28),
+    ("Strings", "Viola", "Va", "Viola", 48),
+    ("Strings", "Violoncello", "Vc", "Cello", 36),
+    ("Strings", "Violin", "Vn", "Violin", 55),
+    ("Winds", "Sax_Alto", "ASax", "Alto Saxophone", 49),
+    ("Winds", "Bassoon", "Bn", "Bassoon", 34),
+    ("Winds", "Clarinet_Bb", "ClBb", "Clarinet in Bb", 50),
+    ("Winds", "Flute", "Fl", "Flute", 60),
+    ("Winds", "Oboe", "Ob", "Oboe", 58),
+];
+
+/// TinySOL: `notes` notes per instrument (a semitone apart from the instrument's lowest note,
+/// dynamics alternating pp/ff), folds dealt in turn, `TinySOL_metadata.csv` with CRLF, and the
+/// archive's layout `<Family>/<Folder>/ordinario/<file>.wav`. Returns the number of files.
+pub fn tinysol(root: &Path, notes: usize) -> Result<usize> {
+    let header = "Path,Fold,Family,Instrument (abbr.),Instrument (in full),Technique (abbr.),\
+                  Technique (in full),Pitch,Pitch ID,Dynamics,Dynamics ID,Instance ID,\
+                  String ID (if applicable),Needed digital retuning";
+    let mut csv = format!("{header}\r\n");
+    let mut n = 0;
+    for (k, &(family, folder, abbr, full, low)) in TINYSOL_INSTRUMENTS.iter().enumerate() {
+        for j in 0..notes {
+            let midi = low + 5 * j as i32;
+            let pitch = format!("{}{}", PITCH_CLASSES[(midi % 12) as usize], midi / 12 - 1);
+            let (dynamics, dyn_id) = if j % 2 == 0 { ("pp", 0) } else { ("ff", 4) };
+            let (instance, instance_id, string_id) = match family {
+                "Strings" => (format!("{}c", j % 4 + 1), j % 4, format!("{}.0", j % 4 + 1)),
+                _ => ("N".to_string(), 0, String::new()),
+            };
+            let retune = if j % 3 == 2 { "T14d" } else { "N" };
+            let rel = format!(
+                "{family}/{folder}/ordinario/{abbr}-ord-{pitch}-{dynamics}-{instance}-{retune}.wav"
+            );
+            let fold = (k * notes + j) % 5;
+            csv.push_str(&format!(
+                "{rel},{fold},{family},{abbr},{full},ord,ordinario,{pitch},{midi},{dynamics},\
+                 {dyn_id},{instance_id},{string_id},{}\r\n",
+                if retune == "N" { "FALSE" } else { "TRUE" }
+            ));
+            let brightness = 0.2 + 0.05 * k as f32;
+            wav(
+                &root.join(&rel),
+                &note(midi_hz(midi), 0.3, 44_100, brightness),
+                44_100,
+            )?;
+            n += 1;
+        }
+    }
+    write(&root.join(crate::tinysol::METADATA), csv)?;
+    Ok(n)
+}
+
+/// VocalSet: every singer (`female1`..`female9`, `male1`..`male11`) sings every one of the ten
+/// techniques once in `arpeggios` (plus one `fast_forte` file outside the task), with the
+/// official split lists, a readme and `__MACOSX` resource forks. Returns the number of WAVs.
+pub fn vocalset(root: &Path) -> Result<usize> {
+    let singers: Vec<String> = (1..=9)
+        .map(|i| format!("female{i}"))
+        .chain((1..=11).map(|i| format!("male{i}")))
+        .collect();
+    let mut n = 0;
+    for (s, singer) in singers.iter().enumerate() {
+        let prefix = singer.replace("emale", "").replace("ale", "");
+        let base = 220.0 * if singer.starts_with('f') { 2.0 } else { 1.0 } + 7.0 * s as f32;
+        let techniques = crate::vocalset::TECHNIQUES.iter().chain(&["fast_forte"]);
+        for (t, technique) in techniques.enumerate() {
+            let file = format!("{prefix}_arpeggios_{technique}_a.wav");
+            let path = root
+                .join("FULL")
+                .join(singer)
+                .join("arpeggios")
+                .join(technique)
+                .join(&file);
+            wav(
+                &path,
+                &note(base, 0.2, 22_050, 0.1 + 0.08 * t as f32),
+                22_050,
+            )?;
+            n += 1;
+        }
+    }
+    // A resource fork beside a real file, and the archive's `__MACOSX/` tree.
+    write(
+        &root.join("FULL/female1/arpeggios/belt/._f1_arpeggios_belt_a.wav"),
+        b"\0\x05\x16\x07",
+    )?;
+    write(
+        &root.join("__MACOSX/FULL/female1/._arpeggios"),
+        b"\0\x05\x16\x07",
+    )?;
+    write(
+        &root.join("train_singers_technique.txt"),
+        "female1\nfemale3\nfemale4\nfemale5\nfemale6\nfemale7\nfemale9\nmale1\nmale2\nmale4\n\
+         male6\nmale7\nmale8\nmale9\nmale11\n",
+    )?;
+    write(
+        &root.join("test_singers_technique.txt"),
+        "female2\nfemale8\nmale3\nmale5\nmale10\n",
+    )?;
+    write(
+        &root.join("readme-anon.txt"),
+        "Full vocalset data - 20 singers (11 male, 9 female)\n",
+    )?;
+    Ok(n)
+}
+
+/// Beatport EDM key: `keys/<id> <artist> - <title> (<mix>).txt` (one line, no newline),
+/// `audio/<same>.mp3` and `meta/<same>.json` (with the real files' bare `nan`). Every one of
+/// the 24 keys three times (with sharps, with flats, in lower case), plus labels a parser must
+/// refuse.
+/// Returns (annotated files, usable tracks).
+pub fn beatport(root: &Path) -> Result<(usize, usize)> {
+    let flats = [
+        "C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B",
+    ];
+    let mut labels: Vec<String> = Vec::new();
+    for copy in 0..3 {
+        for (pc, name) in PITCH_CLASSES.iter().enumerate() {
+            let tonic = match copy {
+                0 => name.to_string(),
+                1 => flats[pc].to_string(),
+                _ => name.to_lowercase(),
+            };
+            labels.push(format!("{tonic} major"));
+            labels.push(format!("{tonic} minor"));
+        }
+    }
+    let usable = labels.len();
+    labels.extend(
+        [
+            "X",
+            "unknown",
+            "Ab major | F minor",
+            "F minor phrygian",
+            "E other",
+            "D minor ",
+        ]
+        .map(String::from),
+    );
+    // `D minor ` (trailing space) is usable.
+    let usable = usable + 1;
+    for (i, label) in labels.iter().enumerate() {
+        let stem = format!("{} Artist {i} - Title {i} (Original Mix)", 100_000 + i);
+        write(&root.join("keys").join(format!("{stem}.txt")), label)?;
+        write(
+            &root.join("meta").join(format!("{stem}.json")),
+            format!(
+                "{{\"id\": {}, \"bpm\": nan, \"key\": \"{label}\"}}",
+                100_000 + i
+            ),
+        )?;
+        let tonic = (i % 12) as i32;
+        mp3(
+            &root.join("audio").join(format!("{stem}.mp3")),
+            &note(midi_hz(48 + tonic), 0.3, 44_100, 0.4),
+            44_100,
+        )?;
+    }
+    Ok((labels.len(), usable))
+}
+
+/// GiantSteps: `giantsteps-key-dataset/` (12 test tracks, `annotations/key/<id>.LOFI.key` with
+/// flats, no newline) and `giantsteps-mtg-key-dataset/` (`annotations/annotations.txt` with
+/// confidences, `-` and multiple keys; 30 rows), each with `audio/<id>.LOFI.mp3`.
+/// Returns (test tracks, usable training tracks at confidence 2).
+pub fn giantsteps(root: &Path) -> Result<(usize, usize)> {
+    let gs = root.join("giantsteps-key-dataset");
+    let keys = [
+        "Db major", "D minor", "Eb minor", "E major", "F minor", "Gb major",
+    ];
+    let mut test = 0;
+    for i in 0..12 {
+        let id = 1_000_000 + i;
+        write(
+            &gs.join(format!("annotations/key/{id}.LOFI.key")),
+            keys[i % keys.len()],
+        )?;
+        mp3(
+            &gs.join(format!("audio/{id}.LOFI.mp3")),
+            &note(midi_hz(50 + i as i32), 0.3, 44_100, 0.4),
+            44_100,
+        )?;
+        test += 1;
+    }
+    let mtg = root.join("giantsteps-mtg-key-dataset");
+    let mut table = String::from("ID\tMANUAL KEY\tC\n");
+    let mut usable = 0;
+    for i in 0..30usize {
+        let id = 5_000 + i;
+        let (key, confidence) = match i {
+            0 => ("-".to_string(), 0),
+            1 => ("F minor / G# major".to_string(), 2),
+            2 => ("A minor".to_string(), 1),
+            3 => ("B major ".to_string(), 2),
+            _ => (
+                format!(
+                    "{} {}",
+                    PITCH_CLASSES[i % 12],
+                    if i % 2 == 0 { "major" } else { "minor" }
+                ),
+                2,
+            ),
+        };
+        if confidence == 2 && !key.contains('/') {
+            usable += 1;
+        }
+        table.push_str(&format!("{id}\t{key}\t{confidence}\n"));
+        write(
+            &mtg.join(format!("annotations/key/{id}.LOFI.key")),
+            format!("{}\t{confidence}\t\n", key.to_lowercase()),
+        )?;
+        mp3(
+            &mtg.join(format!("audio/{id}.LOFI.mp3")),
+            &note(midi_hz(45 + (i % 12) as i32), 0.3, 44_100, 0.4),
+            44_100,
+        )?;
+    }
+    write(&mtg.join("annotations/annotations.txt"), table)?;
+    Ok((test, usable))
+}
