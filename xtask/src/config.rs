@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Yaml};
-use mir_datasets::custom::CustomConfig;
+use mir_datasets::DatasetConfig;
 use mir_deform::Scenario;
 use mir_embed::ModelConfig;
 use mir_probe::ProbeConfig;
@@ -52,23 +52,6 @@ pub struct ExperimentConfig {
 
 fn default_seeds() -> Vec<u64> {
     vec![0]
-}
-
-/// A dataset, by kind.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum DatasetConfig {
-    /// A folder of audio plus a metadata CSV.
-    Custom(CustomConfig),
-}
-
-impl DatasetConfig {
-    /// Task names defined on the dataset.
-    pub fn tasks(&self) -> Vec<String> {
-        match self {
-            DatasetConfig::Custom(c) => c.tasks.keys().cloned().collect(),
-        }
-    }
 }
 
 /// The combinations to run, by name. `tasks` are written `dataset/task`.
@@ -131,7 +114,11 @@ fn refine(figment: &Figment, errors: figment::Error) -> figment::Error {
             let parts: Vec<&str> = e.path.iter().map(String::as_str).collect();
             let better = match parts.as_slice() {
                 ["datasets", _] => variant(figment, &path, |tag, f| match tag {
-                    "custom" => f.extract::<CustomConfig>().err(),
+                    "custom" => f.extract::<mir_datasets::custom::CustomConfig>().err(),
+                    "tinysol" => f.extract::<mir_datasets::tinysol::TinySolConfig>().err(),
+                    "vocalset" => f.extract::<mir_datasets::vocalset::VocalSetConfig>().err(),
+                    "beatport_key" => f.extract::<mir_datasets::keys::BeatportConfig>().err(),
+                    "giantsteps_key" => f.extract::<mir_datasets::keys::GiantStepsConfig>().err(),
                     _ => None,
                 }),
                 ["models", _] => variant(figment, &path, |tag, f| match tag {
@@ -310,15 +297,16 @@ impl ExperimentConfig {
                 .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?;
         }
         for (name, dataset) in &self.datasets {
-            match dataset {
-                DatasetConfig::Custom(c) => {
-                    if c.generate.is_none() && !c.root.is_dir() {
-                        bail!(
-                            "invalid config `{file}`:\n  key `datasets.{name}.root`: audio folder `{}` does not exist",
-                            c.root.display()
-                        );
-                    }
-                }
+            // Published datasets are checked (and fetched) by `prepare`, which says how to get
+            // them; a custom one must be there.
+            if let DatasetConfig::Custom(c) = dataset
+                && c.generate.is_none()
+                && !c.root.is_dir()
+            {
+                bail!(
+                    "invalid config `{file}`:\n  key `datasets.{name}.root`: audio folder `{}` does not exist",
+                    c.root.display()
+                );
             }
         }
         if self.seeds.is_empty() {

@@ -56,10 +56,10 @@ enum Cmd {
         #[arg(long)]
         track_id: Option<String>,
     },
-    /// Render the synthetic fixture dataset.
+    /// Render every fixture dataset (synthetic audio in each real dataset's layout).
     Fixtures {
-        /// Output folder.
-        #[arg(long, default_value = "fixtures/generated/synth")]
+        /// Output folder; each dataset goes to a subfolder.
+        #[arg(long, default_value = "fixtures/generated")]
         out: PathBuf,
     },
     /// Regenerate docs/tables.md from the table contract.
@@ -180,10 +180,30 @@ fn run() -> Result<()> {
             );
         }
         Cmd::Fixtures { out } => {
+            use mir_datasets::fixtures;
             let out = cwd.join(out);
-            let n =
-                mir_datasets::synth::render(&out, &mir_datasets::synth::SynthConfig::default())?;
-            println!("wrote {n} files and metadata.csv under {}", out.display());
+            let synth = mir_datasets::synth::render(
+                &out.join("synth"),
+                &mir_datasets::synth::SynthConfig::default(),
+            )?;
+            println!("synth: {synth} files under {}", out.join("synth").display());
+            let n = fixtures::tinysol(&out.join("tinysol"), mir_datasets::tinysol::FIXTURE_NOTES)?;
+            println!("tinysol: {n} files under {}", out.join("tinysol").display());
+            let n = fixtures::vocalset(&out.join("vocalset"))?;
+            println!(
+                "vocalset: {n} files under {}",
+                out.join("vocalset").display()
+            );
+            let (n, usable) = fixtures::beatport(&out.join("beatport_key"))?;
+            println!(
+                "beatport_key: {n} annotated tracks ({usable} with one key) under {}",
+                out.join("beatport_key").display()
+            );
+            let (test, train) = fixtures::giantsteps(&out.join("giantsteps_key"))?;
+            println!(
+                "giantsteps_key: {test} test and {train} training tracks under {}",
+                out.join("giantsteps_key").display()
+            );
         }
         Cmd::Docs => {
             let path = project_root().join("docs/tables.md");

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use mir_datasets::custom::{self, TaskTracks};
+use mir_datasets::custom::TaskTracks;
 use mir_table::{CLEAN, Table, TableKind, TableStore, Track};
 use tracing::info;
 
-use crate::config::{DatasetConfig, ExperimentConfig, Plan, planned_datasets};
+use crate::config::{ExperimentConfig, Plan, planned_datasets};
 
 /// Counts of the work a plan implies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +70,11 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
     // 1. Datasets -> tracks.
     let mut tasks: TaskTables = BTreeMap::new();
     for dataset in planned_datasets(&plan) {
-        let DatasetConfig::Custom(dc) = &config.datasets[&dataset];
-        custom::prepare(dc).with_context(|| format!("preparing dataset `{dataset}`"))?;
-        for task in custom::load(&dataset, dc, config.seed)
+        let dc = &config.datasets[&dataset];
+        dc.prepare(&Default::default())
+            .with_context(|| format!("preparing dataset `{dataset}`"))?;
+        for task in dc
+            .load(&dataset, config.seed)
             .with_context(|| format!("loading dataset `{dataset}`"))?
         {
             if !plan.tasks.contains(&(dataset.clone(), task.task.clone())) {

@@ -203,34 +203,34 @@ fn dry_run_prints_the_grid() {
 }
 
 /// The quickstart config, redirected into a temporary folder, runs end to end and leaves
-/// valid tables whose instrument accuracy is far above chance (0.25).
+/// valid tables whose instrument accuracy is far above chance (1/14).
 #[test]
 fn quickstart_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
-    let data = dir.path().join("synth");
+    let data = dir.path().join("tinysol");
     let config = root().join("configs/quickstart.yml");
     let out = xtask(
         &["experiment", config.to_str().unwrap()],
         &[
             ("MIR_OUTPUT", out_dir.to_str().unwrap()),
-            ("MIR_DATASETS__SYNTH__ROOT", data.to_str().unwrap()),
+            ("MIR_DATASETS__TINYSOL__ROOT", data.to_str().unwrap()),
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    for row in [
+        "| instrument | tinysol | logmel | 0 | linear | clean |",
+        "| instrument | tinysol | logmel | 0 | linear | white_noise_20db |",
+        "| instrument | tinysol | logmel | 0 | linear | mp3_64kbps |",
+        "| instrument | tinysol | logmel | 0 | mlp | clean |",
+        "| pitch_class | tinysol | logmel | 0 | mlp | gain_-20db |",
+    ] {
+        assert!(stdout.contains(row), "{row} missing from:\n{stdout}");
+    }
     assert!(
-        stdout.contains("| instrument | synth | logmel | 0 | linear | clean |"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("| instrument | synth | logmel | 0 | linear | white_noise_20db |"),
-        "{stdout}"
-    );
-
-    assert!(
-        stdout.contains("| instrument | synth | logmel | 0 | mlp | clean |"),
-        "{stdout}"
+        data.join("TinySOL_metadata.csv").is_file(),
+        "the fixture is rendered in TinySOL's layout"
     );
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -238,13 +238,13 @@ fn quickstart_runs_end_to_end() {
         .unwrap();
     let store = TableStore::open(out_dir.to_str().unwrap()).unwrap();
     for (rel, kind) in [
-        ("tracks/synth/instrument.parquet", TableKind::Tracks),
+        ("tracks/tinysol/instrument.parquet", TableKind::Tracks),
         (
-            "embeddings/synth/logmel/clean.parquet",
+            "embeddings/tinysol/logmel/clean.parquet",
             TableKind::Embeddings,
         ),
         (
-            "embeddings/synth/logmel/white_noise_20db.parquet",
+            "embeddings/tinysol/logmel/white_noise_20db.parquet",
             TableKind::Embeddings,
         ),
         (
@@ -264,14 +264,14 @@ fn quickstart_runs_end_to_end() {
         assert!(table.num_rows() > 0, "{rel} is empty");
     }
     let tracks = rt
-        .block_on(store.read("tracks/synth/instrument.parquet", TableKind::Tracks))
+        .block_on(store.read("tracks/tinysol/instrument.parquet", TableKind::Tracks))
         .unwrap();
-    assert_eq!(tracks.num_rows(), 240);
-    assert_eq!(
-        Metadata::of(&tracks.schema)
-            .get(TableKind::Tracks, keys::LABEL_VOCABULARY)
-            .unwrap(),
-        r#"["brass","flute","mallet","reed"]"#
+    assert_eq!(tracks.num_rows(), 280);
+    let meta = Metadata::of(&tracks.schema);
+    let vocabulary = meta.get(TableKind::Tracks, keys::LABEL_VOCABULARY).unwrap();
+    assert!(
+        vocabulary.starts_with(r#"["Accordion","Alto Saxophone","Bass Tuba","Bassoon","Cello""#),
+        "{vocabulary}"
     );
     let metrics = read_metrics(
         &rt.block_on(store.read("metrics.parquet", TableKind::Metrics))
@@ -282,9 +282,9 @@ fn quickstart_runs_end_to_end() {
         .iter()
         .find(|m| m.task == "instrument" && m.deformation == "clean" && m.metric == "accuracy")
         .unwrap();
-    assert_eq!(clean_accuracy.n, 48);
+    assert_eq!(clean_accuracy.n, 56, "fold 0 of 5 is the test split");
     assert!(
-        clean_accuracy.value > 0.6,
+        clean_accuracy.value > 0.3,
         "clean instrument accuracy {}",
         clean_accuracy.value
     );

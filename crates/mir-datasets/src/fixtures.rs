@@ -27,16 +27,61 @@ fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
 
 /// A short note with a few harmonics and a decay, deterministic.
 fn note(freq: f32, seconds: f32, sr: u32, brightness: f32) -> Vec<f32> {
+    let plain = Timbre {
+        brightness,
+        even: 1.0,
+        formant_hz: 1000.0,
+        formant_gain: 0.0,
+        attack: 0.005,
+        noise: 0.0,
+    };
+    timbre(freq, seconds, sr, &plain, 0)
+}
+
+/// An instrument's character.
+struct Timbre {
+    /// Amplitude ratio of successive harmonics.
+    brightness: f32,
+    /// Weight of even harmonics (low for clarinet-like tones).
+    even: f32,
+    /// Centre of a resonance that boosts the harmonics near it, whatever the pitch.
+    formant_hz: f32,
+    /// Boost at the resonance's centre (linear).
+    formant_gain: f32,
+    /// Attack time in seconds.
+    attack: f32,
+    /// Breath noise relative to the tone.
+    noise: f32,
+}
+
+/// A note of `freq` Hz with the character `t`, and a seeded noise stream.
+fn timbre(freq: f32, seconds: f32, sr: u32, t: &Timbre, seed: u64) -> Vec<f32> {
+    let (brightness, even, attack, noise) = (t.brightness, t.even, t.attack, t.noise);
+    let weight = |h: i32| {
+        let f = freq * h as f32;
+        let octaves = (f / t.formant_hz).log2();
+        let formant = 1.0 + t.formant_gain * (-octaves * octaves / (2.0 * 0.35 * 0.35)).exp();
+        let parity = if h % 2 == 0 { even } else { 1.0 };
+        brightness.powi(h - 1) * parity * formant
+    };
+    let weights: Vec<f32> = (1..=12).map(weight).collect();
     let n = (seconds * sr as f32) as usize;
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
         .map(|i| {
             let t = i as f32 / sr as f32;
-            let env = (-3.0 * t / seconds).exp() * (t * 200.0).min(1.0);
-            (1..=4)
-                .map(|h| (TAU * freq * h as f32 * t).sin() * brightness.powi(h - 1))
+            let env = (-2.5 * t / seconds).exp() * (t / attack.max(1e-4)).min(1.0);
+            let tone = (1..=12)
+                .filter(|h| (h * freq as i32) < (sr / 2) as i32)
+                .map(|h| (TAU * freq * h as f32 * t).sin() * weights[h as usize - 1])
                 .sum::<f32>()
-                * 0.2
-                * env
+                / weights.iter().sum::<f32>()
+                * 3.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let white = (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+            (tone + noise * white) * 0.15 * env
         })
         .collect()
 }
@@ -69,6 +114,32 @@ fn mp3(path: &Path, samples: &[f32], sr: u32) -> Result<()> {
     write(path, out)
 }
 
+/// A triad of the key `label` names (root, third, fifth, over two octaves), or a plain tone for
+/// labels that name no single key: fixture audio that agrees with its annotation.
+fn key_chord(label: &str, seconds: f32, sr: u32) -> Vec<f32> {
+    let Some(key) = crate::keys::normalize_key(label) else {
+        return note(midi_hz(57), seconds, sr, 0.4);
+    };
+    let (tonic, mode) = key
+        .split_once(' ')
+        .expect("normalized keys are `<tonic> <mode>`");
+    let root = PITCH_CLASSES
+        .iter()
+        .position(|p| *p == tonic)
+        .expect("normalized tonics are sharps") as i32;
+    let third = if mode == "minor" { 3 } else { 4 };
+    let mut out = vec![0.0; (seconds * sr as f32) as usize];
+    for interval in [0, third, 7, 12, 12 + third] {
+        for (o, v) in out
+            .iter_mut()
+            .zip(note(midi_hz(48 + root + interval), seconds, sr, 0.3))
+        {
+            *o += v / 3.0;
+        }
+    }
+    out
+}
+
 fn midi_hz(midi: i32) -> f32 {
     440.0 * 2f32.powf((midi - 69) as f32 / 12.0)
 }
@@ -95,7 +166,7 @@ pub const TINYSOL_INSTRUMENTS: [(&str, &str, &str, &str, i32); 14] = [
     ("Winds", "Oboe", "Ob", "Oboe", 58),
 ];
 
-/// TinySOL: `notes` notes per instrument (a semitone apart from the instrument's lowest note,
+/// TinySOL: `notes` notes per instrument (a fourth apart from the instrument's lowest note,
 /// dynamics alternating pp/ff), folds dealt in turn, `TinySOL_metadata.csv` with CRLF, and the
 /// archive's layout `<Family>/<Folder>/ordinario/<file>.wav`. Returns the number of files.
 pub fn tinysol(root: &Path, notes: usize) -> Result<usize> {
@@ -106,7 +177,7 @@ pub fn tinysol(root: &Path, notes: usize) -> Result<usize> {
     let mut n = 0;
     for (k, &(family, folder, abbr, full, low)) in TINYSOL_INSTRUMENTS.iter().enumerate() {
         for j in 0..notes {
-            let midi = low + 5 * j as i32;
+            let midi = low + (5 * j as i32) % 36;
             let pitch = format!("{}{}", PITCH_CLASSES[(midi % 12) as usize], midi / 12 - 1);
             let (dynamics, dyn_id) = if j % 2 == 0 { ("pp", 0) } else { ("ff", 4) };
             let (instance, instance_id, string_id) = match family {
@@ -123,12 +194,27 @@ pub fn tinysol(root: &Path, notes: usize) -> Result<usize> {
                  {dyn_id},{instance_id},{string_id},{}\r\n",
                 if retune == "N" { "FALSE" } else { "TRUE" }
             ));
-            let brightness = 0.2 + 0.05 * k as f32;
-            wav(
-                &root.join(&rel),
-                &note(midi_hz(midi), 0.3, 44_100, brightness),
+            // Each instrument its own resonance, harmonic balance, attack and breath noise.
+            let character = Timbre {
+                brightness: 0.85 + 0.01 * (k % 5) as f32,
+                even: if abbr == "ClBb" {
+                    0.1
+                } else {
+                    1.0 - 0.05 * (k % 4) as f32
+                },
+                formant_hz: 350.0 * 1.22f32.powi(k as i32),
+                formant_gain: 10.0,
+                attack: 0.005 + 0.01 * (k % 5) as f32,
+                noise: if family == "Winds" { 0.08 } else { 0.02 },
+            };
+            let samples = timbre(
+                midi_hz(midi),
+                0.5,
                 44_100,
-            )?;
+                &character,
+                (k * 1000 + j) as u64,
+            );
+            wav(&root.join(&rel), &samples, 44_100)?;
             n += 1;
         }
     }
@@ -235,10 +321,9 @@ pub fn beatport(root: &Path) -> Result<(usize, usize)> {
                 100_000 + i
             ),
         )?;
-        let tonic = (i % 12) as i32;
         mp3(
             &root.join("audio").join(format!("{stem}.mp3")),
-            &note(midi_hz(48 + tonic), 0.3, 44_100, 0.4),
+            &key_chord(label, 0.5, 44_100),
             44_100,
         )?;
     }
@@ -263,7 +348,7 @@ pub fn giantsteps(root: &Path) -> Result<(usize, usize)> {
         )?;
         mp3(
             &gs.join(format!("audio/{id}.LOFI.mp3")),
-            &note(midi_hz(50 + i as i32), 0.3, 44_100, 0.4),
+            &key_chord(keys[i % keys.len()], 0.5, 44_100),
             44_100,
         )?;
         test += 1;
@@ -297,7 +382,7 @@ pub fn giantsteps(root: &Path) -> Result<(usize, usize)> {
         )?;
         mp3(
             &mtg.join(format!("audio/{id}.LOFI.mp3")),
-            &note(midi_hz(45 + (i % 12) as i32), 0.3, 44_100, 0.4),
+            &key_chord(&key, 0.5, 44_100),
             44_100,
         )?;
     }

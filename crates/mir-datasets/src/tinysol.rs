@@ -62,6 +62,10 @@ pub struct TinySolConfig {
     /// Base URL replacing Zenodo's (a local mirror).
     #[serde(default)]
     pub mirror: Option<String>,
+    /// Render the synthetic TinySOL-layout fixture ([`crate::fixtures::tinysol`]) into `root`
+    /// when `root` does not exist (never into an existing folder).
+    #[serde(default)]
+    pub fixture: bool,
     /// Tasks to build (default: all three).
     #[serde(default = "all_tasks")]
     pub tasks: Vec<Task>,
@@ -96,9 +100,17 @@ pub fn remotes(mirror: Option<&str>) -> Vec<Remote> {
     ]
 }
 
+/// Notes per instrument of the fixture rendered by `fixture: true`.
+pub const FIXTURE_NOTES: usize = 20;
+
 /// Makes sure the dataset is on disk, downloading it when allowed.
 pub fn prepare(config: &TinySolConfig, options: &Options) -> Result<()> {
     if config.root.join(METADATA).is_file() {
+        return Ok(());
+    }
+    if config.fixture && !config.root.exists() {
+        let n = crate::fixtures::tinysol(&config.root, FIXTURE_NOTES)?;
+        tracing::info!(files = n, root = %config.root.display(), "rendered the TinySOL fixture");
         return Ok(());
     }
     if !config.download {
