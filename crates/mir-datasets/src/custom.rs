@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::split::{SplitConfig, stratified};
+use crate::split::{SplitConfig, assign};
 use mir_table::{TaskType, Track};
 
 use crate::{Error, Result, audio};
@@ -30,6 +30,76 @@ pub struct CustomConfig {
     /// The column whose values stratify the split; default: the first task's label column.
     #[serde(default)]
     pub stratify_by: Option<String>,
+    /// Where labels come from: the metadata CSV (default), or one folder per class under `root`
+    /// (then the label column is `class` and the path column `path`, as if from a CSV).
+    #[serde(default)]
+    pub layout: Layout,
+}
+
+/// How a custom dataset states its labels.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// A metadata CSV with a `path` column and label columns.
+    #[default]
+    Csv,
+    /// `root/<class>/.../<file>`: the first folder below `root` is the label (column `class`).
+    ClassFolders,
+}
+
+/// The metadata of a class-folder dataset as CSV text (`path,class`), files sorted.
+fn class_folder_csv(root: &Path) -> Result<String> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    let audio_ext = ["wav", "flac", "mp3", "ogg", "m4a", "aac"];
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let p = entry.map_err(io(&dir))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| audio_ext.contains(&e.to_ascii_lowercase().as_str()))
+            {
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("walked from root")
+                    .to_path_buf();
+                if rel.components().count() >= 2 {
+                    files.push(rel);
+                }
+            }
+        }
+    }
+    files.sort();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let bad = |e: csv::Error| Error::Metadata {
+        path: root.to_path_buf(),
+        reason: e.to_string(),
+    };
+    w.write_record(["path", "class"]).map_err(bad)?;
+    for rel in files {
+        let class = rel
+            .components()
+            .next()
+            .expect("at least two components")
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned();
+        let path = rel.to_string_lossy().replace('\\', "/");
+        w.write_record([path.as_str(), class.as_str()])
+            .map_err(bad)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::Metadata {
+        path: root.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn default_metadata() -> PathBuf {
@@ -83,7 +153,7 @@ impl CustomConfig {
 /// and otherwise checks that `root` and the metadata exist.
 pub fn prepare(config: &CustomConfig) -> Result<()> {
     let metadata = config.metadata_path();
-    if metadata.is_file() {
+    if metadata.is_file() || (config.layout == Layout::ClassFolders && config.root.is_dir()) {
         return Ok(());
     }
     match config.generate {
@@ -107,12 +177,22 @@ pub fn prepare(config: &CustomConfig) -> Result<()> {
 /// from the file headers. Splits come from a `split` column when the CSV has one, else from
 /// [`stratified`] with `seed` and `dataset`.
 pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskTracks>> {
-    let path = config.metadata_path();
+    let path = match config.layout {
+        Layout::Csv => config.metadata_path(),
+        Layout::ClassFolders => config.root.clone(),
+    };
     let csv_err = |e: csv::Error| Error::Metadata {
         path: path.clone(),
         reason: e.to_string(),
     };
-    let mut reader = csv::Reader::from_path(&path).map_err(csv_err)?;
+    let text = match config.layout {
+        Layout::Csv => std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?,
+        Layout::ClassFolders => class_folder_csv(&config.root)?,
+    };
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().map_err(csv_err)?.clone();
     let col = |name: &str| {
         headers
@@ -171,16 +251,21 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
         };
         rows.push((track_id, audio_path, duration_s, split, record));
     }
-    let splits: Vec<&'static str> = if split_col.is_some() {
+    let splits: Vec<(&'static str, Option<u32>)> = if split_col.is_some() {
         rows.iter()
-            .map(|r| r.3.expect("every row has a split when the column exists"))
+            .map(|r| {
+                (
+                    r.3.expect("every row has a split when the column exists"),
+                    None,
+                )
+            })
             .collect()
     } else {
         let items: Vec<(String, String)> = rows
             .iter()
             .map(|r| (r.0.clone(), r.4[stratify_col].to_string()))
             .collect();
-        stratified(seed, dataset, &items, &config.split)
+        assign(seed, dataset, &items, &config.split)
     };
 
     let mut out = Vec::new();
@@ -199,7 +284,7 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
         };
         let mut vocabulary = BTreeSet::new();
         let mut tracks = Vec::new();
-        for (row, split) in rows.iter().zip(&splits) {
+        for (row, &(split, fold)) in rows.iter().zip(&splits) {
             let labels = labels_of(&row.4[c]);
             vocabulary.extend(labels.iter().cloned());
             let targets = match task.task_type {
@@ -223,7 +308,7 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
                 labels,
                 targets,
                 duration_s: row.2,
-                fold: None,
+                fold: fold.map(|f| f as i32),
             });
         }
         out.push(TaskTracks {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::custom::TaskTracks;
 use crate::download::{Options, Remote, fetch};
-use crate::split::{SplitConfig, stratified};
+use crate::split::{SplitConfig, assign, stratified};
 use crate::{Error, Result, audio, task_tracks};
 use mir_table::{TaskType, Track};
 
@@ -216,11 +216,12 @@ pub fn load_beatport(dataset: &str, config: &BeatportConfig, seed: u64) -> Resul
         .iter()
         .map(|t| (t.track_id.clone(), t.labels[0].clone()))
         .collect();
-    for (t, s) in tracks
+    for (t, (s, fold)) in tracks
         .iter_mut()
-        .zip(stratified(seed, dataset, &items, &config.split))
+        .zip(assign(seed, dataset, &items, &config.split))
     {
         t.split = s.into();
+        t.fold = fold.map(|f| f as i32);
     }
     Ok(task_tracks("key", TaskType::Multiclass, tracks))
 }
@@ -325,6 +326,7 @@ pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> R
     let split = SplitConfig {
         train: 1.0 - config.validation,
         validation: config.validation,
+        ..SplitConfig::default()
     };
     for (t, s) in train
         .iter_mut()

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Split fractions; the test split takes the rest.
+/// How a dataset without an official split is split: fractions (the test split takes the
+/// rest), or, with `folds`, stratified k-fold with one fold held out for testing and the next
+/// for validation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SplitConfig {
@@ -15,6 +17,13 @@ pub struct SplitConfig {
     /// Fraction of each stratum used for validation.
     #[serde(default = "default_validation")]
     pub validation: f64,
+    /// Stratified k-fold instead of fractions: the number of folds (each track's fold is
+    /// written to the `fold` column).
+    #[serde(default)]
+    pub folds: Option<u32>,
+    /// With `folds`: the fold held out for testing (the next one is validation).
+    #[serde(default)]
+    pub test_fold: u32,
 }
 
 fn default_train() -> f64 {
@@ -29,6 +38,8 @@ impl Default for SplitConfig {
         Self {
             train: default_train(),
             validation: default_validation(),
+            folds: None,
+            test_fold: 0,
         }
     }
 }
@@ -81,6 +92,30 @@ pub fn stratified(
         }
     }
     out
+}
+
+/// The split (and fold, under k-fold) of each `(track_id, stratum)` as `config` asks:
+/// [`stratified`] fractions, or [`kfold`] with [`fold_split`].
+pub fn assign(
+    seed: u64,
+    dataset: &str,
+    items: &[(String, String)],
+    config: &SplitConfig,
+) -> Vec<(&'static str, Option<u32>)> {
+    match config.folds {
+        Some(k) => {
+            let k = k.max(2);
+            let test = config.test_fold % k;
+            kfold(seed, dataset, items, k)
+                .into_iter()
+                .map(|f| (fold_split(f, test, (test + 1) % k), Some(f)))
+                .collect()
+        }
+        None => stratified(seed, dataset, items, config)
+            .into_iter()
+            .map(|s| (s, None))
+            .collect(),
+    }
 }
 
 /// Stratified k-fold assignment: within each stratum, tracks ordered by [`track_hash`] are dealt

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::custom::TaskTracks;
 use crate::download::{Options, Remote, fetch};
-use crate::split::{SplitConfig, by_group, stratified};
+use crate::split::{SplitConfig, assign, by_group};
 use crate::{Error, Result, audio, task_tracks};
 use mir_table::{TaskType, Track};
 
@@ -219,7 +219,7 @@ pub fn load(dataset: &str, config: &VocalSetConfig, seed: u64) -> Result<Vec<Tas
                     .iter()
                     .map(|(i, singer, _)| (tracks[*i].track_id.clone(), singer.clone()))
                     .collect();
-                stratified(seed, dataset, &items, &config.split)
+                assign(seed, dataset, &items, &config.split)
             }
             Task::Technique => {
                 let singers: Vec<String> = selected.iter().map(|s| s.1.clone()).collect();
@@ -230,13 +230,17 @@ pub fn load(dataset: &str, config: &VocalSetConfig, seed: u64) -> Result<Vec<Tas
                     &test_singers(&config.root)?,
                     config.validation_singers,
                 )
+                .into_iter()
+                .map(|s| (s, None))
+                .collect()
             }
         };
         let task_tracks_list = selected
             .iter()
             .zip(splits)
-            .map(|((i, singer, technique), split)| Track {
+            .map(|((i, singer, technique), (split, fold))| Track {
                 split: split.into(),
+                fold: fold.map(|f| f as i32),
                 labels: vec![match task {
                     Task::Singer => singer.clone(),
                     Task::Technique => technique.clone(),

@@ -292,3 +292,76 @@ fn tinysol_downloads_from_a_mirror_end_to_end() {
     let err = cfg.prepare(&options()).unwrap_err().to_string();
     assert!(err.contains("36030a7fe389da86c3419e5ee48e3b7f"), "{err}");
 }
+
+#[test]
+fn custom_class_folders_with_k_folds() {
+    let dir = tempfile::tempdir().unwrap();
+    for class in ["jazz", "rock", "techno"] {
+        for i in 0..10 {
+            let path = dir.path().join(class).join(format!("take{i}.wav"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            crate::encode::wav(&path, &[vec![0.1; 2205]], 22_050, 16, false);
+        }
+    }
+    let cfg: DatasetConfig = config(
+        "{type: custom, root: ROOT, layout: class_folders,
+          tasks: {genre: {type: multiclass, label_column: class}},
+          split: {folds: 5, test_fold: 2}}",
+        dir.path(),
+    );
+    cfg.prepare(&options()).unwrap();
+    let task = cfg.load("genres", 0).unwrap().remove(0);
+    assert_eq!(task.vocabulary, ["jazz", "rock", "techno"]);
+    assert_eq!(task.tracks.len(), 30);
+    assert_eq!(label(&task, "rock/take3"), "rock");
+    assert_eq!(split_sizes(&task), (18, 6, 6));
+    for t in &task.tracks {
+        let want = match t.fold.unwrap() {
+            2 => "test",
+            3 => "validation",
+            _ => "train",
+        };
+        assert_eq!(t.split, want);
+    }
+    // Each fold holds two tracks of each class.
+    for f in 0..5 {
+        for class in ["jazz", "rock", "techno"] {
+            let n = task
+                .tracks
+                .iter()
+                .filter(|t| t.fold == Some(f) && t.labels[0] == class)
+                .count();
+            assert_eq!(n, 2, "fold {f} {class}");
+        }
+    }
+}
+
+#[test]
+fn custom_csv_multilabel_and_regression_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("path,tags,tempo,split\n");
+    for i in 0..6 {
+        let rel = format!("clips/{i}.wav");
+        let path = dir.path().join(&rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        crate::encode::wav(&path, &[vec![0.1; 2205]], 22_050, 16, false);
+        let split = ["train", "train", "train", "validation", "test", "test"][i];
+        csv.push_str(&format!("{rel},guitar; vocals,{}.5,{split}\n", 100 + i));
+    }
+    std::fs::write(dir.path().join("metadata.csv"), csv).unwrap();
+    let cfg: DatasetConfig = config(
+        "{type: custom, root: ROOT, tasks: {
+           tags: {type: multilabel, label_column: tags},
+           tempo: {type: regression, label_column: tempo}}}",
+        dir.path(),
+    );
+    let tasks = by_task(cfg.load("clips", 0).unwrap());
+    let tags = &tasks["tags"];
+    assert_eq!(tags.vocabulary, ["guitar", "vocals"]);
+    assert_eq!(tags.tracks[0].labels, ["guitar", "vocals"]);
+    let tempo = &tasks["tempo"];
+    assert_eq!(tempo.tracks[2].targets, Some(vec![102.5]));
+    assert!(tempo.tracks[2].labels.is_empty());
+    assert_eq!(split_sizes(tempo), (3, 1, 2));
+    assert!((tempo.tracks[0].duration_s - 0.1).abs() < 1e-9);
+}
