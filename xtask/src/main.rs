@@ -97,7 +97,8 @@ fn run() -> Result<()> {
     std::env::set_current_dir(project_root())?;
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,symphonia=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,symphonia=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

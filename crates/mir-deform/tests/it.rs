@@ -50,6 +50,12 @@ fn db(ratio: f64) -> f64 {
     20.0 * ratio.log10()
 }
 
+/// Signal-to-noise ratio in dB of `noisy` against `clean` (the difference is the noise).
+fn snr_db(clean: &[f32], noisy: &[f32]) -> f64 {
+    let residual: Vec<f32> = noisy.iter().zip(clean).map(|(a, b)| a - b).collect();
+    db(rms(clean) / rms(&residual))
+}
+
 /// The frequency of the strongest spectral peak, refined by parabolic interpolation on the
 /// log magnitude of a Hann-windowed FFT.
 fn peak_hz(x: &[f32], sr: u32) -> f64 {
@@ -132,8 +138,7 @@ fn white_noise_hits_the_snr_within_a_tenth_of_a_db() {
     let clean = sine(440.0, 5.0, SR);
     for target in [0.0, 10.0, 20.0, 30.0] {
         let noisy = deformed(Step::WhiteNoise(WhiteNoise { snr_db: target }), &clean, SR);
-        let residual: Vec<f32> = noisy.iter().zip(&clean).map(|(a, b)| a - b).collect();
-        let measured = db(rms(&clean) / rms(&residual));
+        let measured = snr_db(&clean, &noisy);
         assert!(
             (measured - f64::from(target)).abs() < 0.1,
             "target {target} measured {measured}"
@@ -237,11 +242,7 @@ fn mp3_round_trip_is_time_aligned_and_keeps_the_length() {
                 );
             }
             // The tone survives: the output correlates with the input.
-            let residual: Vec<f32> = output.iter().zip(input).map(|(a, b)| a - b).collect();
-            assert!(
-                db(rms(input) / rms(&residual)) > 1.0,
-                "{sr} Hz {bitrate} kbps"
-            );
+            assert!(snr_db(input, output) > 1.0, "{sr} Hz {bitrate} kbps");
         }
     }
 }
@@ -545,8 +546,7 @@ fn background_noise_hits_the_snr_and_draws_files_by_seed() {
         let mut audio = Audio::mono(clean.clone(), SR);
         apply(&s, "bg", 0, track, &mut audio).unwrap();
         let y = audio.into_mono();
-        let residual: Vec<f32> = y.iter().zip(&clean).map(|(a, b)| a - b).collect();
-        let measured = db(rms(&clean) / rms(&residual));
+        let measured = snr_db(&clean, &y);
         assert!((measured - 12.0).abs() < 0.1, "{track}: {measured}");
         let mut again = Audio::mono(clean.clone(), SR);
         apply(&s, "bg", 0, track, &mut again).unwrap();
