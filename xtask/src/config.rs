@@ -123,6 +123,9 @@ fn refine(figment: &Figment, errors: figment::Error) -> figment::Error {
                 }),
                 ["models", _] => variant(figment, &path, |tag, f| match tag {
                     "logmel" => f.extract::<mir_embed::logmel::LogMelConfig>().err(),
+                    "mfcc" => f.extract::<mir_embed::features::MfccConfig>().err(),
+                    "chroma" => f.extract::<mir_embed::features::ChromaConfig>().err(),
+                    "spectral" => f.extract::<mir_embed::features::SpectralConfig>().err(),
                     _ => None,
                 }),
                 ["deformations", _, "steps", _] => variant(figment, &path, |tag, f| {

@@ -17,6 +17,7 @@
 //! assert_eq!(windows[0].embedding.len(), model.info().dim);
 //! ```
 
+pub mod features;
 pub mod logmel;
 
 use arrow::datatypes::SchemaRef;
@@ -108,12 +109,21 @@ pub trait Embedder: Send + Sync {
 pub enum ModelConfig {
     /// Log-mel band means and standard deviations ([`logmel`]).
     Logmel(logmel::LogMelConfig),
+    /// MFCC with deltas ([`features::Mfcc`]).
+    Mfcc(features::MfccConfig),
+    /// Chroma from the STFT ([`features::Chroma`]).
+    Chroma(features::ChromaConfig),
+    /// Spectral statistics ([`features::Spectral`]).
+    Spectral(features::SpectralConfig),
 }
 
 /// Builds the model a config describes.
 pub fn build(config: &ModelConfig) -> Result<Box<dyn Embedder>> {
     match config {
         ModelConfig::Logmel(c) => Ok(Box::new(logmel::LogMel::new(c.clone())?)),
+        ModelConfig::Mfcc(c) => Ok(Box::new(features::Mfcc::new(c.clone())?)),
+        ModelConfig::Chroma(c) => Ok(Box::new(features::Chroma::new(c.clone())?)),
+        ModelConfig::Spectral(c) => Ok(Box::new(features::Spectral::new(c.clone())?)),
     }
 }
 
@@ -149,6 +159,44 @@ pub fn embed_track(
             embedding: w.embedding,
         })
         .collect())
+}
+
+/// Summarises frame features (`frames x dims`) per window by mean and standard deviation:
+/// the whole track as one window when `window_s` is `None`, else windows of `window_s` every
+/// `hop_s` (default `window_s`) seconds.
+pub(crate) fn summarize(
+    frames: &[Vec<f32>],
+    dims: usize,
+    sample_rate_hz: f64,
+    hop_length: usize,
+    window_s: Option<f64>,
+    hop_s: Option<f64>,
+) -> Vec<WindowEmbedding> {
+    let hop = hop_length as f64;
+    let (win, step) = match window_s {
+        None => (frames.len().max(1), frames.len().max(1)),
+        Some(w) => {
+            let win = ((w * sample_rate_hz / hop).round() as usize).max(1);
+            let step = ((hop_s.unwrap_or(w) * sample_rate_hz / hop).round() as usize).max(1);
+            (win, step)
+        }
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    loop {
+        let end = (start + win).min(frames.len());
+        out.push(WindowEmbedding {
+            layer: 0,
+            window: out.len() as i32,
+            start_s: (start as f64 * hop / sample_rate_hz) as f32,
+            embedding: logmel::mean_std(&frames[start.min(end)..end], dims),
+        });
+        if end >= frames.len() {
+            break;
+        }
+        start += step;
+    }
+    out
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

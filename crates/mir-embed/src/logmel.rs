@@ -121,10 +121,7 @@ impl LogMel {
             return Err(bad(format!("window_s must be positive, got {w}")));
         }
         let n = config.n_fft;
-        // scipy.signal.get_window("hann", n, fftbins=True): the periodic Hann window.
-        let window = (0..n)
-            .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
-            .collect();
+        let window = hann(n);
         let bands = mel_filterbank(
             f64::from(config.sample_rate_hz),
             n,
@@ -144,46 +141,27 @@ impl LogMel {
     /// The log-mel spectrogram in dB, frames by bands (`frames x n_mels`, row-major), as
     /// `librosa.power_to_db(librosa.feature.melspectrogram(y=samples, sr=sr), top_db=80)`.
     pub fn spectrogram(&self, samples: &[f32]) -> Vec<Vec<f32>> {
-        let n = self.config.n_fft;
-        let hop = self.config.hop_length;
-        let pad = n / 2;
-        // center=True with pad_mode="constant": zeros on both sides.
-        let mut padded = vec![0.0f32; samples.len() + 2 * pad];
-        padded[pad..pad + samples.len()].copy_from_slice(samples);
-        let frames = if padded.len() >= n {
-            1 + (padded.len() - n) / hop
-        } else {
-            0
-        };
-        let mut input = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut power = vec![0.0f32; spectrum.len()];
-        let mut out = Vec::with_capacity(frames);
-        for f in 0..frames {
-            let frame = &padded[f * hop..f * hop + n];
-            for ((x, &s), &w) in input.iter_mut().zip(frame).zip(&self.window) {
-                *x = s * w;
-            }
-            self.fft
-                .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-                .expect("buffers come from the plan");
-            for (p, c) in power.iter_mut().zip(&spectrum) {
-                *p = c.norm_sqr();
-            }
-            let mel: Vec<f32> = self
-                .bands
-                .iter()
-                .map(|b| {
-                    b.weights
-                        .iter()
-                        .zip(&power[b.start..])
-                        .map(|(w, p)| w * p)
-                        .sum()
-                })
-                .collect();
-            out.push(mel);
-        }
+        let mut out = Vec::new();
+        power_frames(
+            &*self.fft,
+            &self.window,
+            self.config.hop_length,
+            samples,
+            |power| {
+                let mel: Vec<f32> = self
+                    .bands
+                    .iter()
+                    .map(|b| {
+                        b.weights
+                            .iter()
+                            .zip(&power[b.start..])
+                            .map(|(w, p)| w * p)
+                            .sum()
+                    })
+                    .collect();
+                out.push(mel);
+            },
+        );
         // power_to_db(S, ref=1.0, amin=1e-10, top_db)
         let mut max_db = f32::NEG_INFINITY;
         for row in &mut out {
@@ -230,38 +208,63 @@ impl Embedder for LogMel {
 
     fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>> {
         let spec = self.spectrogram(samples);
-        let sr = f64::from(self.config.sample_rate_hz);
-        let hop = self.config.hop_length as f64;
-        let (win, step) = match self.config.window_s {
-            None => (spec.len().max(1), spec.len().max(1)),
-            Some(w) => {
-                let win = ((w * sr / hop).round() as usize).max(1);
-                let step = ((self.config.hop_s.unwrap_or(w) * sr / hop).round() as usize).max(1);
-                (win, step)
-            }
-        };
-        let mut out = Vec::new();
-        let mut start = 0;
-        loop {
-            let end = (start + win).min(spec.len());
-            let frames = &spec[start.min(end)..end];
-            out.push(WindowEmbedding {
-                layer: 0,
-                window: out.len() as i32,
-                start_s: (start as f64 * hop / sr) as f32,
-                embedding: mean_std(frames, self.config.n_mels),
-            });
-            if end >= spec.len() {
-                break;
-            }
-            start += step;
-        }
-        Ok(out)
+        let c = &self.config;
+        Ok(crate::summarize(
+            &spec,
+            c.n_mels,
+            f64::from(c.sample_rate_hz),
+            c.hop_length,
+            c.window_s,
+            c.hop_s,
+        ))
     }
 }
 
+/// The power spectrum of each frame of a centred STFT (`center=True`, zero padding, as librosa's
+/// default), handed to `each` frame by frame: `1 + len / hop` frames of `n_fft / 2 + 1` bins.
+pub(crate) fn power_frames(
+    fft: &dyn RealToComplex<f32>,
+    window: &[f32],
+    hop: usize,
+    samples: &[f32],
+    mut each: impl FnMut(&[f32]),
+) {
+    let n = window.len();
+    let pad = n / 2;
+    let mut padded = vec![0.0f32; samples.len() + 2 * pad];
+    padded[pad..pad + samples.len()].copy_from_slice(samples);
+    let frames = if padded.len() >= n {
+        1 + (padded.len() - n) / hop
+    } else {
+        0
+    };
+    let mut input = fft.make_input_vec();
+    let mut spectrum = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
+    let mut power = vec![0.0f32; spectrum.len()];
+    for f in 0..frames {
+        let frame = &padded[f * hop..f * hop + n];
+        for ((x, &s), &w) in input.iter_mut().zip(frame).zip(window) {
+            *x = s * w;
+        }
+        fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch)
+            .expect("buffers come from the plan");
+        for (p, c) in power.iter_mut().zip(&spectrum) {
+            *p = c.norm_sqr();
+        }
+        each(&power);
+    }
+}
+
+/// `scipy.signal.get_window("hann", n, fftbins=True)`: the periodic Hann window.
+pub(crate) fn hann(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
+        .collect()
+}
+
 /// Per-band mean then population standard deviation (numpy's default `ddof=0`).
-fn mean_std(frames: &[Vec<f32>], bands: usize) -> Vec<f32> {
+pub(crate) fn mean_std(frames: &[Vec<f32>], bands: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; 2 * bands];
     if frames.is_empty() {
         return out;

@@ -67,3 +67,134 @@ fn logmel_matches_librosa_defaults() {
     check("embedding", &windows[0].embedding, &reference.embedding);
     assert_eq!(model.info().dim, reference.embedding.len());
 }
+
+#[derive(serde::Deserialize)]
+struct FeatureReference {
+    frames: usize,
+    frame_values: std::collections::BTreeMap<String, Vec<f64>>,
+    embedding: Vec<f64>,
+}
+
+fn features_reference(name: &str) -> FeatureReference {
+    let all: serde_json::Value =
+        serde_json::from_str(include_str!("data/librosa_features.json")).unwrap();
+    serde_json::from_value(all[name].clone()).unwrap()
+}
+
+/// Largest difference over `ours` vs `reference`, allowing `abs + rel * |reference|`.
+fn check_close(name: &str, ours: &[f32], reference: &[f64], abs: f64, rel: f64) {
+    assert_eq!(ours.len(), reference.len(), "{name}: length");
+    for (i, (&a, &b)) in ours.iter().zip(reference).enumerate() {
+        let diff = (f64::from(a) - b).abs();
+        assert!(
+            diff <= abs + rel * b.abs(),
+            "{name}[{i}]: ours {a}, librosa {b} (difference {diff})"
+        );
+    }
+}
+
+/// Frame `t` of frame features (`frames x dims`) against the reference's (`dims`).
+fn check_frames(name: &str, frames: &[Vec<f32>], reference: &FeatureReference, abs: f64, rel: f64) {
+    assert_eq!(frames.len(), reference.frames, "{name}: frame count");
+    for (t, values) in &reference.frame_values {
+        let t: usize = t.parse().unwrap();
+        check_close(&format!("{name} frame {t}"), &frames[t], values, abs, rel);
+    }
+}
+
+#[test]
+fn mfcc_and_deltas_match_librosa_defaults() {
+    use mir_embed::features::{Mfcc, MfccConfig};
+    let reference = features_reference("mfcc");
+    let model = Mfcc::new(MfccConfig {
+        sample_rate_hz: 22_050,
+        n_fft: 2048,
+        hop_length: 512,
+        n_mels: 128,
+        n_mfcc: 20,
+        deltas: true,
+        window_s: None,
+        hop_s: None,
+    })
+    .unwrap();
+    let y = signal();
+    // The log-mel bands agree within 0.01 dB; an orthonormal DCT of 128 of them within 0.05.
+    check_frames("mfcc", &model.frames(&y), &reference, 0.05, 0.0);
+    let windows = model.embed(&y).unwrap();
+    check_close(
+        "mfcc embedding",
+        &windows[0].embedding,
+        &reference.embedding,
+        0.05,
+        0.0,
+    );
+    assert_eq!(model.info().dim, 120);
+}
+
+#[test]
+fn chroma_matches_librosa_with_a440_tuning() {
+    use mir_embed::features::{Chroma, ChromaConfig};
+    let reference = features_reference("chroma");
+    let model = Chroma::new(ChromaConfig {
+        sample_rate_hz: 22_050,
+        n_fft: 2048,
+        hop_length: 512,
+        n_chroma: 12,
+        tuning: 0.0,
+        window_s: None,
+        hop_s: None,
+    })
+    .unwrap();
+    let y = signal();
+    let frames = model.frames(&y);
+    check_frames("chroma", &frames, &reference, 1e-4, 0.0);
+    // 440 Hz is A: the strongest chroma of a sounding frame.
+    let a = frames[10]
+        .iter()
+        .enumerate()
+        .max_by(|x, y| x.1.total_cmp(y.1))
+        .unwrap()
+        .0;
+    assert_eq!(a, 9);
+    check_close(
+        "chroma embedding",
+        &model.embed(&y).unwrap()[0].embedding,
+        &reference.embedding,
+        1e-4,
+        0.0,
+    );
+}
+
+#[test]
+fn spectral_statistics_match_librosa() {
+    use mir_embed::features::{Spectral, SpectralConfig};
+    let reference = features_reference("spectral");
+    let model = Spectral::new(SpectralConfig {
+        sample_rate_hz: 22_050,
+        n_fft: 2048,
+        hop_length: 512,
+        roll_percent: 0.85,
+        window_s: None,
+        hop_s: None,
+    })
+    .unwrap();
+    // The signal with a noise floor (see `librosa_features.py`): pure tones leave only FFT
+    // rounding noise in the floor, which bandwidth and flatness weigh heavily.
+    let y: Vec<f32> = signal()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let lcg = (1_103_515_245u64 * i as u64 + 12_345) % (1 << 31);
+            (f64::from(v) + 2e-3 * (lcg as f64 / f64::from(1u32 << 31) - 0.5)) as f32
+        })
+        .collect();
+    check_frames("spectral", &model.frames(&y), &reference, 1e-6, 1e-4);
+    let embedding = &model.embed(&y).unwrap()[0].embedding;
+    check_close(
+        "spectral embedding",
+        embedding,
+        &reference.embedding,
+        1e-6,
+        1e-4,
+    );
+}
