@@ -35,24 +35,60 @@ fn d_roll() -> f64 {
     0.85
 }
 
-fn model_info(
-    name: &str,
-    definition: String,
-    sr: u32,
-    window_s: Option<f64>,
-    hop_s: Option<f64>,
-    dim: usize,
-) -> ModelInfo {
-    ModelInfo {
-        name: name.into(),
-        version: "1".into(),
-        license: "MIT OR Apache-2.0".into(),
-        sha256: crate::sha256_hex(definition.as_bytes()),
-        sample_rate_hz: sr,
-        window_s: window_s.unwrap_or(0.0),
-        hop_s: hop_s.or(window_s).unwrap_or(0.0),
-        dim,
-        layers: 1,
+/// How frame features become window embeddings: the frame rate and the summary windows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Framing {
+    /// Sample rate in Hz.
+    pub sample_rate_hz: u32,
+    /// Hop between frames, in samples.
+    pub hop_length: usize,
+    /// Summary window in seconds; `None`: the whole track.
+    pub window_s: Option<f64>,
+    /// Hop between summary windows in seconds; default `window_s`.
+    pub hop_s: Option<f64>,
+}
+
+/// A built-in embedding computed frame by frame: every such type is an [`Embedder`] whose
+/// windows are the per-dimension mean and standard deviation of its frames.
+pub trait FrameFeatures: Send + Sync {
+    /// The model's name.
+    fn name(&self) -> &'static str;
+    /// Everything that determines the output, hashed into the model's checksum.
+    fn definition(&self) -> String;
+    /// Frame rate and summary windows.
+    fn framing(&self) -> Framing;
+    /// Values per frame.
+    fn dims(&self) -> usize;
+    /// `frames x dims` features of a track.
+    fn frames(&self, samples: &[f32]) -> Vec<Vec<f32>>;
+}
+
+impl<T: FrameFeatures> Embedder for T {
+    fn info(&self) -> ModelInfo {
+        let f = self.framing();
+        ModelInfo {
+            name: self.name().into(),
+            version: "1".into(),
+            license: "MIT OR Apache-2.0".into(),
+            sha256: crate::sha256_hex(self.definition().as_bytes()),
+            sample_rate_hz: f.sample_rate_hz,
+            window_s: f.window_s.unwrap_or(0.0),
+            hop_s: f.hop_s.or(f.window_s).unwrap_or(0.0),
+            dim: 2 * self.dims(),
+            layers: 1,
+        }
+    }
+
+    fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>> {
+        let f = self.framing();
+        Ok(crate::summarize(
+            &self.frames(samples),
+            self.dims(),
+            f64::from(f.sample_rate_hz),
+            f.hop_length,
+            f.window_s,
+            f.hop_s,
+        ))
     }
 }
 
@@ -139,7 +175,7 @@ impl Mfcc {
     }
 
     /// Frame features: the coefficients, then their deltas and delta-deltas when configured.
-    pub fn frames(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+    pub fn features(&self, samples: &[f32]) -> Vec<Vec<f32>> {
         let spec = self.logmel.spectrogram(samples);
         let mfcc: Vec<Vec<f32>> = spec
             .iter()
@@ -160,10 +196,6 @@ impl Mfcc {
             .zip(d2)
             .map(|((a, b), c)| a.into_iter().chain(b).chain(c).collect())
             .collect()
-    }
-
-    fn dims(&self) -> usize {
-        self.config.n_mfcc * if self.config.deltas { 3 } else { 1 }
     }
 }
 
@@ -212,29 +244,31 @@ fn delta(frames: &[Vec<f32>], order: u32) -> Vec<Vec<f32>> {
     (0..n).map(|t| at(t.clamp(half, n - 1 - half))).collect()
 }
 
-impl Embedder for Mfcc {
-    fn info(&self) -> ModelInfo {
-        let c = &self.config;
-        model_info(
-            "mfcc",
-            format!("mfcc v1 librosa-0.11-compatible {c:?}"),
-            c.sample_rate_hz,
-            c.window_s,
-            c.hop_s,
-            2 * self.dims(),
-        )
+impl FrameFeatures for Mfcc {
+    fn name(&self) -> &'static str {
+        "mfcc"
     }
 
-    fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>> {
+    fn definition(&self) -> String {
+        format!("mfcc v1 librosa-0.11-compatible {:?}", self.config)
+    }
+
+    fn framing(&self) -> Framing {
         let c = &self.config;
-        Ok(crate::summarize(
-            &self.frames(samples),
-            self.dims(),
-            f64::from(c.sample_rate_hz),
-            c.hop_length,
-            c.window_s,
-            c.hop_s,
-        ))
+        Framing {
+            sample_rate_hz: c.sample_rate_hz,
+            hop_length: c.hop_length,
+            window_s: c.window_s,
+            hop_s: c.hop_s,
+        }
+    }
+
+    fn dims(&self) -> usize {
+        self.config.n_mfcc * if self.config.deltas { 3 } else { 1 }
+    }
+
+    fn frames(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+        self.features(samples)
     }
 }
 
@@ -308,7 +342,7 @@ impl Chroma {
     }
 
     /// Frame features: `n_chroma` values in `[0, 1]` per frame.
-    pub fn frames(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+    pub fn features(&self, samples: &[f32]) -> Vec<Vec<f32>> {
         let mut out = Vec::new();
         power_frames(
             &*self.fft,
@@ -377,29 +411,31 @@ fn chroma_filters(sr: f64, n_fft: usize, n_chroma: usize, tuning: f64) -> Vec<Ve
         .collect()
 }
 
-impl Embedder for Chroma {
-    fn info(&self) -> ModelInfo {
-        let c = &self.config;
-        model_info(
-            "chroma",
-            format!("chroma v1 librosa-0.11-compatible {c:?}"),
-            c.sample_rate_hz,
-            c.window_s,
-            c.hop_s,
-            2 * c.n_chroma,
-        )
+impl FrameFeatures for Chroma {
+    fn name(&self) -> &'static str {
+        "chroma"
     }
 
-    fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>> {
+    fn definition(&self) -> String {
+        format!("chroma v1 librosa-0.11-compatible {:?}", self.config)
+    }
+
+    fn framing(&self) -> Framing {
         let c = &self.config;
-        Ok(crate::summarize(
-            &self.frames(samples),
-            c.n_chroma,
-            f64::from(c.sample_rate_hz),
-            c.hop_length,
-            c.window_s,
-            c.hop_s,
-        ))
+        Framing {
+            sample_rate_hz: c.sample_rate_hz,
+            hop_length: c.hop_length,
+            window_s: c.window_s,
+            hop_s: c.hop_s,
+        }
+    }
+
+    fn dims(&self) -> usize {
+        self.config.n_chroma
+    }
+
+    fn frames(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+        self.features(samples)
     }
 }
 
@@ -466,7 +502,7 @@ impl Spectral {
     }
 
     /// Frame features in the order of [`SPECTRAL_FEATURES`].
-    pub fn frames(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+    pub fn features(&self, samples: &[f32]) -> Vec<Vec<f32>> {
         let c = &self.config;
         let n = c.n_fft;
         let sr = f64::from(c.sample_rate_hz);
@@ -541,28 +577,30 @@ impl Spectral {
     }
 }
 
-impl Embedder for Spectral {
-    fn info(&self) -> ModelInfo {
-        let c = &self.config;
-        model_info(
-            "spectral",
-            format!("spectral v1 librosa-0.11-compatible {c:?}"),
-            c.sample_rate_hz,
-            c.window_s,
-            c.hop_s,
-            2 * SPECTRAL_FEATURES.len(),
-        )
+impl FrameFeatures for Spectral {
+    fn name(&self) -> &'static str {
+        "spectral"
     }
 
-    fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>> {
+    fn definition(&self) -> String {
+        format!("spectral v1 librosa-0.11-compatible {:?}", self.config)
+    }
+
+    fn framing(&self) -> Framing {
         let c = &self.config;
-        Ok(crate::summarize(
-            &self.frames(samples),
-            SPECTRAL_FEATURES.len(),
-            f64::from(c.sample_rate_hz),
-            c.hop_length,
-            c.window_s,
-            c.hop_s,
-        ))
+        Framing {
+            sample_rate_hz: c.sample_rate_hz,
+            hop_length: c.hop_length,
+            window_s: c.window_s,
+            hop_s: c.hop_s,
+        }
+    }
+
+    fn dims(&self) -> usize {
+        SPECTRAL_FEATURES.len()
+    }
+
+    fn frames(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+        self.features(samples)
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
-use crate::{Embedder, Error, ModelInfo, Result, WindowEmbedding};
+use crate::features::{FrameFeatures, Framing};
+use crate::{Error, Result};
 
 /// Parameters, named and defaulted as in `librosa.feature.melspectrogram` and
 /// `librosa.power_to_db`.
@@ -178,10 +179,14 @@ impl LogMel {
     }
 }
 
-impl Embedder for LogMel {
-    fn info(&self) -> ModelInfo {
+impl FrameFeatures for LogMel {
+    fn name(&self) -> &'static str {
+        "logmel"
+    }
+
+    fn definition(&self) -> String {
         let c = &self.config;
-        let definition = format!(
+        format!(
             "logmel v1 librosa-0.11-compatible sr={} n_fft={} hop={} n_mels={} fmin={} fmax={:?} top_db={:?} window_s={:?} hop_s={:?}",
             c.sample_rate_hz,
             c.n_fft,
@@ -192,31 +197,25 @@ impl Embedder for LogMel {
             c.top_db,
             c.window_s,
             c.hop_s
-        );
-        ModelInfo {
-            name: "logmel".into(),
-            version: "1".into(),
-            license: "MIT OR Apache-2.0".into(),
-            sha256: crate::sha256_hex(definition.as_bytes()),
+        )
+    }
+
+    fn framing(&self) -> Framing {
+        let c = &self.config;
+        Framing {
             sample_rate_hz: c.sample_rate_hz,
-            window_s: c.window_s.unwrap_or(0.0),
-            hop_s: c.hop_s.or(c.window_s).unwrap_or(0.0),
-            dim: 2 * c.n_mels,
-            layers: 1,
+            hop_length: c.hop_length,
+            window_s: c.window_s,
+            hop_s: c.hop_s,
         }
     }
 
-    fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>> {
-        let spec = self.spectrogram(samples);
-        let c = &self.config;
-        Ok(crate::summarize(
-            &spec,
-            c.n_mels,
-            f64::from(c.sample_rate_hz),
-            c.hop_length,
-            c.window_s,
-            c.hop_s,
-        ))
+    fn dims(&self) -> usize {
+        self.config.n_mels
+    }
+
+    fn frames(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+        self.spectrogram(samples)
     }
 }
 
@@ -344,6 +343,7 @@ fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Embedder;
 
     #[test]
     fn mel_scale_round_trips() {

@@ -119,7 +119,7 @@ fn mfcc_and_deltas_match_librosa_defaults() {
     .unwrap();
     let y = signal();
     // The log-mel bands agree within 0.01 dB; an orthonormal DCT of 128 of them within 0.05.
-    check_frames("mfcc", &model.frames(&y), &reference, 0.05, 0.0);
+    check_frames("mfcc", &model.features(&y), &reference, 0.05, 0.0);
     let windows = model.embed(&y).unwrap();
     check_close(
         "mfcc embedding",
@@ -146,7 +146,7 @@ fn chroma_matches_librosa_with_a440_tuning() {
     })
     .unwrap();
     let y = signal();
-    let frames = model.frames(&y);
+    let frames = model.features(&y);
     check_frames("chroma", &frames, &reference, 1e-4, 0.0);
     // 440 Hz is A: the strongest chroma of a sounding frame.
     let a = frames[10]
@@ -188,7 +188,7 @@ fn spectral_statistics_match_librosa() {
             (f64::from(v) + 2e-3 * (lcg as f64 / f64::from(1u32 << 31) - 0.5)) as f32
         })
         .collect();
-    check_frames("spectral", &model.frames(&y), &reference, 1e-6, 1e-4);
+    check_frames("spectral", &model.features(&y), &reference, 1e-6, 1e-4);
     let embedding = &model.embed(&y).unwrap()[0].embedding;
     check_close(
         "spectral embedding",
