@@ -1,13 +1,13 @@
 //! `cargo xtask experiment`: runs the grid through every crate, table by table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use mir_datasets::custom::TaskTracks;
-use mir_table::{CLEAN, Table, TableKind, TableStore, Track};
+use mir_table::{CLEAN, FailureRow, Metadata, Table, TableKind, TableStore, Track};
 use tracing::info;
 
 use crate::config::{ExperimentConfig, Plan, planned_datasets};
@@ -112,6 +112,7 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
 
     // 2. Audio -> deformations -> embeddings, once per (dataset, model, condition).
     let mut embeddings: BTreeMap<(String, String), Vec<Table>> = BTreeMap::new();
+    let mut failures: Vec<FailureRow> = Vec::new();
     for dataset in planned_datasets(&plan) {
         // Every task of a dataset shares its split, so the union of tracks covers all tasks.
         let mut tracks: BTreeMap<String, Track> = BTreeMap::new();
@@ -127,7 +128,9 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
         let tracks: Vec<Track> = tracks.into_values().collect();
         for model_name in &plan.models {
             let stage = Instant::now();
-            let tables = extract(config, &plan, &store, &dataset, model_name, &tracks).await?;
+            let (tables, skipped) =
+                extract(config, &plan, &store, &dataset, model_name, &tracks).await?;
+            failures.extend(skipped);
             info!(
                 dataset,
                 model = model_name,
@@ -135,6 +138,35 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
                 "embeddings ready"
             );
             embeddings.insert((dataset.clone(), model_name.clone()), tables);
+        }
+    }
+
+    // Tracks skipped by any extraction leave the run: every model and probe sees the same tracks.
+    let fschema = TableKind::Failures.schema(0, &Metadata::new())?;
+    let fbatch = mir_table::failures_batch(&fschema, &failures)?;
+    store
+        .write("failures.parquet", TableKind::Failures, &fschema, &[fbatch])
+        .await?;
+    if !failures.is_empty() {
+        let skipped: BTreeSet<(&str, &str)> = failures
+            .iter()
+            .map(|f| (f.dataset.as_str(), f.track_id.as_str()))
+            .collect();
+        tracing::warn!(
+            tracks = skipped.len(),
+            "tracks skipped; failures.parquet says why"
+        );
+        for ((dataset, _), (table, task)) in tasks.iter_mut() {
+            let before = task.tracks.len();
+            task.tracks
+                .retain(|t| !skipped.contains(&(dataset.as_str(), t.track_id.as_str())));
+            if task.tracks.len() < before {
+                let (schema, batch) = mir_datasets::tracks_table(dataset, task)?;
+                *table = Table {
+                    schema,
+                    batches: vec![batch],
+                };
+            }
         }
     }
 
@@ -317,7 +349,8 @@ fn deformation_splits(plan: &Plan) -> Vec<(&str, Vec<&'static str>)> {
 /// Decodes each track once, embeds it clean, and embeds each deformation of the tracks it
 /// applies to ([`deformation_splits`]); with `keep_audio`, writes the deformed audio to
 /// `audio/<dataset>/<deformation>/<track_id>.wav`. Writes one `embeddings` table per condition
-/// and returns them (clean first).
+/// and returns them (clean first), with the tracks it skipped: a track that cannot be decoded,
+/// deformed or embedded contributes no row at all.
 async fn extract(
     config: &ExperimentConfig,
     plan: &Plan,
@@ -325,7 +358,7 @@ async fn extract(
     dataset: &str,
     model_name: &str,
     tracks: &[Track],
-) -> Result<Vec<Table>> {
+) -> Result<(Vec<Table>, Vec<FailureRow>)> {
     let model = mir_embed::build(&config.models[model_name])?;
     let info = model.info();
     let deformations = deformation_splits(plan);
@@ -335,6 +368,7 @@ async fn extract(
     let rows: Mutex<BTreeMap<&str, Vec<mir_table::EmbeddingRow>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let failures: Mutex<Vec<FailureRow>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Handle::current();
     std::thread::scope(|scope| {
@@ -351,11 +385,23 @@ async fn extract(
                         break;
                     }
                     let track = &tracks[i];
-                    let result = (|| -> Result<Vec<(&str, Vec<mir_table::EmbeddingRow>)>> {
+                    // A track that cannot be decoded, deformed or embedded is skipped and
+                    // recorded (`Err(Skip)`); a failure of the run itself (writing kept audio)
+                    // stops it (`Err(Fatal)`).
+                    enum Stop {
+                        Skip(&'static str, String, anyhow::Error),
+                        Fatal(anyhow::Error),
+                    }
+                    let skip = |stage, condition: &str| {
+                        let condition = condition.to_string();
+                        move |e: anyhow::Error| Stop::Skip(stage, condition, e)
+                    };
+                    let result = (|| -> Result<Vec<(&str, Vec<mir_table::EmbeddingRow>)>, Stop> {
                         let audio = mir_datasets::audio::load(
                             std::path::Path::new(&track.audio_uri),
                             Some(info.sample_rate_hz),
-                        )?;
+                        )
+                        .map_err(|e| skip("decode", CLEAN)(e.into()))?;
                         let embed = |condition: &str, samples: &[f32]| {
                             mir_embed::embed_track(
                                 model.as_ref(),
@@ -363,6 +409,7 @@ async fn extract(
                                 condition,
                                 samples,
                             )
+                            .map_err(|e| skip("embed", condition)(e.into()))
                         };
                         let mut out = vec![(CLEAN, embed(CLEAN, &audio.samples)?)];
                         for (condition, splits) in &deformations {
@@ -380,19 +427,22 @@ async fn extract(
                                 &track.track_id,
                                 &mut deformed,
                             )
-                            .with_context(|| {
-                                format!("deformation `{condition}` on `{}`", track.audio_uri)
-                            })?;
+                            .map_err(|e| skip("deform", condition)(e.into()))?;
                             let samples = deformed.into_mono();
                             if config.keep_audio {
-                                let bytes =
-                                    mir_datasets::audio::wav_bytes(&mir_datasets::audio::Audio {
-                                        samples: samples.clone(),
-                                        sample_rate_hz: audio.sample_rate_hz,
-                                    })?;
                                 let rel =
                                     format!("audio/{dataset}/{condition}/{}.wav", track.track_id);
-                                runtime.block_on(store.put(&rel, bytes.into()))?;
+                                mir_datasets::audio::wav_bytes(&mir_datasets::audio::Audio {
+                                    samples: samples.clone(),
+                                    sample_rate_hz: audio.sample_rate_hz,
+                                })
+                                .map_err(anyhow::Error::from)
+                                .and_then(|bytes| {
+                                    runtime
+                                        .block_on(store.put(&rel, bytes.into()))
+                                        .map_err(anyhow::Error::from)
+                                })
+                                .map_err(|e| Stop::Fatal(e.context(format!("writing {rel}"))))?;
                             }
                             out.push((*condition, embed(condition, &samples)?));
                         }
@@ -405,7 +455,23 @@ async fn extract(
                                 rows.entry(condition).or_default().extend(r);
                             }
                         }
-                        Err(e) => *failure.lock().expect("no worker panics holding it") = Some(e),
+                        Err(Stop::Skip(stage, condition, e)) => {
+                            tracing::warn!(track = track.track_id, stage, "skipped: {e:#}");
+                            failures.lock().expect("no worker panics holding it").push(
+                                FailureRow {
+                                    stage: stage.into(),
+                                    dataset: dataset.into(),
+                                    model: model_name.into(),
+                                    deformation: condition,
+                                    track_id: track.track_id.clone(),
+                                    audio_uri: track.audio_uri.clone(),
+                                    error: format!("{e:#}"),
+                                },
+                            );
+                        }
+                        Err(Stop::Fatal(e)) => {
+                            *failure.lock().expect("no worker panics holding it") = Some(e)
+                        }
                     }
                 }
             });
@@ -416,6 +482,8 @@ async fn extract(
             "extracting `{model_name}` embeddings of dataset `{dataset}`"
         )));
     }
+    let mut failures = failures.into_inner().expect("workers are done");
+    failures.sort_by(|a, b| a.track_id.cmp(&b.track_id));
     let schema = mir_embed::embeddings_schema(&info, model_name, dataset)?;
     let mut rows = rows.into_inner().expect("workers are done");
     let mut tables = Vec::new();
@@ -439,5 +507,5 @@ async fn extract(
             batches: vec![batch],
         });
     }
-    Ok(tables)
+    Ok((tables, failures))
 }

@@ -392,3 +392,56 @@ fn deform_writes_what_a_scenario_does() {
         "{err}"
     );
 }
+
+/// A corrupt audio file is skipped and recorded in `failures`; the run finishes without it.
+#[test]
+fn a_corrupt_track_is_skipped_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synth");
+    mir_datasets::synth::render(&data, &mir_datasets::synth::SynthConfig::default()).unwrap();
+    let broken = data.join("audio/flute/flute-C4.wav");
+    assert!(broken.is_file());
+    std::fs::write(&broken, b"RIFF....WAVEnot really").unwrap();
+    let yaml = VALID.replace("ROOT", &data.to_string_lossy()).replace(
+        "linear: {type: linear}",
+        "linear: {type: linear, epochs: 5}",
+    );
+    let path = config(dir.path(), &yaml);
+    let out_dir = dir.path().join("run");
+    let out = xtask(
+        &["experiment", &path],
+        &[("MIR_OUTPUT", out_dir.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = TableStore::open(out_dir.to_str().unwrap()).unwrap();
+    let failures = mir_table::read_failures(
+        &rt.block_on(store.read("failures.parquet", TableKind::Failures))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let f = &failures[0];
+    assert_eq!(
+        (f.stage.as_str(), f.track_id.as_str()),
+        ("decode", "audio/flute/flute-C4")
+    );
+    assert!(f.error.contains("flute-C4.wav"), "{}", f.error);
+    // The other 239 tracks ran; the skipped one is in no prediction.
+    let predictions = mir_table::read_predictions(
+        &rt.block_on(store.read(
+            "probes/instrument/logmel/0/linear/seed-0/predictions.parquet",
+            TableKind::Predictions,
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !predictions
+            .iter()
+            .any(|p| p.track_id == "audio/flute/flute-C4")
+    );
+    assert!(!predictions.is_empty());
+}

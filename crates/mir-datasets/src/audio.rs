@@ -48,6 +48,16 @@ pub fn duration_s(path: &Path) -> Result<f64> {
     }
 }
 
+/// The duration of a dataset's track for its `tracks` row: [`duration_s`], or NaN (with a
+/// warning) when the file cannot be read, so that one corrupt file does not stop a dataset from
+/// loading; the extraction then fails on it, records it and skips it.
+pub fn track_duration_s(path: &Path) -> f64 {
+    duration_s(path).unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        f64::NAN
+    })
+}
+
 /// Decodes `path` (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A), mixes it down to mono and resamples it
 /// to `sample_rate_hz` (`None` keeps the file's rate). For long files, [`AudioReader`] reads
 /// the same samples block by block.

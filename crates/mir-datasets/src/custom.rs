@@ -237,7 +237,7 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
             .with_extension("")
             .to_string_lossy()
             .replace('\\', "/");
-        let duration_s = audio::duration_s(&audio_path)?;
+        let duration_s = audio::track_duration_s(&audio_path);
         let split = match split_col {
             Some(c) => Some(parse_split(&record[c]).ok_or_else(|| Error::Metadata {
                 path: path.clone(),

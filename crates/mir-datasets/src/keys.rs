@@ -153,7 +153,7 @@ fn keyed_track(
     }
     Ok(Some(Track {
         track_id,
-        duration_s: audio::duration_s(&audio_path)?,
+        duration_s: audio::track_duration_s(&audio_path),
         audio_uri: audio_path.to_string_lossy().into_owned(),
         split: String::new(),
         labels: vec![key],

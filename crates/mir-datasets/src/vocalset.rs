@@ -198,7 +198,7 @@ pub fn load(dataset: &str, config: &VocalSetConfig, seed: u64) -> Result<Vec<Tas
             split: String::new(),
             labels: vec![],
             targets: None,
-            duration_s: audio::duration_s(&path)?,
+            duration_s: audio::track_duration_s(&path),
             fold: None,
         });
     }

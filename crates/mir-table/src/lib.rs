@@ -41,9 +41,10 @@ mod validate;
 pub use columns::column;
 pub use io::{Table, TableStore, decode, encode};
 pub use records::{
-    ConfusionRow, EmbeddingRow, Epoch, MetricRow, Prediction, Track, confusion_batch,
-    embeddings_batch, metrics_batch, predictions_batch, read_confusion, read_embeddings,
-    read_metrics, read_predictions, read_tracks, tracks_batch, training_log_batch,
+    ConfusionRow, EmbeddingRow, Epoch, FailureRow, MetricRow, Prediction, Track, confusion_batch,
+    embeddings_batch, failures_batch, metrics_batch, predictions_batch, read_confusion,
+    read_embeddings, read_failures, read_metrics, read_predictions, read_tracks, tracks_batch,
+    training_log_batch,
 };
 pub use schema::{
     CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, SCHEMA_VERSION,

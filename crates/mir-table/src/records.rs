@@ -296,6 +296,73 @@ pub fn metrics_batch(schema: &SchemaRef, rows: &[MetricRow]) -> Result<RecordBat
     )
 }
 
+/// A row of `failures`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureRow {
+    /// `decode`, `deform` or `embed`.
+    pub stage: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Model name.
+    pub model: String,
+    /// `clean` or the deformation.
+    pub deformation: String,
+    /// The track.
+    pub track_id: String,
+    /// Its audio file.
+    pub audio_uri: String,
+    /// The error with its causes.
+    pub error: String,
+}
+
+/// Builds a `failures` batch.
+pub fn failures_batch(schema: &SchemaRef, rows: &[FailureRow]) -> Result<RecordBatch> {
+    batch(
+        TableKind::Failures,
+        schema,
+        vec![
+            strings(rows.iter().map(|r| r.stage.as_str())),
+            strings(rows.iter().map(|r| r.dataset.as_str())),
+            strings(rows.iter().map(|r| r.model.as_str())),
+            strings(rows.iter().map(|r| r.deformation.as_str())),
+            strings(rows.iter().map(|r| r.track_id.as_str())),
+            strings(rows.iter().map(|r| r.audio_uri.as_str())),
+            strings(rows.iter().map(|r| r.error.as_str())),
+        ],
+    )
+}
+
+/// Reads every row of a `failures` table.
+pub fn read_failures(table: &Table) -> Result<Vec<FailureRow>> {
+    let k = TableKind::Failures;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let s = |name| column::<StringArray>(b, k, name);
+        let cols = [
+            s("stage")?,
+            s("dataset")?,
+            s("model")?,
+            s("deformation")?,
+            s("track_id")?,
+            s("audio_uri")?,
+            s("error")?,
+        ];
+        for i in 0..b.num_rows() {
+            let v = |c: usize| cols[c].value(i).to_string();
+            out.push(FailureRow {
+                stage: v(0),
+                dataset: v(1),
+                model: v(2),
+                deformation: v(3),
+                track_id: v(4),
+                audio_uri: v(5),
+                error: v(6),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Builds a `confusion` batch.
 pub fn confusion_batch(schema: &SchemaRef, rows: &[ConfusionRow]) -> Result<RecordBatch> {
     batch(

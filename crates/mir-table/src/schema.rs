@@ -69,6 +69,8 @@ pub enum TableKind {
     Metrics,
     /// One row per non-empty cell of a confusion matrix.
     Confusion,
+    /// One row per track a stage could not process and skipped.
+    Failures,
 }
 
 /// The type a column must have. `FixedSizeListFloat32` accepts any width.
@@ -337,6 +339,31 @@ const CONFUSION: &[ColumnSpec] = &after_run_key::<3, 10>([
     col("count", Int64, false, "Number of test tracks in the cell."),
 ]);
 
+const FAILURES: &[ColumnSpec] = &[
+    col(
+        "stage",
+        Utf8,
+        false,
+        "The stage that failed: `decode`, `deform` or `embed`.",
+    ),
+    col("dataset", Utf8, false, "Dataset name."),
+    col(
+        "model",
+        Utf8,
+        false,
+        "Model name (the extraction the track was skipped from).",
+    ),
+    col(
+        "deformation",
+        Utf8,
+        false,
+        "`clean`, or the deformation that failed.",
+    ),
+    col("track_id", Utf8, false, "The track."),
+    col("audio_uri", Utf8, false, "The track's audio file."),
+    col("error", Utf8, false, "The error, with its causes."),
+];
+
 const RUN_IDS: &[&str] = &[
     keys::DATASET,
     keys::TASK,
@@ -348,13 +375,14 @@ const RUN_IDS: &[&str] = &[
 
 impl TableKind {
     /// Every table, in pipeline order.
-    pub const ALL: [TableKind; 6] = [
+    pub const ALL: [TableKind; 7] = [
         TableKind::Tracks,
         TableKind::Embeddings,
         TableKind::Predictions,
         TableKind::TrainingLog,
         TableKind::Metrics,
         TableKind::Confusion,
+        TableKind::Failures,
     ];
 
     /// The name stored under [`META_TABLE`].
@@ -366,6 +394,7 @@ impl TableKind {
             TableKind::TrainingLog => "training_log",
             TableKind::Metrics => "metrics",
             TableKind::Confusion => "confusion",
+            TableKind::Failures => "failures",
         }
     }
 
@@ -389,6 +418,7 @@ impl TableKind {
             TableKind::Confusion => {
                 "non-empty (true class, predicted class) cell of one run's test confusion matrix"
             }
+            TableKind::Failures => "track that one stage could not process, skipped by the run",
         }
     }
 
@@ -401,6 +431,7 @@ impl TableKind {
             TableKind::TrainingLog => TRAINING_LOG,
             TableKind::Metrics => METRICS,
             TableKind::Confusion => CONFUSION,
+            TableKind::Failures => FAILURES,
         }
     }
 
@@ -428,7 +459,7 @@ impl TableKind {
                 k
             }
             TableKind::TrainingLog => RUN_IDS.to_vec(),
-            TableKind::Metrics | TableKind::Confusion => vec![],
+            TableKind::Metrics | TableKind::Confusion | TableKind::Failures => vec![],
         }
     }
 
