@@ -109,7 +109,17 @@ pub fn prepare(config: &TinySolConfig, options: &Options) -> Result<()> {
         return Ok(());
     }
     if config.fixture && !config.root.exists() {
-        let n = crate::fixtures::tinysol(&config.root, FIXTURE_NOTES)?;
+        // Rendered beside the target and renamed when complete, so an interrupted run leaves
+        // no half-written dataset behind.
+        let mut partial = config.root.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let _ = std::fs::remove_dir_all(&partial);
+        let n = crate::fixtures::tinysol(&partial, FIXTURE_NOTES)?;
+        std::fs::rename(&partial, &config.root).map_err(|source| Error::Io {
+            path: config.root.clone(),
+            source,
+        })?;
         tracing::info!(files = n, root = %config.root.display(), "rendered the TinySOL fixture");
         return Ok(());
     }
