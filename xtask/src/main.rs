@@ -32,6 +32,9 @@ enum Cmd {
         /// Write the deformed audio under `audio/` of the run directory.
         #[arg(long)]
         keep_audio: bool,
+        /// Extract embeddings again even where an earlier run's inputs are unchanged.
+        #[arg(long)]
+        force: bool,
     },
     /// Deform one audio file, to hear what a scenario does.
     Deform {
@@ -107,6 +110,7 @@ fn run() -> Result<()> {
             config,
             dry_run,
             keep_audio,
+            force,
         } => {
             let path = cwd.join(config);
             let mut config = config::load(&path)?;
@@ -117,7 +121,7 @@ fn run() -> Result<()> {
                 return Ok(());
             }
             let runtime = tokio::runtime::Runtime::new()?;
-            let summary = runtime.block_on(pipeline::run(&config))?;
+            let summary = runtime.block_on(pipeline::run(&config, force))?;
             println!("\n{summary}");
             println!(
                 "Results: {}/ (tables as Parquet, report/summary.md)",

@@ -58,7 +58,10 @@ pub fn describe_plan(config: &ExperimentConfig, plan: &Plan) -> String {
 }
 
 /// Runs the whole experiment and returns the summary Markdown table.
-pub async fn run(config: &ExperimentConfig) -> Result<String> {
+///
+/// Embeddings whose inputs are unchanged since an earlier run into the same directory are
+/// reused (their `input_hash`); `force` extracts everything again.
+pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
     let plan = config.plan();
     let store = TableStore::open(&config.output())?;
     let started = Instant::now();
@@ -129,7 +132,7 @@ pub async fn run(config: &ExperimentConfig) -> Result<String> {
         for model_name in &plan.models {
             let stage = Instant::now();
             let (tables, skipped) =
-                extract(config, &plan, &store, &dataset, model_name, &tracks).await?;
+                extract(config, &plan, &store, &dataset, model_name, &tracks, force).await?;
             failures.extend(skipped);
             info!(
                 dataset,
@@ -358,6 +361,7 @@ async fn extract(
     dataset: &str,
     model_name: &str,
     tracks: &[Track],
+    force: bool,
 ) -> Result<(Vec<Table>, Vec<FailureRow>)> {
     let model = mir_embed::build(&config.models[model_name])?;
     let info = model.info();
@@ -365,6 +369,20 @@ async fn extract(
     let conditions: Vec<&str> = std::iter::once(CLEAN)
         .chain(deformations.iter().map(|(d, _)| *d))
         .collect();
+    let input_hash = extraction_hash(config, &info.sha256, dataset, &deformations, tracks);
+    let dir = format!("embeddings/{dataset}/{model_name}");
+    // Kept audio is written during extraction, so a run that keeps audio extracts.
+    if !force
+        && !config.keep_audio
+        && let Some(cached) = cached_extraction(store, &dir, &conditions, &input_hash).await
+    {
+        info!(
+            dataset,
+            model = model_name,
+            "reusing embeddings: inputs unchanged ({dir})"
+        );
+        return Ok(cached);
+    }
     let rows: Mutex<BTreeMap<&str, Vec<mir_table::EmbeddingRow>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
@@ -484,7 +502,10 @@ async fn extract(
     }
     let mut failures = failures.into_inner().expect("workers are done");
     failures.sort_by(|a, b| a.track_id.cmp(&b.track_id));
-    let schema = mir_embed::embeddings_schema(&info, model_name, dataset)?;
+    let schema = with_input_hash(
+        mir_embed::embeddings_schema(&info, model_name, dataset)?,
+        &input_hash,
+    );
     let mut rows = rows.into_inner().expect("workers are done");
     let mut tables = Vec::new();
     for condition in conditions {
@@ -507,5 +528,111 @@ async fn extract(
             batches: vec![batch],
         });
     }
+    // The extraction's own failures, reused with its tables; written last, so a run cut off
+    // before this point extracts again.
+    let fschema = with_input_hash(
+        TableKind::Failures.schema(0, &Metadata::new())?,
+        &input_hash,
+    );
+    let fbatch = mir_table::failures_batch(&fschema, &failures)?;
+    store
+        .write(
+            &format!("{dir}/failures.parquet"),
+            TableKind::Failures,
+            &fschema,
+            &[fbatch],
+        )
+        .await?;
     Ok((tables, failures))
+}
+
+/// SHA-256 of everything an extraction depends on: the model's definition, the dataset, the
+/// experiment seed, each deformation's steps and the splits it deforms, and every track's id,
+/// split, file, size and modification time.
+fn extraction_hash(
+    config: &ExperimentConfig,
+    model_sha256: &str,
+    dataset: &str,
+    deformations: &[(&str, Vec<&'static str>)],
+    tracks: &[Track],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut part = |s: &str| {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    part("extraction v1");
+    part(model_sha256);
+    part(dataset);
+    part(&config.seed.to_string());
+    for (name, splits) in deformations {
+        part(name);
+        part(&serde_json::to_string(&config.deformations[*name]).unwrap_or_default());
+        part(&splits.join(","));
+    }
+    for t in tracks {
+        part(&t.track_id);
+        part(&t.split);
+        part(&t.audio_uri);
+        let stamp = std::fs::metadata(&t.audio_uri)
+            .ok()
+            .and_then(|m| {
+                let modified = m
+                    .modified()
+                    .ok()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?;
+                Some(format!("{} {}", m.len(), modified.as_nanos()))
+            })
+            .unwrap_or_else(|| "unreadable".into());
+        part(&stamp);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tables of an earlier extraction with the same input hash, if all are there.
+async fn cached_extraction(
+    store: &TableStore,
+    dir: &str,
+    conditions: &[&str],
+    input_hash: &str,
+) -> Option<(Vec<Table>, Vec<FailureRow>)> {
+    let same = |t: &Table, kind| {
+        Metadata::of(&t.schema)
+            .get(kind, mir_table::keys::INPUT_HASH)
+            .is_ok_and(|h| h == input_hash)
+    };
+    let failures = store
+        .read(&format!("{dir}/failures.parquet"), TableKind::Failures)
+        .await
+        .ok()?;
+    if !same(&failures, TableKind::Failures) {
+        return None;
+    }
+    let mut tables = Vec::new();
+    for condition in conditions {
+        let t = store
+            .read(&format!("{dir}/{condition}.parquet"), TableKind::Embeddings)
+            .await
+            .ok()?;
+        if !same(&t, TableKind::Embeddings) {
+            return None;
+        }
+        tables.push(t);
+    }
+    Some((tables, mir_table::read_failures(&failures).ok()?))
+}
+
+/// `schema` with `input_hash` added to its metadata.
+fn with_input_hash(
+    schema: arrow::datatypes::SchemaRef,
+    input_hash: &str,
+) -> arrow::datatypes::SchemaRef {
+    let mut metadata = schema.metadata().clone();
+    metadata.insert(
+        mir_table::keys::INPUT_HASH.to_string(),
+        input_hash.to_string(),
+    );
+    std::sync::Arc::new(schema.as_ref().clone().with_metadata(metadata))
 }

@@ -444,4 +444,65 @@ fn a_corrupt_track_is_skipped_and_recorded() {
             .any(|p| p.track_id == "audio/flute/flute-C4")
     );
     assert!(!predictions.is_empty());
+
+    // A rerun reuses the embeddings, and the failures recorded with them.
+    let again = xtask(
+        &["experiment", &path],
+        &[
+            ("MIR_OUTPUT", out_dir.to_str().unwrap()),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("reusing embeddings"),
+        "{}",
+        stderr(&again)
+    );
+    let failures = mir_table::read_failures(
+        &rt.block_on(store.read("failures.parquet", TableKind::Failures))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(failures.len(), 1);
+}
+
+/// Embeddings are reused while their inputs are unchanged, extracted again when a deformation
+/// changes or with `--force`.
+#[test]
+fn unchanged_inputs_reuse_embeddings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let run = |snr: &str, extra: &[&str]| {
+        let yaml = VALID
+            .replace("ROOT", &dir.path().join("synth").to_string_lossy())
+            .replace("snr_db: 20", &format!("snr_db: {snr}"))
+            .replace(
+                "linear: {type: linear}",
+                "linear: {type: linear, epochs: 3}",
+            );
+        let path = config(dir.path(), &yaml);
+        let mut args = vec!["experiment", path.as_str()];
+        args.extend(extra);
+        let out = xtask(
+            &args,
+            &[
+                ("MIR_OUTPUT", out_dir.to_str().unwrap()),
+                ("RUST_LOG", "info"),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        (
+            stderr(&out).contains("reusing embeddings"),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (reused, first) = run("20", &[]);
+    assert!(!reused);
+    let (reused, second) = run("20", &[]);
+    assert!(reused, "same inputs");
+    assert_eq!(first, second, "the same results");
+    assert!(!run("10", &[]).0, "a changed deformation extracts again");
+    assert!(run("10", &[]).0);
+    assert!(!run("10", &["--force"]).0, "--force extracts again");
 }
