@@ -191,59 +191,92 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
             }
         }
     }
-    let trained = train_all(config, &jobs, &tasks, &embeddings);
+    // A probe whose inputs (config, seed, tracks and labels, embeddings) are unchanged since an
+    // earlier run keeps its predictions; the others train.
+    let mut cached: Vec<Option<Table>> = Vec::with_capacity(jobs.len());
+    let mut job_hashes = Vec::with_capacity(jobs.len());
+    for ids in &jobs {
+        let job_hash = probe_hash(config, ids, &tasks, &embeddings);
+        let dir = probe_dir(ids);
+        let hit = if force {
+            None
+        } else {
+            cached_predictions(&store, &dir, &job_hash).await
+        };
+        if hit.is_some() {
+            info!(dir, "reusing predictions: inputs unchanged");
+        }
+        cached.push(hit);
+        job_hashes.push(job_hash);
+    }
+    let to_train: Vec<mir_probe::RunIds> = jobs
+        .iter()
+        .zip(&cached)
+        .filter(|(_, c)| c.is_none())
+        .map(|(ids, _)| ids.clone())
+        .collect();
+    let mut trained = train_all(config, &to_train, &tasks, &embeddings).into_iter();
     let mut metric_rows = Vec::new();
     let mut confusion_rows = Vec::new();
-    for (ids, result) in jobs.iter().zip(trained) {
-        let (dataset, task, model, probe, seed, layer) = (
-            &ids.dataset,
-            &ids.task,
-            &ids.model,
-            &ids.probe,
-            ids.seed,
-            ids.layer,
-        );
-        let (out, seconds) = result.with_context(|| {
-            format!("probe `{probe}` on {dataset}/{task} with model `{model}`, seed {seed}")
-        })?;
+    for ((ids, hit), job_hash) in jobs.iter().zip(cached).zip(&job_hashes) {
+        let (dataset, task, model, probe, seed) =
+            (&ids.dataset, &ids.task, &ids.model, &ids.probe, ids.seed);
+        let dir = probe_dir(ids);
         let tracks_table = &tasks[&(dataset.clone(), task.clone())].0;
-        let (pschema, lschema) = mir_probe::output_schemas(ids, &out)?;
-        let dir = format!("probes/{task}/{model}/{layer}/{probe}/seed-{seed}");
-        let pbatch = mir_table::predictions_batch(&pschema, &out.predictions)?;
-        let lbatch = mir_table::training_log_batch(&lschema, &out.epochs)?;
-        store
-            .write(
-                &format!("{dir}/predictions.parquet"),
-                TableKind::Predictions,
-                &pschema,
-                std::slice::from_ref(&pbatch),
-            )
-            .await?;
-        store
-            .write(
-                &format!("{dir}/training_log.parquet"),
-                TableKind::TrainingLog,
-                &lschema,
-                &[lbatch],
-            )
-            .await?;
-        let predictions = Table {
-            schema: pschema,
-            batches: vec![pbatch],
+        let predictions = match hit {
+            Some(table) => table,
+            None => {
+                let (out, seconds) = trained
+                    .next()
+                    .expect("one training per job without cached predictions")
+                    .with_context(|| {
+                        format!(
+                            "probe `{probe}` on {dataset}/{task} with model `{model}`, seed {seed}"
+                        )
+                    })?;
+                let (pschema, lschema) = mir_probe::output_schemas(ids, &out)?;
+                let (pschema, lschema) = (
+                    with_input_hash(pschema, job_hash),
+                    with_input_hash(lschema, job_hash),
+                );
+                let pbatch = mir_table::predictions_batch(&pschema, &out.predictions)?;
+                let lbatch = mir_table::training_log_batch(&lschema, &out.epochs)?;
+                // The training log first: predictions mark the job done.
+                store
+                    .write(
+                        &format!("{dir}/training_log.parquet"),
+                        TableKind::TrainingLog,
+                        &lschema,
+                        &[lbatch],
+                    )
+                    .await?;
+                store
+                    .write(
+                        &format!("{dir}/predictions.parquet"),
+                        TableKind::Predictions,
+                        &pschema,
+                        std::slice::from_ref(&pbatch),
+                    )
+                    .await?;
+                info!(
+                    task,
+                    model,
+                    probe,
+                    seed,
+                    best_epoch = out.best_epoch,
+                    epochs = out.epochs.len(),
+                    training_seconds = seconds,
+                    "probe trained"
+                );
+                Table {
+                    schema: pschema,
+                    batches: vec![pbatch],
+                }
+            }
         };
         let rows = mir_eval::evaluate(&config.evaluation, config.seed, tracks_table, &predictions)
             .with_context(|| format!("evaluating {dir}"))?;
         confusion_rows.extend(mir_eval::confusion(tracks_table, &predictions)?);
-        info!(
-            task,
-            model,
-            probe,
-            seed,
-            best_epoch = out.best_epoch,
-            epochs = out.epochs.len(),
-            training_seconds = seconds,
-            "probe trained and evaluated"
-        );
         metric_rows.extend(rows);
     }
     let mschema = mir_eval::metrics_schema(Some(&hash))?;
@@ -275,6 +308,73 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
 }
 
 type TaskTables = BTreeMap<(String, String), (Table, TaskTracks)>;
+
+fn probe_dir(ids: &mir_probe::RunIds) -> String {
+    format!(
+        "probes/{}/{}/{}/{}/seed-{}",
+        ids.task, ids.model, ids.layer, ids.probe, ids.seed
+    )
+}
+
+/// SHA-256 of everything a probe's predictions depend on: its config, seed and layer, the
+/// task's tracks (ids, splits, labels, targets), and the input hashes of the embeddings.
+fn probe_hash(
+    config: &ExperimentConfig,
+    ids: &mir_probe::RunIds,
+    tasks: &TaskTables,
+    embeddings: &BTreeMap<(String, String), Vec<Table>>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut part = |s: &str| {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    part("probe v1");
+    part(&serde_json::to_string(&config.probes[&ids.probe]).unwrap_or_default());
+    part(&format!("{} {} {}", ids.seed, ids.layer, ids.task));
+    let (_, task) = &tasks[&(ids.dataset.clone(), ids.task.clone())];
+    part(&serde_json::to_string(&task.vocabulary).unwrap_or_default());
+    for t in &task.tracks {
+        part(&format!(
+            "{} {} {:?} {:?}",
+            t.track_id, t.split, t.labels, t.targets
+        ));
+    }
+    for table in &embeddings[&(ids.dataset.clone(), ids.model.clone())] {
+        let meta = Metadata::of(&table.schema);
+        part(
+            meta.get(TableKind::Embeddings, mir_table::keys::INPUT_HASH)
+                .unwrap_or("none"),
+        );
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The predictions of an earlier run of the same job, if both its tables carry `job_hash`.
+async fn cached_predictions(store: &TableStore, dir: &str, job_hash: &str) -> Option<Table> {
+    let same = |t: &Table, kind| {
+        Metadata::of(&t.schema)
+            .get(kind, mir_table::keys::INPUT_HASH)
+            .is_ok_and(|h| h == job_hash)
+    };
+    let log = store
+        .read(
+            &format!("{dir}/training_log.parquet"),
+            TableKind::TrainingLog,
+        )
+        .await
+        .ok()?;
+    let predictions = store
+        .read(
+            &format!("{dir}/predictions.parquet"),
+            TableKind::Predictions,
+        )
+        .await
+        .ok()?;
+    (same(&log, TableKind::TrainingLog) && same(&predictions, TableKind::Predictions))
+        .then_some(predictions)
+}
 
 /// A trained probe's output and its training wall time.
 type Trained = Result<(mir_probe::ProbeOutput, f64)>;
