@@ -467,8 +467,8 @@ fn a_corrupt_track_is_skipped_and_recorded() {
     assert_eq!(failures.len(), 1);
 }
 
-/// Embeddings are reused while their inputs are unchanged, extracted again when a deformation
-/// changes or with `--force`.
+/// Embeddings and predictions are reused while their inputs are unchanged, computed again
+/// when a deformation changes or with `--force`.
 #[test]
 fn unchanged_inputs_reuse_embeddings() {
     let dir = tempfile::tempdir().unwrap();
@@ -492,15 +492,17 @@ fn unchanged_inputs_reuse_embeddings() {
             ],
         );
         assert!(out.status.success(), "{}", stderr(&out));
+        let log = stderr(&out);
         (
-            stderr(&out).contains("reusing embeddings"),
+            log.contains("reusing embeddings"),
             String::from_utf8_lossy(&out.stdout).into_owned(),
+            log.contains("reusing predictions"),
         )
     };
-    let (reused, first) = run("20", &[]);
+    let (reused, first, _) = run("20", &[]);
     assert!(!reused);
-    let (reused, second) = run("20", &[]);
-    assert!(reused, "same inputs");
+    let (reused, second, probes_reused) = run("20", &[]);
+    assert!(reused && probes_reused, "same inputs");
     assert_eq!(first, second, "the same results");
     assert!(!run("10", &[]).0, "a changed deformation extracts again");
     assert!(run("10", &[]).0);
