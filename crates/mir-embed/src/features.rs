@@ -350,14 +350,24 @@ impl Chroma {
             self.config.hop_length,
             samples,
             |power| {
+                // Eight partial sums per row, so the dot product vectorises.
                 let raw: Vec<f64> = self
                     .filters
                     .iter()
                     .map(|row| {
-                        row.iter()
-                            .zip(power)
-                            .map(|(w, p)| f64::from(*w) * f64::from(*p))
-                            .sum()
+                        let mut acc = [0.0f32; 8];
+                        let whole = row.len() - row.len() % 8;
+                        for (w, p) in row[..whole].chunks_exact(8).zip(power.chunks_exact(8)) {
+                            for k in 0..8 {
+                                acc[k] += w[k] * p[k];
+                            }
+                        }
+                        let tail: f32 = row[whole..]
+                            .iter()
+                            .zip(&power[whole..])
+                            .map(|(w, p)| w * p)
+                            .sum();
+                        f64::from(acc.iter().sum::<f32>() + tail)
                     })
                     .collect();
                 // util.normalize(norm=inf): divide by the largest magnitude unless it is tiny.
