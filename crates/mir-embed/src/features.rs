@@ -254,13 +254,7 @@ impl FrameFeatures for Mfcc {
     }
 
     fn framing(&self) -> Framing {
-        let c = &self.config;
-        Framing {
-            sample_rate_hz: c.sample_rate_hz,
-            hop_length: c.hop_length,
-            window_s: c.window_s,
-            hop_s: c.hop_s,
-        }
+        framing_of!(self.config)
     }
 
     fn dims(&self) -> usize {
@@ -431,13 +425,7 @@ impl FrameFeatures for Chroma {
     }
 
     fn framing(&self) -> Framing {
-        let c = &self.config;
-        Framing {
-            sample_rate_hz: c.sample_rate_hz,
-            hop_length: c.hop_length,
-            window_s: c.window_s,
-            hop_s: c.hop_s,
-        }
+        framing_of!(self.config)
     }
 
     fn dims(&self) -> usize {
@@ -597,13 +585,7 @@ impl FrameFeatures for Spectral {
     }
 
     fn framing(&self) -> Framing {
-        let c = &self.config;
-        Framing {
-            sample_rate_hz: c.sample_rate_hz,
-            hop_length: c.hop_length,
-            window_s: c.window_s,
-            hop_s: c.hop_s,
-        }
+        framing_of!(self.config)
     }
 
     fn dims(&self) -> usize {

@@ -17,6 +17,19 @@
 //! assert_eq!(windows[0].embedding.len(), model.info().dim);
 //! ```
 
+/// The [`features::Framing`] of a config that has `sample_rate_hz`, `hop_length`, `window_s`
+/// and `hop_s` (every built-in embedding's config).
+macro_rules! framing_of {
+    ($config:expr) => {
+        crate::features::Framing {
+            sample_rate_hz: $config.sample_rate_hz,
+            hop_length: $config.hop_length,
+            window_s: $config.window_s,
+            hop_s: $config.hop_s,
+        }
+    };
+}
+
 pub mod features;
 pub mod logmel;
 

@@ -201,13 +201,7 @@ impl FrameFeatures for LogMel {
     }
 
     fn framing(&self) -> Framing {
-        let c = &self.config;
-        Framing {
-            sample_rate_hz: c.sample_rate_hz,
-            hop_length: c.hop_length,
-            window_s: c.window_s,
-            hop_s: c.hop_s,
-        }
+        framing_of!(self.config)
     }
 
     fn dims(&self) -> usize {
