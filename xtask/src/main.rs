@@ -1,6 +1,7 @@
 //! `cargo xtask`: mir-ref's pipelines and project chores, as subcommands of one binary.
 
 mod config;
+mod models;
 mod pipeline;
 mod tidy;
 
@@ -65,6 +66,21 @@ enum Cmd {
         #[arg(long, default_value = "fixtures/generated")]
         out: PathBuf,
     },
+    /// Extract ONNX Runtime's shared library from the `onnxruntime` PyPI wheel into the cache
+    /// (`$MIR_CACHE_DIR`, else `~/.cache/mir-ref`), where ONNX models find it.
+    SetupOrt {
+        /// The onnxruntime release.
+        #[arg(long, default_value = mir_embed::onnx::runtime::ORT_VERSION)]
+        version: String,
+        /// Extract again even if it is there.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Model files described by the cards in configs/models/.
+    Models {
+        #[command(subcommand)]
+        action: ModelsCmd,
+    },
     /// Regenerate docs/tables.md from the table contract.
     Docs,
     /// Check that no mir-* crate depends on a sibling other than mir-table.
@@ -75,6 +91,18 @@ enum Cmd {
     Bench {
         /// Passed to `cargo bench`, for example a benchmark name filter.
         args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCmd {
+    /// List the cards and whether each model file is in place.
+    List,
+    /// Get a card's model file (from its PyPI wheel or URL) and check its SHA-256.
+    Fetch {
+        /// Card names (`basic-pitch`) or card paths.
+        #[arg(required = true)]
+        names: Vec<String>,
     },
 }
 
@@ -210,6 +238,35 @@ fn run() -> Result<()> {
                 out.join("giantsteps_key").display()
             );
         }
+        Cmd::SetupOrt { version, force } => {
+            let lib = models::setup_ort(&version, force)?;
+            println!(
+                "ONNX Runtime {version}: {} (loads; used when ORT_DYLIB_PATH is unset and Python \
+                 has no onnxruntime)",
+                lib.display()
+            );
+        }
+        Cmd::Models { action } => match action {
+            ModelsCmd::List => {
+                for name in models::card_names() {
+                    let path = models::card_path(&name);
+                    let state = match mir_embed::onnx::card::ModelCard::from_file(&path) {
+                        Err(e) => format!("invalid card: {e}"),
+                        Ok(card) if models::is_fetched(&name) => {
+                            format!("ready ({})", card.model_path(&path).display())
+                        }
+                        Ok(card) => format!("not fetched: {}", card.how_to_fetch(&path)),
+                    };
+                    println!("{name:<16} {state}");
+                }
+            }
+            ModelsCmd::Fetch { names } => {
+                for name in names {
+                    let path = models::fetch(&name)?;
+                    println!("{name}: {}", path.display());
+                }
+            }
+        },
         Cmd::Docs => {
             let path = project_root().join("docs/tables.md");
             std::fs::write(&path, mir_table::docs::markdown())

@@ -75,7 +75,7 @@ impl<T: FrameFeatures> Embedder for T {
             window_s: f.window_s.unwrap_or(0.0),
             hop_s: f.hop_s.or(f.window_s).unwrap_or(0.0),
             dim: 2 * self.dims(),
-            layers: 1,
+            layers: vec!["summary".into()],
         }
     }
 

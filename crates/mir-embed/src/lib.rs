@@ -32,6 +32,8 @@ macro_rules! framing_of {
 
 pub mod features;
 pub mod logmel;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 
 use arrow::datatypes::SchemaRef;
 use mir_table::{EmbeddingRow, Metadata, TableKind, keys};
@@ -61,6 +63,19 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A model card is invalid, or does not match its model file.
+    #[error("model card {card}{}: {reason}", if field.is_empty() { String::new() } else { format!(", field `{field}`") })]
+    Card {
+        /// The card's path.
+        card: std::path::PathBuf,
+        /// The field at fault (`""`: the card as a whole).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No usable ONNX Runtime library.
+    #[error("{0}")]
+    Runtime(String),
     /// The embeddings table cannot be built.
     #[error(transparent)]
     Table(#[from] mir_table::Error),
@@ -88,8 +103,8 @@ pub struct ModelInfo {
     pub hop_s: f64,
     /// Embedding dimension.
     pub dim: usize,
-    /// Number of layers the model outputs.
-    pub layers: usize,
+    /// The names of the layers the model outputs; layer `i` of the `layer` column is `layers[i]`.
+    pub layers: Vec<String>,
 }
 
 /// One window's embedding from one layer.
@@ -114,6 +129,16 @@ pub trait Embedder: Send + Sync {
     fn info(&self) -> ModelInfo;
     /// Embeds one track, every window of every layer.
     fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>>;
+    /// Embeds several tracks at once, one result per track; models that batch (ONNX) pack the
+    /// windows of all of them into full batches.
+    fn embed_batch(&self, tracks: &[&[f32]]) -> Vec<Result<Vec<WindowEmbedding>>> {
+        tracks.iter().map(|t| self.embed(t)).collect()
+    }
+    /// SHA-256 of everything that determines the output (the model and how it is run); caches
+    /// key on it. Default: [`ModelInfo::sha256`].
+    fn fingerprint(&self) -> String {
+        self.info().sha256
+    }
 }
 
 /// An embedding model as written in the experiment config.
@@ -128,6 +153,9 @@ pub enum ModelConfig {
     Chroma(features::ChromaConfig),
     /// Spectral statistics ([`features::Spectral`]).
     Spectral(features::SpectralConfig),
+    /// An ONNX model described by a model card ([`onnx`]).
+    #[cfg(feature = "onnx")]
+    Onnx(onnx::OnnxConfig),
 }
 
 /// Builds the model a config describes.
@@ -137,6 +165,8 @@ pub fn build(config: &ModelConfig) -> Result<Box<dyn Embedder>> {
         ModelConfig::Mfcc(c) => Ok(Box::new(features::Mfcc::new(c.clone())?)),
         ModelConfig::Chroma(c) => Ok(Box::new(features::Chroma::new(c.clone())?)),
         ModelConfig::Spectral(c) => Ok(Box::new(features::Spectral::new(c.clone())?)),
+        #[cfg(feature = "onnx")]
+        ModelConfig::Onnx(c) => Ok(Box::new(onnx::OnnxEmbedder::new(c)?)),
     }
 }
 

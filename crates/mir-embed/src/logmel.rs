@@ -142,6 +142,25 @@ impl LogMel {
     /// The log-mel spectrogram in dB, frames by bands (`frames x n_mels`, row-major), as
     /// `librosa.power_to_db(librosa.feature.melspectrogram(y=samples, sr=sr), top_db=80)`.
     pub fn spectrogram(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+        let mut out = self.mel_power(samples);
+        // power_to_db(S, ref=1.0, amin=1e-10, top_db)
+        let mut max_db = f32::NEG_INFINITY;
+        for row in &mut out {
+            for v in row.iter_mut() {
+                *v = 10.0 * v.max(1e-10).log10();
+                max_db = max_db.max(*v);
+            }
+        }
+        if let Some(top_db) = self.config.top_db {
+            let floor = max_db - top_db as f32;
+            out.iter_mut().flatten().for_each(|v| *v = v.max(floor));
+        }
+        out
+    }
+
+    /// The mel power spectrogram, frames by bands, as `librosa.feature.melspectrogram(y=samples,
+    /// sr=sr)` with this config's parameters (no logarithm).
+    pub fn mel_power(&self, samples: &[f32]) -> Vec<Vec<f32>> {
         let mut out = Vec::new();
         power_frames(
             &*self.fft,
@@ -163,18 +182,6 @@ impl LogMel {
                 out.push(mel);
             },
         );
-        // power_to_db(S, ref=1.0, amin=1e-10, top_db)
-        let mut max_db = f32::NEG_INFINITY;
-        for row in &mut out {
-            for v in row.iter_mut() {
-                *v = 10.0 * v.max(1e-10).log10();
-                max_db = max_db.max(*v);
-            }
-        }
-        if let Some(top_db) = self.config.top_db {
-            let floor = max_db - top_db as f32;
-            out.iter_mut().flatten().for_each(|v| *v = v.max(floor));
-        }
         out
     }
 }

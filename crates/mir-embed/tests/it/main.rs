@@ -1,4 +1,8 @@
-//! Integration tests: the built-in embeddings against reference values from librosa.
+//! Integration tests: the built-in embeddings against reference values from librosa; ONNX
+//! models in [`onnx`].
+
+#[cfg(feature = "onnx")]
+mod onnx;
 
 use mir_embed::Embedder;
 use mir_embed::logmel::{LogMel, LogMelConfig};
@@ -52,7 +56,7 @@ fn check(name: &str, ours: &[f32], reference: &[f32]) {
 #[test]
 fn logmel_matches_librosa_defaults() {
     let reference: Reference =
-        serde_json::from_str(include_str!("data/librosa_logmel.json")).unwrap();
+        serde_json::from_str(include_str!("../data/librosa_logmel.json")).unwrap();
     let model = LogMel::new(LogMelConfig::default()).unwrap();
     let y = signal();
     let spec = model.spectrogram(&y);
@@ -77,7 +81,7 @@ struct FeatureReference {
 
 fn features_reference(name: &str) -> FeatureReference {
     let all: serde_json::Value =
-        serde_json::from_str(include_str!("data/librosa_features.json")).unwrap();
+        serde_json::from_str(include_str!("../data/librosa_features.json")).unwrap();
     serde_json::from_value(all[name].clone()).unwrap()
 }
 

