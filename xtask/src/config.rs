@@ -48,6 +48,9 @@ pub struct ExperimentConfig {
     /// Metric settings (bootstrap intervals, multilabel threshold).
     #[serde(default)]
     pub evaluation: mir_eval::EvalConfig,
+    /// Each model's layer names, learnt when [`load`] builds the models.
+    #[serde(skip)]
+    pub model_layers: BTreeMap<String, Vec<String>>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -96,9 +99,23 @@ pub fn load(path: &Path) -> Result<ExperimentConfig> {
     let figment = Figment::new()
         .merge(Yaml::file_exact(path))
         .merge(Env::prefixed("MIR_").split("__"));
-    let config: ExperimentConfig = figment
+    let mut config: ExperimentConfig = figment
         .extract()
         .map_err(|e| describe(refine(&figment, e), path))?;
+    let mut skipped = Vec::new();
+    config
+        .models
+        .retain(|name, model| match model.skipped_because() {
+            None => true,
+            Some(why) => {
+                tracing::warn!("optional model `{name}` left out: {why}");
+                skipped.push(name.clone());
+                false
+            }
+        });
+    if let Some(models) = &mut config.grid.models {
+        models.retain(|m| !skipped.contains(m));
+    }
     config.check(path)?;
     Ok(config)
 }
@@ -126,6 +143,7 @@ fn refine(figment: &Figment, errors: figment::Error) -> figment::Error {
                     "mfcc" => f.extract::<mir_embed::features::MfccConfig>().err(),
                     "chroma" => f.extract::<mir_embed::features::ChromaConfig>().err(),
                     "spectral" => f.extract::<mir_embed::features::SpectralConfig>().err(),
+                    "onnx" => f.extract::<mir_embed::onnx::OnnxConfig>().err(),
                     _ => None,
                 }),
                 ["deformations", _, "steps", _] => variant(figment, &path, |tag, f| {
@@ -205,7 +223,7 @@ fn describe(errors: figment::Error, path: &Path) -> anyhow::Error {
 
 impl ExperimentConfig {
     /// Checks names referenced by the grid and the things that must exist before a run starts.
-    pub fn check(&self, path: &Path) -> Result<()> {
+    pub fn check(&mut self, path: &Path) -> Result<()> {
         let file = path.display();
         let undefined = |key: &str, name: &str, section: &str, defined: Vec<String>| {
             anyhow::anyhow!(
@@ -296,8 +314,9 @@ impl ExperimentConfig {
             }
         }
         for (name, model) in &self.models {
-            mir_embed::build(model)
+            let built = mir_embed::build(model)
                 .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?;
+            self.model_layers.insert(name.clone(), built.info().layers);
         }
         for (name, dataset) in &self.datasets {
             // Published datasets are checked (and fetched) by `prepare`, which says how to get

@@ -67,7 +67,7 @@ enum Cmd {
         out: PathBuf,
     },
     /// Extract ONNX Runtime's shared library from the `onnxruntime` PyPI wheel into the cache
-    /// (`$MIR_CACHE_DIR`, else `~/.cache/mir-ref`), where ONNX models find it.
+    /// (`$MIRREF_CACHE_DIR`, else `~/.cache/mir-ref`), where ONNX models find it.
     SetupOrt {
         /// The onnxruntime release.
         #[arg(long, default_value = mir_embed::onnx::runtime::ORT_VERSION)]
@@ -85,7 +85,8 @@ enum Cmd {
     Docs,
     /// Check that no mir-* crate depends on a sibling other than mir-table.
     Tidy,
-    /// Run what CI runs: formatting, lints, tests.
+    /// Run what CI runs: formatting, lints, tests (after provisioning ONNX Runtime and
+    /// basic-pitch, which the tests then require).
     Ci,
     /// Run the criterion benchmarks (optimised build); extra arguments go to criterion.
     Bench {
@@ -308,11 +309,17 @@ fn ci() -> Result<()> {
         ],
         &["test", "--workspace"],
     ];
+    // The ONNX tests run on a real pretrained network: provision ONNX Runtime and basic-pitch
+    // from their PyPI wheels (cached), and make the tests fail rather than skip without them.
+    models::setup_ort(mir_embed::onnx::runtime::ORT_VERSION, false)
+        .context("provisioning ONNX Runtime for the tests")?;
+    models::fetch("basic-pitch").context("fetching basic-pitch for the tests")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in steps {
         eprintln!("$ cargo {}", args.join(" "));
         let status = Command::new(&cargo)
             .args(args)
+            .env("MIRREF_REQUIRE_MODELS", "1")
             .status()
             .with_context(|| format!("running cargo {}", args[0]))?;
         if !status.success() {

@@ -44,8 +44,10 @@ fn pip_download(requirement: &str) -> Result<(tempfile::TempDir, PathBuf)> {
 
 /// The bytes of `member` (an exact path, or with `prefix*` the first match) in a wheel.
 fn wheel_member(wheel: &Path, member: &str) -> Result<(String, Vec<u8>)> {
-    let file = std::fs::File::open(wheel).with_context(|| format!("opening {}", wheel.display()))?;
-    let mut zip = zip::ZipArchive::new(file).with_context(|| format!("reading {}", wheel.display()))?;
+    let file =
+        std::fs::File::open(wheel).with_context(|| format!("opening {}", wheel.display()))?;
+    let mut zip =
+        zip::ZipArchive::new(file).with_context(|| format!("reading {}", wheel.display()))?;
     let name = match member.strip_suffix('*') {
         Some(prefix) => zip
             .file_names()

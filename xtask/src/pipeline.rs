@@ -25,7 +25,12 @@ pub struct GridSize {
 
 /// The size of the grid.
 pub fn grid_size(config: &ExperimentConfig, plan: &Plan) -> GridSize {
-    let trainings = plan.tasks.len() * plan.models.len() * plan.probes.len() * config.seeds.len();
+    let layers: usize = plan
+        .models
+        .iter()
+        .map(|m| config.model_layers.get(m).map_or(1, Vec::len))
+        .sum();
+    let trainings = plan.tasks.len() * layers * plan.probes.len() * config.seeds.len();
     GridSize {
         extractions: planned_datasets(plan).len()
             * plan.models.len()
@@ -47,7 +52,14 @@ pub fn describe_plan(config: &ExperimentConfig, plan: &Plan) -> String {
         config.name,
         config.output(),
         tasks.join(", "),
-        plan.models.join(", "),
+        plan.models
+            .iter()
+            .map(|m| match config.model_layers.get(m) {
+                Some(l) if l.len() > 1 => format!("{m} (layers {})", l.join(", ")),
+                _ => m.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         conditions.join(", "),
         plan.probes.join(", "),
         config.seeds,
@@ -177,16 +189,19 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
     let mut jobs = Vec::new();
     for (dataset, task) in tasks.keys() {
         for model in &plan.models {
-            for probe in &plan.probes {
-                for &seed in &config.seeds {
-                    jobs.push(mir_probe::RunIds {
-                        dataset: dataset.clone(),
-                        task: task.clone(),
-                        model: model.clone(),
-                        layer: 0,
-                        probe: probe.clone(),
-                        seed,
-                    });
+            let layers = layer_count(&embeddings[&(dataset.clone(), model.clone())]);
+            for layer in 0..layers {
+                for probe in &plan.probes {
+                    for &seed in &config.seeds {
+                        jobs.push(mir_probe::RunIds {
+                            dataset: dataset.clone(),
+                            task: task.clone(),
+                            model: model.clone(),
+                            layer,
+                            probe: probe.clone(),
+                            seed,
+                        });
+                    }
                 }
             }
         }
@@ -314,6 +329,18 @@ fn probe_dir(ids: &mir_probe::RunIds) -> String {
         "probes/{}/{}/{}/{}/seed-{}",
         ids.task, ids.model, ids.layer, ids.probe, ids.seed
     )
+}
+
+/// How many layers an extraction's embeddings have (their `layers` metadata; 1 without it).
+fn layer_count(tables: &[Table]) -> i32 {
+    tables
+        .first()
+        .and_then(|t| {
+            let meta = Metadata::of(&t.schema);
+            let json = meta.0.get(mir_table::keys::LAYERS)?;
+            serde_json::from_str::<Vec<String>>(json).ok()
+        })
+        .map_or(1, |names| names.len().max(1) as i32)
 }
 
 /// SHA-256 of everything a probe's predictions depend on: its config, seed and layer, the
@@ -469,7 +496,7 @@ async fn extract(
     let conditions: Vec<&str> = std::iter::once(CLEAN)
         .chain(deformations.iter().map(|(d, _)| *d))
         .collect();
-    let input_hash = extraction_hash(config, &info.sha256, dataset, &deformations, tracks);
+    let input_hash = extraction_hash(config, &model.fingerprint(), dataset, &deformations, tracks);
     let dir = format!("embeddings/{dataset}/{model_name}");
     // Kept audio is written during extraction, so a run that keeps audio extracts.
     if !force
@@ -489,12 +516,67 @@ async fn extract(
     let failures: Mutex<Vec<FailureRow>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Handle::current();
+    // A track that cannot be decoded, deformed or embedded is skipped and recorded (`Skip`); a
+    // failure of the run itself (writing kept audio) stops it (`Fatal`).
+    enum Stop {
+        Skip(&'static str, String, anyhow::Error),
+        Fatal(anyhow::Error),
+    }
+    // The audio of one track under every condition it is embedded in.
+    type Conditions<'a> = Vec<(&'a str, Vec<f32>)>;
+    let prepare = |track: &Track| -> Result<Conditions, Stop> {
+        let skip = |stage, condition: &str| {
+            let condition = condition.to_string();
+            move |e: anyhow::Error| Stop::Skip(stage, condition, e)
+        };
+        let audio = mir_datasets::audio::load(
+            std::path::Path::new(&track.audio_uri),
+            Some(info.sample_rate_hz),
+        )
+        .map_err(|e| skip("decode", CLEAN)(e.into()))?;
+        let mut out = Vec::new();
+        for (condition, splits) in &deformations {
+            if !splits.contains(&track.split.as_str()) {
+                continue;
+            }
+            let mut deformed = mir_deform::Audio::mono(audio.samples.clone(), audio.sample_rate_hz);
+            mir_deform::apply(
+                &config.deformations[*condition],
+                condition,
+                config.seed,
+                &track.track_id,
+                &mut deformed,
+            )
+            .map_err(|e| skip("deform", condition)(e.into()))?;
+            let samples = deformed.into_mono();
+            if config.keep_audio {
+                let rel = format!("audio/{dataset}/{condition}/{}.wav", track.track_id);
+                mir_datasets::audio::wav_bytes(&mir_datasets::audio::Audio {
+                    samples: samples.clone(),
+                    sample_rate_hz: audio.sample_rate_hz,
+                })
+                .map_err(anyhow::Error::from)
+                .and_then(|bytes| {
+                    runtime
+                        .block_on(store.put(&rel, bytes.into()))
+                        .map_err(anyhow::Error::from)
+                })
+                .map_err(|e| Stop::Fatal(e.context(format!("writing {rel}"))))?;
+            }
+            out.push((*condition, samples));
+        }
+        out.insert(0, (CLEAN, audio.samples));
+        Ok(out)
+    };
+    // Workers take tracks in groups, so a model that batches (ONNX) fills its batches with the
+    // windows of several tracks; memory holds one group's audio per worker.
+    const GROUP: usize = 8;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= tracks.len()
+                    let first = next.fetch_add(GROUP, Ordering::Relaxed);
+                    if first >= tracks.len()
                         || failure
                             .lock()
                             .expect("no worker panics holding it")
@@ -502,93 +584,80 @@ async fn extract(
                     {
                         break;
                     }
-                    let track = &tracks[i];
-                    // A track that cannot be decoded, deformed or embedded is skipped and
-                    // recorded (`Err(Skip)`); a failure of the run itself (writing kept audio)
-                    // stops it (`Err(Fatal)`).
-                    enum Stop {
-                        Skip(&'static str, String, anyhow::Error),
-                        Fatal(anyhow::Error),
+                    let group = &tracks[first..(first + GROUP).min(tracks.len())];
+                    let prepared: Vec<_> = group.iter().map(prepare).collect();
+                    // A track whose embedding failed under some condition: it contributes no
+                    // row at all.
+                    let mut failed: Vec<Option<Stop>> = group.iter().map(|_| None).collect();
+                    let mut embedded: Vec<Vec<(&str, Vec<mir_table::EmbeddingRow>)>> =
+                        group.iter().map(|_| Vec::new()).collect();
+                    for condition in &conditions {
+                        // (track in group, samples) of the tracks still in that have `condition`.
+                        let items: Vec<(usize, &[f32])> = prepared
+                            .iter()
+                            .enumerate()
+                            .filter(|(k, _)| failed[*k].is_none())
+                            .filter_map(|(k, p)| {
+                                let audio = p.as_ref().ok()?;
+                                let (_, samples) = audio.iter().find(|(c, _)| c == condition)?;
+                                Some((k, samples.as_slice()))
+                            })
+                            .collect();
+                        if items.is_empty() {
+                            continue;
+                        }
+                        let batch: Vec<&[f32]> = items.iter().map(|(_, s)| *s).collect();
+                        for ((k, _), result) in items.iter().zip(model.embed_batch(&batch)) {
+                            let track = &group[*k];
+                            match result {
+                                Ok(windows) => embedded[*k].push((
+                                    condition,
+                                    windows
+                                        .into_iter()
+                                        .map(|w| mir_table::EmbeddingRow {
+                                            track_id: track.track_id.clone(),
+                                            deformation: condition.to_string(),
+                                            layer: w.layer,
+                                            window: w.window,
+                                            start_s: w.start_s,
+                                            embedding: w.embedding,
+                                        })
+                                        .collect(),
+                                )),
+                                Err(e) => {
+                                    failed[*k] =
+                                        Some(Stop::Skip("embed", condition.to_string(), e.into()))
+                                }
+                            }
+                        }
                     }
-                    let skip = |stage, condition: &str| {
-                        let condition = condition.to_string();
-                        move |e: anyhow::Error| Stop::Skip(stage, condition, e)
-                    };
-                    let result = (|| -> Result<Vec<(&str, Vec<mir_table::EmbeddingRow>)>, Stop> {
-                        let audio = mir_datasets::audio::load(
-                            std::path::Path::new(&track.audio_uri),
-                            Some(info.sample_rate_hz),
-                        )
-                        .map_err(|e| skip("decode", CLEAN)(e.into()))?;
-                        let embed = |condition: &str, samples: &[f32]| {
-                            mir_embed::embed_track(
-                                model.as_ref(),
-                                &track.track_id,
-                                condition,
-                                samples,
-                            )
-                            .map_err(|e| skip("embed", condition)(e.into()))
-                        };
-                        let mut out = vec![(CLEAN, embed(CLEAN, &audio.samples)?)];
-                        for (condition, splits) in &deformations {
-                            if !splits.contains(&track.split.as_str()) {
-                                continue;
+                    for (((track, p), out), failed) in
+                        group.iter().zip(prepared).zip(embedded).zip(failed)
+                    {
+                        match failed.map_or(p.map(|_| ()), Err) {
+                            Ok(_) => {
+                                let mut rows = rows.lock().expect("no worker panics holding it");
+                                for (condition, r) in out {
+                                    rows.entry(condition).or_default().extend(r);
+                                }
                             }
-                            let mut deformed = mir_deform::Audio::mono(
-                                audio.samples.clone(),
-                                audio.sample_rate_hz,
-                            );
-                            mir_deform::apply(
-                                &config.deformations[*condition],
-                                condition,
-                                config.seed,
-                                &track.track_id,
-                                &mut deformed,
-                            )
-                            .map_err(|e| skip("deform", condition)(e.into()))?;
-                            let samples = deformed.into_mono();
-                            if config.keep_audio {
-                                let rel =
-                                    format!("audio/{dataset}/{condition}/{}.wav", track.track_id);
-                                mir_datasets::audio::wav_bytes(&mir_datasets::audio::Audio {
-                                    samples: samples.clone(),
-                                    sample_rate_hz: audio.sample_rate_hz,
-                                })
-                                .map_err(anyhow::Error::from)
-                                .and_then(|bytes| {
-                                    runtime
-                                        .block_on(store.put(&rel, bytes.into()))
-                                        .map_err(anyhow::Error::from)
-                                })
-                                .map_err(|e| Stop::Fatal(e.context(format!("writing {rel}"))))?;
+                            Err(Stop::Skip(stage, condition, e)) => {
+                                tracing::warn!(track = track.track_id, stage, "skipped: {e:#}");
+                                failures.lock().expect("no worker panics holding it").push(
+                                    FailureRow {
+                                        stage: stage.into(),
+                                        dataset: dataset.into(),
+                                        model: model_name.into(),
+                                        deformation: condition,
+                                        track_id: track.track_id.clone(),
+                                        audio_uri: track.audio_uri.clone(),
+                                        error: format!("{e:#}"),
+                                    },
+                                );
                             }
-                            out.push((*condition, embed(condition, &samples)?));
-                        }
-                        Ok(out)
-                    })();
-                    match result {
-                        Ok(out) => {
-                            let mut rows = rows.lock().expect("no worker panics holding it");
-                            for (condition, r) in out {
-                                rows.entry(condition).or_default().extend(r);
+                            Err(Stop::Fatal(e)) => {
+                                *failure.lock().expect("no worker panics holding it") = Some(e)
                             }
-                        }
-                        Err(Stop::Skip(stage, condition, e)) => {
-                            tracing::warn!(track = track.track_id, stage, "skipped: {e:#}");
-                            failures.lock().expect("no worker panics holding it").push(
-                                FailureRow {
-                                    stage: stage.into(),
-                                    dataset: dataset.into(),
-                                    model: model_name.into(),
-                                    deformation: condition,
-                                    track_id: track.track_id.clone(),
-                                    audio_uri: track.audio_uri.clone(),
-                                    error: format!("{e:#}"),
-                                },
-                            );
-                        }
-                        Err(Stop::Fatal(e)) => {
-                            *failure.lock().expect("no worker panics holding it") = Some(e)
                         }
                     }
                 }

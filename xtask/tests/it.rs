@@ -280,7 +280,12 @@ fn quickstart_runs_end_to_end() {
     .unwrap();
     let clean_accuracy = metrics
         .iter()
-        .find(|m| m.task == "instrument" && m.deformation == "clean" && m.metric == "accuracy")
+        .find(|m| {
+            m.model == "logmel"
+                && m.task == "instrument"
+                && m.deformation == "clean"
+                && m.metric == "accuracy"
+        })
         .unwrap();
     assert_eq!(clean_accuracy.n, 56, "fold 0 of 5 is the test split");
     assert!(
@@ -288,6 +293,25 @@ fn quickstart_runs_end_to_end() {
         "clean instrument accuracy {}",
         clean_accuracy.value
     );
+    // basic-pitch, where it has been fetched, knows pitch: pitch class from its `note` layer.
+    if let Some(m) = metrics.iter().find(|m| {
+        m.model == "basic_pitch"
+            && m.layer == 0
+            && m.task == "pitch_class"
+            && m.deformation == "clean"
+            && m.metric == "accuracy"
+    }) {
+        assert!(
+            m.value > 0.7,
+            "basic-pitch pitch class accuracy {}",
+            m.value
+        );
+    } else {
+        assert!(
+            std::env::var_os("MIRREF_REQUIRE_MODELS").is_none(),
+            "MIRREF_REQUIRE_MODELS is set but the quickstart ran without basic-pitch"
+        );
+    }
 }
 
 /// Augmentation deforms the training tracks too, and `--keep-audio` writes what the model

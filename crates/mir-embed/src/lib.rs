@@ -158,6 +158,18 @@ pub enum ModelConfig {
     Onnx(onnx::OnnxConfig),
 }
 
+impl ModelConfig {
+    /// For a model marked `optional` whose file or runtime is not there: why. Such a model is
+    /// left out of the run with a notice.
+    pub fn skipped_because(&self) -> Option<String> {
+        match self {
+            #[cfg(feature = "onnx")]
+            ModelConfig::Onnx(c) if c.optional => c.missing(),
+            _ => None,
+        }
+    }
+}
+
 /// Builds the model a config describes.
 pub fn build(config: &ModelConfig) -> Result<Box<dyn Embedder>> {
     match config {
@@ -179,7 +191,11 @@ pub fn embeddings_schema(info: &ModelInfo, model: &str, dataset: &str) -> Result
         .with(keys::SAMPLE_RATE_HZ, info.sample_rate_hz)
         .with(keys::WINDOW_S, info.window_s)
         .with(keys::HOP_S, info.hop_s)
-        .with(keys::MODEL_SHA256, &info.sha256);
+        .with(keys::MODEL_SHA256, &info.sha256)
+        .with(
+            keys::LAYERS,
+            serde_json::to_string(&info.layers).expect("strings serialise"),
+        );
     Ok(TableKind::Embeddings.schema(info.dim as i32, &meta)?)
 }
 

@@ -49,6 +49,9 @@ pub mod keys {
     pub const MODEL_SHA256: &str = "model_sha256";
     /// How window scores became track scores (`embedding_mean`, `prediction_mean`).
     pub const AGGREGATION: &str = "aggregation";
+    /// Optional, on `embeddings`: JSON list of the model's layer names; `layer` `i` is
+    /// `layers[i]`.
+    pub const LAYERS: &str = "layers";
     /// Optional: SHA-256 of everything a table was computed from (model, audio files and
     /// their modification times, deformations, seed). A run reuses a table whose input hash
     /// equals the one it would compute.

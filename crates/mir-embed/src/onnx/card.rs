@@ -252,8 +252,15 @@ impl ModelCard {
                 "the first axis, and only it, must be `batch`".into(),
             );
         }
-        if let Some(d) = i.shape.iter().find(|d| matches!(d, Dim::Fixed(n) if *n < 1)) {
-            return bad("input.shape", format!("fixed sizes must be positive: {d:?}"));
+        if let Some(d) = i
+            .shape
+            .iter()
+            .find(|d| matches!(d, Dim::Fixed(n) if *n < 1))
+        {
+            return bad(
+                "input.shape",
+                format!("fixed sizes must be positive: {d:?}"),
+            );
         }
         let wanted: &[DimName] = match &i.front_end {
             FrontEnd::Waveform => &[DimName::Samples],

@@ -48,6 +48,39 @@ pub struct OnnxConfig {
     /// Windows per run; default the card's `batch_size`.
     #[serde(default)]
     pub batch_size: Option<usize>,
+    /// Skip the model (with a notice) when its file or ONNX Runtime is not there, instead of
+    /// failing: for configs that use a model where it has been fetched.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+impl OnnxConfig {
+    /// A config for `card` with every option at its default.
+    pub fn new(card: impl Into<PathBuf>) -> Self {
+        Self {
+            card: card.into(),
+            layers: Vec::new(),
+            device: Device::Cpu,
+            threads: None,
+            batch_size: None,
+            optional: false,
+        }
+    }
+
+    /// Why the model cannot run here (its file or ONNX Runtime is missing), if so. A card
+    /// that is wrong is not "missing": building the model reports it.
+    pub fn missing(&self) -> Option<String> {
+        let card = ModelCard::from_file(&self.card).ok()?;
+        let file = card.model_path(&self.card);
+        if !file.is_file() {
+            return Some(format!(
+                "{} is not there: {}",
+                file.display(),
+                card.how_to_fetch(&self.card)
+            ));
+        }
+        runtime::runtime().err().map(|e| e.to_string())
+    }
 }
 
 /// A shaped input batch: `shape` and row-major `data`.
@@ -155,7 +188,10 @@ impl OnnxEmbedder {
                 let known: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
                 err(
                     "input.name",
-                    format!("the model has no input `{}`; it has {known:?}", card.input.name),
+                    format!(
+                        "the model has no input `{}`; it has {known:?}",
+                        card.input.name
+                    ),
                 )
             })?;
         if let Some(shape) = input.dtype().tensor_shape() {
@@ -498,7 +534,14 @@ fn pool(
         .chunks(item.max(1))
         .map(|x| {
             let at = |p: usize, k: usize, q: usize| f64::from(x[(p * t + k) * post + q]);
-            let mut out = vec![0.0f32; if pooling == Pooling::MeanStd { 2 * width } else { width }];
+            let mut out = vec![
+                0.0f32;
+                if pooling == Pooling::MeanStd {
+                    2 * width
+                } else {
+                    width
+                }
+            ];
             for p in 0..pre {
                 for q in 0..post {
                     let j = p * post + q;
@@ -580,7 +623,14 @@ mod tests {
         let ms = pool(&[2, 3, 2], &v, 2, Some(1), Pooling::MeanStd).unwrap();
         assert!((ms[0][2] - (2.0f32 / 3.0).sqrt()).abs() < 1e-6);
         // Time last: [2 (channels), 3 (time)].
-        let last = pool(&[1, 2, 3], &[1., 2., 3., 4., 5., 6.], 1, Some(2), Pooling::Mean).unwrap();
+        let last = pool(
+            &[1, 2, 3],
+            &[1., 2., 3., 4., 5., 6.],
+            1,
+            Some(2),
+            Pooling::Mean,
+        )
+        .unwrap();
         assert_eq!(last, vec![vec![2., 5.]]);
         assert_eq!(
             pool(&[2, 3, 2], &v, 2, None, Pooling::Mean).unwrap()[1],

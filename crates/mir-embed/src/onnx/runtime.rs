@@ -16,16 +16,19 @@ use crate::{Error, Result};
 /// The ONNX Runtime release `cargo xtask setup-ort` provisions and the tests were checked with.
 pub const ORT_VERSION: &str = "1.32.0";
 
-/// mir-ref's cache: `$MIR_CACHE_DIR`, else `$XDG_CACHE_HOME/mir-ref`, else `~/.cache/mir-ref`.
+/// mir-ref's cache: `$MIRREF_CACHE_DIR`, else `$XDG_CACHE_HOME/mir-ref`, else `~/.cache/mir-ref`.
 pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("MIR_CACHE_DIR") {
+    if let Some(d) = std::env::var_os("MIRREF_CACHE_DIR") {
         return PathBuf::from(d);
     }
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(d).join("mir-ref");
     }
     std::env::var_os("HOME")
-        .map_or_else(|| PathBuf::from(".cache"), |h| PathBuf::from(h).join(".cache"))
+        .map_or_else(
+            || PathBuf::from(".cache"),
+            |h| PathBuf::from(h).join(".cache"),
+        )
         .join("mir-ref")
 }
 

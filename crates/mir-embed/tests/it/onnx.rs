@@ -2,7 +2,7 @@
 //! onnxruntime, the log-mel front end against librosa, and card errors.
 //!
 //! These need ONNX Runtime (`cargo xtask setup-ort`) and basic-pitch's file (`cargo xtask models
-//! fetch basic-pitch`); `cargo xtask ci` provides both and sets `MIR_REQUIRE_MODELS=1`, which
+//! fetch basic-pitch`); `cargo xtask ci` provides both and sets `MIRREF_REQUIRE_MODELS=1`, which
 //! turns a missing one into a failure. Without it the tests say what is missing and pass.
 
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 /// Whether ONNX Runtime (and, for basic-pitch, its file) is here; panics under
-/// `MIR_REQUIRE_MODELS` when not.
+/// `MIRREF_REQUIRE_MODELS` when not.
 fn available(basic_pitch: bool) -> bool {
     let mut missing = Vec::new();
     if let Err(e) = mir_embed::onnx::runtime::runtime() {
@@ -38,8 +38,8 @@ fn available(basic_pitch: bool) -> bool {
         return true;
     }
     assert!(
-        std::env::var_os("MIR_REQUIRE_MODELS").is_none(),
-        "MIR_REQUIRE_MODELS is set but: {}",
+        std::env::var_os("MIRREF_REQUIRE_MODELS").is_none(),
+        "MIRREF_REQUIRE_MODELS is set but: {}",
         missing.join("; ")
     );
     eprintln!("skipped: {}", missing.join("; "));
@@ -48,11 +48,9 @@ fn available(basic_pitch: bool) -> bool {
 
 fn basic_pitch(layers: &[&str]) -> OnnxEmbedder {
     OnnxEmbedder::new(&OnnxConfig {
-        card: root().join("configs/models/basic-pitch.yml"),
         layers: layers.iter().map(|s| s.to_string()).collect(),
-        device: Default::default(),
         threads: Some(1),
-        batch_size: None,
+        ..OnnxConfig::new(root().join("configs/models/basic-pitch.yml"))
     })
     .unwrap()
 }
@@ -76,7 +74,10 @@ fn tone(midi: i32, n: usize) -> Vec<f64> {
 }
 
 fn note(midi: i32) -> Vec<f32> {
-    tone(midi, SR as usize).into_iter().map(|x| x as f32).collect()
+    tone(midi, SR as usize)
+        .into_iter()
+        .map(|x| x as f32)
+        .collect()
 }
 
 #[derive(serde::Deserialize)]
@@ -125,7 +126,10 @@ fn assert_close(what: &str, ours: &[f32], reference: &[f32]) {
         .zip(reference)
         .map(|(a, b)| (a - b).abs())
         .enumerate()
-        .fold((0f32, 0), |(w, at), (i, d)| if d > w { (d, i) } else { (w, at) });
+        .fold(
+            (0f32, 0),
+            |(w, at), (i, d)| if d > w { (d, i) } else { (w, at) },
+        );
     assert!(
         worst <= TOLERANCE,
         "{what}: differs by {worst} at {at} ({} vs {})",
@@ -137,7 +141,10 @@ fn assert_close(what: &str, ours: &[f32], reference: &[f32]) {
 fn argmax(v: &[f32]) -> usize {
     v.iter()
         .enumerate()
-        .fold((0, f32::MIN), |(b, m), (i, &x)| if x > m { (i, x) } else { (b, m) })
+        .fold(
+            (0, f32::MIN),
+            |(b, m), (i, &x)| if x > m { (i, x) } else { (b, m) },
+        )
         .0
 }
 
@@ -157,7 +164,11 @@ fn basic_pitch_names_every_test_note_and_matches_onnxruntime() {
         let rows = eighty_eight.embed(&audio).unwrap();
         assert_eq!(rows.len(), 2, "one window, two layers");
         // Bin 0 is A0, MIDI 21.
-        assert_eq!(argmax(&rows[0].embedding) as i32 + 21, r.midi, "note output");
+        assert_eq!(
+            argmax(&rows[0].embedding) as i32 + 21,
+            r.midi,
+            "note output"
+        );
         assert_close(&format!("note {}", r.midi), &rows[0].embedding, &r.note);
         assert_close(&format!("onset {}", r.midi), &rows[1].embedding, &r.onset);
         let c = contour.embed(&audio).unwrap();
@@ -177,14 +188,18 @@ fn basic_pitch_windows_and_raw_outputs_match_onnxruntime() {
     assert_eq!(rows.len(), 2 * r.windows);
     for w in 0..r.windows {
         let (n, o) = (&rows[w], &rows[r.windows + w]);
-        assert_eq!((n.layer, n.window, o.layer, o.window), (0, w as i32, 1, w as i32));
+        assert_eq!(
+            (n.layer, n.window, o.layer, o.window),
+            (0, w as i32, 1, w as i32)
+        );
         assert!((n.start_s - (w * 36_164) as f32 / 22_050.0).abs() < 1e-6);
         assert_close(&format!("note window {w}"), &n.embedding, &r.note[w]);
         assert_close(&format!("onset window {w}"), &o.embedding, &r.onset[w]);
     }
     let c = basic_pitch(&["contour"]).embed(&audio).unwrap();
-    for w in 0..r.windows {
-        assert_close(&format!("contour window {w}"), &c[w].embedding, &r.contour[w]);
+    assert_eq!(c.len(), r.windows);
+    for (w, c) in c.iter().enumerate() {
+        assert_close(&format!("contour window {w}"), &c.embedding, &r.contour[w]);
     }
 
     // The raw note output of window 1, through a card without pooling.
@@ -202,11 +217,8 @@ fn basic_pitch_windows_and_raw_outputs_match_onnxruntime() {
     let raw_card = dir.path().join("raw.yml");
     std::fs::write(&raw_card, card).unwrap();
     let raw = OnnxEmbedder::new(&OnnxConfig {
-        card: raw_card,
         layers: vec!["note".into()],
-        device: Default::default(),
-        threads: None,
-        batch_size: None,
+        ..OnnxConfig::new(raw_card)
     })
     .unwrap();
     assert_eq!(raw.info().dim, 172 * 88);
@@ -268,11 +280,9 @@ fn logmel_front_end_matches_librosa() {
         .collect();
     let model = |layer: &str| {
         OnnxEmbedder::new(&OnnxConfig {
-            card: data("tiny_logmel.yml"),
             layers: vec![layer.into()],
-            device: Default::default(),
             threads: Some(1),
-            batch_size: None,
+            ..OnnxConfig::new(data("tiny_logmel.yml"))
         })
         .unwrap()
     };
@@ -297,7 +307,11 @@ fn logmel_front_end_matches_librosa() {
 /// The error of building a model from `card` (the tiny card with `edit` applied).
 fn card_error(edit: impl Fn(String) -> String, layers: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(data("tiny_logmel.onnx"), dir.path().join("tiny_logmel.onnx")).unwrap();
+    std::fs::copy(
+        data("tiny_logmel.onnx"),
+        dir.path().join("tiny_logmel.onnx"),
+    )
+    .unwrap();
     let card = dir.path().join("card.yml");
     std::fs::write(
         &card,
@@ -305,11 +319,9 @@ fn card_error(edit: impl Fn(String) -> String, layers: &[&str]) -> String {
     )
     .unwrap();
     let err = OnnxEmbedder::new(&OnnxConfig {
-        card: card.clone(),
         layers: layers.iter().map(|s| s.to_string()).collect(),
-        device: Default::default(),
         threads: Some(1),
-        batch_size: None,
+        ..OnnxConfig::new(card.clone())
     })
     .unwrap_err()
     .to_string();
@@ -320,10 +332,7 @@ fn card_error(edit: impl Fn(String) -> String, layers: &[&str]) -> String {
 #[test]
 fn card_errors_name_the_card_and_the_field() {
     // Checked before the runtime is needed.
-    let err = card_error(
-        |c| c.replace("ea3f9c3dd", "0000000dd"),
-        &["band_means"],
-    );
+    let err = card_error(|c| c.replace("ea3f9c3dd", "0000000dd"), &["band_means"]);
     assert!(
         err.contains("field `file.sha256`") && err.contains("ea3f9c3dd0298190"),
         "{err}"
@@ -336,23 +345,38 @@ fn card_errors_name_the_card_and_the_field() {
         err.contains("field `file.path`") && err.contains("absent.onnx"),
         "{err}"
     );
-    let err = card_error(|c| c.replace("window_samples: 16000", "window_samples: 0"), &[]);
+    let err = card_error(
+        |c| c.replace("window_samples: 16000", "window_samples: 0"),
+        &[],
+    );
     assert!(err.contains("field `input`"), "{err}");
     let err = card_error(|c| c.replace("  hop_samples: 16000\n", ""), &[]);
     assert!(err.contains("hop_samples"), "{err}");
-    let err = card_error(|c| c.replace("[batch, frames, mels]", "[frames, batch, mels]"), &[]);
+    let err = card_error(
+        |c| c.replace("[batch, frames, mels]", "[frames, batch, mels]"),
+        &[],
+    );
     assert!(err.contains("field `input.shape`"), "{err}");
     let err = card_error(|c| c, &["nope"]);
-    assert!(err.contains("no layer `nope`") && err.contains("band_means"), "{err}");
+    assert!(
+        err.contains("no layer `nope`") && err.contains("band_means"),
+        "{err}"
+    );
     if !available(false) {
         return;
     }
-    let err = card_error(|c| c.replace("name: spec", "name: spectrogram"), &["band_means"]);
+    let err = card_error(
+        |c| c.replace("name: spec", "name: spectrogram"),
+        &["band_means"],
+    );
     assert!(
         err.contains("field `input.name`") && err.contains("spectrogram") && err.contains("spec"),
         "{err}"
     );
-    let err = card_error(|c| c.replace("name: band_means", "name: means"), &["band_means"]);
+    let err = card_error(
+        |c| c.replace("name: band_means", "name: means"),
+        &["band_means"],
+    );
     assert!(
         err.contains("field `outputs[1].name`") && err.contains("`means`"),
         "{err}"
