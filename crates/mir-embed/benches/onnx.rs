@@ -73,8 +73,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("bare_session_run", |b| {
         b.iter(|| {
             for batch in &batches {
-                let input = TensorRef::from_array_view((batch.shape.clone(), batch.data.as_slice()))
-                    .expect("tensor");
+                let input =
+                    TensorRef::from_array_view((batch.shape.clone(), batch.data.as_slice()))
+                        .expect("tensor");
                 let out = session
                     .run(ort::inputs!["serving_default_input_2:0" => input])
                     .expect("run");

@@ -134,6 +134,19 @@ pub trait Embedder: Send + Sync {
     fn embed_batch(&self, tracks: &[&[f32]]) -> Vec<Result<Vec<WindowEmbedding>>> {
         tracks.iter().map(|t| self.embed(t)).collect()
     }
+    /// Embeds audio that arrives in chunks. The default collects the chunks and calls
+    /// [`Embedder::embed`]; windowed models (ONNX) override it to hold only the current window
+    /// and one batch, so memory does not grow with the track's length.
+    fn embed_stream(
+        &self,
+        chunks: &mut dyn Iterator<Item = Result<Vec<f32>>>,
+    ) -> Result<Vec<WindowEmbedding>> {
+        let mut samples = Vec::new();
+        for chunk in chunks {
+            samples.extend_from_slice(&chunk?);
+        }
+        self.embed(&samples)
+    }
     /// SHA-256 of everything that determines the output (the model and how it is run); caches
     /// key on it. Default: [`ModelInfo::sha256`].
     fn fingerprint(&self) -> String {

@@ -174,6 +174,12 @@ impl OnnxEmbedder {
         if let Some(n) = config.threads {
             builder = builder.with_intra_threads(n).map_err(|e| ort_err(&e))?;
         }
+        // Without memory patterns (planned per input shape and kept), peak memory follows one
+        // batch, not the history of batch shapes; the arena stays (without it runs took 13%
+        // longer on basic-pitch).
+        builder = builder
+            .with_memory_pattern(false)
+            .map_err(|e| ort_err(&e))?;
         builder = with_device(builder, config.device, &card.name)?;
         let session = builder
             .commit_from_file(&model_path)
@@ -446,7 +452,75 @@ impl OnnxEmbedder {
     }
 }
 
+impl OnnxEmbedder {
+    /// Runs `windows` (each with its index and start sample) as one batch and appends their
+    /// rows to `out`.
+    fn run_windows(
+        &self,
+        windows: &[(usize, usize, Vec<f32>)],
+        out: &mut Vec<WindowEmbedding>,
+    ) -> Result<()> {
+        let sr = f64::from(self.card.input.sample_rate_hz);
+        let refs: Vec<&[f32]> = windows.iter().map(|(_, _, w)| w.as_slice()).collect();
+        for (layer, vectors) in self.run(&self.input_batch(&refs))?.into_iter().enumerate() {
+            for (&(k, s, _), embedding) in windows.iter().zip(vectors) {
+                out.push(WindowEmbedding {
+                    layer: layer as i32,
+                    window: k as i32,
+                    start_s: (s as f64 / sr) as f32,
+                    embedding,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Embedder for OnnxEmbedder {
+    fn embed_stream(
+        &self,
+        chunks: &mut dyn Iterator<Item = Result<Vec<f32>>>,
+    ) -> Result<Vec<WindowEmbedding>> {
+        let (w, h) = (self.card.input.window_samples, self.card.input.hop_samples);
+        let mut out = Vec::new();
+        // Samples from `next_start` on; samples still to drop before it (a hop longer than
+        // the window); the batch being filled; the last window's start.
+        let mut pending: Vec<f32> = Vec::with_capacity(2 * w);
+        let (mut next_start, mut to_skip) = (0usize, 0usize);
+        let mut batch: Vec<(usize, usize, Vec<f32>)> = Vec::with_capacity(self.batch_size);
+        let mut last: Option<usize> = None;
+        let (mut total, mut count) = (0usize, 0usize);
+        for chunk in chunks {
+            let chunk = chunk?;
+            total += chunk.len();
+            let drop = to_skip.min(chunk.len());
+            to_skip -= drop;
+            pending.extend_from_slice(&chunk[drop..]);
+            while pending.len() >= w {
+                batch.push((count, next_start, pending[..w].to_vec()));
+                count += 1;
+                last = Some(next_start);
+                let step = h.min(pending.len());
+                pending.drain(..step);
+                to_skip = h - step;
+                next_start += h;
+                if batch.len() == self.batch_size {
+                    self.run_windows(&batch, &mut out)?;
+                    batch.clear();
+                }
+            }
+        }
+        // As `window_starts`: a last, zero-padded window if no window reached the end.
+        if last.is_none_or(|s| s + w < total) {
+            batch.push((count, next_start, std::mem::take(&mut pending)));
+        }
+        if !batch.is_empty() {
+            self.run_windows(&batch, &mut out)?;
+        }
+        out.sort_by_key(|r| (r.layer, r.window));
+        Ok(out)
+    }
+
     fn info(&self) -> ModelInfo {
         let sr = f64::from(self.card.input.sample_rate_hz);
         ModelInfo {

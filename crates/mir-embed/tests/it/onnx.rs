@@ -386,3 +386,147 @@ fn card_errors_name_the_card_and_the_field() {
     let err = card_error(|c| c, &["frames", "band_means"]);
     assert!(err.contains("differ in width"), "{err}");
 }
+
+#[test]
+fn streamed_audio_gives_the_embeddings_of_the_whole_track() {
+    if !available(true) {
+        return;
+    }
+    let model = basic_pitch(&["note", "onset"]);
+    // 0.5 s (shorter than a window), exactly one window, and 5 s in odd-sized chunks.
+    for audio in [
+        note(60)[..11_025].to_vec(),
+        vec![0.1; 43_844],
+        melody(&[60, 64, 67, 72, 69]),
+    ] {
+        let whole = model.embed(&audio).unwrap();
+        let mut chunks = audio.chunks(10_007).map(|c| Ok(c.to_vec()));
+        let streamed = model.embed_stream(&mut chunks).unwrap();
+        assert_eq!(streamed.len(), whole.len(), "{} samples", audio.len());
+        for (s, w) in streamed.iter().zip(&whole) {
+            assert_eq!(
+                (s.layer, s.window, s.start_s),
+                (w.layer, w.window, w.start_s)
+            );
+            assert_close("streamed", &s.embedding, &w.embedding);
+        }
+    }
+    // A hop longer than the window skips samples between windows.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        data("tiny_logmel.onnx"),
+        dir.path().join("tiny_logmel.onnx"),
+    )
+    .unwrap();
+    let card = dir.path().join("gappy.yml");
+    std::fs::write(
+        &card,
+        std::fs::read_to_string(data("tiny_logmel.yml"))
+            .unwrap()
+            .replace("window_samples: 16000", "window_samples: 4000")
+            .replace("hop_samples: 16000", "hop_samples: 6000"),
+    )
+    .unwrap();
+    let gappy = OnnxEmbedder::new(&OnnxConfig {
+        layers: vec!["band_means".into()],
+        ..OnnxConfig::new(card)
+    })
+    .unwrap();
+    let audio: Vec<f32> = (0..31_000).map(|i| ((i as f32) * 0.01).sin()).collect();
+    let whole = gappy.embed(&audio).unwrap();
+    assert_eq!(whole.len(), 6, "windows at 0, 6000, ..., 30000");
+    let streamed = gappy
+        .embed_stream(&mut audio.chunks(777).map(|c| Ok(c.to_vec())))
+        .unwrap();
+    assert_eq!(streamed, whole);
+}
+
+/// Peak resident memory of this process, in MB (Linux).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Not a test on its own: with `MIRREF_LONG_TRACK_MINUTES`, embeds a generated track of that
+/// length chunk by chunk and prints the process's peak memory, for the test below, which runs
+/// it in a fresh process per length.
+#[test]
+fn long_track_child() {
+    let Some(minutes) = std::env::var("MIRREF_LONG_TRACK_MINUTES")
+        .ok()
+        .and_then(|m| m.parse::<usize>().ok())
+    else {
+        return;
+    };
+    let model = OnnxEmbedder::new(&OnnxConfig {
+        layers: vec!["note".into(), "onset".into()],
+        threads: Some(1),
+        batch_size: std::env::var("MIRREF_LONG_TRACK_BATCH")
+            .ok()
+            .and_then(|b| b.parse().ok()),
+        ..OnnxConfig::new(root().join("configs/models/basic-pitch.yml"))
+    })
+    .unwrap();
+    let before = peak_rss_mb().unwrap();
+    let mut seconds = (0..minutes * 60).map(|s| Ok(note(40 + (s % 40) as i32)));
+    let rows = model.embed_stream(&mut seconds).unwrap();
+    println!(
+        "LONG_TRACK windows={} before_mb={before:.1} peak_mb={:.1}",
+        rows.len() / 2,
+        peak_rss_mb().unwrap()
+    );
+}
+
+#[test]
+fn a_ten_minute_track_is_embedded_in_memory_that_does_not_grow_with_its_length() {
+    if !available(true) || peak_rss_mb().is_none() {
+        return;
+    }
+    let run = |minutes: usize| -> (usize, f64) {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "onnx::long_track_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("MIRREF_LONG_TRACK_MINUTES", minutes.to_string())
+            // Batches of 4 windows; glibc's per-thread heaps capped, so the peak measures our
+            // buffers and one run, not allocator luck.
+            .env("MIRREF_LONG_TRACK_BATCH", "4")
+            .env("MALLOC_ARENA_MAX", "2")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.split_once("LONG_TRACK").map(|(_, r)| r))
+            .unwrap_or_else(|| panic!("no report: {text}{}", String::from_utf8_lossy(&out.stderr)));
+        let field = |k: &str| {
+            line.split_whitespace()
+                .find_map(|f| f.strip_prefix(k))
+                .unwrap()
+                .to_string()
+        };
+        (
+            field("windows=").parse().unwrap(),
+            field("peak_mb=").parse().unwrap(),
+        )
+    };
+    let (w2, peak2) = run(2);
+    let (w10, peak10) = run(10);
+    eprintln!(
+        "2 min: {w2} windows, peak {peak2:.1} MB; 10 min: {w10} windows, peak {peak10:.1} MB"
+    );
+    assert_eq!(w10, 600 * 22_050 / 36_164 + 1);
+    // Measured here: 73 to 80 MB for both lengths (ONNX Runtime and one batch's
+    // activations). The whole 10-minute track alone would add 53 MB (22,050 Hz, f32).
+    assert!(
+        peak10 - peak2 < 16.0,
+        "peak memory grew by {:.1} MB from 2 to 10 minutes",
+        peak10 - peak2
+    );
+    assert!(peak10 < 120.0, "peak memory {peak10:.1} MB");
+}
