@@ -3,6 +3,7 @@
 mod config;
 mod models;
 mod pipeline;
+mod runlog;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -127,13 +128,26 @@ fn run() -> Result<()> {
     // configs are relative to the repository root.
     let cwd = std::env::current_dir()?;
     std::env::set_current_dir(project_root())?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
+    {
+        use tracing_subscriber::prelude::*;
+        let filter = || {
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,symphonia=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+                .unwrap_or_else(|_| "info,symphonia=warn,ort=warn".into())
+        };
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter()),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(runlog::RunLogWriter)
+                    .with_filter(filter()),
+            )
+            .init();
+    }
     match cli.command {
         Cmd::Experiment {
             config,
@@ -149,9 +163,20 @@ fn run() -> Result<()> {
             if dry_run {
                 return Ok(());
             }
+            let output = config.output();
+            if let Some(dir) = runlog::local_dir(&output) {
+                runlog::open(dir).with_context(|| format!("opening {}/run.log", dir.display()))?;
+            }
             let runtime = tokio::runtime::Runtime::new()?;
             let summary = runtime.block_on(pipeline::run(&config, force))?;
-            println!("\n{summary}");
+            println!("\n{}", summary.table);
+            if summary.skipped_tracks > 0 {
+                println!(
+                    "{} track(s) failed and were left out: see {output}/failures.parquet\n",
+                    summary.skipped_tracks
+                );
+            }
+            println!("{}", summary.stages);
             println!(
                 "Results: {}/ (tables as Parquet, report/summary.md)",
                 config.output()

@@ -73,8 +73,9 @@ pub fn describe_plan(config: &ExperimentConfig, plan: &Plan) -> String {
 ///
 /// Embeddings whose inputs are unchanged since an earlier run into the same directory are
 /// reused (their `input_hash`); `force` extracts everything again.
-pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
+pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
     let plan = config.plan();
+    let mut stages = crate::runlog::Stages::start();
     let store = TableStore::open(&config.output())?;
     let started = Instant::now();
     let hash = config.hash();
@@ -124,6 +125,7 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
         }
     }
     info!(seconds = started.elapsed().as_secs_f64(), "datasets ready");
+    stages.done("datasets");
 
     // 2. Audio -> deformations -> embeddings, once per (dataset, model, condition).
     let mut embeddings: BTreeMap<(String, String), Vec<Table>> = BTreeMap::new();
@@ -143,7 +145,7 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
         let tracks: Vec<Track> = tracks.into_values().collect();
         for model_name in &plan.models {
             let stage = Instant::now();
-            let (tables, skipped) =
+            let (tables, skipped, reused) =
                 extract(config, &plan, &store, &dataset, model_name, &tracks, force).await?;
             failures.extend(skipped);
             info!(
@@ -153,6 +155,10 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
                 "embeddings ready"
             );
             embeddings.insert((dataset.clone(), model_name.clone()), tables);
+            stages.done(format!(
+                "embed {dataset}/{model_name}{}",
+                if reused { " (cached)" } else { "" }
+            ));
         }
     }
 
@@ -231,8 +237,14 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
         .map(|(ids, _)| ids.clone())
         .collect();
     let mut trained = train_all(config, &to_train, &tasks, &embeddings).into_iter();
+    stages.done(format!(
+        "train {} probes ({} cached)",
+        to_train.len(),
+        jobs.len() - to_train.len()
+    ));
     let mut metric_rows = Vec::new();
     let mut confusion_rows = Vec::new();
+    let mut evaluations_cached = 0;
     for ((ids, hit), job_hash) in jobs.iter().zip(cached).zip(&job_hashes) {
         let (dataset, task, model, probe, seed) =
             (&ids.dataset, &ids.task, &ids.model, &ids.probe, ids.seed);
@@ -289,9 +301,44 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
                 }
             }
         };
+        // Metrics depend on the predictions (hence the job's hash), the evaluation settings and
+        // the seed of the bootstrap; a probe's metrics are kept beside its predictions.
+        let eval_hash = {
+            use sha2::{Digest, Sha256};
+            let settings = serde_json::to_string(&config.evaluation).unwrap_or_default();
+            let digest = Sha256::digest(
+                format!("metrics v1 {job_hash} {} {settings}", config.seed).as_bytes(),
+            );
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let (mrel, crel) = (
+            format!("{dir}/metrics.parquet"),
+            format!("{dir}/confusion.parquet"),
+        );
+        if let Some((m, c)) = cached_metrics(&store, &mrel, &crel, &eval_hash).await {
+            evaluations_cached += 1;
+            metric_rows.extend(m);
+            confusion_rows.extend(c);
+            continue;
+        }
         let rows = mir_eval::evaluate(&config.evaluation, config.seed, tracks_table, &predictions)
             .with_context(|| format!("evaluating {dir}"))?;
-        confusion_rows.extend(mir_eval::confusion(tracks_table, &predictions)?);
+        let confusion = mir_eval::confusion(tracks_table, &predictions)?;
+        let cschema = with_input_hash(mir_eval::confusion_schema(Some(&hash))?, &eval_hash);
+        let cbatch = mir_table::confusion_batch(&cschema, &confusion)?;
+        store
+            .write(&crel, TableKind::Confusion, &cschema, &[cbatch])
+            .await?;
+        // Written last: a run cut off before it evaluates again.
+        let mschema = with_input_hash(mir_eval::metrics_schema(Some(&hash))?, &eval_hash);
+        let mbatch = mir_table::metrics_batch(&mschema, &rows)?;
+        store
+            .write(&mrel, TableKind::Metrics, &mschema, &[mbatch])
+            .await?;
+        confusion_rows.extend(confusion);
         metric_rows.extend(rows);
     }
     let mschema = mir_eval::metrics_schema(Some(&hash))?;
@@ -310,16 +357,40 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<String> {
         )
         .await?;
 
+    stages.done(format!(
+        "evaluate {} runs ({evaluations_cached} cached)",
+        jobs.len()
+    ));
+
     // 5. Report.
     let summary = mir_report::summary_markdown(&metric_rows, &mir_report::SUMMARY_METRICS);
     store
         .put("report/summary.md", summary.clone().into())
         .await?;
+    stages.done("report");
     info!(
         seconds = started.elapsed().as_secs_f64(),
         "experiment finished"
     );
-    Ok(summary)
+    Ok(RunSummary {
+        table: summary,
+        stages: stages.markdown(),
+        skipped_tracks: failures
+            .iter()
+            .map(|f| (&f.dataset, &f.track_id))
+            .collect::<BTreeSet<_>>()
+            .len(),
+    })
+}
+
+/// What a run prints at the end.
+pub struct RunSummary {
+    /// The metrics table (also `report/summary.md`).
+    pub table: String,
+    /// Time and peak memory per stage.
+    pub stages: String,
+    /// Tracks left out because they failed (`failures.parquet`).
+    pub skipped_tracks: usize,
 }
 
 type TaskTables = BTreeMap<(String, String), (Table, TaskTracks)>;
@@ -489,7 +560,7 @@ async fn extract(
     model_name: &str,
     tracks: &[Track],
     force: bool,
-) -> Result<(Vec<Table>, Vec<FailureRow>)> {
+) -> Result<(Vec<Table>, Vec<FailureRow>, bool)> {
     let model = mir_embed::build(&config.models[model_name])?;
     let info = model.info();
     let deformations = deformation_splits(plan);
@@ -508,7 +579,7 @@ async fn extract(
             model = model_name,
             "reusing embeddings: inputs unchanged ({dir})"
         );
-        return Ok(cached);
+        return Ok((cached.0, cached.1, true));
     }
     let rows: Mutex<BTreeMap<&str, Vec<mir_table::EmbeddingRow>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
@@ -712,7 +783,7 @@ async fn extract(
             &[fbatch],
         )
         .await?;
-    Ok((tables, failures))
+    Ok((tables, failures, false))
 }
 
 /// SHA-256 of everything an extraction depends on: the model's definition, the dataset, the
@@ -758,6 +829,30 @@ fn extraction_hash(
         part(&stamp);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A probe's metrics and confusion rows from an earlier run with the same input hash.
+async fn cached_metrics(
+    store: &TableStore,
+    metrics: &str,
+    confusion: &str,
+    input_hash: &str,
+) -> Option<(Vec<mir_table::MetricRow>, Vec<mir_table::ConfusionRow>)> {
+    let m = store.read(metrics, TableKind::Metrics).await.ok()?;
+    let c = store.read(confusion, TableKind::Confusion).await.ok()?;
+    for (t, kind) in [(&m, TableKind::Metrics), (&c, TableKind::Confusion)] {
+        if Metadata::of(&t.schema)
+            .get(kind, mir_table::keys::INPUT_HASH)
+            .ok()?
+            != input_hash
+        {
+            return None;
+        }
+    }
+    Some((
+        mir_table::read_metrics(&m).ok()?,
+        mir_table::read_confusion(&c).ok()?,
+    ))
 }
 
 /// The tables of an earlier extraction with the same input hash, if all are there.

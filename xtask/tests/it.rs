@@ -497,13 +497,15 @@ fn a_corrupt_track_is_skipped_and_recorded() {
 fn unchanged_inputs_reuse_embeddings() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
-    let run = |snr: &str, extra: &[&str]| {
+    let run_with = |snr: &str, mlp_rate: &str, extra: &[&str]| {
         let yaml = VALID
             .replace("ROOT", &dir.path().join("synth").to_string_lossy())
             .replace("snr_db: 20", &format!("snr_db: {snr}"))
             .replace(
                 "linear: {type: linear}",
-                "linear: {type: linear, epochs: 3}",
+                &format!(
+                    "linear: {{type: linear, epochs: 3}}\n  mlp: {{type: mlp, hidden: [16], epochs: 3, learning_rate: {mlp_rate}}}"
+                ),
             );
         let path = config(dir.path(), &yaml);
         let mut args = vec!["experiment", path.as_str()];
@@ -523,11 +525,34 @@ fn unchanged_inputs_reuse_embeddings() {
             log.contains("reusing predictions"),
         )
     };
+    let run = |snr: &str, extra: &[&str]| run_with(snr, "0.001", extra);
+    // The metrics table, without the stage timings that follow it.
+    let table = |stdout: &str| stdout.split("| stage |").next().unwrap().to_string();
     let (reused, first, _) = run("20", &[]);
     assert!(!reused);
+    assert!(first.contains("| train 2 probes (0 cached) |"), "{first}");
     let (reused, second, probes_reused) = run("20", &[]);
     assert!(reused && probes_reused, "same inputs");
-    assert_eq!(first, second, "the same results");
+    assert_eq!(table(&first), table(&second), "the same results");
+    for stage in [
+        "| embed synth/logmel (cached) |",
+        "| train 0 probes (2 cached) |",
+        "| evaluate 2 runs (2 cached) |",
+    ] {
+        assert!(second.contains(stage), "{stage} in:\n{second}");
+    }
+    // One probe changed: only it trains and is evaluated again.
+    let (_, third, _) = run_with("20", "0.002", &[]);
+    assert!(third.contains("| train 1 probes (1 cached) |"), "{third}");
+    assert!(third.contains("| evaluate 2 runs (1 cached) |"), "{third}");
+    // Every run appended its events to run.log as JSON lines.
+    let log = std::fs::read_to_string(out_dir.join("run.log")).unwrap();
+    let finished = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["fields"]["message"] == "experiment finished")
+        .count();
+    assert_eq!(finished, 3);
     assert!(!run("10", &[]).0, "a changed deformation extracts again");
     assert!(run("10", &[]).0);
     assert!(!run("10", &["--force"]).0, "--force extracts again");

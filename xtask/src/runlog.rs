@@ -1,0 +1,129 @@
+//! Observability of a run: tracing as JSON lines into `<run dir>/run.log`, and peak memory.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The open `run.log`, once the run directory is known.
+static RUN_LOG: Mutex<Option<File>> = Mutex::new(None);
+
+/// Appends the JSON lines of this process's tracing events to `dir/run.log` from now on
+/// (events before this call, such as config warnings, go to the terminal only).
+pub fn open(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("run.log"))?;
+    *RUN_LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+    Ok(())
+}
+
+/// The local folder of a run's output location (`runs/x`, `file:///abs/x`), if it has one.
+pub fn local_dir(output: &str) -> Option<&Path> {
+    match output.split_once("://") {
+        None => Some(Path::new(output)),
+        Some(("file", path)) => Some(Path::new(path)),
+        Some(_) => None,
+    }
+}
+
+/// A [`tracing_subscriber::fmt::MakeWriter`] for the `run.log` layer: writes nowhere until
+/// [`open`] is called.
+#[derive(Clone, Copy)]
+pub struct RunLogWriter;
+
+impl Write for RunLogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match RUN_LOG.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(f) => f.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match RUN_LOG.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RunLogWriter {
+    type Writer = RunLogWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        *self
+    }
+}
+
+/// Peak resident memory of this process so far, in MB (Linux `VmHWM`; `None` elsewhere).
+pub fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Resets the process's peak memory mark (Linux: `5` into `/proc/self/clear_refs`), so the next
+/// [`peak_memory_mb`] is the peak since now. Returns whether it could.
+pub fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Wall time and peak memory of each stage of a run, in order.
+pub struct Stages {
+    rows: Vec<(String, f64, Option<f64>)>,
+    since: std::time::Instant,
+    resets: bool,
+}
+
+impl Stages {
+    /// Starts timing the first stage.
+    pub fn start() -> Self {
+        Self {
+            rows: Vec::new(),
+            since: std::time::Instant::now(),
+            resets: reset_peak_memory(),
+        }
+    }
+
+    /// Ends the current stage (logged as `stage done`) and starts the next.
+    pub fn done(&mut self, name: impl Into<String>) {
+        let name = name.into();
+        let seconds = self.since.elapsed().as_secs_f64();
+        let peak = peak_memory_mb();
+        tracing::info!(stage = name, seconds, peak_memory_mb = peak, "stage done");
+        self.rows.push((name, seconds, peak));
+        self.resets = reset_peak_memory();
+        self.since = std::time::Instant::now();
+    }
+
+    /// A Markdown table of the stages, with the total.
+    pub fn markdown(&self) -> String {
+        let mb = |p: Option<f64>| p.map_or("-".into(), |p| format!("{p:.0}"));
+        let peak_of = if self.resets {
+            "peak memory (MB)"
+        } else {
+            "peak memory so far (MB)"
+        };
+        let mut out = format!("| stage | seconds | {peak_of} |\n|---|---|---|\n");
+        for (name, seconds, peak) in &self.rows {
+            out.push_str(&format!("| {name} | {seconds:.2} | {} |\n", mb(*peak)));
+        }
+        let total: f64 = self.rows.iter().map(|r| r.1).sum();
+        let peak = self
+            .rows
+            .iter()
+            .filter_map(|r| r.2)
+            .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))));
+        out.push_str(&format!("| total | {total:.2} | {} |\n", mb(peak)));
+        out
+    }
+}
