@@ -35,6 +35,10 @@ pub struct ExperimentConfig {
     /// the report's players (default false: audio is deformed in memory only).
     #[serde(default)]
     pub keep_audio: bool,
+    /// Stop at the first track that cannot be decoded, deformed or embedded (naming its file),
+    /// instead of recording it in `failures.parquet` and going on (default false).
+    #[serde(default)]
+    pub fail_fast: bool,
     /// Embedding models by name.
     pub models: BTreeMap<String, ModelConfig>,
     /// Probes by name.

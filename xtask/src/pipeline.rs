@@ -147,6 +147,19 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
             let stage = Instant::now();
             let (tables, skipped, reused) =
                 extract(config, &plan, &store, &dataset, model_name, &tracks, force).await?;
+            // Failures recorded by an earlier extraction count too.
+            if config.fail_fast
+                && let Some(f) = skipped.first()
+            {
+                anyhow::bail!(
+                    "track `{}` ({}), stage {}, condition `{}` (fail_fast is set): {}",
+                    f.track_id,
+                    f.audio_uri,
+                    f.stage,
+                    f.deformation,
+                    f.error
+                );
+            }
             failures.extend(skipped);
             info!(
                 dataset,
@@ -711,6 +724,14 @@ async fn extract(
                                 for (condition, r) in out {
                                     rows.entry(condition).or_default().extend(r);
                                 }
+                            }
+                            Err(Stop::Skip(stage, condition, e)) if config.fail_fast => {
+                                *failure.lock().expect("no worker panics holding it") =
+                                    Some(e.context(format!(
+                                        "track `{}` ({}), stage {stage}, condition `{condition}` \
+                                         (fail_fast is set)",
+                                        track.track_id, track.audio_uri
+                                    )))
                             }
                             Err(Stop::Skip(stage, condition, e)) => {
                                 tracing::warn!(track = track.track_id, stage, "skipped: {e:#}");

@@ -437,6 +437,10 @@ fn a_corrupt_track_is_skipped_and_recorded() {
         &[("MIR_OUTPUT", out_dir.to_str().unwrap())],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 track(s) failed and were left out"),
+        "the summary says so"
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -489,6 +493,27 @@ fn a_corrupt_track_is_skipped_and_recorded() {
     )
     .unwrap();
     assert_eq!(failures.len(), 1);
+
+    // With fail_fast, the run stops and names the file: on a fresh extraction and on reused
+    // failures alike.
+    for (output, fresh) in [(out_dir.clone(), false), (dir.path().join("fresh"), true)] {
+        let out = xtask(
+            &["experiment", &path],
+            &[
+                ("MIR_OUTPUT", output.to_str().unwrap()),
+                ("MIR_FAIL_FAST", "true"),
+            ],
+        );
+        assert!(
+            !out.status.success(),
+            "fail_fast stops the run (fresh: {fresh})"
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains("flute-C4.wav") && err.contains("fail_fast"),
+            "{err}"
+        );
+    }
 }
 
 /// Embeddings and predictions are reused while their inputs are unchanged, computed again
