@@ -499,6 +499,7 @@ fn train_all(
     embeddings: &BTreeMap<(String, String), Vec<Table>>,
 ) -> Vec<Trained> {
     let next = AtomicUsize::new(0);
+    let bar = crate::runlog::progress(jobs.len(), "training probes");
     let results: Mutex<Vec<Option<Trained>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -522,10 +523,12 @@ fn train_all(
                     .map(|out| (out, started.elapsed().as_secs_f64()))
                     .map_err(anyhow::Error::from);
                     results.lock().expect("no worker panics holding it")[i] = Some(result);
+                    bar.inc(1);
                 }
             });
         }
     });
+    bar.finish_and_clear();
     results
         .into_inner()
         .expect("workers are done")
@@ -655,6 +658,7 @@ async fn extract(
     // Workers take tracks in groups, so a model that batches (ONNX) fills its batches with the
     // windows of several tracks; memory holds one group's audio per worker.
     const GROUP: usize = 8;
+    let bar = crate::runlog::progress(tracks.len(), &format!("{dataset}/{model_name}"));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -715,6 +719,7 @@ async fn extract(
                             }
                         }
                     }
+                    bar.inc(group.len() as u64);
                     for (((track, p), out), failed) in
                         group.iter().zip(prepared).zip(embedded).zip(failed)
                     {
@@ -756,6 +761,7 @@ async fn extract(
             });
         }
     });
+    bar.finish_and_clear();
     if let Some(e) = failure.into_inner().expect("workers are done") {
         return Err(e.context(format!(
             "extracting `{model_name}` embeddings of dataset `{dataset}`"
