@@ -582,3 +582,81 @@ fn unchanged_inputs_reuse_embeddings() {
     assert!(run("10", &[]).0);
     assert!(!run("10", &["--force"]).0, "--force extracts again");
 }
+
+/// Killed with SIGKILL at one of six points of a run, then run to the end, an experiment gives
+/// the metrics of an uninterrupted run, and no file it reads back is partial.
+#[test]
+fn a_run_killed_at_any_point_resumes_to_the_same_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synth");
+    mir_datasets::synth::render(&data, &mir_datasets::synth::SynthConfig::default()).unwrap();
+    let yaml = VALID.replace("ROOT", &data.to_string_lossy()).replace(
+        "linear: {type: linear}",
+        "linear: {type: linear, epochs: 150, patience: 1000}\n  mlp: {type: mlp, hidden: [64], epochs: 150, patience: 1000}",
+    )
+    .replace(
+        "  noise: {steps: [{type: white_noise, snr_db: 20}]}",
+        "  noise: {steps: [{type: white_noise, snr_db: 20}]}\n  mp3: {steps: [{type: mp3, bitrate: 64}]}",
+    );
+    let path = config(dir.path(), &yaml);
+    let metrics_of = |out: &Path| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let store = TableStore::open(out.to_str().unwrap()).unwrap();
+        let mut rows = read_metrics(
+            &rt.block_on(store.read("metrics.parquet", TableKind::Metrics))
+                .unwrap(),
+        )
+        .unwrap();
+        rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        rows
+    };
+
+    let whole = dir.path().join("whole");
+    let started = std::time::Instant::now();
+    let out = xtask(
+        &["experiment", &path],
+        &[("MIR_OUTPUT", whole.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let t = started.elapsed();
+
+    // Each cut-off run starts afresh, so the six points fall in different stages.
+    let mut killed = 0;
+    for (k, fraction) in [0.05, 0.2, 0.35, 0.5, 0.65, 0.8].into_iter().enumerate() {
+        let cut = dir.path().join(format!("cut-{k}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["experiment", &path])
+            .env("MIR_OUTPUT", &cut)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(t.mul_f64(fraction));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let done = |sub: &str| cut.join(sub).exists();
+        eprintln!(
+            "cut at {fraction} of {t:?}: tracks {}, embeddings {}, probes {}, metrics {}",
+            done("tracks"),
+            done("embeddings/synth/logmel/failures.parquet"),
+            done("probes"),
+            done("metrics.parquet")
+        );
+        let out = xtask(
+            &["experiment", &path],
+            &[("MIR_OUTPUT", cut.to_str().unwrap())],
+        );
+        assert!(out.status.success(), "cut at {fraction}: {}", stderr(&out));
+        assert!(
+            metrics_of(&cut) == metrics_of(&whole),
+            "cut at {fraction}: different metrics"
+        );
+    }
+    assert!(killed >= 5, "only {killed} runs were cut off");
+}
