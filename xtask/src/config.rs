@@ -39,6 +39,10 @@ pub struct ExperimentConfig {
     /// instead of recording it in `failures.parquet` and going on (default false).
     #[serde(default)]
     pub fail_fast: bool,
+    /// Tracks per saved chunk of an extraction: a run cut off mid-extraction resumes at the
+    /// chunk it was in (default 128).
+    #[serde(default = "default_checkpoint_tracks")]
+    pub checkpoint_tracks: usize,
     /// Embedding models by name.
     pub models: BTreeMap<String, ModelConfig>,
     /// Probes by name.
@@ -55,6 +59,10 @@ pub struct ExperimentConfig {
     /// Each model's layer names, learnt when [`load`] builds the models.
     #[serde(skip)]
     pub model_layers: BTreeMap<String, Vec<String>>,
+}
+
+fn default_checkpoint_tracks() -> usize {
+    128
 }
 
 fn default_seeds() -> Vec<u64> {

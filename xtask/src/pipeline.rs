@@ -597,10 +597,7 @@ async fn extract(
         );
         return Ok((cached.0, cached.1, true));
     }
-    let rows: Mutex<BTreeMap<&str, Vec<mir_table::EmbeddingRow>>> = Mutex::new(BTreeMap::new());
-    let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    let failures: Mutex<Vec<FailureRow>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Handle::current();
     // A track that cannot be decoded, deformed or embedded is skipped and recorded (`Skip`); a
@@ -659,71 +656,113 @@ async fn extract(
     // windows of several tracks; memory holds one group's audio per worker.
     const GROUP: usize = 8;
     let bar = crate::runlog::progress(tracks.len(), &format!("{dataset}/{model_name}"));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let first = next.fetch_add(GROUP, Ordering::Relaxed);
-                    if first >= tracks.len()
-                        || failure
-                            .lock()
-                            .expect("no worker panics holding it")
-                            .is_some()
-                    {
-                        break;
-                    }
-                    let group = &tracks[first..(first + GROUP).min(tracks.len())];
-                    let prepared: Vec<_> = group.iter().map(prepare).collect();
-                    // A track whose embedding failed under some condition: it contributes no
-                    // row at all.
-                    let mut failed: Vec<Option<Stop>> = group.iter().map(|_| None).collect();
-                    let mut embedded: Vec<Vec<(&str, Vec<mir_table::EmbeddingRow>)>> =
-                        group.iter().map(|_| Vec::new()).collect();
-                    for condition in &conditions {
-                        // (track in group, samples) of the tracks still in that have `condition`.
-                        let items: Vec<(usize, &[f32])> = prepared
-                            .iter()
-                            .enumerate()
-                            .filter(|(k, _)| failed[*k].is_none())
-                            .filter_map(|(k, p)| {
-                                let audio = p.as_ref().ok()?;
-                                let (_, samples) = audio.iter().find(|(c, _)| c == condition)?;
-                                Some((k, samples.as_slice()))
-                            })
-                            .collect();
-                        if items.is_empty() {
-                            continue;
+    let schema = with_input_hash(
+        mir_embed::embeddings_schema(&info, model_name, dataset)?,
+        &input_hash,
+    );
+    let fschema = with_input_hash(
+        TableKind::Failures.schema(0, &Metadata::new())?,
+        &input_hash,
+    );
+    // Tracks are extracted in chunks, each saved under `parts/` as it finishes, so a run cut
+    // off mid-extraction resumes at the chunk it was in.
+    let parts = format!("{dir}/parts/{}", &input_hash[..16]);
+    let mut all_rows: BTreeMap<&str, Vec<mir_table::EmbeddingRow>> = BTreeMap::new();
+    let mut all_failures: Vec<FailureRow> = Vec::new();
+    for (c, tracks) in tracks.chunks(config.checkpoint_tracks.max(1)).enumerate() {
+        let (epart, fpart) = (
+            format!("{parts}/{c}.parquet"),
+            format!("{parts}/{c}.failures.parquet"),
+        );
+        if !config.keep_audio
+            && let Some((r, f)) = read_part(store, &epart, &fpart, &input_hash).await
+        {
+            for row in r {
+                if let Some(condition) = conditions.iter().find(|c| **c == row.deformation) {
+                    all_rows.entry(condition).or_default().push(row);
+                }
+            }
+            all_failures.extend(f);
+            bar.inc(tracks.len() as u64);
+            info!(
+                dataset,
+                model = model_name,
+                "resuming: tracks of chunk {c} were extracted by an interrupted run ({epart})"
+            );
+            continue;
+        }
+        let rows: Mutex<BTreeMap<&str, Vec<mir_table::EmbeddingRow>>> = Mutex::new(BTreeMap::new());
+        let next = AtomicUsize::new(0);
+        let failures: Mutex<Vec<FailureRow>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let first = next.fetch_add(GROUP, Ordering::Relaxed);
+                        if first >= tracks.len()
+                            || failure
+                                .lock()
+                                .expect("no worker panics holding it")
+                                .is_some()
+                        {
+                            break;
                         }
-                        let batch: Vec<&[f32]> = items.iter().map(|(_, s)| *s).collect();
-                        for ((k, _), result) in items.iter().zip(model.embed_batch(&batch)) {
-                            let track = &group[*k];
-                            match result {
-                                Ok(windows) => embedded[*k].push((
-                                    condition,
-                                    windows
-                                        .into_iter()
-                                        .map(|w| mir_table::EmbeddingRow {
-                                            track_id: track.track_id.clone(),
-                                            deformation: condition.to_string(),
-                                            layer: w.layer,
-                                            window: w.window,
-                                            start_s: w.start_s,
-                                            embedding: w.embedding,
-                                        })
-                                        .collect(),
-                                )),
-                                Err(e) => {
-                                    failed[*k] =
-                                        Some(Stop::Skip("embed", condition.to_string(), e.into()))
+                        let group = &tracks[first..(first + GROUP).min(tracks.len())];
+                        let prepared: Vec<_> = group.iter().map(prepare).collect();
+                        // A track whose embedding failed under some condition: it contributes no
+                        // row at all.
+                        let mut failed: Vec<Option<Stop>> = group.iter().map(|_| None).collect();
+                        let mut embedded: Vec<Vec<(&str, Vec<mir_table::EmbeddingRow>)>> =
+                            group.iter().map(|_| Vec::new()).collect();
+                        for condition in &conditions {
+                            // (track in group, samples) of the tracks still in that have `condition`.
+                            let items: Vec<(usize, &[f32])> = prepared
+                                .iter()
+                                .enumerate()
+                                .filter(|(k, _)| failed[*k].is_none())
+                                .filter_map(|(k, p)| {
+                                    let audio = p.as_ref().ok()?;
+                                    let (_, samples) =
+                                        audio.iter().find(|(c, _)| c == condition)?;
+                                    Some((k, samples.as_slice()))
+                                })
+                                .collect();
+                            if items.is_empty() {
+                                continue;
+                            }
+                            let batch: Vec<&[f32]> = items.iter().map(|(_, s)| *s).collect();
+                            for ((k, _), result) in items.iter().zip(model.embed_batch(&batch)) {
+                                let track = &group[*k];
+                                match result {
+                                    Ok(windows) => embedded[*k].push((
+                                        condition,
+                                        windows
+                                            .into_iter()
+                                            .map(|w| mir_table::EmbeddingRow {
+                                                track_id: track.track_id.clone(),
+                                                deformation: condition.to_string(),
+                                                layer: w.layer,
+                                                window: w.window,
+                                                start_s: w.start_s,
+                                                embedding: w.embedding,
+                                            })
+                                            .collect(),
+                                    )),
+                                    Err(e) => {
+                                        failed[*k] = Some(Stop::Skip(
+                                            "embed",
+                                            condition.to_string(),
+                                            e.into(),
+                                        ))
+                                    }
                                 }
                             }
                         }
-                    }
-                    bar.inc(group.len() as u64);
-                    for (((track, p), out), failed) in
-                        group.iter().zip(prepared).zip(embedded).zip(failed)
-                    {
-                        match failed.map_or(p.map(|_| ()), Err) {
+                        bar.inc(group.len() as u64);
+                        for (((track, p), out), failed) in
+                            group.iter().zip(prepared).zip(embedded).zip(failed)
+                        {
+                            match failed.map_or(p.map(|_| ()), Err) {
                             Ok(_) => {
                                 let mut rows = rows.lock().expect("no worker panics holding it");
                                 for (condition, r) in out {
@@ -756,24 +795,39 @@ async fn extract(
                                 *failure.lock().expect("no worker panics holding it") = Some(e)
                             }
                         }
+                        }
                     }
-                }
-            });
+                });
+            }
+        });
+        if let Some(e) = failure.lock().expect("workers are done").take() {
+            bar.finish_and_clear();
+            return Err(e.context(format!(
+                "extracting `{model_name}` embeddings of dataset `{dataset}`"
+            )));
         }
-    });
-    bar.finish_and_clear();
-    if let Some(e) = failure.into_inner().expect("workers are done") {
-        return Err(e.context(format!(
-            "extracting `{model_name}` embeddings of dataset `{dataset}`"
-        )));
+        let rows = rows.into_inner().expect("workers are done");
+        let failures = failures.into_inner().expect("workers are done");
+        // The chunk's rows of every condition in one table, then its failures, which mark the
+        // part complete.
+        let flat: Vec<mir_table::EmbeddingRow> = rows.values().flatten().cloned().collect();
+        let batch = mir_table::embeddings_batch(&schema, &flat)?;
+        store
+            .write(&epart, TableKind::Embeddings, &schema, &[batch])
+            .await?;
+        let fbatch = mir_table::failures_batch(&fschema, &failures)?;
+        store
+            .write(&fpart, TableKind::Failures, &fschema, &[fbatch])
+            .await?;
+        for (condition, r) in rows {
+            all_rows.entry(condition).or_default().extend(r);
+        }
+        all_failures.extend(failures);
     }
-    let mut failures = failures.into_inner().expect("workers are done");
+    bar.finish_and_clear();
+    let mut failures = all_failures;
     failures.sort_by(|a, b| a.track_id.cmp(&b.track_id));
-    let schema = with_input_hash(
-        mir_embed::embeddings_schema(&info, model_name, dataset)?,
-        &input_hash,
-    );
-    let mut rows = rows.into_inner().expect("workers are done");
+    let mut rows = all_rows;
     let mut tables = Vec::new();
     for condition in conditions {
         let mut r = rows.remove(condition).unwrap_or_default();
@@ -796,11 +850,7 @@ async fn extract(
         });
     }
     // The extraction's own failures, reused with its tables; written last, so a run cut off
-    // before this point extracts again.
-    let fschema = with_input_hash(
-        TableKind::Failures.schema(0, &Metadata::new())?,
-        &input_hash,
-    );
+    // before this point extracts again (from its parts).
     let fbatch = mir_table::failures_batch(&fschema, &failures)?;
     store
         .write(
@@ -810,7 +860,44 @@ async fn extract(
             &[fbatch],
         )
         .await?;
+    // The parts are in the tables now.
+    if let Err(e) = store.delete_prefix(&format!("{dir}/parts")).await {
+        tracing::warn!("could not remove {dir}/parts: {e}");
+    }
     Ok((tables, failures, false))
+}
+
+/// One saved chunk of an interrupted extraction: its rows and failures, if both are there
+/// with `input_hash`.
+async fn read_part(
+    store: &TableStore,
+    embeddings: &str,
+    failures: &str,
+    input_hash: &str,
+) -> Option<(Vec<mir_table::EmbeddingRow>, Vec<FailureRow>)> {
+    let f = store
+        .read(failures, TableKind::Failures)
+        .await
+        .map_err(|e| tracing::debug!("no saved chunk {failures}: {e}"))
+        .ok()?;
+    let e = store
+        .read(embeddings, TableKind::Embeddings)
+        .await
+        .map_err(|e| tracing::debug!("no saved chunk {embeddings}: {e}"))
+        .ok()?;
+    for (t, kind) in [(&e, TableKind::Embeddings), (&f, TableKind::Failures)] {
+        if Metadata::of(&t.schema)
+            .get(kind, mir_table::keys::INPUT_HASH)
+            .ok()?
+            != input_hash
+        {
+            return None;
+        }
+    }
+    Some((
+        mir_table::read_embeddings(&e).ok()?,
+        mir_table::read_failures(&f).ok()?,
+    ))
 }
 
 /// SHA-256 of everything an extraction depends on: the model's definition, the dataset, the

@@ -181,6 +181,34 @@ impl TableStore {
             .map_err(|source| Error::ObjectStore { location, source })
     }
 
+    /// Deletes every object under the folder `rel` (nothing if there is none).
+    pub async fn delete_prefix(&self, rel: &str) -> Result<()> {
+        use futures::TryStreamExt;
+        let location = self.display(rel);
+        let prefix = self.path(rel)?;
+        let objects: Vec<_> =
+            self.store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| Error::ObjectStore {
+                    location: location.clone(),
+                    source,
+                })?;
+        for object in objects {
+            match self.store.delete(&object.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => {
+                    return Err(Error::ObjectStore {
+                        location: location.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether an object exists at `rel`.
     pub async fn exists(&self, rel: &str) -> Result<bool> {
         let path = self.path(rel)?;
