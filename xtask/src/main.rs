@@ -28,7 +28,7 @@ enum Cmd {
     Experiment {
         /// The config file.
         config: PathBuf,
-        /// Print the planned grid and exit.
+        /// Print the planned grid, what is cached and what would run, and exit (writes nothing).
         #[arg(long)]
         dry_run: bool,
         /// Write the deformed audio under `audio/` of the run directory.
@@ -161,6 +161,8 @@ fn run() -> Result<()> {
             let plan = config.plan();
             print!("{}", pipeline::describe_plan(&config, &plan));
             if dry_run {
+                let runtime = tokio::runtime::Runtime::new()?;
+                print!("{}", runtime.block_on(pipeline::cache_status(&config))?);
                 return Ok(());
             }
             let output = config.output();

@@ -74,21 +74,44 @@ pub fn describe_plan(config: &ExperimentConfig, plan: &Plan) -> String {
 /// Embeddings whose inputs are unchanged since an earlier run into the same directory are
 /// reused (their `input_hash`); `force` extracts everything again.
 pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
+    run_or_plan(config, force, false).await
+}
+
+/// What a run would reuse and what it would compute, without writing anything or preparing
+/// (downloading, rendering) a dataset.
+pub async fn cache_status(config: &ExperimentConfig) -> Result<String> {
+    Ok(run_or_plan(config, false, true).await?.table)
+}
+
+/// [`run`], or with `dry` only the cache status (in [`RunSummary::table`]).
+async fn run_or_plan(config: &ExperimentConfig, force: bool, dry: bool) -> Result<RunSummary> {
     let plan = config.plan();
     let mut stages = crate::runlog::Stages::start();
     let store = TableStore::open(&config.output())?;
     let started = Instant::now();
     let hash = config.hash();
-    let mut resolved = serde_yaml::to_string(config)?;
-    resolved.push_str(&format!("# config_hash: {hash}\n"));
-    store.put("config.resolved.yml", resolved.into()).await?;
+    let mut status = Vec::new();
+    if !dry {
+        let mut resolved = serde_yaml::to_string(config)?;
+        resolved.push_str(&format!("# config_hash: {hash}\n"));
+        store.put("config.resolved.yml", resolved.into()).await?;
+    }
 
     // 1. Datasets -> tracks.
     let mut tasks: TaskTables = BTreeMap::new();
     for dataset in planned_datasets(&plan) {
         let dc = &config.datasets[&dataset];
-        dc.prepare(&Default::default())
-            .with_context(|| format!("preparing dataset `{dataset}`"))?;
+        if dry {
+            if let Err(e) = dc.load(&dataset, config.seed) {
+                return Ok(RunSummary::status(format!(
+                    "dataset `{dataset}` is not ready ({e}): it will be prepared, and everything \
+                     will run\n"
+                )));
+            }
+        } else {
+            dc.prepare(&Default::default())
+                .with_context(|| format!("preparing dataset `{dataset}`"))?;
+        }
         for task in dc
             .load(&dataset, config.seed)
             .with_context(|| format!("loading dataset `{dataset}`"))?
@@ -98,14 +121,16 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
             }
             let (schema, batch) = mir_datasets::tracks_table(&dataset, &task)?;
             let rel = format!("tracks/{dataset}/{}.parquet", task.task);
-            store
-                .write(
-                    &rel,
-                    TableKind::Tracks,
-                    &schema,
-                    std::slice::from_ref(&batch),
-                )
-                .await?;
+            if !dry {
+                store
+                    .write(
+                        &rel,
+                        TableKind::Tracks,
+                        &schema,
+                        std::slice::from_ref(&batch),
+                    )
+                    .await?;
+            }
             info!(
                 dataset,
                 task = task.task,
@@ -145,8 +170,29 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
         let tracks: Vec<Track> = tracks.into_values().collect();
         for model_name in &plan.models {
             let stage = Instant::now();
-            let (tables, skipped, reused) =
-                extract(config, &plan, &store, &dataset, model_name, &tracks, force).await?;
+            let (tables, skipped, reused) = extract(
+                config,
+                &plan,
+                &store,
+                &dataset,
+                model_name,
+                &tracks,
+                Mode { force, dry },
+            )
+            .await?;
+            if dry {
+                status.push(format!(
+                    "embeddings {dataset}/{model_name}: {}",
+                    if reused {
+                        "cached".to_string()
+                    } else {
+                        format!("will be extracted ({} tracks)", tracks.len())
+                    }
+                ));
+                if !reused {
+                    continue;
+                }
+            }
             // Failures recorded by an earlier extraction count too.
             if config.fail_fast
                 && let Some(f) = skipped.first()
@@ -176,11 +222,13 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
     }
 
     // Tracks skipped by any extraction leave the run: every model and probe sees the same tracks.
-    let fschema = TableKind::Failures.schema(0, &Metadata::new())?;
-    let fbatch = mir_table::failures_batch(&fschema, &failures)?;
-    store
-        .write("failures.parquet", TableKind::Failures, &fschema, &[fbatch])
-        .await?;
+    if !dry {
+        let fschema = TableKind::Failures.schema(0, &Metadata::new())?;
+        let fbatch = mir_table::failures_batch(&fschema, &failures)?;
+        store
+            .write("failures.parquet", TableKind::Failures, &fschema, &[fbatch])
+            .await?;
+    }
     if !failures.is_empty() {
         let skipped: BTreeSet<(&str, &str)> = failures
             .iter()
@@ -208,7 +256,7 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
     let mut jobs = Vec::new();
     for (dataset, task) in tasks.keys() {
         for model in &plan.models {
-            let layers = layer_count(&embeddings[&(dataset.clone(), model.clone())]);
+            let layers = config.model_layers.get(model).map_or(1, |l| l.len().max(1)) as i32;
             for layer in 0..layers {
                 for probe in &plan.probes {
                     for &seed in &config.seeds {
@@ -230,9 +278,14 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
     let mut cached: Vec<Option<Table>> = Vec::with_capacity(jobs.len());
     let mut job_hashes = Vec::with_capacity(jobs.len());
     for ids in &jobs {
-        let job_hash = probe_hash(config, ids, &tasks, &embeddings);
+        let extracted = embeddings.contains_key(&(ids.dataset.clone(), ids.model.clone()));
+        let job_hash = if extracted {
+            probe_hash(config, ids, &tasks, &embeddings)
+        } else {
+            String::new()
+        };
         let dir = probe_dir(ids);
-        let hit = if force {
+        let hit = if force || !extracted {
             None
         } else {
             cached_predictions(&store, &dir, &job_hash).await
@@ -249,6 +302,36 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
         .filter(|(_, c)| c.is_none())
         .map(|(ids, _)| ids.clone())
         .collect();
+    if dry {
+        let mut evaluations_cached = 0;
+        for ((ids, hit), job_hash) in jobs.iter().zip(&cached).zip(&job_hashes) {
+            let dir = probe_dir(ids);
+            if hit.is_some()
+                && cached_metrics(
+                    &store,
+                    &format!("{dir}/metrics.parquet"),
+                    &format!("{dir}/confusion.parquet"),
+                    &eval_hash(config, job_hash),
+                )
+                .await
+                .is_some()
+            {
+                evaluations_cached += 1;
+            }
+        }
+        status.push(format!(
+            "probe trainings: {} cached, {} will run",
+            jobs.len() - to_train.len(),
+            to_train.len()
+        ));
+        status.push(format!(
+            "evaluations: {evaluations_cached} cached, {} will run",
+            jobs.len() - evaluations_cached
+        ));
+        return Ok(RunSummary::status(
+            status.iter().map(|l| format!("  {l}\n")).collect(),
+        ));
+    }
     let mut trained = train_all(config, &to_train, &tasks, &embeddings).into_iter();
     stages.done(format!(
         "train {} probes ({} cached)",
@@ -316,17 +399,7 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
         };
         // Metrics depend on the predictions (hence the job's hash), the evaluation settings and
         // the seed of the bootstrap; a probe's metrics are kept beside its predictions.
-        let eval_hash = {
-            use sha2::{Digest, Sha256};
-            let settings = serde_json::to_string(&config.evaluation).unwrap_or_default();
-            let digest = Sha256::digest(
-                format!("metrics v1 {job_hash} {} {settings}", config.seed).as_bytes(),
-            );
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
+        let eval_hash = eval_hash(config, job_hash);
         let (mrel, crel) = (
             format!("{dir}/metrics.parquet"),
             format!("{dir}/confusion.parquet"),
@@ -396,6 +469,35 @@ pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
     })
 }
 
+/// SHA-256 of what a probe's metrics depend on: its predictions (the job's hash), the
+/// evaluation settings and the seed of the bootstrap.
+fn eval_hash(config: &ExperimentConfig, job_hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let settings = serde_json::to_string(&config.evaluation).unwrap_or_default();
+    Sha256::digest(format!("metrics v1 {job_hash} {} {settings}", config.seed).as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How [`extract`] treats earlier results: `force` recomputes them; `dry` only says whether
+/// they are there.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    force: bool,
+    dry: bool,
+}
+
+impl RunSummary {
+    fn status(text: String) -> Self {
+        Self {
+            table: text,
+            stages: String::new(),
+            skipped_tracks: 0,
+        }
+    }
+}
+
 /// What a run prints at the end.
 pub struct RunSummary {
     /// The metrics table (also `report/summary.md`).
@@ -413,18 +515,6 @@ fn probe_dir(ids: &mir_probe::RunIds) -> String {
         "probes/{}/{}/{}/{}/seed-{}",
         ids.task, ids.model, ids.layer, ids.probe, ids.seed
     )
-}
-
-/// How many layers an extraction's embeddings have (their `layers` metadata; 1 without it).
-fn layer_count(tables: &[Table]) -> i32 {
-    tables
-        .first()
-        .and_then(|t| {
-            let meta = Metadata::of(&t.schema);
-            let json = meta.0.get(mir_table::keys::LAYERS)?;
-            serde_json::from_str::<Vec<String>>(json).ok()
-        })
-        .map_or(1, |names| names.len().max(1) as i32)
 }
 
 /// SHA-256 of everything a probe's predictions depend on: its config, seed and layer, the
@@ -575,8 +665,9 @@ async fn extract(
     dataset: &str,
     model_name: &str,
     tracks: &[Track],
-    force: bool,
+    mode: Mode,
 ) -> Result<(Vec<Table>, Vec<FailureRow>, bool)> {
+    let Mode { force, dry } = mode;
     let model = mir_embed::build(&config.models[model_name])?;
     let info = model.info();
     let deformations = deformation_splits(plan);
@@ -596,6 +687,9 @@ async fn extract(
             "reusing embeddings: inputs unchanged ({dir})"
         );
         return Ok((cached.0, cached.1, true));
+    }
+    if dry {
+        return Ok((Vec::new(), Vec::new(), false));
     }
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -197,6 +197,10 @@ fn dry_run_prints_the_grid() {
         "{stdout}"
     );
     assert!(
+        stdout.contains("dataset `synth` is not ready"),
+        "says that everything will run: {stdout}"
+    );
+    assert!(
         !dir.path().join("synth").exists(),
         "a dry run renders nothing"
     );
@@ -566,6 +570,20 @@ fn unchanged_inputs_reuse_embeddings() {
     ] {
         assert!(second.contains(stage), "{stage} in:\n{second}");
     }
+    // A dry run says what is cached, and what a changed probe would rerun.
+    let (_, dry, _) = run_with("20", "0.001", &["--dry-run"]);
+    for line in [
+        "embeddings synth/logmel: cached",
+        "probe trainings: 2 cached, 0 will run",
+        "evaluations: 2 cached, 0 will run",
+    ] {
+        assert!(dry.contains(line), "{line} in:\n{dry}");
+    }
+    let (_, dry, _) = run_with("20", "0.002", &["--dry-run"]);
+    assert!(
+        dry.contains("probe trainings: 1 cached, 1 will run"),
+        "{dry}"
+    );
     // One probe changed: only it trains and is evaluated again.
     let (_, third, _) = run_with("20", "0.002", &[]);
     assert!(third.contains("| train 1 probes (1 cached) |"), "{third}");
