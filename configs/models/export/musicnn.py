@@ -31,10 +31,43 @@ What it does
    same names; ``taggram`` is its first return value.)  The tag order is
    ``musicnn.configuration.MTT_LABELS`` for MTT_* models and ``MSD_LABELS`` for MSD_*.
 
-4. With ``--verify``: synthesises a 10-second test signal, runs ``musicnn.extractor.extractor``
-   (the package's own TF inference, including its librosa front end) on it, feeds the same
-   patches (from ``musicnn.extractor.batch_data``) to the ONNX model with onnxruntime and
-   prints the max absolute difference per output.
+   The graph is made reproducible byte for byte (see make_tf2onnx_deterministic() and
+   canonicalize()): node, initializer and intermediate tensor names are canonical
+   (``n<i>_<OpType>``, ``w<i>``, ``t<i>``), not TF's.  Opset 17 (plus ai.onnx.ml 2, which
+   tf2onnx always declares); the batch axis is the symbolic dimension ``batch``.
+
+4. With ``--verify``: synthesises a 10-second test signal (peak 0.05), runs
+   ``musicnn.extractor.extractor`` (the package's own TF inference, including its librosa
+   front end) on it, feeds the same patches (from ``musicnn.extractor.batch_data``) to the
+   ONNX model with onnxruntime, also runs the frozen TF graph on the whole batch, and prints
+   max|tf - onnx| per output.  It fails when max|tf - onnx| / max(1, max|tf|) > 1e-4.
+
+Results on this recipe's pinned versions (2026-11-25, x86_64 CPU)
+-----------------------------------------------------------------
+    MTT_musicnn -> sha256 84445c4301024ebd0c37d6d54b1745b992229d02e65444b0440a7979ec9dc817
+                   (3,161,091 bytes); largest max|tf - onnx|: 7.1e-05 (cnn3, values up to 32);
+                   taggram 2.4e-07, penultimate 1.3e-06
+    MSD_musicnn -> sha256 948488503a3b7e6ba6a9b357cc221f731cc91a6fbae2b4e14bd47e2e2da61942
+                   (3,161,092 bytes); largest max|tf - onnx|: 2.4e-04 (cnn3, values up to 66,
+                   i.e. 3.6e-06 relative); taggram 5.7e-07, penultimate 3.8e-06
+    Repeated exports gave the same bytes (MTT 16 runs, MSD 10 runs).  Without the two fixes
+    for determinism, tf2onnx 1.17 produced at least two different graphs (75 or 76 nodes)
+    across runs.
+
+Caveats found while writing this
+--------------------------------
+* float16 overflow in musicnn's own front end: ``10000 * x`` is computed in float16 (max
+  65504), so every mel bin whose power exceeds 6.55 becomes ``inf`` (a 0.5-amplitude 110 Hz
+  sine already does; loud music will).  Numpy 1.x behaves the same for a float16 array times
+  a Python int.  With ``inf`` in the input, TF gives finite but meaningless outputs while
+  onnxruntime gives NaN from cnn1 on: the two only agree for finite inputs.  A port that
+  wants musicnn's numbers must reproduce the float16 rounding; it must decide what to do
+  about the overflow (e.g. compute 10000 * x in float32, which changes nothing for powers
+  below 6.55).
+* ``musicnn.extractor.extractor`` (0.1.0) returns wrong ``cnn1``/``cnn2``/``cnn3`` and
+  ``penultimate`` features for every patch after the first (its loop re-appends the first
+  patch's arrays); ``taggram``, ``timbral``, ``temporal``, ``mean_pool`` and ``max_pool`` are
+  right.  The ONNX model gives every output for every patch.
 
 Front end (what the ONNX input expects; from musicnn/configuration.py and extractor.py)
 ---------------------------------------------------------------------------------------
@@ -53,7 +86,8 @@ Front end (what the ONNX input expects; from musicnn/configuration.py and extrac
 
 Pinned versions used (Python 3.11.7, linux x86_64, CPU only)
 ------------------------------------------------------------
-    musicnn==0.1.0        (installed with --no-deps: its metadata pins numpy<1.17)
+    musicnn==0.1.0        (installed with --no-deps: its metadata pins numpy<1.17; wheel
+                           sha256 f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa)
     tensorflow-cpu==2.21.0
     tf-keras==2.21.0      (tf.compat.v1.layers needs Keras 2: TF_USE_LEGACY_KERAS=1, set below;
                            tf-keras pulls tensorflow==2.21.0 in beside tensorflow-cpu)
@@ -63,6 +97,7 @@ Pinned versions used (Python 3.11.7, linux x86_64, CPU only)
     numpy==2.4.6
     librosa==0.11.0
     protobuf==7.36.2
+    soundfile==0.14.0, scipy==1.17.1, soxr==1.1.0 (librosa's, for --verify)
 
 How to run
 ----------
@@ -92,7 +127,8 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 # tf2onnx's graph optimisers iterate over Python sets and dicts keyed by strings, so the
 # structure they produce (which transposes survive) depends on string hashing: re-run this
-# script with a fixed hash seed.  canonicalize() below then fixes names and node order.
+# script with a fixed hash seed.  make_tf2onnx_deterministic() fixes the hashing of tf2onnx's
+# Node objects, and canonicalize() then fixes names and node order.
 if os.environ.get("PYTHONHASHSEED") != "0":
     os.environ["PYTHONHASHSEED"] = "0"
     os.execv(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:])
