@@ -34,9 +34,10 @@ enum Cmd {
         /// Write the deformed audio under `audio/` of the run directory.
         #[arg(long)]
         keep_audio: bool,
-        /// Extract embeddings again even where an earlier run's inputs are unchanged.
-        #[arg(long)]
-        force: bool,
+        /// Recompute even what an earlier run left with unchanged inputs: `--force` everything,
+        /// `--force STAGE` that stage and the later ones.
+        #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "embeddings")]
+        force: Option<pipeline::Stage>,
     },
     /// Deform one audio file, to hear what a scenario does.
     Deform {

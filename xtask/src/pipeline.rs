@@ -72,19 +72,25 @@ pub fn describe_plan(config: &ExperimentConfig, plan: &Plan) -> String {
 /// Runs the whole experiment and returns the summary Markdown table.
 ///
 /// Embeddings whose inputs are unchanged since an earlier run into the same directory are
-/// reused (their `input_hash`); `force` extracts everything again.
-pub async fn run(config: &ExperimentConfig, force: bool) -> Result<RunSummary> {
+/// reused (their `input_hash`); `force` recomputes its stage and every later one.
+pub async fn run(config: &ExperimentConfig, force: Option<Stage>) -> Result<RunSummary> {
     run_or_plan(config, force, false).await
 }
 
 /// What a run would reuse and what it would compute, without writing anything or preparing
 /// (downloading, rendering) a dataset.
 pub async fn cache_status(config: &ExperimentConfig) -> Result<String> {
-    Ok(run_or_plan(config, false, true).await?.table)
+    Ok(run_or_plan(config, None, true).await?.table)
 }
 
 /// [`run`], or with `dry` only the cache status (in [`RunSummary::table`]).
-async fn run_or_plan(config: &ExperimentConfig, force: bool, dry: bool) -> Result<RunSummary> {
+async fn run_or_plan(
+    config: &ExperimentConfig,
+    force: Option<Stage>,
+    dry: bool,
+) -> Result<RunSummary> {
+    // Forcing a stage forces the ones after it.
+    let forced = |stage: Stage| force.is_some_and(|f| f <= stage);
     let plan = config.plan();
     let mut stages = crate::runlog::Stages::start();
     let store = TableStore::open(&config.output())?;
@@ -177,7 +183,10 @@ async fn run_or_plan(config: &ExperimentConfig, force: bool, dry: bool) -> Resul
                 &dataset,
                 model_name,
                 &tracks,
-                Mode { force, dry },
+                Mode {
+                    force: forced(Stage::Embeddings),
+                    dry,
+                },
             )
             .await?;
             if dry {
@@ -285,7 +294,7 @@ async fn run_or_plan(config: &ExperimentConfig, force: bool, dry: bool) -> Resul
             String::new()
         };
         let dir = probe_dir(ids);
-        let hit = if force || !extracted {
+        let hit = if forced(Stage::Probes) || !extracted {
             None
         } else {
             cached_predictions(&store, &dir, &job_hash).await
@@ -404,7 +413,9 @@ async fn run_or_plan(config: &ExperimentConfig, force: bool, dry: bool) -> Resul
             format!("{dir}/metrics.parquet"),
             format!("{dir}/confusion.parquet"),
         );
-        if let Some((m, c)) = cached_metrics(&store, &mrel, &crel, &eval_hash).await {
+        if !forced(Stage::Metrics)
+            && let Some((m, c)) = cached_metrics(&store, &mrel, &crel, &eval_hash).await
+        {
             evaluations_cached += 1;
             metric_rows.extend(m);
             confusion_rows.extend(c);
@@ -478,6 +489,17 @@ fn eval_hash(config: &ExperimentConfig, job_hash: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The stages `--force` can recompute, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Stage {
+    /// Embeddings (and everything after).
+    Embeddings,
+    /// Probe training (and metrics).
+    Probes,
+    /// Metrics.
+    Metrics,
 }
 
 /// How [`extract`] treats earlier results: `force` recomputes them; `dry` only says whether

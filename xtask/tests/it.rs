@@ -584,6 +584,22 @@ fn unchanged_inputs_reuse_embeddings() {
         dry.contains("probe trainings: 1 cached, 1 will run"),
         "{dry}"
     );
+    // --force STAGE recomputes that stage and the later ones.
+    let (reused, forced, _) = run_with("20", "0.001", &["--force", "metrics"]);
+    assert!(reused);
+    assert!(forced.contains("| train 0 probes (2 cached) |"), "{forced}");
+    assert!(
+        forced.contains("| evaluate 2 runs (0 cached) |"),
+        "{forced}"
+    );
+    let (reused, forced, _) = run_with("20", "0.001", &["--force", "probes"]);
+    assert!(reused);
+    assert!(forced.contains("| train 2 probes (0 cached) |"), "{forced}");
+    assert_eq!(
+        table(&forced),
+        table(&first),
+        "retrained to the same results"
+    );
     // One probe changed: only it trains and is evaluated again.
     let (_, third, _) = run_with("20", "0.002", &[]);
     assert!(third.contains("| train 1 probes (1 cached) |"), "{third}");
@@ -595,7 +611,7 @@ fn unchanged_inputs_reuse_embeddings() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["fields"]["message"] == "experiment finished")
         .count();
-    assert_eq!(finished, 3);
+    assert_eq!(finished, 5);
     assert!(!run("10", &[]).0, "a changed deformation extracts again");
     assert!(run("10", &[]).0);
     assert!(!run("10", &["--force"]).0, "--force extracts again");

@@ -56,14 +56,14 @@ Results on this recipe's pinned versions (2026-11-25, x86_64 CPU)
 
 Caveats found while writing this
 --------------------------------
-* float16 overflow in musicnn's own front end: ``10000 * x`` is computed in float16 (max
+* musicnn 0.1.0's front end under numpy >= 2: ``10000 * x`` is computed in float16 (max
   65504), so every mel bin whose power exceeds 6.55 becomes ``inf`` (a 0.5-amplitude 110 Hz
-  sine already does; loud music will).  Numpy 1.x behaves the same for a float16 array times
-  a Python int.  With ``inf`` in the input, TF gives finite but meaningless outputs while
-  onnxruntime gives NaN from cnn1 on: the two only agree for finite inputs.  A port that
-  wants musicnn's numbers must reproduce the float16 rounding; it must decide what to do
-  about the overflow (e.g. compute 10000 * x in float32, which changes nothing for powers
-  below 6.55).
+  sine already does; loud music will).  Numpy 1.x (which musicnn pins) promotes to float32
+  and does not overflow.  With ``inf`` in the input, TF gives finite but meaningless outputs
+  while onnxruntime gives NaN from cnn1 on.  That is why --verify uses a quiet signal (its
+  input patches come from musicnn.extractor.batch_data under numpy 2, i.e. float16 logs).
+  A port that wants musicnn's original numbers should do: mel power (float32) -> round to
+  float16 -> back to float32 -> log10(10000 * x + 1) in float32.
 * ``musicnn.extractor.extractor`` (0.1.0) returns wrong ``cnn1``/``cnn2``/``cnn3`` and
   ``penultimate`` features for every patch after the first (its loop re-appends the first
   patch's arrays); ``taggram``, ``timbral``, ``temporal``, ``mean_pool`` and ``max_pool`` are
@@ -77,8 +77,11 @@ Front end (what the ONNX input expects; from musicnn/configuration.py and extrac
   zeros, ``pad_mode='constant'``; the librosa 0.6/0.7 that musicnn was released with used
   ``'reflect'``), power 2.0, Slaney mel scale (``htk=False``) with Slaney area norm, fmin 0,
   fmax 8000.  Transposed to ``[frames, 96]``.
-* the mel power is cast to **float16** and then ``log10(10000 * x + 1)`` (computed in float16
-  too, then fed as float32).
+* the mel power is cast to **float16** (rounded), then ``log10(10000 * x + 1)``.  With the
+  numpy musicnn pins (<1.17; also checked with numpy 1.26.4) ``float16_array * 10000`` is
+  promoted to float32, so the log is computed in float32 from the float16-rounded power.
+  With numpy >= 2 (NEP 50 promotion, as in this recipe's venv) it stays float16: the result
+  is rounded to float16 and overflows (see Caveats).
 * patches: ``n_frames = librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
   = 187`` frames (about 3 s); the default hop between patches is also 187 frames (no
   overlap); only whole patches are used (a trailing remainder is dropped).
