@@ -284,7 +284,11 @@ fn run() -> Result<()> {
                         Ok(card) if models::is_fetched(&name) => {
                             format!("ready ({})", card.model_path(&path).display())
                         }
-                        Ok(card) => format!("not fetched: {}", card.how_to_fetch(&path)),
+                        Ok(card) => format!(
+                            "not there ({}): {}",
+                            card.model_path(&path).display(),
+                            card.how_to_fetch(&path)
+                        ),
                     };
                     println!("{name:<16} {state}");
                 }

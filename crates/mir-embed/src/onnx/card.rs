@@ -173,6 +173,9 @@ pub enum LogScale {
     Log10OnePlus {
         /// Multiplies the power first.
         scale: f32,
+        /// Round the power to IEEE half precision first, as MusiCNN's numpy front end does.
+        #[serde(default)]
+        float16: bool,
     },
 }
 
@@ -394,5 +397,49 @@ pub(crate) fn card_error(card: &Path, field: &str, reason: impl std::fmt::Displa
         card: card.to_path_buf(),
         field: field.to_string(),
         reason: reason.to_string(),
+    }
+}
+
+/// `x` rounded to the nearest IEEE 754 half-precision value (ties to even), as numpy's
+/// `astype(np.float16)`; beyond the half range, infinity.
+pub fn round_to_f16(x: f32) -> f32 {
+    let a = x.abs();
+    if a.is_nan() || a >= 65_520.0 {
+        return if a.is_nan() {
+            x
+        } else {
+            f32::INFINITY.copysign(x)
+        };
+    }
+    if a < 6.103_515_6e-5 {
+        // Subnormal halves: multiples of 2^-24.
+        let q = 5.960_464_5e-8_f32;
+        return ((a / q).round_ties_even() * q).copysign(x);
+    }
+    let bits = x.to_bits();
+    let lsb = (bits >> 13) & 1;
+    f32::from_bits((bits + 0x0FFF + lsb) & !0x1FFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_to_f16;
+
+    #[test]
+    fn half_precision_rounding_matches_numpy() {
+        // numpy 2.4: np.float32(np.float16(x)) for each x.
+        for (x, want) in [
+            (1.0f32, 1.0f32),
+            (0.1, 0.099_975_586),
+            (3.141_592_7, 3.140_625),
+            (65_504.0, 65_504.0),
+            (70_000.0, f32::INFINITY),
+            (1e-6, 1.013_279e-6),
+            (1e-9, 0.0),
+            (-2.000_976_6, -2.0),
+            (1.000_732_4, 1.000_976_6),
+        ] {
+            assert_eq!(round_to_f16(x), want, "{x}");
+        }
     }
 }

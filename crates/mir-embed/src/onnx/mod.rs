@@ -332,7 +332,10 @@ impl OnnxEmbedder {
                     let scale = |x: f32| match *log {
                         LogScale::Db => 10.0 * x.max(1e-10).log10(),
                         LogScale::Ln { offset } => (x + offset).ln(),
-                        LogScale::Log10OnePlus { scale } => (1.0 + scale * x).log10(),
+                        LogScale::Log10OnePlus { scale, float16 } => {
+                            let x = if float16 { card::round_to_f16(x) } else { x };
+                            (1.0 + scale * x).log10()
+                        }
                     };
                     if frames_first {
                         data.extend(frames.iter().flatten().map(|&x| scale(x)));
