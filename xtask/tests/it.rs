@@ -697,3 +697,26 @@ fn a_run_killed_at_any_point_resumes_to_the_same_metrics() {
     assert!(killed >= 5, "only {killed} runs were cut off");
     eprintln!("{resumed} of the reruns resumed inside an extraction");
 }
+
+/// Every model card under configs/models parses and passes its checks; `models list` names
+/// each one.
+#[test]
+fn every_model_card_is_valid() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("configs/models")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yml") {
+            mir_embed::onnx::card::ModelCard::from_file(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "{n} cards");
+    let out = xtask(&["models", "list"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for name in ["basic-pitch", "musicnn-mtt", "musicnn-msd"] {
+        assert!(listed.contains(name), "{listed}");
+    }
+    assert!(!listed.contains("invalid card"), "{listed}");
+}
