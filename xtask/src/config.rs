@@ -43,6 +43,11 @@ pub struct ExperimentConfig {
     /// chunk it was in (default 128).
     #[serde(default = "default_checkpoint_tracks")]
     pub checkpoint_tracks: usize,
+    /// Tracks longer than this (seconds, from the file header) that no deformation applies to
+    /// are decoded and embedded block by block, in memory that does not grow with their length
+    /// (default 120).
+    #[serde(default = "default_stream_s")]
+    pub stream_tracks_longer_than_s: f64,
     /// Embedding models by name.
     pub models: BTreeMap<String, ModelConfig>,
     /// Probes by name.
@@ -59,6 +64,10 @@ pub struct ExperimentConfig {
     /// Each model's layer names, learnt when [`load`] builds the models.
     #[serde(skip)]
     pub model_layers: BTreeMap<String, Vec<String>>,
+}
+
+fn default_stream_s() -> f64 {
+    120.0
 }
 
 fn default_checkpoint_tracks() -> usize {

@@ -768,6 +768,61 @@ async fn extract(
         out.insert(0, (CLEAN, audio.samples));
         Ok(out)
     };
+    let streamed_tracks = AtomicUsize::new(0);
+    // A track longer than `stream_tracks_longer_than_s` that no deformation applies to is
+    // decoded block by block into `embed_stream`: memory does not grow with its length.
+    let stream = |track: &Track| -> Option<Result<Vec<mir_embed::WindowEmbedding>, Stop>> {
+        if config.keep_audio
+            || deformations
+                .iter()
+                .any(|(_, splits)| splits.contains(&track.split.as_str()))
+        {
+            return None;
+        }
+        let path = std::path::Path::new(&track.audio_uri);
+        let mut reader =
+            mir_datasets::audio::AudioReader::open(path, Some(info.sample_rate_hz)).ok()?;
+        if reader
+            .header_duration_s()
+            .is_none_or(|d| d <= config.stream_tracks_longer_than_s)
+        {
+            return None;
+        }
+        let mut decode_error = None;
+        let mut chunks = std::iter::from_fn(|| match reader.read(1 << 16) {
+            Ok(block) if block.is_empty() => None,
+            Ok(block) => Some(Ok(block)),
+            Err(e) => {
+                let reason = e.to_string();
+                decode_error = Some(anyhow::Error::from(e));
+                Some(Err(mir_embed::Error::Extraction {
+                    model: model_name.to_string(),
+                    reason,
+                }))
+            }
+        });
+        let result = model.embed_stream(&mut chunks);
+        drop(chunks);
+        streamed_tracks.fetch_add(1, Ordering::Relaxed);
+        Some(match (result, decode_error) {
+            (_, Some(e)) => Err(Stop::Skip("decode", CLEAN.into(), e)),
+            (Err(e), None) => Err(Stop::Skip("embed", CLEAN.into(), e.into())),
+            (Ok(windows), None) => Ok(windows),
+        })
+    };
+    let rows_of = |track: &Track, condition: &str, windows: Vec<mir_embed::WindowEmbedding>| {
+        windows
+            .into_iter()
+            .map(|w| mir_table::EmbeddingRow {
+                track_id: track.track_id.clone(),
+                deformation: condition.to_string(),
+                layer: w.layer,
+                window: w.window,
+                start_s: w.start_s,
+                embedding: w.embedding,
+            })
+            .collect::<Vec<_>>()
+    };
     // Workers take tracks in groups, so a model that batches (ONNX) fills its batches with the
     // windows of several tracks; memory holds one group's audio per worker.
     const GROUP: usize = 8;
@@ -824,12 +879,31 @@ async fn extract(
                             break;
                         }
                         let group = &tracks[first..(first + GROUP).min(tracks.len())];
-                        let prepared: Vec<_> = group.iter().map(prepare).collect();
+                        // Long tracks embedded only clean are streamed; the others are decoded
+                        // whole, deformed, and embedded with the rest of the group.
+                        let streamed: Vec<_> = group.iter().map(stream).collect();
+                        let prepared: Vec<_> = group
+                            .iter()
+                            .zip(&streamed)
+                            .map(|(t, s)| match s {
+                                Some(_) => Ok(Vec::new()),
+                                None => prepare(t),
+                            })
+                            .collect();
                         // A track whose embedding failed under some condition: it contributes no
                         // row at all.
                         let mut failed: Vec<Option<Stop>> = group.iter().map(|_| None).collect();
                         let mut embedded: Vec<Vec<(&str, Vec<mir_table::EmbeddingRow>)>> =
                             group.iter().map(|_| Vec::new()).collect();
+                        for (k, s) in streamed.into_iter().enumerate() {
+                            match s {
+                                Some(Ok(windows)) => {
+                                    embedded[k].push((CLEAN, rows_of(&group[k], CLEAN, windows)))
+                                }
+                                Some(Err(stop)) => failed[k] = Some(stop),
+                                None => {}
+                            }
+                        }
                         for condition in &conditions {
                             // (track in group, samples) of the tracks still in that have `condition`.
                             let items: Vec<(usize, &[f32])> = prepared
@@ -850,20 +924,8 @@ async fn extract(
                             for ((k, _), result) in items.iter().zip(model.embed_batch(&batch)) {
                                 let track = &group[*k];
                                 match result {
-                                    Ok(windows) => embedded[*k].push((
-                                        condition,
-                                        windows
-                                            .into_iter()
-                                            .map(|w| mir_table::EmbeddingRow {
-                                                track_id: track.track_id.clone(),
-                                                deformation: condition.to_string(),
-                                                layer: w.layer,
-                                                window: w.window,
-                                                start_s: w.start_s,
-                                                embedding: w.embedding,
-                                            })
-                                            .collect(),
-                                    )),
+                                    Ok(windows) => embedded[*k]
+                                        .push((condition, rows_of(track, condition, windows))),
                                     Err(e) => {
                                         failed[*k] = Some(Stop::Skip(
                                             "embed",
@@ -976,6 +1038,15 @@ async fn extract(
             &[fbatch],
         )
         .await?;
+    let streamed_tracks = streamed_tracks.into_inner();
+    if streamed_tracks > 0 {
+        info!(
+            dataset,
+            model = model_name,
+            "streamed {streamed_tracks} tracks longer than {} s",
+            config.stream_tracks_longer_than_s
+        );
+    }
     // The parts are in the tables now.
     if let Err(e) = store.delete_prefix(&format!("{dir}/parts")).await {
         tracing::warn!("could not remove {dir}/parts: {e}");

@@ -720,3 +720,33 @@ fn every_model_card_is_valid() {
     }
     assert!(!listed.contains("invalid card"), "{listed}");
 }
+
+/// Tracks streamed block by block (as long ones are) give the embeddings, hence the results,
+/// of tracks decoded whole.
+#[test]
+fn streamed_tracks_give_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = VALID.replace("ROOT", &dir.path().join("synth").to_string_lossy());
+    let path = config(dir.path(), &yaml);
+    let run = |out: &str, threshold: &str| {
+        let out = xtask(
+            &["experiment", &path],
+            &[
+                ("MIR_OUTPUT", dir.path().join(out).to_str().unwrap()),
+                ("MIR_STREAM_TRACKS_LONGER_THAN_S", threshold),
+                ("RUST_LOG", "info"),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Without the first line (it names the output folder) and the stage timings.
+        let table = stdout.split("| stage |").next().unwrap();
+        (table.split_once('\n').unwrap().1.to_string(), stderr(&out))
+    };
+    let (whole, log) = run("whole", "120");
+    assert!(!log.contains("streamed"), "{log}");
+    let (streamed, log) = run("streamed", "0");
+    // The training and validation tracks (no deformation applies to them) were streamed.
+    assert!(log.contains("streamed 192 tracks longer than 0 s"), "{log}");
+    assert_eq!(streamed, whole);
+}
