@@ -802,7 +802,6 @@ async fn extract(
             }
         });
         let result = model.embed_stream(&mut chunks);
-        drop(chunks);
         streamed_tracks.fetch_add(1, Ordering::Relaxed);
         Some(match (result, decode_error) {
             (_, Some(e)) => Err(Stop::Skip("decode", CLEAN.into(), e)),
