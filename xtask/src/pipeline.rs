@@ -576,27 +576,29 @@ fn probe_hash(
 
 /// The predictions of an earlier run of the same job, if both its tables carry `job_hash`.
 async fn cached_predictions(store: &TableStore, dir: &str, job_hash: &str) -> Option<Table> {
-    let same = |t: &Table, kind| {
-        Metadata::of(&t.schema)
-            .get(kind, mir_table::keys::INPUT_HASH)
-            .is_ok_and(|h| h == job_hash)
-    };
-    let log = store
-        .read(
-            &format!("{dir}/training_log.parquet"),
-            TableKind::TrainingLog,
-        )
+    let log = format!("{dir}/training_log.parquet");
+    read_with_hash(store, &log, TableKind::TrainingLog, job_hash).await?;
+    let predictions = format!("{dir}/predictions.parquet");
+    read_with_hash(store, &predictions, TableKind::Predictions, job_hash).await
+}
+
+/// The table at `rel` if it is there, valid, and carries `input_hash`: what a rerun reuses.
+async fn read_with_hash(
+    store: &TableStore,
+    rel: &str,
+    kind: TableKind,
+    input_hash: &str,
+) -> Option<Table> {
+    let table = store
+        .read(rel, kind)
         .await
+        .map_err(|e| tracing::debug!("not reusing {rel}: {e}"))
         .ok()?;
-    let predictions = store
-        .read(
-            &format!("{dir}/predictions.parquet"),
-            TableKind::Predictions,
-        )
-        .await
-        .ok()?;
-    (same(&log, TableKind::TrainingLog) && same(&predictions, TableKind::Predictions))
-        .then_some(predictions)
+    let hash = Metadata::of(&table.schema)
+        .get(kind, mir_table::keys::INPUT_HASH)
+        .ok()?
+        .to_string();
+    (hash == input_hash).then_some(table)
 }
 
 /// A trained probe's output and its training wall time.
@@ -1061,25 +1063,8 @@ async fn read_part(
     failures: &str,
     input_hash: &str,
 ) -> Option<(Vec<mir_table::EmbeddingRow>, Vec<FailureRow>)> {
-    let f = store
-        .read(failures, TableKind::Failures)
-        .await
-        .map_err(|e| tracing::debug!("no saved chunk {failures}: {e}"))
-        .ok()?;
-    let e = store
-        .read(embeddings, TableKind::Embeddings)
-        .await
-        .map_err(|e| tracing::debug!("no saved chunk {embeddings}: {e}"))
-        .ok()?;
-    for (t, kind) in [(&e, TableKind::Embeddings), (&f, TableKind::Failures)] {
-        if Metadata::of(&t.schema)
-            .get(kind, mir_table::keys::INPUT_HASH)
-            .ok()?
-            != input_hash
-        {
-            return None;
-        }
-    }
+    let f = read_with_hash(store, failures, TableKind::Failures, input_hash).await?;
+    let e = read_with_hash(store, embeddings, TableKind::Embeddings, input_hash).await?;
     Some((
         mir_table::read_embeddings(&e).ok()?,
         mir_table::read_failures(&f).ok()?,
@@ -1138,17 +1123,8 @@ async fn cached_metrics(
     confusion: &str,
     input_hash: &str,
 ) -> Option<(Vec<mir_table::MetricRow>, Vec<mir_table::ConfusionRow>)> {
-    let m = store.read(metrics, TableKind::Metrics).await.ok()?;
-    let c = store.read(confusion, TableKind::Confusion).await.ok()?;
-    for (t, kind) in [(&m, TableKind::Metrics), (&c, TableKind::Confusion)] {
-        if Metadata::of(&t.schema)
-            .get(kind, mir_table::keys::INPUT_HASH)
-            .ok()?
-            != input_hash
-        {
-            return None;
-        }
-    }
+    let m = read_with_hash(store, metrics, TableKind::Metrics, input_hash).await?;
+    let c = read_with_hash(store, confusion, TableKind::Confusion, input_hash).await?;
     Some((
         mir_table::read_metrics(&m).ok()?,
         mir_table::read_confusion(&c).ok()?,
@@ -1162,28 +1138,12 @@ async fn cached_extraction(
     conditions: &[&str],
     input_hash: &str,
 ) -> Option<(Vec<Table>, Vec<FailureRow>)> {
-    let same = |t: &Table, kind| {
-        Metadata::of(&t.schema)
-            .get(kind, mir_table::keys::INPUT_HASH)
-            .is_ok_and(|h| h == input_hash)
-    };
-    let failures = store
-        .read(&format!("{dir}/failures.parquet"), TableKind::Failures)
-        .await
-        .ok()?;
-    if !same(&failures, TableKind::Failures) {
-        return None;
-    }
+    let failures = format!("{dir}/failures.parquet");
+    let failures = read_with_hash(store, &failures, TableKind::Failures, input_hash).await?;
     let mut tables = Vec::new();
     for condition in conditions {
-        let t = store
-            .read(&format!("{dir}/{condition}.parquet"), TableKind::Embeddings)
-            .await
-            .ok()?;
-        if !same(&t, TableKind::Embeddings) {
-            return None;
-        }
-        tables.push(t);
+        let rel = format!("{dir}/{condition}.parquet");
+        tables.push(read_with_hash(store, &rel, TableKind::Embeddings, input_hash).await?);
     }
     Some((tables, mir_table::read_failures(&failures).ok()?))
 }
