@@ -116,6 +116,32 @@ impl Aggregation {
     }
 }
 
+/// The activation between hidden layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `max(0, x)`.
+    #[default]
+    Relu,
+    /// Gaussian error linear unit (exact, with erf).
+    Gelu,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Logistic sigmoid.
+    Sigmoid,
+}
+
+/// Per-class weights of the training loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeight {
+    /// Every example counts the same.
+    #[default]
+    None,
+    /// Classes weighted inversely to their frequency in the training split.
+    Balanced,
+}
+
 /// The optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -194,6 +220,18 @@ pub struct ProbeConfig {
     /// Epochs without validation improvement before stopping.
     #[serde(default = "d_patience")]
     pub patience: usize,
+    /// Activation between layers (MLP only).
+    #[serde(default)]
+    pub activation: Activation,
+    /// Dropout probability after each hidden activation during training (MLP only); masks
+    /// come from the probe's seeded generator, so a seed gives the same training on any
+    /// backend.
+    #[serde(default)]
+    pub dropout: f64,
+    /// Class weights of the loss: `none`, or `balanced` (`n / (classes x count)` per class,
+    /// scikit-learn's rule; for multilabel, per tag from its positives) for imbalanced data.
+    #[serde(default)]
+    pub class_weight: ClassWeight,
     /// Tensor backend.
     #[serde(default)]
     pub backend: Backend,
@@ -235,6 +273,9 @@ impl Default for ProbeConfig {
             batch_size: d_batch(),
             weight_decay: 0.0,
             patience: d_patience(),
+            activation: Activation::default(),
+            dropout: 0.0,
+            class_weight: ClassWeight::default(),
             backend: Backend::default(),
             augment: vec![],
         }
@@ -271,6 +312,12 @@ impl ProbeConfig {
             return Err(Error::InvalidConfig(
                 "epochs, batch_size and learning_rate must be positive".into(),
             ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad("`dropout` must be in [0, 1)");
+        }
+        if self.dropout > 0.0 && self.kind == ProbeKind::Linear {
+            return bad("a linear probe has no hidden layer to drop out");
         }
         Ok(())
     }

@@ -8,24 +8,31 @@ use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig, MseLo
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, SgdConfig, decay::WeightDecayConfig};
 use burn::prelude::{Device, Int, Tensor, TensorData};
-use burn::tensor::activation::{relu, sigmoid, softmax};
+use burn::tensor::activation::{gelu, relu, sigmoid, softmax, tanh};
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
 use crate::{Backend, Error, Optimizer, ProbeConfig, Result};
 
-/// A stack of dense layers with ReLU between them; no hidden layer is a linear probe.
+/// A stack of dense layers with an activation between them; no hidden layer is a linear probe.
 #[derive(Module, Debug)]
 pub struct Mlp {
     layers: Vec<Linear>,
+    #[module(skip)]
+    activation: crate::Activation,
 }
 
 impl Mlp {
     /// Layers `sizes[0] -> sizes[1] -> ...`, initialised as PyTorch's `nn.Linear`
     /// (uniform in `±1/sqrt(fan_in)`) from `rng`, so initialisation does not depend on any
     /// global backend seed.
-    pub fn new(sizes: &[usize], rng: &mut ChaCha8Rng, device: &Device) -> Self {
+    pub fn new(
+        sizes: &[usize],
+        activation: crate::Activation,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
         let layers = sizes
             .windows(2)
             .map(|w| {
@@ -39,16 +46,44 @@ impl Mlp {
                 }
             })
             .collect();
-        Self { layers }
+        Self { layers, activation }
     }
 
     /// Logits for a batch.
-    pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.forward_dropout(x, 0.0, None)
+    }
+
+    /// Logits for a training batch: after each hidden activation, each unit is zeroed with
+    /// probability `p` and the rest scaled by `1 / (1 - p)` (inverted dropout), the masks
+    /// drawn from `rng`.
+    pub fn forward_dropout(
+        &self,
+        mut x: Tensor<2>,
+        p: f64,
+        mut rng: Option<&mut ChaCha8Rng>,
+    ) -> Tensor<2> {
         let last = self.layers.len().saturating_sub(1);
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x);
             if i < last {
-                x = relu(x);
+                x = match self.activation {
+                    crate::Activation::Relu => relu(x),
+                    crate::Activation::Gelu => gelu(x),
+                    crate::Activation::Tanh => tanh(x),
+                    crate::Activation::Sigmoid => sigmoid(x),
+                };
+                if p > 0.0
+                    && let Some(rng) = rng.as_deref_mut()
+                {
+                    let [n, h] = x.dims();
+                    let keep = (1.0 / (1.0 - p)) as f32;
+                    let mask: Vec<f32> = (0..n * h)
+                        .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep })
+                        .collect();
+                    let mask = Tensor::from_data(TensorData::new(mask, [n, h]), &x.device());
+                    x = x * mask;
+                }
             }
         }
         x
@@ -174,18 +209,27 @@ fn rows<T: Copy>(values: &[T], width: usize, idx: &[usize]) -> Vec<T> {
         .collect()
 }
 
-/// The mean loss of `logits` against the rows `idx` of `data`.
-fn loss(logits: Tensor<2>, data: &Dataset, idx: &[usize], device: &Device) -> Tensor<1> {
+/// The mean loss of `logits` against the rows `idx` of `data`, with optional class weights.
+fn loss(
+    logits: Tensor<2>,
+    data: &Dataset,
+    idx: &[usize],
+    weights: Option<&[f32]>,
+    device: &Device,
+) -> Tensor<1> {
     let (n, w) = (idx.len(), data.width);
+    let weights = weights.map(<[f32]>::to_vec);
     match &data.y {
         Targets::Classes(y) => {
             let y: Vec<i64> = idx.iter().map(|&i| y[i]).collect();
             CrossEntropyLossConfig::new()
+                .with_weights(weights)
                 .init(device)
                 .forward(logits, Tensor::from_data(TensorData::new(y, [n]), device))
         }
         Targets::Tags(y) => BinaryCrossEntropyLossConfig::new()
             .with_logits(true)
+            .with_weights(weights)
             .init(device)
             .forward(
                 logits,
@@ -238,7 +282,11 @@ pub fn train(
     let mut sizes = vec![train.dim];
     sizes.extend(crate::hidden_sizes(config, train.dim, train.width));
     sizes.push(train.width);
-    let mut model = Mlp::new(&sizes, &mut rng, &ad);
+    let mut model = Mlp::new(&sizes, config.activation, &mut rng, &ad);
+    let weights = match config.class_weight {
+        crate::ClassWeight::None => None,
+        crate::ClassWeight::Balanced => Some(balanced_weights(train)),
+    };
     let mut optim = optimizer(config);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::new();
@@ -248,12 +296,9 @@ pub fn train(
         order.shuffle(&mut rng);
         let mut total = 0.0;
         for chunk in order.chunks(config.batch_size.max(1)) {
-            let loss = loss(
-                model.forward(features(train, chunk, &ad)),
-                train,
-                chunk,
-                &ad,
-            );
+            let logits =
+                model.forward_dropout(features(train, chunk, &ad), config.dropout, Some(&mut rng));
+            let loss = loss(logits, train, chunk, weights.as_deref(), &ad);
             total += scalar(loss.clone().detach())? * chunk.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.learning_rate, model, grads);
@@ -300,6 +345,33 @@ pub fn train(
     })
 }
 
+/// scikit-learn's `class_weight="balanced"`: `n / (classes x count)` for each class (a class
+/// absent from the split gets 1); for tags, the same from each tag's positives.
+pub fn balanced_weights(data: &Dataset) -> Vec<f32> {
+    let n = data.len() as f64;
+    let w = data.width;
+    let mut counts = vec![0usize; w];
+    match &data.y {
+        Targets::Classes(y) => y.iter().for_each(|&c| counts[c as usize] += 1),
+        Targets::Tags(y) => y.chunks(w).for_each(|row| {
+            row.iter()
+                .zip(&mut counts)
+                .for_each(|(&t, c)| *c += t as usize)
+        }),
+        Targets::Values(_) => return vec![1.0; w],
+    }
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                1.0
+            } else {
+                (n / (w as f64 * c as f64)) as f32
+            }
+        })
+        .collect()
+}
+
 /// Mean loss and validation metric (accuracy for classes, negated loss otherwise).
 fn evaluate(model: &Mlp, data: &Dataset, device: &Device) -> Result<(f64, f64)> {
     let idx: Vec<usize> = (0..data.len()).collect();
@@ -307,7 +379,7 @@ fn evaluate(model: &Mlp, data: &Dataset, device: &Device) -> Result<(f64, f64)> 
     let mut correct = 0usize;
     for chunk in idx.chunks(4096) {
         let logits = model.forward(features(data, chunk, device));
-        total += scalar(loss(logits.clone(), data, chunk, device))? * chunk.len() as f64;
+        total += scalar(loss(logits.clone(), data, chunk, None, device))? * chunk.len() as f64;
         if let Targets::Classes(y) = &data.y {
             let out = to_vec(logits)?;
             for (row, &i) in out.chunks(data.width).zip(chunk) {

@@ -1,6 +1,9 @@
 //! Integration tests: probes trained on tables built from separable synthetic embeddings.
 
-use mir_probe::{Adaptive, Backend, Optimizer, ProbeConfig, ProbeKind, hidden_sizes, run};
+use mir_probe::{
+    Activation, Adaptive, Backend, ClassWeight, Optimizer, ProbeConfig, ProbeKind, hidden_sizes,
+    run,
+};
 use mir_table::{
     EmbeddingRow, Metadata, Table, TableKind, Track, embeddings_batch, keys, tracks_batch,
     vocabulary_json,
@@ -236,22 +239,32 @@ fn adaptive_sizes_follow_the_formulas() {
 /// Two classes on an XOR pattern: the sign of x times the sign of y.
 fn xor_tables() -> (Table, Vec<Table>) {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let vocab: Vec<String> = vec!["neg".into(), "pos".into()];
+    let points: Vec<(Vec<f32>, usize, &str)> = (0..400)
+        .map(|i| {
+            let (x, y): (f32, f32) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
+            let split = match i % 5 {
+                0 => "validation",
+                1 => "test",
+                _ => "train",
+            };
+            (vec![x, y], usize::from(x * y > 0.0), split)
+        })
+        .collect();
+    point_tables(&["neg", "pos"], &points)
+}
+
+/// Tables of one-window tracks `p000`, `p001`, ... from (embedding, class, split) points.
+fn point_tables(vocab: &[&str], points: &[(Vec<f32>, usize, &str)]) -> (Table, Vec<Table>) {
+    let vocab: Vec<String> = vocab.iter().map(|v| v.to_string()).collect();
+    let dim = points[0].0.len();
     let (mut tracks, mut rows) = (Vec::new(), Vec::new());
-    for i in 0..400 {
-        let (x, y): (f32, f32) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
-        let class = usize::from(x * y > 0.0);
+    for (i, (embedding, class, split)) in points.iter().enumerate() {
         let track_id = format!("p{i:03}");
-        let split = match i % 5 {
-            0 => "validation",
-            1 => "test",
-            _ => "train",
-        };
         tracks.push(Track {
             track_id: track_id.clone(),
             audio_uri: String::new(),
-            split: split.into(),
-            labels: vec![vocab[class].clone()],
+            split: split.to_string(),
+            labels: vec![vocab[*class].clone()],
             targets: None,
             duration_s: 1.0,
             fold: None,
@@ -262,20 +275,20 @@ fn xor_tables() -> (Table, Vec<Table>) {
             layer: 0,
             window: 0,
             start_s: 0.0,
-            embedding: vec![x, y],
+            embedding: embedding.clone(),
         });
     }
     let meta = Metadata::new()
-        .with(keys::DATASET, "xor")
-        .with(keys::TASK, "xor")
+        .with(keys::DATASET, "points")
+        .with(keys::TASK, "points")
         .with(keys::TASK_TYPE, "multiclass")
         .with(keys::LABEL_VOCABULARY, vocabulary_json(&vocab));
     let schema = TableKind::Tracks.schema(0, &meta).unwrap();
     let emeta = TableKind::Embeddings
         .required_metadata()
         .into_iter()
-        .fold(Metadata::new(), |m, k| m.with(k, "2"));
-    let eschema = TableKind::Embeddings.schema(2, &emeta).unwrap();
+        .fold(Metadata::new(), |m, k| m.with(k, dim));
+    let eschema = TableKind::Embeddings.schema(dim as i32, &emeta).unwrap();
     (
         Table {
             schema: schema.clone(),
@@ -507,5 +520,118 @@ fn augmentation_trains_on_deformed_training_rows() {
             .predictions
             .iter()
             .all(|r| r.split == "test" || r.deformation == "clean")
+    );
+}
+
+#[test]
+fn activations_and_seeded_dropout_train_reproducibly() {
+    let (tracks, emb) = xor_tables();
+    let base = ProbeConfig {
+        kind: ProbeKind::Mlp,
+        hidden: vec![32, 16],
+        epochs: 150,
+        learning_rate: 0.01,
+        batch_size: 16,
+        patience: 150,
+        ..ProbeConfig::default()
+    };
+    for activation in [Activation::Gelu, Activation::Tanh] {
+        let config = ProbeConfig {
+            activation,
+            dropout: 0.1,
+            ..base.clone()
+        };
+        let a = run(&config, 3, 0, &tracks, &emb).unwrap();
+        let b = run(&config, 3, 0, &tracks, &emb).unwrap();
+        assert_eq!(
+            a.predictions, b.predictions,
+            "{activation:?}: same seed, same masks"
+        );
+        let accuracy = xor_accuracy(&a);
+        assert!(
+            accuracy > 0.85,
+            "{activation:?} with dropout on XOR: {accuracy}"
+        );
+        let plain = run(
+            &ProbeConfig {
+                dropout: 0.0,
+                ..config.clone()
+            },
+            3,
+            0,
+            &tracks,
+            &emb,
+        )
+        .unwrap();
+        assert_ne!(a.predictions, plain.predictions, "dropout changes training");
+    }
+    let linear_dropout = ProbeConfig {
+        dropout: 0.5,
+        ..ProbeConfig::default()
+    };
+    assert!(linear_dropout.check().is_err());
+}
+
+#[test]
+fn balanced_class_weights_follow_scikit_learn_and_help_the_minority() {
+    // sklearn 1.9.1: compute_class_weight("balanced", classes=[0, 1, 2],
+    // y=[0, 0, 0, 0, 1, 1, 2]) = [0.58333333, 1.16666667, 2.33333333].
+    let data = mir_probe::train::Dataset {
+        x: vec![0.0; 7],
+        y: mir_probe::train::Targets::Classes(vec![0, 0, 0, 0, 1, 1, 2]),
+        dim: 1,
+        width: 3,
+    };
+    let w = mir_probe::train::balanced_weights(&data);
+    for (a, b) in w.iter().zip([0.583_333_3, 1.166_666_7, 2.333_333_3]) {
+        assert!((a - b).abs() < 1e-6, "{w:?}");
+    }
+
+    // Two overlapping classes, 9 to 1 in training, balanced in the test split: weighting
+    // the rare class makes the probe find more of it.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut points = Vec::new();
+    for i in 0..600 {
+        let test = i % 3 == 0;
+        let class = if test {
+            i % 2
+        } else {
+            usize::from(i % 10 == 1)
+        };
+        let centre = if class == 1 { 0.8 } else { -0.8 };
+        let x = centre + rng.random_range(-1.5f32..1.5);
+        // No validation split: the last epoch is kept, so early stopping on an imbalanced
+        // validation accuracy does not undo the weighting.
+        let split = if test { "test" } else { "train" };
+        points.push((vec![x], class, split));
+    }
+    let (tracks, emb) = point_tables(&["common", "rare"], &points);
+    let rare_recall = |class_weight| {
+        let config = ProbeConfig {
+            class_weight,
+            epochs: 100,
+            learning_rate: 0.01,
+            patience: 100,
+            ..ProbeConfig::default()
+        };
+        let out = run(&config, 0, 0, &tracks, &emb).unwrap();
+        let (mut found, mut rare) = (0, 0);
+        for p in out.predictions.iter().filter(|p| p.split == "test") {
+            let i: usize = p.track_id[1..].parse().unwrap();
+            if points[i].1 == 1 {
+                rare += 1;
+                found += usize::from(p.scores[1] > p.scores[0]);
+            }
+        }
+        found as f64 / rare as f64
+    };
+    let (plain, balanced) = (
+        rare_recall(ClassWeight::None),
+        rare_recall(ClassWeight::Balanced),
+    );
+    eprintln!("rare-class recall: {plain:.3} unweighted, {balanced:.3} balanced");
+    assert!(
+        balanced > plain + 0.2,
+        "rare-class recall: {plain:.3} unweighted, {balanced:.3} balanced"
     );
 }
