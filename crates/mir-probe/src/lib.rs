@@ -142,6 +142,42 @@ pub enum ClassWeight {
     Balanced,
 }
 
+/// The validation metric a probe is selected on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// Accuracy (ties broken by the lower loss); the loss for non-multiclass tasks.
+    #[default]
+    Accuracy,
+    /// Macro F1 over the classes in the truth or the predictions (scikit-learn's
+    /// `f1_score(average="macro")`); the loss for non-multiclass tasks.
+    F1Macro,
+    /// The validation loss (lower is better).
+    Loss,
+}
+
+/// A reduce-on-plateau learning-rate schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plateau {
+    /// Multiplies the learning rate.
+    #[serde(default = "d_factor")]
+    pub factor: f64,
+    /// Epochs without improvement before reducing.
+    #[serde(default = "d_plateau_patience")]
+    pub patience: usize,
+    /// The learning rate never goes below this.
+    #[serde(default)]
+    pub min_lr: f64,
+}
+
+fn d_factor() -> f64 {
+    0.1
+}
+fn d_plateau_patience() -> usize {
+    5
+}
+
 /// The optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -232,6 +268,15 @@ pub struct ProbeConfig {
     /// scikit-learn's rule; for multilabel, per tag from its positives) for imbalanced data.
     #[serde(default)]
     pub class_weight: ClassWeight,
+    /// The validation metric that early stopping, best-epoch selection and
+    /// `reduce_on_plateau` watch (`accuracy` and `f1_macro` are for multiclass tasks; other
+    /// tasks use the loss).
+    #[serde(default)]
+    pub selection: Selection,
+    /// Multiply the learning rate by `factor` after `patience` epochs without improvement of
+    /// the validation metric (PyTorch's `ReduceLROnPlateau`), not below `min_lr`.
+    #[serde(default)]
+    pub reduce_on_plateau: Option<Plateau>,
     /// Tensor backend.
     #[serde(default)]
     pub backend: Backend,
@@ -276,6 +321,8 @@ impl Default for ProbeConfig {
             activation: Activation::default(),
             dropout: 0.0,
             class_weight: ClassWeight::default(),
+            selection: Selection::default(),
+            reduce_on_plateau: None,
             backend: Backend::default(),
             augment: vec![],
         }
@@ -312,6 +359,11 @@ impl ProbeConfig {
             return Err(Error::InvalidConfig(
                 "epochs, batch_size and learning_rate must be positive".into(),
             ));
+        }
+        if let Some(p) = self.reduce_on_plateau
+            && !(p.factor > 0.0 && p.factor < 1.0 && p.patience > 0)
+        {
+            return bad("`reduce_on_plateau` needs 0 < factor < 1 and patience >= 1");
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad("`dropout` must be in [0, 1)");
@@ -559,7 +611,7 @@ pub fn run(
             train_loss: e.train_loss,
             validation_loss: e.validation_loss,
             validation_metric: e.validation_metric,
-            learning_rate: config.learning_rate,
+            learning_rate: e.learning_rate,
             seconds: e.seconds,
         })
         .collect();

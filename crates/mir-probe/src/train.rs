@@ -150,8 +150,10 @@ pub struct EpochStats {
     pub train_loss: f64,
     /// Validation loss.
     pub validation_loss: Option<f64>,
-    /// Validation metric (accuracy for classes, negated loss otherwise).
+    /// Validation metric (the probe's `selection`; the negated loss where that is the loss).
     pub validation_metric: Option<f64>,
+    /// Learning rate during the epoch.
+    pub learning_rate: f64,
     /// Wall time.
     pub seconds: f64,
 }
@@ -291,6 +293,9 @@ pub fn train(
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::new();
     let mut best: Option<(f64, f64, usize, Mlp)> = None;
+    let mut learning_rate = config.learning_rate;
+    // Epochs since the validation metric last improved (for reduce-on-plateau).
+    let mut stale = 0;
     for epoch in 1..=config.epochs {
         let started = Instant::now();
         order.shuffle(&mut rng);
@@ -301,12 +306,12 @@ pub fn train(
             let loss = loss(logits, train, chunk, weights.as_deref(), &ad);
             total += scalar(loss.clone().detach())? * chunk.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(config.learning_rate, model, grads);
+            model = optim.step(learning_rate, model, grads);
         }
         let (validation_loss, validation_metric) = if validation.is_empty() {
             (None, None)
         } else {
-            let (loss, metric) = evaluate(&model.valid(), validation, &device)?;
+            let (loss, metric) = evaluate(&model.valid(), validation, config.selection, &device)?;
             (Some(loss), Some(metric))
         };
         history.push(EpochStats {
@@ -314,6 +319,7 @@ pub fn train(
             train_loss: total / train.len() as f64,
             validation_loss,
             validation_metric,
+            learning_rate,
             seconds: started.elapsed().as_secs_f64(),
         });
         if let (Some(loss), Some(metric)) = (validation_loss, validation_metric) {
@@ -323,9 +329,18 @@ pub fn train(
             };
             if improved {
                 best = Some((metric, loss, epoch, model.clone()));
-            } else if best
-                .as_ref()
-                .is_some_and(|b| epoch - b.2 >= config.patience)
+                stale = 0;
+            } else if let Some(p) = config.reduce_on_plateau {
+                stale += 1;
+                if stale >= p.patience {
+                    learning_rate = (learning_rate * p.factor).max(p.min_lr);
+                    stale = 0;
+                }
+            }
+            if !improved
+                && best
+                    .as_ref()
+                    .is_some_and(|b| epoch - b.2 >= config.patience)
             {
                 break;
             }
@@ -372,24 +387,46 @@ pub fn balanced_weights(data: &Dataset) -> Vec<f32> {
         .collect()
 }
 
-/// Mean loss and validation metric (accuracy for classes, negated loss otherwise).
-fn evaluate(model: &Mlp, data: &Dataset, device: &Device) -> Result<(f64, f64)> {
+/// Mean loss and validation metric (`selection` for classes, negated loss otherwise).
+fn evaluate(
+    model: &Mlp,
+    data: &Dataset,
+    selection: crate::Selection,
+    device: &Device,
+) -> Result<(f64, f64)> {
     let idx: Vec<usize> = (0..data.len()).collect();
     let mut total = 0.0;
     let mut correct = 0usize;
+    // (true positives, false positives, false negatives) per class.
+    let mut counts = vec![(0usize, 0usize, 0usize); data.width];
     for chunk in idx.chunks(4096) {
         let logits = model.forward(features(data, chunk, device));
         total += scalar(loss(logits.clone(), data, chunk, None, device))? * chunk.len() as f64;
         if let Targets::Classes(y) = &data.y {
             let out = to_vec(logits)?;
             for (row, &i) in out.chunks(data.width).zip(chunk) {
-                correct += usize::from(argmax(row) as i64 == y[i]);
+                let (predicted, truth) = (argmax(row), y[i] as usize);
+                if predicted == truth {
+                    correct += 1;
+                    counts[truth].0 += 1;
+                } else {
+                    counts[predicted].1 += 1;
+                    counts[truth].2 += 1;
+                }
             }
         }
     }
     let mean = total / data.len() as f64;
-    let metric = match data.y {
-        Targets::Classes(_) => correct as f64 / data.len() as f64,
+    let metric = match (&data.y, selection) {
+        (Targets::Classes(_), crate::Selection::Accuracy) => correct as f64 / data.len() as f64,
+        (Targets::Classes(_), crate::Selection::F1Macro) => {
+            let f1: Vec<f64> = counts
+                .iter()
+                .filter(|(tp, fp, fn_)| tp + fp + fn_ > 0)
+                .map(|&(tp, fp, fn_)| 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64)
+                .collect();
+            f1.iter().sum::<f64>() / f1.len().max(1) as f64
+        }
         _ => -mean,
     };
     Ok((mean, metric))

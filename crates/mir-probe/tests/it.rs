@@ -1,8 +1,8 @@
 //! Integration tests: probes trained on tables built from separable synthetic embeddings.
 
 use mir_probe::{
-    Activation, Adaptive, Backend, ClassWeight, Optimizer, ProbeConfig, ProbeKind, hidden_sizes,
-    run,
+    Activation, Adaptive, Backend, ClassWeight, Optimizer, Plateau, ProbeConfig, ProbeKind,
+    Selection, hidden_sizes, run,
 };
 use mir_table::{
     EmbeddingRow, Metadata, Table, TableKind, Track, embeddings_batch, keys, tracks_batch,
@@ -633,5 +633,91 @@ fn balanced_class_weights_follow_scikit_learn_and_help_the_minority() {
     assert!(
         balanced > plain + 0.2,
         "rare-class recall: {plain:.3} unweighted, {balanced:.3} balanced"
+    );
+}
+
+#[test]
+fn reduce_on_plateau_and_the_selection_metric() {
+    let (tracks, emb) = xor_tables();
+    let config = ProbeConfig {
+        kind: ProbeKind::Mlp,
+        hidden: vec![16],
+        epochs: 80,
+        learning_rate: 0.05,
+        batch_size: 16,
+        patience: 80,
+        selection: Selection::F1Macro,
+        reduce_on_plateau: Some(Plateau {
+            factor: 0.5,
+            patience: 3,
+            min_lr: 0.01,
+        }),
+        ..ProbeConfig::default()
+    };
+    let out = run(&config, 0, 0, &tracks, &emb).unwrap();
+    let rates: Vec<f64> = out.epochs.iter().map(|e| e.learning_rate).collect();
+    assert_eq!(rates[0], 0.05);
+    assert!(
+        rates.windows(2).any(|w| w[1] < w[0]),
+        "the rate was reduced"
+    );
+    let mut best = f64::MIN;
+    let mut stale = 0;
+    for (e, w) in out.epochs.iter().zip(rates.windows(2)) {
+        let m = e.validation_metric.unwrap();
+        if m > best {
+            best = m;
+            stale = 0;
+        } else {
+            stale += 1;
+        }
+        // A reduction follows `patience` epochs without improvement, and only that.
+        if w[1] < w[0] {
+            assert!(
+                stale >= 3,
+                "reduced after {stale} stale epochs at epoch {}",
+                e.epoch
+            );
+            assert!((w[1] - (w[0] * 0.5).max(0.01)).abs() < 1e-12);
+            stale = 0;
+        }
+    }
+    assert!(rates.iter().all(|&r| r >= 0.01), "never below min_lr");
+
+    // The logged metric is the validation macro F1 of the restored best epoch.
+    let best_epoch = out
+        .epochs
+        .iter()
+        .max_by(|a, b| {
+            a.validation_metric
+                .unwrap()
+                .total_cmp(&b.validation_metric.unwrap())
+                .then(b.epoch.cmp(&a.epoch))
+        })
+        .unwrap();
+    let truth: std::collections::HashMap<String, usize> = mir_table::read_tracks(&tracks)
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.track_id, usize::from(t.labels[0] == "pos")))
+        .collect();
+    let mut counts = [(0, 0, 0); 2];
+    for p in out.predictions.iter().filter(|p| p.split == "validation") {
+        let (predicted, actual) = (usize::from(p.scores[1] > p.scores[0]), truth[&p.track_id]);
+        if predicted == actual {
+            counts[actual].0 += 1;
+        } else {
+            counts[predicted].1 += 1;
+            counts[actual].2 += 1;
+        }
+    }
+    let f1 = counts
+        .iter()
+        .map(|&(tp, fp, fn_)| 2.0 * f64::from(tp) / f64::from(2 * tp + fp + fn_))
+        .sum::<f64>()
+        / 2.0;
+    assert!(
+        (f1 - best_epoch.validation_metric.unwrap()).abs() < 1e-9,
+        "restored model's validation F1 {f1} vs best logged {:?}",
+        best_epoch.validation_metric
     );
 }
