@@ -156,6 +156,79 @@ pub enum Selection {
     Loss,
 }
 
+/// A hyperparameter search space: every combination of the listed values (a list left empty
+/// keeps the probe's own value), or `random` of them drawn with the probe's seed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    /// Learning rates.
+    #[serde(default)]
+    pub learning_rate: Vec<f64>,
+    /// Hidden layer sizes (MLP only).
+    #[serde(default)]
+    pub hidden: Vec<Vec<usize>>,
+    /// Dropout probabilities (MLP only).
+    #[serde(default)]
+    pub dropout: Vec<f64>,
+    /// Weight decays.
+    #[serde(default)]
+    pub weight_decay: Vec<f64>,
+    /// Train only this many combinations, drawn without replacement.
+    #[serde(default)]
+    pub random: Option<usize>,
+}
+
+impl Search {
+    /// The candidate configs, each with the JSON of the values it sets.
+    pub fn candidates(
+        &self,
+        base: &ProbeConfig,
+        seed: u64,
+    ) -> Vec<(ProbeConfig, serde_json::Value)> {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        let or = |v: &Vec<f64>, x: f64| if v.is_empty() { vec![x] } else { v.clone() };
+        let hidden = if self.hidden.is_empty() {
+            vec![base.hidden.clone()]
+        } else {
+            self.hidden.clone()
+        };
+        let mut out = Vec::new();
+        for &learning_rate in &or(&self.learning_rate, base.learning_rate) {
+            for h in &hidden {
+                for &dropout in &or(&self.dropout, base.dropout) {
+                    for &weight_decay in &or(&self.weight_decay, base.weight_decay) {
+                        let mut c = base.clone();
+                        c.search = None;
+                        c.learning_rate = learning_rate;
+                        c.hidden = h.clone();
+                        if !self.hidden.is_empty() {
+                            c.adaptive = None;
+                        }
+                        c.dropout = dropout;
+                        c.weight_decay = weight_decay;
+                        let chosen = serde_json::json!({
+                            "learning_rate": learning_rate,
+                            "hidden": h,
+                            "dropout": dropout,
+                            "weight_decay": weight_decay,
+                        });
+                        out.push((c, chosen));
+                    }
+                }
+            }
+        }
+        if let Some(k) = self.random
+            && k < out.len()
+        {
+            let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed ^ 0x5ea4_c4ed);
+            out.shuffle(&mut rng);
+            out.truncate(k);
+        }
+        out
+    }
+}
+
 /// A reduce-on-plateau learning-rate schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -277,6 +350,10 @@ pub struct ProbeConfig {
     /// the validation metric (PyTorch's `ReduceLROnPlateau`), not below `min_lr`.
     #[serde(default)]
     pub reduce_on_plateau: Option<Plateau>,
+    /// Hyperparameter search: candidates trained with the same seed, the one with the best
+    /// validation metric kept.
+    #[serde(default)]
+    pub search: Option<Search>,
     /// Tensor backend.
     #[serde(default)]
     pub backend: Backend,
@@ -323,6 +400,7 @@ impl Default for ProbeConfig {
             class_weight: ClassWeight::default(),
             selection: Selection::default(),
             reduce_on_plateau: None,
+            search: None,
             backend: Backend::default(),
             augment: vec![],
         }
@@ -365,6 +443,15 @@ impl ProbeConfig {
         {
             return bad("`reduce_on_plateau` needs 0 < factor < 1 and patience >= 1");
         }
+        if let Some(search) = &self.search {
+            if search.random == Some(0) {
+                return bad("`search.random` must be at least 1");
+            }
+            for (c, _) in search.candidates(self, 0) {
+                c.check()
+                    .map_err(|e| Error::InvalidConfig(format!("a `search` candidate: {e}")))?;
+            }
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad("`dropout` must be in [0, 1)");
         }
@@ -382,6 +469,8 @@ pub struct ProbeOutput {
     pub predictions: Vec<Prediction>,
     /// One row per epoch.
     pub epochs: Vec<Epoch>,
+    /// With a `search`: JSON of the chosen values.
+    pub hyperparameters: Option<String>,
     /// The epoch whose weights made the predictions.
     pub best_epoch: usize,
     /// Class vocabulary, score column order.
@@ -556,7 +645,35 @@ pub fn run(
     scaler.apply(&mut train_set.x);
     scaler.apply(&mut validation.x);
 
-    let trained = train::train(config, &train_set, &validation, seed)?;
+    let (trained, hyperparameters) = match &config.search {
+        None => (train::train(config, &train_set, &validation, seed)?, None),
+        Some(search) => {
+            if validation.is_empty() {
+                return Err(Error::InvalidConfig(
+                    "a hyperparameter `search` needs a validation split".into(),
+                ));
+            }
+            // The best epoch's validation metric, ties broken by its loss.
+            let score = |t: &train::Trained| {
+                let e = &t.history[t.best_epoch - 1];
+                (
+                    e.validation_metric.unwrap_or(f64::MIN),
+                    -e.validation_loss.unwrap_or(f64::MAX),
+                )
+            };
+            let mut best: Option<(train::Trained, serde_json::Value)> = None;
+            for (candidate, chosen) in search.candidates(config, seed) {
+                let t = train::train(&candidate, &train_set, &validation, seed)?;
+                if best.as_ref().is_none_or(|(b, _)| score(&t) > score(b)) {
+                    best = Some((t, chosen));
+                }
+            }
+            let (t, chosen) = best.ok_or_else(|| {
+                Error::InvalidConfig("the `search` space has no candidate".into())
+            })?;
+            (t, Some(chosen.to_string()))
+        }
+    };
 
     // Predict every validation (clean) and test (every deformation) track that has an embedding.
     let mut keys_out = Vec::new();
@@ -623,6 +740,7 @@ pub fn run(
         task_type,
         width,
         aggregation: config.aggregation,
+        hyperparameters,
     })
 }
 
@@ -708,8 +826,14 @@ pub fn output_schemas(ids: &RunIds, out: &ProbeOutput) -> Result<(SchemaRef, Sch
         )
         .with(keys::TASK_TYPE, out.task_type)
         .with(keys::AGGREGATION, out.aggregation.name());
+    let mut log = ids.metadata();
+    let mut predictions = predictions;
+    if let Some(h) = &out.hyperparameters {
+        log = log.with(keys::HYPERPARAMETERS, h);
+        predictions = predictions.with(keys::HYPERPARAMETERS, h);
+    }
     Ok((
         TableKind::Predictions.schema(out.width as i32, &predictions)?,
-        TableKind::TrainingLog.schema(0, &ids.metadata())?,
+        TableKind::TrainingLog.schema(0, &log)?,
     ))
 }

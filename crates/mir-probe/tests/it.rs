@@ -1,7 +1,7 @@
 //! Integration tests: probes trained on tables built from separable synthetic embeddings.
 
 use mir_probe::{
-    Activation, Adaptive, Backend, ClassWeight, Optimizer, Plateau, ProbeConfig, ProbeKind,
+    Activation, Adaptive, Backend, ClassWeight, Optimizer, Plateau, ProbeConfig, ProbeKind, Search,
     Selection, hidden_sizes, run,
 };
 use mir_table::{
@@ -719,5 +719,94 @@ fn reduce_on_plateau_and_the_selection_metric() {
         (f1 - best_epoch.validation_metric.unwrap()).abs() < 1e-9,
         "restored model's validation F1 {f1} vs best logged {:?}",
         best_epoch.validation_metric
+    );
+}
+
+#[test]
+fn hyperparameter_search_keeps_the_best_candidate_and_says_which() {
+    let (tracks, emb) = xor_tables();
+    let base = ProbeConfig {
+        kind: ProbeKind::Mlp,
+        hidden: vec![8],
+        epochs: 150,
+        batch_size: 16,
+        patience: 150,
+        ..ProbeConfig::default()
+    };
+    let config = ProbeConfig {
+        search: Some(Search {
+            learning_rate: vec![1e-5, 0.01],
+            hidden: vec![vec![2], vec![32, 16]],
+            ..Search::default()
+        }),
+        ..base.clone()
+    };
+    let out = run(&config, 0, 0, &tracks, &emb).unwrap();
+    let chosen: serde_json::Value =
+        serde_json::from_str(out.hyperparameters.as_deref().unwrap()).unwrap();
+    assert_eq!(chosen["learning_rate"], 0.01, "{chosen}");
+    assert_eq!(chosen["hidden"], serde_json::json!([32, 16]), "{chosen}");
+    // The kept predictions are those of the chosen candidate trained alone.
+    let alone = run(
+        &ProbeConfig {
+            learning_rate: 0.01,
+            hidden: vec![32, 16],
+            ..base.clone()
+        },
+        0,
+        0,
+        &tracks,
+        &emb,
+    )
+    .unwrap();
+    assert_eq!(out.predictions, alone.predictions);
+    let accuracy = xor_accuracy(&out);
+    assert!(accuracy > 0.8, "XOR accuracy {accuracy}");
+    // The choice is written into both tables' metadata.
+    let ids = mir_probe::RunIds {
+        dataset: "points".into(),
+        task: "xor".into(),
+        model: "m".into(),
+        layer: 0,
+        probe: "searched".into(),
+        seed: 0,
+    };
+    let (p, l) = mir_probe::output_schemas(&ids, &out).unwrap();
+    for schema in [p, l] {
+        assert_eq!(
+            Metadata::of(&schema)
+                .0
+                .get(keys::HYPERPARAMETERS)
+                .map(String::as_str),
+            out.hyperparameters.as_deref()
+        );
+    }
+
+    // A seeded random sample of the grid: 2 of its 8 combinations, the same for the same seed.
+    let sampled = Search {
+        learning_rate: vec![1e-3, 1e-2],
+        dropout: vec![0.0, 0.2],
+        weight_decay: vec![0.0, 1e-4],
+        random: Some(2),
+        ..Search::default()
+    };
+    let a = sampled.candidates(&base, 7);
+    assert_eq!(a.len(), 2);
+    assert_eq!(
+        a.iter().map(|c| c.1.clone()).collect::<Vec<_>>(),
+        sampled
+            .candidates(&base, 7)
+            .iter()
+            .map(|c| c.1.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        Search {
+            random: None,
+            ..sampled
+        }
+        .candidates(&base, 7)
+        .len(),
+        8
     );
 }

@@ -49,6 +49,9 @@ pub mod keys {
     pub const MODEL_SHA256: &str = "model_sha256";
     /// How window scores became track scores (`embedding_mean`, `prediction_mean`).
     pub const AGGREGATION: &str = "aggregation";
+    /// Optional, on `predictions` and `training_log`: JSON object of the values a probe's
+    /// hyperparameter search chose (`learning_rate`, `hidden`, `dropout`, `weight_decay`).
+    pub const HYPERPARAMETERS: &str = "hyperparameters";
     /// Optional, on `embeddings`: JSON list of the model's layer names; `layer` `i` is
     /// `layers[i]`.
     pub const LAYERS: &str = "layers";
