@@ -373,7 +373,17 @@ async fn run_or_plan(
                 );
                 let pbatch = mir_table::predictions_batch(&pschema, &out.predictions)?;
                 let lbatch = mir_table::training_log_batch(&lschema, &out.epochs)?;
-                // The training log first: predictions mark the job done.
+                // The trained probe (architecture and standardisation, burnpack weights), the
+                // training log, then the predictions, which mark the job done.
+                store
+                    .put(
+                        &format!("{dir}/model.json"),
+                        serde_json::to_vec_pretty(&out.saved)?.into(),
+                    )
+                    .await?;
+                store
+                    .put(&format!("{dir}/model.bpk"), out.weights.clone().into())
+                    .await?;
                 store
                     .write(
                         &format!("{dir}/training_log.parquet"),

@@ -267,6 +267,51 @@ fn quickstart_runs_end_to_end() {
             .unwrap_or_else(|e| panic!("{rel}: {e}"));
         assert!(table.num_rows() > 0, "{rel} is empty");
     }
+    // The saved probe scores the test tracks as its predictions say.
+    let dir = "probes/instrument/logmel/0/linear/seed-0";
+    let saved: mir_probe::SavedProbe = serde_json::from_slice(
+        &rt.block_on(store.get(&format!("{dir}/model.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    let weights = rt.block_on(store.get(&format!("{dir}/model.bpk"))).unwrap();
+    let predictions = mir_table::read_predictions(
+        &rt.block_on(store.read(
+            &format!("{dir}/predictions.parquet"),
+            TableKind::Predictions,
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let clean = mir_table::read_embeddings(
+        &rt.block_on(store.read(
+            "embeddings/tinysol/logmel/clean.parquet",
+            TableKind::Embeddings,
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let test: Vec<_> = predictions
+        .iter()
+        .filter(|p| p.split == "test" && p.deformation == "clean")
+        .collect();
+    let x: Vec<f32> = test
+        .iter()
+        .flat_map(|p| {
+            clean
+                .iter()
+                .find(|r| r.track_id == p.track_id)
+                .unwrap()
+                .embedding
+                .clone()
+        })
+        .collect();
+    let scores = saved.predict(&weights, &x).unwrap();
+    for (s, p) in scores.iter().zip(&test) {
+        for (a, b) in s.iter().zip(&p.scores) {
+            assert!((a - b).abs() < 1e-5, "{}", p.track_id);
+        }
+    }
     let tracks = rt
         .block_on(store.read("tracks/tinysol/instrument.parquet", TableKind::Tracks))
         .unwrap();

@@ -471,6 +471,10 @@ pub struct ProbeOutput {
     pub epochs: Vec<Epoch>,
     /// With a `search`: JSON of the chosen values.
     pub hyperparameters: Option<String>,
+    /// The probe's architecture and standardisation, to save as `model.json`.
+    pub saved: SavedProbe,
+    /// Its best weights as a burnpack file, to save as `model.bpk`.
+    pub weights: Vec<u8>,
     /// The epoch whose weights made the predictions.
     pub best_epoch: usize,
     /// Class vocabulary, score column order.
@@ -645,8 +649,12 @@ pub fn run(
     scaler.apply(&mut train_set.x);
     scaler.apply(&mut validation.x);
 
-    let (trained, hyperparameters) = match &config.search {
-        None => (train::train(config, &train_set, &validation, seed)?, None),
+    let (trained, hyperparameters, effective) = match &config.search {
+        None => (
+            train::train(config, &train_set, &validation, seed)?,
+            None,
+            config.clone(),
+        ),
         Some(search) => {
             if validation.is_empty() {
                 return Err(Error::InvalidConfig(
@@ -661,17 +669,17 @@ pub fn run(
                     -e.validation_loss.unwrap_or(f64::MAX),
                 )
             };
-            let mut best: Option<(train::Trained, serde_json::Value)> = None;
+            let mut best: Option<(train::Trained, serde_json::Value, ProbeConfig)> = None;
             for (candidate, chosen) in search.candidates(config, seed) {
                 let t = train::train(&candidate, &train_set, &validation, seed)?;
-                if best.as_ref().is_none_or(|(b, _)| score(&t) > score(b)) {
-                    best = Some((t, chosen));
+                if best.as_ref().is_none_or(|(b, _, _)| score(&t) > score(b)) {
+                    best = Some((t, chosen, candidate));
                 }
             }
-            let (t, chosen) = best.ok_or_else(|| {
+            let (t, chosen, candidate) = best.ok_or_else(|| {
                 Error::InvalidConfig("the `search` space has no candidate".into())
             })?;
-            (t, Some(chosen.to_string()))
+            (t, Some(chosen.to_string()), candidate)
         }
     };
 
@@ -732,6 +740,10 @@ pub fn run(
             seconds: e.seconds,
         })
         .collect();
+    let out_vocabulary = match task_type {
+        TaskType::Regression => Vec::new(),
+        _ => vocabulary.clone(),
+    };
     Ok(ProbeOutput {
         predictions,
         epochs,
@@ -741,7 +753,65 @@ pub fn run(
         width,
         aggregation: config.aggregation,
         hyperparameters,
+        weights: trained.weights()?,
+        saved: SavedProbe {
+            sizes: std::iter::once(dim)
+                .chain(hidden_sizes(&effective, dim, width))
+                .chain(std::iter::once(width))
+                .collect(),
+            activation: effective.activation,
+            backend: effective.backend,
+            task_type,
+            vocabulary: out_vocabulary,
+            aggregation: config.aggregation,
+            mean: scaler.mean.clone(),
+            scale: scaler.scale.clone(),
+        },
     })
+}
+
+/// A trained probe as saved beside its predictions: `model.json` (this) and the burnpack
+/// weights `model.bpk` ([`ProbeOutput::weights`]). [`SavedProbe::predict`] scores new
+/// embeddings with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedProbe {
+    /// Layer widths, input first, output last.
+    pub sizes: Vec<usize>,
+    /// Activation between layers.
+    pub activation: Activation,
+    /// Backend it runs on.
+    pub backend: Backend,
+    /// The head (softmax, sigmoid or linear).
+    pub task_type: TaskType,
+    /// Class or tag names of the outputs (empty for regression).
+    pub vocabulary: Vec<String>,
+    /// How a track's windows were combined.
+    pub aggregation: Aggregation,
+    /// Standardisation fitted on the training split: mean per input dimension.
+    pub mean: Vec<f32>,
+    /// Standard deviation per input dimension.
+    pub scale: Vec<f32>,
+}
+
+impl SavedProbe {
+    /// Scores (probabilities, or values for regression) of each embedding in `x`
+    /// (`n x sizes[0]`, raw, as in the `embeddings` table) with `weights`.
+    pub fn predict(&self, weights: &[u8], x: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let dim = self.sizes[0];
+        let (model, device) = train::load(&self.sizes, self.activation, self.backend, weights)?;
+        let mut x = x.to_vec();
+        Scaler {
+            mean: self.mean.clone(),
+            scale: self.scale.clone(),
+        }
+        .apply(&mut x);
+        let head = match self.task_type {
+            TaskType::Multiclass => train::Targets::Classes(vec![]),
+            TaskType::Multilabel => train::Targets::Tags(vec![]),
+            TaskType::Regression => train::Targets::Values(vec![]),
+        };
+        train::scores(&model, &device, &head, &x, dim)
+    }
 }
 
 /// Per-feature standardisation fitted on training rows.

@@ -443,16 +443,62 @@ impl Trained {
     /// Scores for each row of `x` (`n x dim`, standardised), every row kept: class
     /// probabilities (softmax), tag probabilities (sigmoid) or predicted values.
     pub fn predict(&self, x: &[f32], dim: usize) -> Result<Vec<Vec<f32>>> {
+        scores(&self.model, &self.device, &self.targets, x, dim)
+    }
+
+    /// The best weights as a burnpack file.
+    pub fn weights(&self) -> Result<Vec<u8>> {
+        let bytes = self
+            .model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::Backend(format!("saving the probe: {e:?}")))?;
+        Ok(bytes.to_vec())
+    }
+}
+
+/// A probe of layer `sizes` with `activation` and the burnpack `weights` of
+/// [`Trained::weights`], on `backend`.
+pub fn load(
+    sizes: &[usize],
+    activation: crate::Activation,
+    backend: Backend,
+    weights: &[u8],
+) -> Result<(Mlp, Device)> {
+    let device = device(backend);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let model = Mlp::new(sizes, activation, &mut rng, &device);
+    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(
+        weights.to_vec(),
+    ))
+    .map_err(|e| Error::Backend(format!("reading probe weights: {e:?}")))?;
+    let model = model
+        .try_load_record(record)
+        .map_err(|e| Error::Backend(format!("loading probe weights: {e:?}")))?;
+    Ok((model, device))
+}
+
+/// Scores of `model` for each row of `x` (`n x dim`, standardised): softmax for `Classes`,
+/// sigmoid for `Tags`, the values themselves for `Values` (only the variant matters).
+pub fn scores(
+    model: &Mlp,
+    device: &Device,
+    head: &Targets,
+    x: &[f32],
+    dim: usize,
+) -> Result<Vec<Vec<f32>>> {
+    {
         let n = x.len() / dim.max(1);
         let mut out = Vec::with_capacity(n);
         for start in (0..n).step_by(4096) {
             let end = (start + 4096).min(n);
             let t = Tensor::<2>::from_data(
                 TensorData::new(x[start * dim..end * dim].to_vec(), [end - start, dim]),
-                &self.device,
+                device,
             );
-            let logits = self.model.forward(t);
-            let probs = to_vec(match self.targets {
+            let logits = model.forward(t);
+            let probs = to_vec(match head {
                 Targets::Classes(_) => softmax(logits, 1),
                 Targets::Tags(_) => sigmoid(logits),
                 Targets::Values(_) => logits,

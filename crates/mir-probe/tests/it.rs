@@ -810,3 +810,50 @@ fn hyperparameter_search_keeps_the_best_candidate_and_says_which() {
         8
     );
 }
+
+#[test]
+fn a_saved_probe_reloads_to_the_same_scores() {
+    let (tracks, emb) = xor_tables();
+    let config = ProbeConfig {
+        kind: ProbeKind::Mlp,
+        hidden: vec![16, 8],
+        activation: Activation::Tanh,
+        epochs: 30,
+        learning_rate: 0.01,
+        ..ProbeConfig::default()
+    };
+    let out = run(&config, 1, 0, &tracks, &emb).unwrap();
+    // Through JSON and bytes, as `model.json` and `model.bpk`.
+    let json = serde_json::to_string(&out.saved).unwrap();
+    let saved: mir_probe::SavedProbe = serde_json::from_str(&json).unwrap();
+    assert_eq!(saved.sizes, [2, 16, 8, 2]);
+    let rows = mir_table::read_embeddings(&emb[0]).unwrap();
+    let test: Vec<_> = out
+        .predictions
+        .iter()
+        .filter(|p| p.split == "test")
+        .collect();
+    let x: Vec<f32> = test
+        .iter()
+        .flat_map(|p| {
+            rows.iter()
+                .find(|r| r.track_id == p.track_id)
+                .unwrap()
+                .embedding
+                .clone()
+        })
+        .collect();
+    let scores = saved.predict(&out.weights, &x).unwrap();
+    assert_eq!(scores.len(), test.len());
+    for (s, p) in scores.iter().zip(&test) {
+        for (a, b) in s.iter().zip(&p.scores) {
+            assert!(
+                (a - b).abs() < 1e-6,
+                "{}: {s:?} vs {:?}",
+                p.track_id,
+                p.scores
+            );
+        }
+    }
+    assert!(saved.predict(b"not a burnpack file", &x).is_err());
+}
