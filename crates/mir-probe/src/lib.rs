@@ -337,6 +337,9 @@ pub struct ProbeConfig {
     /// backend.
     #[serde(default)]
     pub dropout: f64,
+    /// Batch normalisation after each hidden layer, before its activation (MLP only).
+    #[serde(default)]
+    pub batch_norm: bool,
     /// Class weights of the loss: `none`, or `balanced` (`n / (classes x count)` per class,
     /// scikit-learn's rule; for multilabel, per tag from its positives) for imbalanced data.
     #[serde(default)]
@@ -397,6 +400,7 @@ impl Default for ProbeConfig {
             patience: d_patience(),
             activation: Activation::default(),
             dropout: 0.0,
+            batch_norm: false,
             class_weight: ClassWeight::default(),
             selection: Selection::default(),
             reduce_on_plateau: None,
@@ -457,6 +461,9 @@ impl ProbeConfig {
         }
         if self.dropout > 0.0 && self.kind == ProbeKind::Linear {
             return bad("a linear probe has no hidden layer to drop out");
+        }
+        if self.batch_norm && self.kind == ProbeKind::Linear {
+            return bad("a linear probe has no hidden layer to normalise");
         }
         Ok(())
     }
@@ -760,6 +767,7 @@ pub fn run(
                 .chain(std::iter::once(width))
                 .collect(),
             activation: effective.activation,
+            batch_norm: effective.batch_norm,
             backend: effective.backend,
             task_type,
             vocabulary: out_vocabulary,
@@ -779,6 +787,9 @@ pub struct SavedProbe {
     pub sizes: Vec<usize>,
     /// Activation between layers.
     pub activation: Activation,
+    /// Batch normalisation after each hidden layer.
+    #[serde(default)]
+    pub batch_norm: bool,
     /// Backend it runs on.
     pub backend: Backend,
     /// The head (softmax, sigmoid or linear).
@@ -798,7 +809,13 @@ impl SavedProbe {
     /// (`n x sizes[0]`, raw, as in the `embeddings` table) with `weights`.
     pub fn predict(&self, weights: &[u8], x: &[f32]) -> Result<Vec<Vec<f32>>> {
         let dim = self.sizes[0];
-        let (model, device) = train::load(&self.sizes, self.activation, self.backend, weights)?;
+        let (model, device) = train::load(
+            &self.sizes,
+            self.activation,
+            self.batch_norm,
+            self.backend,
+            weights,
+        )?;
         let mut x = x.to_vec();
         Scaler {
             mean: self.mean.clone(),

@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use burn::module::{Module, Param};
-use burn::nn::Linear;
 use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig, MseLoss, Reduction};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, SgdConfig, decay::WeightDecayConfig};
 use burn::prelude::{Device, Int, Tensor, TensorData};
@@ -19,6 +19,8 @@ use crate::{Backend, Error, Optimizer, ProbeConfig, Result};
 #[derive(Module, Debug)]
 pub struct Mlp {
     layers: Vec<Linear>,
+    /// Batch normalisation after each hidden layer (before its activation), or none.
+    norms: Vec<BatchNorm>,
     #[module(skip)]
     activation: crate::Activation,
 }
@@ -30,6 +32,7 @@ impl Mlp {
     pub fn new(
         sizes: &[usize],
         activation: crate::Activation,
+        batch_norm: bool,
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
@@ -46,7 +49,19 @@ impl Mlp {
                 }
             })
             .collect();
-        Self { layers, activation }
+        let norms = if batch_norm {
+            sizes[1..sizes.len().saturating_sub(1)]
+                .iter()
+                .map(|&h| BatchNormConfig::new(h).init(device))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            layers,
+            norms,
+            activation,
+        }
     }
 
     /// Logits for a batch.
@@ -67,6 +82,9 @@ impl Mlp {
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x);
             if i < last {
+                if let Some(norm) = self.norms.get(i) {
+                    x = norm.forward(x);
+                }
                 x = match self.activation {
                     crate::Activation::Relu => relu(x),
                     crate::Activation::Gelu => gelu(x),
@@ -284,7 +302,7 @@ pub fn train(
     let mut sizes = vec![train.dim];
     sizes.extend(crate::hidden_sizes(config, train.dim, train.width));
     sizes.push(train.width);
-    let mut model = Mlp::new(&sizes, config.activation, &mut rng, &ad);
+    let mut model = Mlp::new(&sizes, config.activation, config.batch_norm, &mut rng, &ad);
     let weights = match config.class_weight {
         crate::ClassWeight::None => None,
         crate::ClassWeight::Balanced => Some(balanced_weights(train)),
@@ -463,12 +481,13 @@ impl Trained {
 pub fn load(
     sizes: &[usize],
     activation: crate::Activation,
+    batch_norm: bool,
     backend: Backend,
     weights: &[u8],
 ) -> Result<(Mlp, Device)> {
     let device = device(backend);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let model = Mlp::new(sizes, activation, &mut rng, &device);
+    let model = Mlp::new(sizes, activation, batch_norm, &mut rng, &device);
     let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(
         weights.to_vec(),
     ))

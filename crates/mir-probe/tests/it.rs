@@ -814,15 +814,50 @@ fn hyperparameter_search_keeps_the_best_candidate_and_says_which() {
 #[test]
 fn a_saved_probe_reloads_to_the_same_scores() {
     let (tracks, emb) = xor_tables();
+    for batch_norm in [false, true] {
+        saved_probe_reloads(&tracks, &emb, batch_norm);
+    }
+}
+
+#[test]
+fn batch_norm_mlp_learns_xor_reproducibly() {
+    let (tracks, emb) = xor_tables();
+    let config = ProbeConfig {
+        kind: ProbeKind::Mlp,
+        hidden: vec![32, 16],
+        batch_norm: true,
+        epochs: 150,
+        learning_rate: 0.01,
+        batch_size: 16,
+        patience: 150,
+        ..ProbeConfig::default()
+    };
+    let a = run(&config, 2, 0, &tracks, &emb).unwrap();
+    let b = run(&config, 2, 0, &tracks, &emb).unwrap();
+    assert_eq!(a.predictions, b.predictions);
+    let accuracy = xor_accuracy(&a);
+    assert!(accuracy > 0.85, "batch-norm MLP on XOR: {accuracy}");
+    assert!(
+        ProbeConfig {
+            batch_norm: true,
+            ..ProbeConfig::default()
+        }
+        .check()
+        .is_err()
+    );
+}
+
+fn saved_probe_reloads(tracks: &Table, emb: &[Table], batch_norm: bool) {
     let config = ProbeConfig {
         kind: ProbeKind::Mlp,
         hidden: vec![16, 8],
         activation: Activation::Tanh,
+        batch_norm,
         epochs: 30,
         learning_rate: 0.01,
         ..ProbeConfig::default()
     };
-    let out = run(&config, 1, 0, &tracks, &emb).unwrap();
+    let out = run(&config, 1, 0, tracks, emb).unwrap();
     // Through JSON and bytes, as `model.json` and `model.bpk`.
     let json = serde_json::to_string(&out.saved).unwrap();
     let saved: mir_probe::SavedProbe = serde_json::from_str(&json).unwrap();
