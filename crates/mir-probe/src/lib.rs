@@ -71,7 +71,14 @@ pub enum Backend {
     Ndarray,
     /// burn's pure-Rust flex backend (CPU).
     Flex,
+    /// burn-wgpu: a GPU through Vulkan, Metal or DirectX (or Mesa's lavapipe on a CPU); needs
+    /// this crate's `gpu` feature (`cargo xtask --features gpu` builds the pipeline with it).
+    Wgpu,
 }
+
+/// Why `backend: wgpu` is refused in a build without the `gpu` feature.
+pub(crate) const NO_GPU: &str = "`backend: wgpu` needs mir-probe's `gpu` cargo feature: run \
+    `cargo run -p xtask --features gpu -- experiment CONFIG`";
 
 /// The probe architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -455,6 +462,9 @@ impl ProbeConfig {
                 c.check()
                     .map_err(|e| Error::InvalidConfig(format!("a `search` candidate: {e}")))?;
             }
+        }
+        if self.backend == Backend::Wgpu && cfg!(not(feature = "gpu")) {
+            return Err(Error::InvalidConfig(NO_GPU.into()));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad("`dropout` must be in [0, 1)");

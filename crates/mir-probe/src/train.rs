@@ -192,10 +192,14 @@ pub struct Trained {
 // The design card names burn-ndarray as the default CPU backend; burn 0.22 deprecates it in
 // favour of flex, which is offered as `backend: flex`.
 #[allow(deprecated)]
-fn device(backend: Backend) -> Device {
+fn device(backend: Backend) -> Result<Device> {
     match backend {
-        Backend::Ndarray => Device::ndarray(),
-        Backend::Flex => Device::flex(),
+        Backend::Ndarray => Ok(Device::ndarray()),
+        Backend::Flex => Ok(Device::flex()),
+        #[cfg(feature = "gpu")]
+        Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(not(feature = "gpu"))]
+        Backend::Wgpu => Err(Error::InvalidConfig(crate::NO_GPU.into())),
     }
 }
 
@@ -296,7 +300,7 @@ pub fn train(
     if train.is_empty() {
         return Err(Error::NoTrainingData);
     }
-    let device = device(config.backend);
+    let device = device(config.backend)?;
     let ad = device.clone().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut sizes = vec![train.dim];
@@ -485,7 +489,7 @@ pub fn load(
     backend: Backend,
     weights: &[u8],
 ) -> Result<(Mlp, Device)> {
-    let device = device(backend);
+    let device = device(backend)?;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let model = Mlp::new(sizes, activation, batch_norm, &mut rng, &device);
     let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(

@@ -892,3 +892,22 @@ fn saved_probe_reloads(tracks: &Table, emb: &[Table], batch_norm: bool) {
     }
     assert!(saved.predict(b"not a burnpack file", &x).is_err());
 }
+
+/// `backend: wgpu` trains where the `gpu` feature is built (on a GPU, or on Mesa's lavapipe),
+/// and is refused with the way to get it otherwise.
+#[test]
+fn wgpu_backend_trains_or_says_how_to_build_it() {
+    let config = ProbeConfig {
+        backend: Backend::Wgpu,
+        epochs: 5,
+        ..config()
+    };
+    if cfg!(feature = "gpu") {
+        let (tracks, emb) = tables();
+        let out = run(&config, 0, 0, &tracks, &emb).unwrap();
+        assert_eq!(row_counts(&out), (18, 18, 18));
+    } else {
+        let err = config.check().unwrap_err().to_string();
+        assert!(err.contains("--features gpu"), "{err}");
+    }
+}
