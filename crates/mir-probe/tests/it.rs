@@ -301,19 +301,22 @@ fn point_tables(vocab: &[&str], points: &[(Vec<f32>, usize, &str)]) -> (Table, V
     )
 }
 
+/// The class (1: `pos`) of each track of an XOR `tracks` table.
+fn xor_truth(tracks: &Table) -> std::collections::HashMap<String, usize> {
+    mir_table::read_tracks(tracks)
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.track_id, usize::from(t.labels[0] == "pos")))
+        .collect()
+}
+
 fn xor_accuracy(out: &mir_probe::ProbeOutput) -> f64 {
     let test: Vec<_> = out
         .predictions
         .iter()
         .filter(|p| p.split == "test")
         .collect();
-    let (tracks, emb) = xor_tables();
-    let truth: std::collections::HashMap<String, usize> = mir_table::read_tracks(&tracks)
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.track_id, usize::from(t.labels[0] == "pos")))
-        .collect();
-    drop(emb);
+    let truth = xor_truth(&xor_tables().0);
     let correct = test
         .iter()
         .filter(|p| usize::from(p.scores[1] > p.scores[0]) == truth[&p.track_id])
@@ -695,11 +698,7 @@ fn reduce_on_plateau_and_the_selection_metric() {
                 .then(b.epoch.cmp(&a.epoch))
         })
         .unwrap();
-    let truth: std::collections::HashMap<String, usize> = mir_table::read_tracks(&tracks)
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.track_id, usize::from(t.labels[0] == "pos")))
-        .collect();
+    let truth = xor_truth(&tracks);
     let mut counts = [(0, 0, 0); 2];
     for p in out.predictions.iter().filter(|p| p.split == "validation") {
         let (predicted, actual) = (usize::from(p.scores[1] > p.scores[0]), truth[&p.track_id]);
