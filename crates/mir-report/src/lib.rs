@@ -1,8 +1,18 @@
-//! Reports for mir-ref: turn the long `metrics` table into tables people read.
+//! Reports for mir-ref: the tables, plots and confusion-matrix pages of a run.
 //!
-//! Reads `metrics` rows only ([`mir_table::read_metrics`]); writes text (Markdown). It never
-//! computes a metric: every number it shows is a row of the `metrics` table, or the mean and
-//! standard deviation of such rows over seeds.
+//! Reads tables only (`metrics`, `predictions`, `training_log`, `tracks`) and never computes a
+//! metric: every number it shows is a row of the `metrics` table, or the mean and standard
+//! deviation of such rows over seeds. The one thing it derives itself is which test tracks
+//! fall in which cell of a confusion matrix, from the predictions' highest scores (the same
+//! rule mir-eval's `confusion` table uses).
+//!
+//! - [`pivot`]: the table presets (overview, robustness, probes, layers) as Markdown, CSV, HTML;
+//! - [`plot`]: robustness curves, bars with intervals, training curves, metric per layer, as
+//!   SVG and PNG;
+//! - [`confusion`]: the interactive confusion-matrix page that lists and plays the tracks of a
+//!   cell, offline (no server, no CDN);
+//! - [`spectrogram`]: the mel spectrogram images those pages show;
+//! - [`page`]: the report's `index.html`.
 //!
 //! The key design decision is that a report is a pivot of the long table, so a report can be
 //! rebuilt from the tables alone, without rerunning anything.
@@ -16,12 +26,120 @@
 //! };
 //! let md = mir_report::summary_markdown(&[row("clean", "accuracy", 0.9)], &["accuracy"]);
 //! assert!(md.contains("| instrument | synth | logmel | 0 | linear | clean | 0.900 | 10 |"));
+//! let rows = [row("clean", "accuracy", 0.9), row("noise", "accuracy", 0.6)];
+//! let tables = mir_report::pivot::pivot(&rows, mir_report::pivot::Preset::Robustness, None);
+//! assert!(tables[0].markdown().contains("| logmel | **0.900** | **0.600 (Δ -0.300)** |"));
 //! ```
+
+pub mod confusion;
+pub mod page;
+pub mod pivot;
+pub mod plot;
+pub mod spectrogram;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use mir_table::{CLEAN, MetricRow};
+
+/// Errors of report building.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A table preset name that does not exist.
+    #[error("unknown table preset `{name}` (known: {known})")]
+    UnknownPreset {
+        /// The name asked for.
+        name: String,
+        /// The presets there are.
+        known: String,
+    },
+    /// Plotting failed.
+    #[error("drawing a plot: {0}")]
+    Plot(String),
+    /// PNG encoding failed.
+    #[error("encoding a PNG image: {0}")]
+    Png(String),
+    /// CSV writing failed.
+    #[error("writing CSV: {0}")]
+    Csv(String),
+    /// Data that cannot make the page asked for.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Result of report building.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The identifiers of one probe run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId {
+    /// Dataset.
+    pub dataset: String,
+    /// Task.
+    pub task: String,
+    /// Embedding model.
+    pub model: String,
+    /// Model layer.
+    pub layer: i32,
+    /// Probe.
+    pub probe: String,
+    /// Probe seed.
+    pub seed: i64,
+}
+
+impl RunId {
+    /// `instrument (tinysol), logmel layer 0, linear, seed 0`.
+    pub fn label(&self) -> String {
+        format!(
+            "{} ({}), {} layer {}, {}, seed {}",
+            self.task, self.dataset, self.model, self.layer, self.probe, self.seed
+        )
+    }
+
+    /// A file stem naming the run: `tinysol_instrument_logmel_L0_linear_seed-0`.
+    pub fn slug(&self) -> String {
+        format!("{}_seed-{}", self.slug_without_seed(), self.seed)
+    }
+
+    /// A file stem naming the run without its seed (one confusion page covers all seeds).
+    pub fn slug_without_seed(&self) -> String {
+        plot::slug(&format!(
+            "{}_{}_{}_L{}_{}",
+            self.dataset, self.task, self.model, self.layer, self.probe
+        ))
+    }
+}
+
+/// `s` with `&`, `<`, `>`, `"` and `'` escaped for HTML text and attributes.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Encodes 8-bit pixels as a PNG image.
+fn encode_png(pixels: &[u8], width: u32, height: u32, colour: png::ColorType) -> Result<Vec<u8>> {
+    let png_error = |e: png::EncodingError| Error::Png(e.to_string());
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(colour);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(png_error)?;
+        writer.write_image_data(pixels).map_err(png_error)?;
+        writer.finish().map_err(png_error)?;
+    }
+    Ok(out)
+}
 
 /// Mean and sample standard deviation (`None` for a single value).
 fn mean_std(values: &[f64]) -> (f64, Option<f64>) {

@@ -1,0 +1,220 @@
+//! Mel spectrogram images for the confusion-matrix pages.
+//!
+//! Short-time Fourier transform (Hann window of 1,024 samples, hop 256) with realfft, power
+//! summed into 96 triangular mel bands (Slaney's mel scale, as librosa's default) from 0 Hz to
+//! the Nyquist frequency, in decibels relative to the loudest bin over an 80 dB range, coloured
+//! with a perceptually ordered map (dark: quiet, yellow: loud), low frequencies at the bottom.
+//! Frames are averaged in groups so an image is at most [`MAX_WIDTH`] pixels wide.
+
+use realfft::RealFftPlanner;
+
+use crate::{Error, Result};
+
+/// Samples per analysis window.
+pub const N_FFT: usize = 1024;
+/// Samples between windows.
+pub const HOP: usize = 256;
+/// Mel bands (image height in pixels).
+pub const N_MELS: usize = 96;
+/// Widest image, in pixels.
+pub const MAX_WIDTH: usize = 640;
+/// Dynamic range shown, in dB.
+pub const TOP_DB: f32 = 80.0;
+
+fn hz_to_mel(hz: f64) -> f64 {
+    // Slaney: linear below 1 kHz, logarithmic above.
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if hz < min_log_hz {
+        hz / f_sp
+    } else {
+        min_log_mel + (hz / min_log_hz).ln() / logstep
+    }
+}
+
+fn mel_to_hz(mel: f64) -> f64 {
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if mel < min_log_mel {
+        mel * f_sp
+    } else {
+        min_log_hz * (logstep * (mel - min_log_mel)).exp()
+    }
+}
+
+/// Triangular filters: for each band, (first bin, weights).
+fn mel_bands(sample_rate_hz: u32) -> Vec<(usize, Vec<f32>)> {
+    let bins = N_FFT / 2 + 1;
+    let nyquist = f64::from(sample_rate_hz) / 2.0;
+    let top = hz_to_mel(nyquist);
+    let edges: Vec<f64> = (0..N_MELS + 2)
+        .map(|i| mel_to_hz(top * i as f64 / (N_MELS + 1) as f64))
+        .collect();
+    let bin_hz = |k: usize| k as f64 * f64::from(sample_rate_hz) / N_FFT as f64;
+    (0..N_MELS)
+        .map(|m| {
+            let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
+            let weights: Vec<(usize, f32)> = (0..bins)
+                .filter_map(|k| {
+                    let f = bin_hz(k);
+                    let w = if f <= lo || f >= hi {
+                        0.0
+                    } else if f <= mid {
+                        (f - lo) / (mid - lo)
+                    } else {
+                        (hi - f) / (hi - mid)
+                    };
+                    (w > 0.0).then_some((k, w as f32))
+                })
+                .collect();
+            match weights.first() {
+                Some(&(first, _)) => (first, weights.iter().map(|w| w.1).collect()),
+                // A band narrower than a bin takes the nearest bin.
+                None => (
+                    ((mid / bin_hz(1)).round() as usize).min(bins - 1),
+                    vec![1.0],
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Power mel spectrogram, `[frame][band]`, frames averaged to at most [`MAX_WIDTH`].
+pub fn mel_power(samples: &[f32], sample_rate_hz: u32) -> Vec<Vec<f32>> {
+    let mut planner = RealFftPlanner::<f32>::new();
+    let fft = planner.plan_fft_forward(N_FFT);
+    let window: Vec<f32> = (0..N_FFT)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / N_FFT as f32).cos())
+        .collect();
+    let bands = mel_bands(sample_rate_hz);
+    let frames = if samples.len() <= N_FFT {
+        1
+    } else {
+        1 + (samples.len() - N_FFT).div_ceil(HOP)
+    };
+    let group = frames.div_ceil(MAX_WIDTH);
+    let mut input = fft.make_input_vec();
+    let mut spectrum = fft.make_output_vec();
+    let mut out: Vec<Vec<f32>> = Vec::with_capacity(frames.div_ceil(group));
+    let mut acc = vec![0.0f32; N_MELS];
+    let mut in_group = 0;
+    for f in 0..frames {
+        let start = f * HOP;
+        for (i, x) in input.iter_mut().enumerate() {
+            *x = samples.get(start + i).copied().unwrap_or(0.0) * window[i];
+        }
+        if fft.process(&mut input, &mut spectrum).is_err() {
+            continue;
+        }
+        for (m, (first, weights)) in bands.iter().enumerate() {
+            acc[m] += weights
+                .iter()
+                .zip(&spectrum[*first..])
+                .map(|(w, c)| w * c.norm_sqr())
+                .sum::<f32>();
+        }
+        in_group += 1;
+        if in_group == group || f + 1 == frames {
+            out.push(acc.iter().map(|v| v / in_group as f32).collect());
+            acc.iter_mut().for_each(|v| *v = 0.0);
+            in_group = 0;
+        }
+    }
+    out
+}
+
+/// Colour map anchors (magma-like): black, purple, red-orange, yellow, near white.
+const MAP: [(f32, [u8; 3]); 5] = [
+    (0.0, [0, 0, 4]),
+    (0.25, [80, 18, 123]),
+    (0.5, [182, 54, 121]),
+    (0.75, [251, 136, 97]),
+    (1.0, [252, 253, 191]),
+];
+
+/// The colour of `t` in `[0, 1]`.
+pub fn colour(t: f32) -> [u8; 3] {
+    let t = t.clamp(0.0, 1.0);
+    let i = MAP
+        .iter()
+        .position(|(x, _)| *x >= t)
+        .unwrap_or(MAP.len() - 1)
+        .max(1);
+    let ((x0, c0), (x1, c1)) = (MAP[i - 1], MAP[i]);
+    let u = (t - x0) / (x1 - x0);
+    [0, 1, 2].map(|k| (f32::from(c0[k]) + u * (f32::from(c1[k]) - f32::from(c0[k]))).round() as u8)
+}
+
+/// The mel spectrogram of `samples` (mono) as a PNG image: a column per (averaged) frame, a
+/// row per mel band, low frequencies at the bottom.
+pub fn png(samples: &[f32], sample_rate_hz: u32) -> Result<Vec<u8>> {
+    if sample_rate_hz == 0 {
+        return Err(Error::Input(
+            "a spectrogram needs a sample rate above 0".into(),
+        ));
+    }
+    let power = mel_power(samples, sample_rate_hz);
+    let db: Vec<Vec<f32>> = power
+        .iter()
+        .map(|frame| frame.iter().map(|p| 10.0 * p.max(1e-12).log10()).collect())
+        .collect();
+    let top = db
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    let width = db.len();
+    let mut pixels = Vec::with_capacity(width * N_MELS * 3);
+    for row in 0..N_MELS {
+        let band = N_MELS - 1 - row;
+        for frame in &db {
+            let t = (frame[band] - (top - TOP_DB)) / TOP_DB;
+            pixels.extend(colour(t));
+        }
+    }
+    crate::encode_png(&pixels, width as u32, N_MELS as u32, png::ColorType::Rgb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tone_lights_the_band_of_its_frequency() {
+        let sr = 22050;
+        let tone: Vec<f32> = (0..sr)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / sr as f32).sin())
+            .collect();
+        let power = mel_power(&tone, sr as u32);
+        let frame = &power[power.len() / 2];
+        let loudest = (0..N_MELS)
+            .max_by(|&a, &b| frame[a].total_cmp(&frame[b]))
+            .unwrap();
+        let (lo, hi) = (
+            mel_to_hz(hz_to_mel(11025.0) * loudest as f64 / (N_MELS + 1) as f64),
+            mel_to_hz(hz_to_mel(11025.0) * (loudest + 2) as f64 / (N_MELS + 1) as f64),
+        );
+        assert!(lo < 1000.0 && 1000.0 < hi, "band {loudest}: {lo}-{hi} Hz");
+        // Slaney's scale: 1 kHz is exactly 15 mel.
+        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-12);
+        assert!((mel_to_hz(hz_to_mel(3000.0)) - 3000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn long_audio_is_averaged_to_the_maximum_width() {
+        let long = vec![0.1f32; 22050 * 60];
+        let power = mel_power(&long, 22050);
+        assert!(
+            power.len() <= MAX_WIDTH && power.len() > MAX_WIDTH / 2,
+            "{}",
+            power.len()
+        );
+        let image = png(&long, 22050).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(image));
+        let reader = decoder.read_info().unwrap();
+        assert_eq!(reader.info().height as usize, N_MELS);
+        assert_eq!(reader.info().width as usize, power.len());
+    }
+}
