@@ -7,13 +7,10 @@ mod tables;
 
 use mir_table::MetricRow;
 
-/// A `metrics` row of dataset `ds`.
+/// A `metrics` row of dataset `ds`, seed 0, for `(model, layer, probe)`.
 pub fn row(
     task: &str,
-    model: &str,
-    layer: i32,
-    probe: &str,
-    seed: i64,
+    (model, layer, probe): (&str, i32, &str),
     deformation: &str,
     metric: &str,
     value: f64,
@@ -24,7 +21,7 @@ pub fn row(
         model: model.into(),
         layer,
         probe: probe.into(),
-        seed,
+        seed: 0,
         deformation: deformation.into(),
         metric: metric.into(),
         value,
@@ -55,7 +52,7 @@ pub fn fixture() -> Vec<MetricRow> {
                     };
                     for (m, metric) in metrics.iter().enumerate() {
                         let value = clean - drop - 0.03 * m as f64;
-                        let mut r = row(task, model, layer, probe, 0, deformation, metric, value);
+                        let mut r = row(task, (model, layer, probe), deformation, metric, value);
                         r.ci_low = Some(value - 0.1);
                         r.ci_high = Some(value + 0.1);
                         rows.push(r.clone());
