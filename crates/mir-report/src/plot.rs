@@ -250,7 +250,12 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
+        // Losses fall and scores rise to the right: keep the legend off the lines' ends.
+        .position(if unit {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        })
         .border_style(BLACK)
         .background_style(WHITE.mix(0.85))
         .label_font(("sans-serif", 12))
