@@ -38,10 +38,13 @@ fn hex(i: usize) -> String {
     format!("#{r:02X}{g:02X}{b:02X}")
 }
 
-/// Text contents and polylines (stroke, stroke width, points) of an SVG document.
+/// A polyline: stroke colour, stroke width, points.
+type Line = (String, String, Vec<(f64, f64)>);
+
+/// Text contents, polylines and rectangle fills of an SVG document.
 struct Svg {
     texts: Vec<String>,
-    lines: Vec<(String, String, Vec<(f64, f64)>)>,
+    lines: Vec<Line>,
     rects: Vec<String>,
 }
 
@@ -170,9 +173,9 @@ fn bars_have_one_bar_per_system_with_its_interval() {
     assert!((bars[0].value - 0.3).abs() < 1e-12);
     assert_eq!(bars[0].interval, Some((0.3 - 0.1, 0.3 + 0.1)));
     let svg = parse(&figure.svg().unwrap());
-    for i in 0..6 {
+    for (i, bar) in bars.iter().enumerate() {
         assert!(svg.rects.contains(&hex(i)), "bar {i}");
-        assert!(svg.texts.contains(&bars[i].label));
+        assert!(svg.texts.contains(&bar.label));
     }
     png_colours(&figure.png().unwrap());
     // Seeds give ± one standard deviation (0.50 and 0.52: 0.02 / sqrt 2).
