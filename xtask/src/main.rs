@@ -328,6 +328,41 @@ fn run() -> Result<()> {
     Ok(())
 }
 
+/// Installs Debian's chromium for the report's browser test when it is missing.
+fn ensure_chromium() -> Result<()> {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    };
+    if std::env::var_os("MIRREF_CHROMIUM").is_some() || on_path("chromium") {
+        return Ok(());
+    }
+    eprintln!("$ apt-get install chromium (for the report's browser test)");
+    for args in [
+        &["update", "-qq"][..],
+        &[
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "chromium",
+        ],
+    ] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get to install chromium")?;
+        if !status.success() {
+            bail!(
+                "`apt-get {}` failed: install chromium (or set MIRREF_CHROMIUM) for the browser test",
+                args.join(" ")
+            );
+        }
+    }
+    Ok(())
+}
+
 fn ci() -> Result<()> {
     let steps: [&[&str]; 3] = [
         &["fmt", "--all", "--", "--check"],
@@ -346,12 +381,15 @@ fn ci() -> Result<()> {
     models::setup_ort(mir_embed::onnx::runtime::ORT_VERSION, false)
         .context("provisioning ONNX Runtime for the tests")?;
     models::fetch("basic-pitch").context("fetching basic-pitch for the tests")?;
+    // The report's browser test runs Debian's chromium.
+    ensure_chromium()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in steps {
         eprintln!("$ cargo {}", args.join(" "));
         let status = Command::new(&cargo)
             .args(args)
             .env("MIRREF_REQUIRE_MODELS", "1")
+            .env("MIRREF_REQUIRE_BROWSER", "1")
             .status()
             .with_context(|| format!("running cargo {}", args[0]))?;
         if !status.success() {

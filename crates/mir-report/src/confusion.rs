@@ -182,7 +182,7 @@ h1 { font-size: 1.3rem; }
 .renditions { display: flex; flex-wrap: wrap; gap: 1rem; }
 figure { margin: 0.3rem 0; }
 figcaption { font-size: 0.8rem; color: #555; }
-figure img { display: block; max-width: 640px; height: 96px; image-rendering: pixelated; }
+figure img { display: block; width: 480px; height: 96px; }
 .missing { color: #999; font-size: 0.8rem; }
 </style>
 </head>
