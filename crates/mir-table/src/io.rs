@@ -181,20 +181,44 @@ impl TableStore {
             .map_err(|source| Error::ObjectStore { location, source })
     }
 
+    async fn objects_under(&self, rel: &str) -> Result<Vec<object_store::ObjectMeta>> {
+        use futures::TryStreamExt;
+        let prefix = self.path(rel)?;
+        self.store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|source| Error::ObjectStore {
+                location: self.display(rel),
+                source,
+            })
+    }
+
+    /// The objects under the folder `rel`, as paths relative to this store, sorted (none if
+    /// the folder does not exist).
+    pub async fn list(&self, rel: &str) -> Result<Vec<String>> {
+        let root: Vec<_> = self.root.parts().collect();
+        let mut out: Vec<String> = self
+            .objects_under(rel)
+            .await?
+            .into_iter()
+            .map(|o| {
+                o.location
+                    .parts()
+                    .skip(root.len())
+                    .map(|p| p.as_ref().to_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Deletes every object under the folder `rel` (nothing if there is none).
     pub async fn delete_prefix(&self, rel: &str) -> Result<()> {
-        use futures::TryStreamExt;
         let location = self.display(rel);
-        let prefix = self.path(rel)?;
-        let objects: Vec<_> =
-            self.store
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|source| Error::ObjectStore {
-                    location: location.clone(),
-                    source,
-                })?;
+        let objects = self.objects_under(rel).await?;
         for object in objects {
             match self.store.delete(&object.location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

@@ -43,8 +43,8 @@ pub use io::{Table, TableStore, decode, encode};
 pub use records::{
     ConfusionRow, EmbeddingRow, Epoch, FailureRow, MetricRow, Prediction, Track, confusion_batch,
     embeddings_batch, failures_batch, metrics_batch, predictions_batch, read_confusion,
-    read_embeddings, read_failures, read_metrics, read_predictions, read_tracks, tracks_batch,
-    training_log_batch,
+    read_embeddings, read_failures, read_metrics, read_predictions, read_tracks, read_training_log,
+    tracks_batch, training_log_batch,
 };
 pub use schema::{
     CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, SCHEMA_VERSION,

@@ -487,6 +487,34 @@ pub fn read_predictions(table: &Table) -> Result<Vec<Prediction>> {
     Ok(out)
 }
 
+/// Reads every row of a `training_log` table.
+pub fn read_training_log(table: &Table) -> Result<Vec<Epoch>> {
+    let k = TableKind::TrainingLog;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let f = |name| column::<Float64Array>(b, k, name);
+        let epoch = column::<Int32Array>(b, k, "epoch")?;
+        let (train, vloss, vmetric, lr, secs) = (
+            f("train_loss")?,
+            f("validation_loss")?,
+            f("validation_metric")?,
+            f("learning_rate")?,
+            f("seconds")?,
+        );
+        for i in 0..b.num_rows() {
+            out.push(Epoch {
+                epoch: epoch.value(i),
+                train_loss: train.value(i),
+                validation_loss: opt(vloss, i, || vloss.value(i)),
+                validation_metric: opt(vmetric, i, || vmetric.value(i)),
+                learning_rate: lr.value(i),
+                seconds: secs.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Reads every row of a `metrics` table.
 pub fn read_metrics(table: &Table) -> Result<Vec<MetricRow>> {
     let k = TableKind::Metrics;

@@ -55,6 +55,10 @@ pub mod keys {
     /// Optional, on `embeddings`: JSON list of the model's layer names; `layer` `i` is
     /// `layers[i]`.
     pub const LAYERS: &str = "layers";
+    /// Optional, on `metrics`: JSON object of the run's deformation scenarios by name, as
+    /// configured (`{"white_noise_20db": {"steps": [{"type": "white_noise", "snr_db": 20}]}}`);
+    /// reports plot metrics against a swept parameter from it.
+    pub const DEFORMATIONS: &str = "deformations";
     /// Optional: SHA-256 of everything a table was computed from (model, audio files and
     /// their modification times, deformations, seed). A run reuses a table whose input hash
     /// equals the one it would compute.

@@ -170,3 +170,73 @@ fn embeddings_fixed_size_list_round_trip() {
     assert_eq!(t.num_rows(), 1);
     assert_eq!(t.schema.field(5).data_type(), schema.field(5).data_type());
 }
+
+#[test]
+fn list_gives_paths_relative_to_the_store_for_local_and_memory_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for location in [
+        "memory://run".to_owned(),
+        dir.path().join("run").display().to_string(),
+    ] {
+        let store = TableStore::open(&location).unwrap();
+        for rel in [
+            "probes/a/1/p.parquet",
+            "probes/a/0/p.parquet",
+            "probes_x/q",
+            "top.txt",
+        ] {
+            rt.block_on(store.put(rel, bytes::Bytes::from_static(b"x")))
+                .unwrap();
+        }
+        let listed = rt.block_on(store.list("probes")).unwrap();
+        assert_eq!(
+            listed,
+            ["probes/a/0/p.parquet", "probes/a/1/p.parquet"],
+            "{location}"
+        );
+        assert!(rt.block_on(store.list("nothing")).unwrap().is_empty());
+        let child = store.child("probes").unwrap();
+        assert_eq!(rt.block_on(child.list("a/1")).unwrap(), ["a/1/p.parquet"]);
+    }
+}
+
+#[test]
+fn training_log_round_trip_keeps_missing_validation_values() {
+    use mir_table::{Epoch, read_training_log, training_log_batch};
+    let meta = [
+        keys::DATASET,
+        keys::TASK,
+        keys::MODEL,
+        keys::LAYER,
+        keys::PROBE,
+        keys::SEED,
+    ]
+    .into_iter()
+    .fold(Metadata::new(), |m, k| m.with(k, "0"));
+    let schema = TableKind::TrainingLog.schema(0, &meta).unwrap();
+    let rows = vec![
+        Epoch {
+            epoch: 1,
+            train_loss: 2.5,
+            validation_loss: Some(2.7),
+            validation_metric: Some(0.4),
+            learning_rate: 1e-3,
+            seconds: 0.25,
+        },
+        Epoch {
+            epoch: 2,
+            train_loss: 1.5,
+            validation_loss: None,
+            validation_metric: None,
+            learning_rate: 5e-4,
+            seconds: 0.5,
+        },
+    ];
+    let batch = training_log_batch(&schema, &rows).unwrap();
+    let bytes = mir_table::encode(&schema, &[batch]).unwrap();
+    let table = mir_table::decode(bytes, TableKind::TrainingLog).unwrap();
+    assert_eq!(read_training_log(&table).unwrap(), rows);
+}
