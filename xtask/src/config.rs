@@ -61,9 +61,49 @@ pub struct ExperimentConfig {
     /// Metric settings (bootstrap intervals, multilabel threshold).
     #[serde(default)]
     pub evaluation: mir_eval::EvalConfig,
+    /// What the report shows.
+    #[serde(default)]
+    pub report: ReportConfig,
     /// Each model's layer names, learnt when [`load`] builds the models.
     #[serde(skip)]
     pub model_layers: BTreeMap<String, Vec<String>>,
+}
+
+/// The report's settings (`report:` in a config).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Table presets, in order: `overview`, `robustness`, `probes`, `layers` (default all).
+    #[serde(default = "default_presets")]
+    pub tables: Vec<String>,
+    /// The metric of the tables and plots, where a task has it (default: each task's
+    /// primary metric: MIREX score for keys, accuracy, ROC-AUC for tags, R² for regression).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// Tracks per dataset whose spectrograms the confusion pages show (default 500; 0: none).
+    #[serde(default = "default_media_tracks")]
+    pub spectrogram_tracks: usize,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            tables: default_presets(),
+            metric: None,
+            spectrogram_tracks: default_media_tracks(),
+        }
+    }
+}
+
+fn default_presets() -> Vec<String> {
+    mir_report::pivot::Preset::ALL
+        .iter()
+        .map(|p| p.name().to_owned())
+        .collect()
+}
+
+fn default_media_tracks() -> usize {
+    500
 }
 
 fn default_stream_s() -> f64 {
@@ -354,6 +394,11 @@ impl ExperimentConfig {
         }
         if self.seeds.is_empty() {
             bail!("invalid config `{file}`:\n  key `seeds`: at least one seed is needed");
+        }
+        for (i, name) in self.report.tables.iter().enumerate() {
+            if let Err(e) = mir_report::pivot::Preset::parse(name) {
+                bail!("invalid config `{file}`:\n  key `report.tables[{i}]`: {e}");
+            }
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 mod config;
 mod models;
 mod pipeline;
+mod report;
 mod runlog;
 mod tidy;
 
@@ -38,6 +39,19 @@ enum Cmd {
         /// `--force STAGE` that stage and the later ones.
         #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "embeddings")]
         force: Option<pipeline::Stage>,
+    },
+    /// Rebuild `report/` of a run directory from its tables alone (nothing is rerun).
+    Report {
+        /// The run directory (`runs/NAME`).
+        run: PathBuf,
+        /// Table presets (`overview`, `robustness`, `probes`, `layers`), repeatable; default:
+        /// the run config's `report.tables`, else all.
+        #[arg(long = "table")]
+        tables: Vec<String>,
+        /// The metric of tables and plots, where a task has it (default: each task's primary
+        /// metric, or the run config's `report.metric`).
+        #[arg(long)]
+        metric: Option<String>,
     },
     /// Deform one audio file, to hear what a scenario does.
     Deform {
@@ -181,8 +195,63 @@ fn run() -> Result<()> {
             }
             println!("{}", summary.stages);
             println!(
-                "Results: {}/ (tables as Parquet, report/summary.md)",
+                "Results: {0}/ (tables as Parquet), report: {0}/report/index.html",
                 config.output()
+            );
+        }
+        Cmd::Report {
+            run,
+            tables,
+            metric,
+        } => {
+            let dir = cwd.join(&run);
+            if !dir.join("metrics.parquet").is_file() {
+                bail!(
+                    "`{}` is not a finished run directory (no metrics.parquet): run `cargo xtask experiment` first",
+                    run.display()
+                );
+            }
+            // The run's own report settings and name, from the config it ran with.
+            let resolved = dir.join("config.resolved.yml");
+            let (name, mut settings) = match std::fs::read_to_string(&resolved) {
+                Ok(text) => {
+                    let value: serde_yaml::Value = serde_yaml::from_str(&text)
+                        .with_context(|| format!("reading {}", resolved.display()))?;
+                    let settings = match value.get("report") {
+                        Some(r) => serde_yaml::from_value(r.clone())
+                            .with_context(|| format!("key `report` of {}", resolved.display()))?,
+                        None => config::ReportConfig::default(),
+                    };
+                    let name = value
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .map(str::to_owned);
+                    (name, settings)
+                }
+                Err(_) => (None, config::ReportConfig::default()),
+            };
+            let name = name.unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            if !tables.is_empty() {
+                settings.tables = tables;
+            }
+            if metric.is_some() {
+                settings.metric = metric;
+            }
+            let options = report::Options::from_config(&settings).context("option --table")?;
+            let store = mir_table::TableStore::open(&dir.display().to_string())?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let built = runtime.block_on(report::build(&store, &name, &options))?;
+            println!("{}", built.markdown);
+            println!(
+                "Report: {}/report/index.html ({} plots, {} confusion pages, {} spectrograms rendered)",
+                run.display(),
+                built.plots,
+                built.pages,
+                built.spectrograms
             );
         }
         Cmd::Deform {

@@ -448,7 +448,13 @@ async fn run_or_plan(
         confusion_rows.extend(confusion);
         metric_rows.extend(rows);
     }
-    let mschema = mir_eval::metrics_schema(Some(&hash))?;
+    // The scenarios travel with the metrics, so reports can plot metrics against a swept
+    // parameter (SNR, bitrate) from the tables alone.
+    let mschema = with_metadata(
+        mir_eval::metrics_schema(Some(&hash))?,
+        mir_table::keys::DEFORMATIONS,
+        &serde_json::to_string(&config.deformations)?,
+    );
     let mbatch = mir_table::metrics_batch(&mschema, &metric_rows)?;
     store
         .write("metrics.parquet", TableKind::Metrics, &mschema, &[mbatch])
@@ -469,18 +475,26 @@ async fn run_or_plan(
         jobs.len()
     ));
 
-    // 5. Report.
+    // 5. Report, from the tables just written.
     let summary = mir_report::summary_markdown(&metric_rows, &mir_report::SUMMARY_METRICS);
-    store
-        .put("report/summary.md", summary.clone().into())
-        .await?;
-    stages.done("report");
+    store.put("report/summary.md", summary.into()).await?;
+    let built = crate::report::build(
+        &store,
+        &config.name,
+        &crate::report::Options::from_config(&config.report)?,
+    )
+    .await
+    .context("building the report")?;
+    stages.done(format!(
+        "report ({} plots, {} confusion pages, {} spectrograms rendered)",
+        built.plots, built.pages, built.spectrograms
+    ));
     info!(
         seconds = started.elapsed().as_secs_f64(),
         "experiment finished"
     );
     Ok(RunSummary {
-        table: summary,
+        table: built.markdown,
         stages: stages.markdown(),
         skipped_tracks: failures
             .iter()
@@ -532,7 +546,7 @@ impl RunSummary {
 
 /// What a run prints at the end.
 pub struct RunSummary {
-    /// The metrics table (also `report/summary.md`).
+    /// The report's tables, as Markdown (also `report/tables.md`).
     pub table: String,
     /// Time and peak memory per stage.
     pub stages: String,
@@ -687,6 +701,30 @@ fn deformation_splits(plan: &Plan) -> Vec<(&str, Vec<&'static str>)> {
         .collect()
 }
 
+/// Whether `audio/<dataset>/<deformation>/<track_id>.wav` exists for every track and
+/// deformation applied to its split, but the tracks that failed.
+async fn kept_audio_complete(
+    store: &TableStore,
+    dataset: &str,
+    deformations: &[(&str, Vec<&'static str>)],
+    tracks: &[Track],
+    failures: &[FailureRow],
+) -> bool {
+    let failed: BTreeSet<&str> = failures.iter().map(|f| f.track_id.as_str()).collect();
+    for (name, splits) in deformations {
+        for t in tracks {
+            if !splits.contains(&t.split.as_str()) || failed.contains(t.track_id.as_str()) {
+                continue;
+            }
+            let rel = format!("audio/{dataset}/{name}/{}.wav", t.track_id);
+            if !store.exists(&rel).await.unwrap_or(false) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Decodes each track once, embeds it clean, and embeds each deformation of the tracks it
 /// applies to ([`deformation_splits`]); with `keep_audio`, writes the deformed audio to
 /// `audio/<dataset>/<deformation>/<track_id>.wav`. Writes one `embeddings` table per condition
@@ -710,10 +748,12 @@ async fn extract(
         .collect();
     let input_hash = extraction_hash(config, &model.fingerprint(), dataset, &deformations, tracks);
     let dir = format!("embeddings/{dataset}/{model_name}");
-    // Kept audio is written during extraction, so a run that keeps audio extracts.
+    // Kept audio is written during extraction: a run that keeps audio reuses an extraction
+    // only when every file is there.
     if !force
-        && !config.keep_audio
         && let Some(cached) = cached_extraction(store, &dir, &conditions, &input_hash).await
+        && (!config.keep_audio
+            || kept_audio_complete(store, dataset, &deformations, tracks, &cached.1).await)
     {
         info!(
             dataset,
@@ -1163,10 +1203,15 @@ fn with_input_hash(
     schema: arrow::datatypes::SchemaRef,
     input_hash: &str,
 ) -> arrow::datatypes::SchemaRef {
+    with_metadata(schema, mir_table::keys::INPUT_HASH, input_hash)
+}
+
+fn with_metadata(
+    schema: arrow::datatypes::SchemaRef,
+    key: &str,
+    value: &str,
+) -> arrow::datatypes::SchemaRef {
     let mut metadata = schema.metadata().clone();
-    metadata.insert(
-        mir_table::keys::INPUT_HASH.to_string(),
-        input_hash.to_string(),
-    );
+    metadata.insert(key.to_string(), value.to_string());
     std::sync::Arc::new(schema.as_ref().clone().with_metadata(metadata))
 }

@@ -196,7 +196,9 @@ where
         if integer {
             format!("{}", x.round())
         } else {
-            format!("{x}")
+            // Three decimals at most, trailing zeros dropped (`12.5`, not `12.500000000001`).
+            let text = format!("{x:.3}");
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
         }
     };
     let mut mesh = chart.configure_mesh();
@@ -469,9 +471,9 @@ fn system(model: &str, layer: i32, probe: &str, layers: &BTreeSet<i32>) -> Strin
     }
 }
 
-/// Robustness curves: per (dataset, task) and sweep, the metric against the swept parameter,
-/// a line per (model, layer, probe) with its clean value as a dashed line. Returned with a
-/// file stem each (`robustness_<task>_<kind>`).
+/// Robustness curves: per (dataset, task) and sweep of at least two levels, the metric against
+/// the swept parameter, a line per (model, layer, probe) with its clean value as a dashed line.
+/// Returned with a file stem each (`robustness_<dataset>_<task>_<kind>`).
 pub fn robustness(
     rows: &[MetricRow],
     deformations: &BTreeMap<String, Value>,
@@ -479,7 +481,11 @@ pub fn robustness(
 ) -> Vec<(String, Figure)> {
     let (cells, metrics) = cells(rows, metric);
     let mut out = Vec::new();
-    for sweep in sweeps(deformations) {
+    // One level is a table cell, not a curve.
+    for sweep in sweeps(deformations)
+        .into_iter()
+        .filter(|s| s.levels.len() > 1)
+    {
         for ((dataset, task), stats) in &cells {
             let systems: BTreeSet<(&str, i32, &str)> = stats
                 .keys()

@@ -101,8 +101,8 @@ fn png_colours(png: &[u8]) -> BTreeMap<(u8, u8, u8), usize> {
 fn robustness_curves_have_a_line_per_system_through_its_values() {
     let figures = plot::robustness(&fixture(), &deformations(), None);
     let names: Vec<&str> = figures.iter().map(|(n, _)| n.as_str()).collect();
-    // A figure per task and sweep with metrics: mp3_64 has no metrics rows, the chain is not
-    // a sweep.
+    // A figure per task and sweep of two levels or more: mp3 has one level (and no metrics),
+    // the chain is not a sweep.
     assert_eq!(
         names,
         [

@@ -1,0 +1,591 @@
+//! The `report/` folder of a run, built from the run's tables alone: `metrics.parquet`,
+//! `probes/**/predictions.parquet` and `training_log.parquet`, `tracks/**.parquet`, and the
+//! audio files the tracks name (for the players and spectrograms of the confusion pages).
+//!
+//! ```text
+//! report/index.html          links everything: config, run log, tables, plots, pages
+//! report/tables.md           every preset's tables (also printed by `experiment`)
+//! report/tables/<preset>.{md,csv,html}
+//! report/plots/<name>.{svg,png}
+//! report/confusion/<dataset>_<task>_<model>_L<layer>_<probe>.html
+//! report/media/<dataset>/[<deformation>/]<track>_<hash>.png   spectrograms
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result};
+use mir_report::RunId;
+use mir_report::confusion::{Media, TrackMedia};
+use mir_report::page::{Index, PageLink, PlotLink};
+use mir_report::pivot::{PivotTable, Preset, pivot};
+use mir_report::plot::{self, Figure, slug};
+use mir_table::{
+    Epoch, Metadata, Prediction, TableKind, TableStore, TaskType, Track, keys, read_failures,
+    read_metrics, read_predictions, read_tracks, read_training_log,
+};
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::config::ReportConfig;
+
+/// Seconds of audio a spectrogram shows (the start of the track).
+const SPECTROGRAM_S: usize = 30;
+/// Sample rate spectrograms are computed at.
+const SPECTROGRAM_HZ: u32 = 22050;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Table presets, in order.
+    pub presets: Vec<Preset>,
+    /// Metric replacing each task's primary one where the task has it.
+    pub metric: Option<String>,
+    /// Tracks per dataset with spectrograms.
+    pub spectrogram_tracks: usize,
+}
+
+impl Options {
+    /// The options of a config's `report:` section.
+    pub fn from_config(c: &ReportConfig) -> Result<Self> {
+        Ok(Self {
+            presets: c
+                .tables
+                .iter()
+                .map(|p| Preset::parse(p))
+                .collect::<Result<_, _>>()?,
+            metric: c.metric.clone(),
+            spectrogram_tracks: c.spectrogram_tracks,
+        })
+    }
+}
+
+/// What [`build`] made.
+pub struct Built {
+    /// Every preset's tables as Markdown.
+    pub markdown: String,
+    /// Plots drawn (each as SVG and PNG).
+    pub plots: usize,
+    /// Confusion-matrix pages.
+    pub pages: usize,
+    /// Spectrograms rendered now (not reused).
+    pub spectrograms: usize,
+}
+
+/// One probe run's predictions, with what its metadata says.
+struct ProbeRun {
+    id: RunId,
+    vocabulary: Vec<String>,
+    task_type: TaskType,
+    predictions: Vec<Prediction>,
+}
+
+fn run_id(meta: &Metadata, kind: TableKind, file: &str) -> Result<RunId> {
+    let get = |k| meta.get(kind, k).map(str::to_owned);
+    let number = |k: &str| -> Result<i64> {
+        let v = meta.get(kind, k)?;
+        v.parse()
+            .with_context(|| format!("{file}: metadata `{k}` is `{v}`, not an integer"))
+    };
+    Ok(RunId {
+        dataset: get(keys::DATASET)?,
+        task: get(keys::TASK)?,
+        model: get(keys::MODEL)?,
+        layer: i32::try_from(number(keys::LAYER)?)
+            .with_context(|| format!("{file}: layer out of range"))?,
+        probe: get(keys::PROBE)?,
+        seed: number(keys::SEED)?,
+    })
+}
+
+/// Builds `report/` in `store` from its tables. `name` is the experiment's name.
+pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<Built> {
+    let metrics_table = store
+        .read("metrics.parquet", TableKind::Metrics)
+        .await
+        .with_context(|| {
+            format!(
+                "no metrics table to report on at {}: run `cargo xtask experiment` first",
+                store.display("metrics.parquet")
+            )
+        })?;
+    let metrics = read_metrics(&metrics_table)?;
+    let deformations: BTreeMap<String, Value> = match Metadata::of(&metrics_table.schema)
+        .0
+        .get(keys::DEFORMATIONS)
+    {
+        Some(json) => serde_json::from_str(json).with_context(|| {
+            format!(
+                "{}: metadata `{}` is not a JSON object",
+                store.display("metrics.parquet"),
+                keys::DEFORMATIONS
+            )
+        })?,
+        None => BTreeMap::new(),
+    };
+    let metric = options.metric.as_deref();
+    let mut written = 0usize;
+    let mut put = async |rel: String, bytes: Vec<u8>| -> Result<()> {
+        written += 1;
+        store.put(&format!("report/{rel}"), bytes.into()).await?;
+        Ok(())
+    };
+
+    // Tables.
+    let mut index = Index {
+        name: name.to_owned(),
+        ..Index::default()
+    };
+    let mut markdown = String::new();
+    for preset in &options.presets {
+        let tables = pivot(&metrics, *preset, metric);
+        if tables.is_empty() {
+            continue;
+        }
+        let md = mir_report::pivot::tables_markdown(&tables);
+        let stem = format!("tables/{}", preset.name());
+        put(format!("{stem}.md"), md.clone().into_bytes()).await?;
+        put(
+            format!("{stem}.csv"),
+            mir_report::pivot::tables_csv(&tables)?.into_bytes(),
+        )
+        .await?;
+        put(
+            format!("{stem}.html"),
+            tables_page(name, &tables).into_bytes(),
+        )
+        .await?;
+        for ext in ["md", "csv", "html"] {
+            index.table_files.push((
+                format!("{} ({ext})", preset.name()),
+                format!("{stem}.{ext}"),
+            ));
+        }
+        markdown.push_str(&md);
+        markdown.push('\n');
+        index.tables.extend(tables);
+    }
+    put("tables.md".into(), markdown.clone().into_bytes()).await?;
+
+    // Probe runs and training logs.
+    let listed = store.list("probes").await?;
+    let mut runs = Vec::new();
+    let mut logs: Vec<(RunId, Vec<Epoch>)> = Vec::new();
+    for file in &listed {
+        if file.ends_with("/predictions.parquet") {
+            let t = store.read(file, TableKind::Predictions).await?;
+            let meta = Metadata::of(&t.schema);
+            let k = TableKind::Predictions;
+            runs.push(ProbeRun {
+                id: run_id(&meta, k, file)?,
+                vocabulary: meta.label_vocabulary(k)?,
+                task_type: TaskType::parse(k, meta.get(k, keys::TASK_TYPE)?)?,
+                predictions: read_predictions(&t)?,
+            });
+        } else if file.ends_with("/training_log.parquet") {
+            let t = store.read(file, TableKind::TrainingLog).await?;
+            let meta = Metadata::of(&t.schema);
+            logs.push((
+                run_id(&meta, TableKind::TrainingLog, file)?,
+                read_training_log(&t)?,
+            ));
+        }
+    }
+
+    // Plots.
+    let mut plots = 0;
+    let sections: [(&str, Vec<(String, Figure)>); 3] = [
+        (
+            "Robustness: metric against the deformation's parameter",
+            plot::robustness(&metrics, &deformations, metric),
+        ),
+        ("Clean audio", plot::bars(&metrics, metric)),
+        ("Per layer", plot::per_layer(&metrics, metric)),
+    ];
+    let training: Vec<(String, Figure)> = logs
+        .iter()
+        .map(|(id, epochs)| {
+            (
+                format!("training_{}", id.slug()),
+                plot::training_curves(id, epochs),
+            )
+        })
+        .collect();
+    for (title, figures) in sections.into_iter().chain([("Training curves", training)]) {
+        let mut links = Vec::new();
+        for (stem, figure) in figures {
+            let (svg, png) = (format!("plots/{stem}.svg"), format!("plots/{stem}.png"));
+            put(svg.clone(), figure.svg()?.into_bytes()).await?;
+            put(png.clone(), figure.png()?).await?;
+            links.push(PlotLink {
+                title: figure_title(&figure),
+                svg,
+                png,
+            });
+            plots += 1;
+        }
+        if !links.is_empty() {
+            index.plots.push((title.to_owned(), links));
+        }
+    }
+
+    // Confusion-matrix pages of single-label tasks.
+    let mut tracks: BTreeMap<(String, String), Vec<Track>> = BTreeMap::new();
+    for file in store.list("tracks").await? {
+        if !file.ends_with(".parquet") {
+            continue;
+        }
+        let t = store.read(&file, TableKind::Tracks).await?;
+        let meta = Metadata::of(&t.schema);
+        let k = TableKind::Tracks;
+        tracks.insert(
+            (
+                meta.get(k, keys::DATASET)?.to_owned(),
+                meta.get(k, keys::TASK)?.to_owned(),
+            ),
+            read_tracks(&t)?,
+        );
+    }
+    let mut groups: BTreeMap<RunId, Vec<&ProbeRun>> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.task_type == TaskType::Multiclass) {
+        let key = RunId {
+            seed: 0,
+            ..run.id.clone()
+        };
+        groups.entry(key).or_default().push(run);
+    }
+    let mut media = MediaMaker::new(store, options.spectrogram_tracks);
+    let mut pages = 0;
+    for (id, group) in &groups {
+        let Some(task_tracks) = tracks.get(&(id.dataset.clone(), id.task.clone())) else {
+            warn!(
+                dataset = id.dataset,
+                task = id.task,
+                "no tracks table: no confusion page"
+            );
+            continue;
+        };
+        let mut track_media = BTreeMap::new();
+        for t in task_tracks.iter().filter(|t| t.split == "test") {
+            track_media.insert(
+                t.track_id.clone(),
+                media.of(&id.dataset, t, &deformations).await?,
+            );
+        }
+        let predictions: Vec<(i64, Vec<Prediction>)> = group
+            .iter()
+            .map(|r| (r.id.seed, r.predictions.clone()))
+            .collect();
+        let html = mir_report::confusion::page(
+            id,
+            &group[0].vocabulary,
+            task_tracks,
+            &predictions,
+            &track_media,
+        )
+        .with_context(|| format!("confusion page of {}", id.label()))?;
+        let href = format!("confusion/{}.html", id.slug_without_seed());
+        put(href.clone(), html.into_bytes()).await?;
+        let mut conditions: BTreeSet<&str> = BTreeSet::new();
+        for r in group {
+            conditions.extend(r.predictions.iter().map(|p| p.deformation.as_str()));
+        }
+        let mut conditions: Vec<String> = conditions.into_iter().map(str::to_owned).collect();
+        conditions.sort_by_key(|d| (d != mir_table::CLEAN, d.clone()));
+        index.pages.push(PageLink {
+            label: format!(
+                "{} ({}): {} layer {}, {}",
+                id.task, id.dataset, id.model, id.layer, id.probe
+            ),
+            href,
+            deformations: conditions,
+        });
+        pages += 1;
+    }
+
+    // The index.
+    for (label, rel) in [
+        ("experiment config", "config.resolved.yml"),
+        ("run log (JSON lines)", "run.log"),
+        ("metrics table", "metrics.parquet"),
+        ("confusion table", "confusion.parquet"),
+        ("failed tracks", "failures.parquet"),
+        ("all metrics (Markdown)", "report/summary.md"),
+    ] {
+        if store.exists(rel).await? {
+            index.files.push((label.to_owned(), format!("../{rel}")));
+        }
+    }
+    if store.exists("failures.parquet").await? {
+        let failures = read_failures(&store.read("failures.parquet", TableKind::Failures).await?)?;
+        let skipped: BTreeSet<(&str, &str)> = failures
+            .iter()
+            .map(|f| (f.dataset.as_str(), f.track_id.as_str()))
+            .collect();
+        if !skipped.is_empty() {
+            index.notes.push(format!(
+                "{} track(s) could not be processed and were left out: see failures.parquet.",
+                skipped.len()
+            ));
+        }
+    }
+    put("index.html".into(), index.html().into_bytes()).await?;
+    info!(
+        files = written,
+        plots,
+        pages,
+        spectrograms = media.rendered,
+        "report written"
+    );
+    Ok(Built {
+        markdown,
+        plots,
+        pages,
+        spectrograms: media.rendered,
+    })
+}
+
+fn figure_title(figure: &Figure) -> String {
+    match figure {
+        Figure::Lines(panels) => panels.first().map(|p| p.title.clone()).unwrap_or_default(),
+        Figure::Bars { title, .. } => title.clone(),
+    }
+}
+
+/// A standalone page of one preset's tables.
+fn tables_page(name: &str, tables: &[PivotTable]) -> String {
+    let body: String = tables.iter().map(PivotTable::html).collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n<title>{0}: tables</title>\n<style>\
+         body {{ font-family: system-ui, sans-serif; margin: 1.5rem; }}\
+         table {{ border-collapse: collapse; margin-bottom: 1.5rem; font-size: 0.85rem; }}\
+         caption {{ text-align: left; font-weight: 600; padding: 0.3rem 0; }}\
+         th, td {{ border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; }}\
+         td.best {{ font-weight: 700; background: #eef6ee; }}</style>\n</head>\n<body>\n\
+         <h1>{0}: tables</h1>\n{body}</body>\n</html>\n",
+        mir_report::html_escape(name)
+    )
+}
+
+/// Links and spectrograms of tracks' audio, as seen from `report/confusion/`.
+struct MediaMaker<'a> {
+    store: &'a TableStore,
+    /// The run directory on disk, when it is local.
+    root: Option<PathBuf>,
+    /// Tracks given spectrograms so far, per dataset.
+    counted: BTreeMap<String, BTreeSet<String>>,
+    limit: usize,
+    done: BTreeMap<(String, String), TrackMedia>,
+    rendered: usize,
+}
+
+impl<'a> MediaMaker<'a> {
+    fn new(store: &'a TableStore, limit: usize) -> Self {
+        let root = crate::runlog::local_dir(store.url()).map(|d| absolute(d));
+        Self {
+            store,
+            root,
+            counted: BTreeMap::new(),
+            limit,
+            done: BTreeMap::new(),
+            rendered: 0,
+        }
+    }
+
+    async fn of(
+        &mut self,
+        dataset: &str,
+        track: &Track,
+        deformations: &BTreeMap<String, Value>,
+    ) -> Result<TrackMedia> {
+        let key = (dataset.to_owned(), track.track_id.clone());
+        if let Some(m) = self.done.get(&key) {
+            return Ok(m.clone());
+        }
+        let counted = self.counted.entry(dataset.to_owned()).or_default();
+        let with_spectrogram = counted.len() < self.limit;
+        if with_spectrogram {
+            counted.insert(track.track_id.clone());
+        }
+        let source = audio_path(&track.audio_uri);
+        let mut out = TrackMedia::default();
+        match (self.root.clone(), &source) {
+            (Some(root), Some(path)) => {
+                out.original.audio = Some(relative_href(&root.join("report/confusion"), path));
+                if with_spectrogram {
+                    out.original.spectrogram = self
+                        .spectrogram(path, &format!("media/{}", slug(dataset)), &track.track_id)
+                        .await;
+                }
+            }
+            _ => out.original.audio = Some(track.audio_uri.clone()),
+        }
+        // Deformed audio the run kept (`keep_audio`).
+        if let Some(root) = self.root.clone() {
+            for name in deformations.keys() {
+                let rel = format!("audio/{dataset}/{name}/{}.wav", track.track_id);
+                let path = root.join(&rel);
+                if !path.is_file() {
+                    continue;
+                }
+                let spectrogram = if with_spectrogram {
+                    self.spectrogram(
+                        &path,
+                        &format!("media/{}/{}", slug(dataset), slug(name)),
+                        &track.track_id,
+                    )
+                    .await
+                } else {
+                    None
+                };
+                out.deformed.insert(
+                    name.clone(),
+                    Media {
+                        audio: Some(format!("../../{}", encode_path(&rel))),
+                        spectrogram,
+                    },
+                );
+            }
+        }
+        self.done.insert(key, out.clone());
+        Ok(out)
+    }
+
+    /// Renders the spectrogram of `audio` into `report/<folder>/` (reused while the file's
+    /// size and modification time are unchanged); its href from the pages, or `None` when
+    /// the audio cannot be read (the page then shows the player alone).
+    async fn spectrogram(&mut self, audio: &Path, folder: &str, track_id: &str) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let meta = std::fs::metadata(audio).ok()?;
+        let stamp = format!(
+            "{} {} {:?}",
+            audio.display(),
+            meta.len(),
+            meta.modified().ok()
+        );
+        let hash: String = Sha256::digest(stamp.as_bytes())[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let rel = format!("{folder}/{}_{hash}.png", slug(track_id));
+        let href = format!("../{rel}");
+        if self
+            .store
+            .exists(&format!("report/{rel}"))
+            .await
+            .unwrap_or(false)
+        {
+            return Some(href);
+        }
+        let samples = match read_start(audio) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(audio = %audio.display(), error = %e, "no spectrogram");
+                return None;
+            }
+        };
+        let png = mir_report::spectrogram::png(&samples, SPECTROGRAM_HZ).ok()?;
+        self.store
+            .put(&format!("report/{rel}"), png.into())
+            .await
+            .ok()?;
+        self.rendered += 1;
+        Some(href)
+    }
+}
+
+/// The first [`SPECTROGRAM_S`] seconds of `path`, mono at [`SPECTROGRAM_HZ`].
+fn read_start(path: &Path) -> Result<Vec<f32>> {
+    let mut reader = mir_datasets::audio::AudioReader::open(path, Some(SPECTROGRAM_HZ))?;
+    let want = SPECTROGRAM_S * SPECTROGRAM_HZ as usize;
+    let mut samples = Vec::with_capacity(want);
+    while samples.len() < want {
+        let block = reader.read(1 << 15)?;
+        if block.is_empty() {
+            break;
+        }
+        samples.extend(block);
+    }
+    samples.truncate(want);
+    Ok(samples)
+}
+
+/// The local file an `audio_uri` names (a path, relative to the working directory, or a
+/// `file://` URL); `None` for other URLs.
+fn audio_path(uri: &str) -> Option<PathBuf> {
+    match uri.split_once("://") {
+        None => Some(absolute(Path::new(uri))),
+        Some(("file", path)) => Some(absolute(Path::new(path))),
+        Some(_) => None,
+    }
+}
+
+/// `path` made absolute against the working directory, with `.` and `..` resolved lexically.
+fn absolute(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The relative URL from the folder `from` to the file `to` (both absolute).
+fn relative_href(from: &Path, to: &Path) -> String {
+    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let ups = "../".repeat(a.len() - common);
+    let rest: Vec<String> = b[common..]
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    format!("{ups}{}", encode_path(&rest.join("/")))
+}
+
+/// Percent-encodes a relative path for an HTML `src` (keeps letters, digits, `-._~/`).
+fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hrefs_are_relative_and_encoded() {
+        let from = Path::new("/r/runs/q/report/confusion");
+        assert_eq!(
+            relative_href(from, Path::new("/r/data/Brass/Tp C#4 ff.wav")),
+            "../../../../data/Brass/Tp%20C%234%20ff.wav"
+        );
+        assert_eq!(
+            relative_href(from, Path::new("/r/runs/q/audio/x.wav")),
+            "../../audio/x.wav"
+        );
+        assert_eq!(absolute(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(audio_path("s3://bucket/x.wav"), None);
+        assert_eq!(
+            audio_path("file:///x/y.wav"),
+            Some(PathBuf::from("/x/y.wav"))
+        );
+    }
+}
