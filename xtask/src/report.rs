@@ -382,7 +382,7 @@ struct MediaMaker<'a> {
 
 impl<'a> MediaMaker<'a> {
     fn new(store: &'a TableStore, limit: usize) -> Self {
-        let root = crate::runlog::local_dir(store.url()).map(|d| absolute(d));
+        let root = crate::runlog::local_dir(store.url()).map(absolute);
         Self {
             store,
             root,

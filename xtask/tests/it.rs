@@ -223,14 +223,25 @@ fn quickstart_runs_end_to_end() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for row in [
-        "| instrument | tinysol | logmel | 0 | linear | clean |",
-        "| instrument | tinysol | logmel | 0 | linear | white_noise_20db |",
-        "| instrument | tinysol | logmel | 0 | linear | mp3_64kbps |",
-        "| instrument | tinysol | logmel | 0 | mlp | clean |",
-        "| pitch_class | tinysol | logmel | 0 | mlp | gain_-20db |",
+    // The report's tables, printed at the end.
+    for line in [
+        "### Overview: dataset tinysol, metric accuracy",
+        "### Robustness: dataset tinysol, task instrument, metric accuracy",
+        "| clean | gain_-20db | mp3_64kbps | white_noise_10db | white_noise_20db | white_noise_30db |",
+        "### Probes: dataset tinysol, task pitch_class, metric accuracy",
     ] {
-        assert!(stdout.contains(row), "{row} missing from:\n{stdout}");
+        assert!(stdout.contains(line), "{line} missing from:\n{stdout}");
+    }
+    for rel in [
+        "report/index.html",
+        "report/tables.md",
+        "report/tables/robustness.csv",
+        "report/plots/robustness_tinysol_instrument_white_noise.svg",
+        "report/plots/robustness_tinysol_instrument_white_noise.png",
+        "report/confusion/tinysol_instrument_logmel_L0_linear.html",
+        "audio/tinysol/white_noise_20db",
+    ] {
+        assert!(out_dir.join(rel).exists(), "{rel} missing");
     }
     assert!(
         data.join("TinySOL_metadata.csv").is_file(),
@@ -342,6 +353,7 @@ fn quickstart_runs_end_to_end() {
         "clean instrument accuracy {}",
         clean_accuracy.value
     );
+    report_opens_in_a_browser(&out_dir);
     // basic-pitch, where it has been fetched, knows pitch: pitch class from its `note` layer.
     if let Some(m) = metrics.iter().find(|m| {
         m.model == "basic_pitch"
@@ -363,6 +375,147 @@ fn quickstart_runs_end_to_end() {
     }
 }
 
+#[path = "../../crates/mir-report/tests/it/cdp.rs"]
+mod cdp;
+
+/// The quickstart's report in a real browser (see `crates/mir-report/tests/it/cdp.rs`): the
+/// index shows the tables and loads every plot, a robustness curve among them; the confusion
+/// page of the linear log-mel probe under white noise at 20 dB lists, for its largest
+/// off-diagonal cell, exactly the tracks the predictions table puts there, each with the
+/// original and the kept deformed audio loading; the console stays clean. Screenshots go to
+/// `CARGO_TARGET_TMPDIR`.
+fn report_opens_in_a_browser(run: &Path) {
+    use serde_json::json;
+    let Some(binary) = cdp::required_browser() else {
+        return;
+    };
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let mut browser = cdp::Browser::start(&binary);
+    let s = browser.open(&format!(
+        "file://{}",
+        run.join("report/index.html").display()
+    ));
+    let captions = browser.eval(
+        &s,
+        "[...document.querySelectorAll('table.metrics caption')].map(c => c.textContent)",
+    );
+    for want in [
+        "Overview: dataset tinysol, metric accuracy",
+        "Robustness: dataset tinysol, task instrument, metric accuracy",
+    ] {
+        assert!(
+            captions.as_array().unwrap().contains(&json!(want)),
+            "{captions}"
+        );
+    }
+    let images = browser.eval(
+        &s,
+        "Promise.all([...document.images].map(i => i.decode().then(() => [i.getAttribute('src'), i.naturalWidth], () => [i.getAttribute('src'), 0])))",
+    );
+    let images = images.as_array().unwrap();
+    assert!(images.len() >= 8, "{images:?}");
+    for i in images {
+        assert!(i[1].as_u64().unwrap() > 0, "plot did not load: {i}");
+    }
+    assert!(
+        images
+            .iter()
+            .any(|i| i[0] == json!("plots/robustness_tinysol_instrument_white_noise.svg")),
+        "{images:?}"
+    );
+    browser.screenshot(&s, &shots.join("quickstart_index.png"));
+
+    let page = run.join("report/confusion/tinysol_instrument_logmel_L0_linear.html");
+    let s = browser.open(&format!(
+        "file://{}#deformation=white_noise_20db&seed=0",
+        page.display()
+    ));
+    let cell = browser.eval(
+        &s,
+        "(() => { let best = null; for (const td of document.querySelectorAll('#matrix td')) {            const n = Number(td.textContent || 0);            if (td.dataset.true !== td.dataset.pred && n > 0 && (!best || n > Number(best.textContent))) best = td; }            best.click(); return [Number(best.dataset.true), Number(best.dataset.pred)]; })()",
+    );
+    let (t, p) = (
+        cell[0].as_u64().unwrap() as usize,
+        cell[1].as_u64().unwrap() as usize,
+    );
+    // The same cell from the tables.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = TableStore::open(run.to_str().unwrap()).unwrap();
+    let ptable = rt
+        .block_on(store.read(
+            "probes/instrument/logmel/0/linear/seed-0/predictions.parquet",
+            TableKind::Predictions,
+        ))
+        .unwrap();
+    let vocabulary = Metadata::of(&ptable.schema)
+        .label_vocabulary(TableKind::Predictions)
+        .unwrap();
+    let tracks = mir_table::read_tracks(
+        &rt.block_on(store.read("tracks/tinysol/instrument.parquet", TableKind::Tracks))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut want: Vec<String> = mir_table::read_predictions(&ptable)
+        .unwrap()
+        .into_iter()
+        .filter(|pr| pr.split == "test" && pr.deformation == "white_noise_20db")
+        .filter(|pr| {
+            let truth = &tracks
+                .iter()
+                .find(|x| x.track_id == pr.track_id)
+                .unwrap()
+                .labels[0];
+            let best = (0..pr.scores.len())
+                .fold(0, |b, i| if pr.scores[i] > pr.scores[b] { i } else { b });
+            vocabulary[t] == *truth && best == p
+        })
+        .map(|pr| pr.track_id)
+        .collect();
+    let listed = browser.eval(
+        &s,
+        "[...document.querySelectorAll('#tracks li.track')].map(li => li.dataset.track)",
+    );
+    let mut listed: Vec<String> = serde_json::from_value(listed).unwrap();
+    want.sort();
+    listed.sort();
+    assert!(!want.is_empty());
+    assert_eq!(listed, want, "cell ({t}, {p})");
+    let audio = browser.eval(
+        &s,
+        "Promise.all([...document.querySelectorAll('#tracks audio')].map(a => new Promise(done => {            const report = () => done([a.getAttribute('src'), a.readyState, a.duration, a.error ? a.error.code : null]);            if (a.readyState >= 1) report();            else { a.addEventListener('loadedmetadata', report); a.addEventListener('error', report); a.load(); } })))",
+    );
+    let audio = audio.as_array().unwrap();
+    assert_eq!(
+        audio.len(),
+        2 * want.len(),
+        "original and kept deformed audio: {audio:?}"
+    );
+    for a in audio {
+        assert!(a[3].is_null() && a[1].as_u64().unwrap() >= 1, "{a}");
+        assert!(a[2].as_f64().unwrap() > 0.1, "{a}");
+    }
+    assert!(
+        audio.iter().any(|a| a[0]
+            .as_str()
+            .unwrap()
+            .contains("audio/tinysol/white_noise_20db/")),
+        "{audio:?}"
+    );
+    let spectrograms = browser.eval(
+        &s,
+        "Promise.all([...document.querySelectorAll('#tracks img')].map(i => i.decode().then(() => i.naturalHeight)))",
+    );
+    assert_eq!(spectrograms.as_array().unwrap().len(), 2 * want.len());
+    browser.screenshot(&s, &shots.join("quickstart_confusion.png"));
+    assert!(
+        browser.errors().is_empty(),
+        "console: {:#?}",
+        browser.errors()
+    );
+}
+
 /// Augmentation deforms the training tracks too, and `--keep-audio` writes what the model
 /// heard.
 #[test]
@@ -382,7 +535,8 @@ fn augmented_probe_and_kept_audio() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("| augmented | noise |"), "{stdout}");
+    assert!(stdout.contains("| probe | clean | noise |"), "{stdout}");
+    assert!(stdout.contains("| augmented | "), "{stdout}");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

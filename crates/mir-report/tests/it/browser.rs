@@ -8,170 +8,15 @@
 //! `cargo xtask ci`, which installs chromium), where it fails.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use mir_report::RunId;
 use mir_report::confusion::{Media, TrackMedia, argmax, page};
 use mir_table::{Prediction, Track};
 use serde_json::{Value, json};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
 
-fn chromium() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("MIRREF_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |d| d.join(name)))
-        .find(|p| p.is_file())
-}
-
-/// A browser started for the test, killed when dropped.
-struct Browser {
-    child: Child,
-    socket: WebSocket<MaybeTlsStream<TcpStream>>,
-    next_id: u64,
-    events: Vec<Value>,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Browser {
-    fn start(binary: &Path) -> Browser {
-        let profile = tempfile::tempdir().unwrap();
-        let mut child = Command::new(binary)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--remote-debugging-port=0",
-                "--window-size=1200,1400",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
-        // Chromium prints the DevTools address on stderr.
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut url = None;
-        for line in stderr.lines() {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("DevTools listening on ") {
-                url = Some(rest.trim().to_owned());
-                break;
-            }
-        }
-        let url = url.expect("chromium printed its DevTools address");
-        let (socket, _) = tungstenite::connect(url.as_str()).expect("DevTools WebSocket");
-        Browser {
-            child,
-            socket,
-            next_id: 0,
-            events: Vec::new(),
-            _profile: profile,
-        }
-    }
-
-    /// Sends a command and waits for its answer; events seen meanwhile are kept.
-    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut msg = json!({"id": id, "method": method, "params": params});
-        if let Some(s) = session {
-            msg["sessionId"] = json!(s);
-        }
-        self.socket
-            .send(Message::text(msg.to_string()))
-            .expect("send to DevTools");
-        loop {
-            let value = self.read();
-            if value["id"] == json!(id) {
-                if let Some(e) = value.get("error") {
-                    panic!("{method} failed: {e}");
-                }
-                return value["result"].clone();
-            }
-            self.events.push(value);
-        }
-    }
-
-    fn read(&mut self) -> Value {
-        loop {
-            match self.socket.read().expect("read from DevTools") {
-                Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-                Message::Close(_) => panic!("DevTools closed the connection"),
-                _ => continue,
-            }
-        }
-    }
-
-    /// Waits for the event `method` (already seen or coming).
-    fn wait_for(&mut self, method: &str) {
-        if self.events.iter().any(|e| e["method"] == json!(method)) {
-            return;
-        }
-        loop {
-            let value = self.read();
-            let done = value["method"] == json!(method);
-            self.events.push(value);
-            if done {
-                return;
-            }
-        }
-    }
-
-    /// Evaluates `expression` in the page (awaiting a promise) and returns its value.
-    fn eval(&mut self, session: &str, expression: &str) -> Value {
-        let result = self.call(
-            Some(session),
-            "Runtime.evaluate",
-            json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
-        );
-        if let Some(e) = result.get("exceptionDetails") {
-            panic!("evaluating {expression}: {e}");
-        }
-        result["result"]["value"].clone()
-    }
-
-    /// Console errors, uncaught exceptions and error log entries seen so far.
-    fn errors(&self) -> Vec<&Value> {
-        self.events
-            .iter()
-            .filter(|e| match e["method"].as_str() {
-                Some("Runtime.exceptionThrown") => true,
-                Some("Runtime.consoleAPICalled") => {
-                    matches!(
-                        e["params"]["type"].as_str(),
-                        Some("error" | "assert" | "warning")
-                    )
-                }
-                Some("Log.entryAdded") => {
-                    matches!(
-                        e["params"]["entry"]["level"].as_str(),
-                        Some("error" | "warning")
-                    )
-                }
-                _ => false,
-            })
-            .collect()
-    }
-}
+use crate::cdp::{Browser, required_browser};
 
 const LABELS: [&str; 3] = ["cello", "flute", "trumpet"];
 const SR: u32 = 22050;
@@ -305,12 +150,7 @@ fn expected(
 
 #[test]
 fn confusion_page_lists_and_plays_the_tracks_of_a_clicked_cell() {
-    let Some(binary) = chromium() else {
-        assert!(
-            std::env::var("MIRREF_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "MIRREF_REQUIRE_BROWSER=1 but no chromium on PATH (apt-get install chromium)"
-        );
-        eprintln!("skipped: no chromium on PATH");
+    let Some(binary) = required_browser() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -331,20 +171,9 @@ fn confusion_page_lists_and_plays_the_tracks_of_a_clicked_cell() {
     std::fs::write(&file, html).unwrap();
 
     let mut browser = Browser::start(&binary);
-    let target = browser.call(None, "Target.createTarget", json!({"url": "about:blank"}));
-    let attached = browser.call(
-        None,
-        "Target.attachToTarget",
-        json!({"targetId": target["targetId"], "flatten": true}),
-    );
-    let session = attached["sessionId"].as_str().unwrap().to_owned();
-    let s = session.as_str();
-    for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
-        browser.call(Some(s), domain, json!({}));
-    }
     let url = format!("file://{}#deformation=noise&seed=0", file.display());
-    browser.call(Some(s), "Page.navigate", json!({"url": url}));
-    browser.wait_for("Page.loadEventFired");
+    let session = browser.open(&url);
+    let s = session.as_str();
 
     // The menus start on the deformation in the address.
     assert_eq!(
@@ -413,14 +242,10 @@ fn confusion_page_lists_and_plays_the_tracks_of_a_clicked_cell() {
     );
     assert_eq!(images, json!([96, 96]));
 
-    let shot = browser.call(Some(s), "Page.captureScreenshot", json!({"format": "png"}));
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(shot["data"].as_str().unwrap())
-        .unwrap();
-    let artefact = Path::new(env!("CARGO_TARGET_TMPDIR")).join("confusion_matrix.png");
-    std::fs::write(&artefact, &png).unwrap();
-    eprintln!("screenshot: {}", artefact.display());
-    assert!(png.starts_with(b"\x89PNG"));
+    browser.screenshot(
+        s,
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("confusion_matrix.png"),
+    );
 
     // Switching to clean audio changes the matrix and the listed tracks.
     browser.eval(

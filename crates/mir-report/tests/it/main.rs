@@ -2,6 +2,7 @@
 //! headless browser on a generated confusion-matrix page.
 
 mod browser;
+mod cdp;
 mod plots;
 mod tables;
 
