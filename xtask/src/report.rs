@@ -254,8 +254,10 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         };
         groups.entry(key).or_default().push(run);
     }
+    // Links first (spectrograms queued), then the spectrograms in parallel, then the pages,
+    // which leave out the spectrograms that could not be rendered.
     let mut media = MediaMaker::new(store, options.spectrogram_tracks);
-    let mut pages = 0;
+    let mut planned = Vec::new();
     for (id, group) in &groups {
         let Some(task_tracks) = tracks.get(&(id.dataset.clone(), id.task.clone())) else {
             warn!(
@@ -271,6 +273,22 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
                 t.track_id.clone(),
                 media.of(&id.dataset, t, &deformations).await?,
             );
+        }
+        planned.push((id, group, task_tracks, track_media));
+    }
+    let failed = media.render().await?;
+    let mut pages = 0;
+    for (id, group, task_tracks, mut track_media) in planned {
+        for m in track_media.values_mut() {
+            for rendition in std::iter::once(&mut m.original).chain(m.deformed.values_mut()) {
+                if rendition
+                    .spectrogram
+                    .as_ref()
+                    .is_some_and(|h| failed.contains(h))
+                {
+                    rendition.spectrogram = None;
+                }
+            }
         }
         let predictions: Vec<(i64, Vec<Prediction>)> = group
             .iter()
@@ -377,6 +395,8 @@ struct MediaMaker<'a> {
     counted: BTreeMap<String, BTreeSet<String>>,
     limit: usize,
     done: BTreeMap<(String, String), TrackMedia>,
+    /// Spectrograms to render: (audio file, path under `report/`).
+    jobs: BTreeMap<String, PathBuf>,
     rendered: usize,
 }
 
@@ -389,6 +409,7 @@ impl<'a> MediaMaker<'a> {
             counted: BTreeMap::new(),
             limit,
             done: BTreeMap::new(),
+            jobs: BTreeMap::new(),
             rendered: 0,
         }
     }
@@ -452,9 +473,11 @@ impl<'a> MediaMaker<'a> {
         Ok(out)
     }
 
-    /// Renders the spectrogram of `audio` into `report/<folder>/` (reused while the file's
-    /// size and modification time are unchanged); its href from the pages, or `None` when
-    /// the audio cannot be read (the page then shows the player alone).
+    /// The href of the spectrogram of `audio` in `report/<folder>/`, queued for [`render`]
+    /// unless an earlier report made it (the name holds a hash of the file's path, size and
+    /// modification time); `None` when the audio file is not there.
+    ///
+    /// [`render`]: Self::render
     async fn spectrogram(&mut self, audio: &Path, folder: &str, track_id: &str) -> Option<String> {
         use sha2::{Digest, Sha256};
         let meta = std::fs::metadata(audio).ok()?;
@@ -469,29 +492,64 @@ impl<'a> MediaMaker<'a> {
             .map(|b| format!("{b:02x}"))
             .collect();
         let rel = format!("{folder}/{}_{hash}.png", slug(track_id));
-        let href = format!("../{rel}");
-        if self
+        if !self
             .store
             .exists(&format!("report/{rel}"))
             .await
             .unwrap_or(false)
         {
-            return Some(href);
+            self.jobs.insert(rel.clone(), audio.to_path_buf());
         }
-        let samples = match read_start(audio) {
-            Ok(s) => s,
-            Err(e) => {
-                warn!(audio = %audio.display(), error = %e, "no spectrogram");
-                return None;
+        Some(format!("../{rel}"))
+    }
+
+    /// Renders the queued spectrograms on every core and writes them; returns the hrefs of
+    /// those whose audio could not be read (logged), for the pages to leave out.
+    async fn render(&mut self) -> Result<BTreeSet<String>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let jobs: Vec<(String, PathBuf)> = std::mem::take(&mut self.jobs).into_iter().collect();
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let results: Vec<(usize, Result<Vec<u8>>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers.min(jobs.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((_, audio)) = jobs.get(i) else {
+                                return out;
+                            };
+                            let png = read_start(audio).and_then(|samples| {
+                                Ok(mir_report::spectrogram::png(&samples, SPECTROGRAM_HZ)?)
+                            });
+                            out.push((i, png));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let mut failed = BTreeSet::new();
+        for (i, png) in results {
+            let (rel, audio) = &jobs[i];
+            match png {
+                Ok(bytes) => {
+                    self.store
+                        .put(&format!("report/{rel}"), bytes.into())
+                        .await?;
+                    self.rendered += 1;
+                }
+                Err(e) => {
+                    warn!(audio = %audio.display(), error = %e, "no spectrogram");
+                    failed.insert(format!("../{rel}"));
+                }
             }
-        };
-        let png = mir_report::spectrogram::png(&samples, SPECTROGRAM_HZ).ok()?;
-        self.store
-            .put(&format!("report/{rel}"), png.into())
-            .await
-            .ok()?;
-        self.rendered += 1;
-        Some(href)
+        }
+        Ok(failed)
     }
 }
 

@@ -7,6 +7,10 @@ use mir_probe::{Backend, ProbeConfig, ProbeKind};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
+// The allocator `cargo xtask experiment` uses (see xtask/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn data(n: usize) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let y: Vec<i64> = (0..n).map(|_| rng.random_range(0..10)).collect();
