@@ -124,6 +124,11 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         None => BTreeMap::new(),
     };
     let metric = options.metric.as_deref();
+    // A rebuild replaces what an earlier report wrote (spectrograms are kept: they are named
+    // by their audio's hash and reused).
+    for folder in ["report/tables", "report/plots", "report/confusion"] {
+        store.delete_prefix(folder).await?;
+    }
     let mut written = 0usize;
     let mut put = async |rel: String, bytes: Vec<u8>| -> Result<()> {
         written += 1;

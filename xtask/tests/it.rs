@@ -172,6 +172,14 @@ fn undefined_names_are_errors() {
         &[],
         &["grid.tasks.0", "`genre`"],
     );
+    check_error(
+        &format!("{VALID}report:\n  tables: [overview, robust]\n"),
+        &[],
+        &[
+            "report.tables[1]",
+            "unknown table preset `robust` (known: overview, robustness, probes, layers)",
+        ],
+    );
 }
 
 #[test]
