@@ -60,6 +60,19 @@ pub struct Series {
     pub dashed: bool,
 }
 
+impl Series {
+    /// A solid line without reference, in colour `colour`.
+    pub fn line(name: impl Into<String>, points: Vec<Point>, colour: usize) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            reference: None,
+            colour,
+            dashed: false,
+        }
+    }
+}
+
 /// One chart of line series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Panel {
@@ -509,11 +522,8 @@ pub fn robustness(
                         })
                         .collect();
                     (!points.is_empty()).then(|| Series {
-                        name: system(m, l, p, &layers),
-                        points,
                         reference: at(CLEAN).map(|s| s.mean),
-                        colour: i,
-                        dashed: false,
+                        ..Series::line(system(m, l, p, &layers), points, i)
                     })
                 })
                 .collect();
@@ -596,13 +606,7 @@ pub fn per_layer(rows: &[MetricRow], metric: Option<&str>) -> Vec<(String, Figur
             .into_iter()
             .filter(|(_, points)| points.len() > 1)
             .enumerate()
-            .map(|(i, ((m, p), points))| Series {
-                name: format!("{m} {p}"),
-                points,
-                reference: None,
-                colour: i,
-                dashed: false,
-            })
+            .map(|(i, ((m, p), points))| Series::line(format!("{m} {p}"), points, i))
             .collect();
         if series.is_empty() {
             continue;
@@ -637,21 +641,16 @@ pub fn training_curves(run: &RunId, epochs: &[Epoch]) -> Figure {
             })
             .collect()
     };
-    let mut loss = vec![Series {
-        name: "training loss".into(),
-        points: points(&|e| Some(e.train_loss)),
-        reference: None,
-        colour: 0,
-        dashed: false,
-    }];
+    let mut loss = vec![Series::line(
+        "training loss",
+        points(&|e| Some(e.train_loss)),
+        0,
+    )];
     let validation = points(&|e| e.validation_loss);
     if !validation.is_empty() {
         loss.push(Series {
-            name: "validation loss".into(),
-            points: validation,
-            reference: None,
-            colour: 1,
             dashed: true,
+            ..Series::line("validation loss", validation, 1)
         });
     }
     let mut panels = vec![Panel {
@@ -667,13 +666,7 @@ pub fn training_curves(run: &RunId, epochs: &[Epoch]) -> Figure {
             title: "validation metric".into(),
             x_label: "epoch".into(),
             y_label: "validation metric".into(),
-            series: vec![Series {
-                name: "validation metric".into(),
-                points: metric,
-                reference: None,
-                colour: 2,
-                dashed: false,
-            }],
+            series: vec![Series::line("validation metric", metric, 2)],
             integer_x: true,
         });
     }
