@@ -556,10 +556,12 @@ pub struct RunSummary {
 
 type TaskTables = BTreeMap<(String, String), (Table, TaskTracks)>;
 
+/// Where a probe run's tables go: every identifier is in the path, so two datasets with a
+/// task of the same name (Beatport and GiantSteps `key`) keep their own results.
 fn probe_dir(ids: &mir_probe::RunIds) -> String {
     format!(
-        "probes/{}/{}/{}/{}/seed-{}",
-        ids.task, ids.model, ids.layer, ids.probe, ids.seed
+        "probes/{}/{}/{}/{}/{}/seed-{}",
+        ids.dataset, ids.task, ids.model, ids.layer, ids.probe, ids.seed
     )
 }
 

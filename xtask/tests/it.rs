@@ -271,11 +271,11 @@ fn quickstart_runs_end_to_end() {
             TableKind::Embeddings,
         ),
         (
-            "probes/instrument/logmel/0/linear/seed-0/predictions.parquet",
+            "probes/tinysol/instrument/logmel/0/linear/seed-0/predictions.parquet",
             TableKind::Predictions,
         ),
         (
-            "probes/instrument/logmel/0/linear/seed-0/training_log.parquet",
+            "probes/tinysol/instrument/logmel/0/linear/seed-0/training_log.parquet",
             TableKind::TrainingLog,
         ),
         ("metrics.parquet", TableKind::Metrics),
@@ -287,7 +287,7 @@ fn quickstart_runs_end_to_end() {
         assert!(table.num_rows() > 0, "{rel} is empty");
     }
     // The saved probe scores the test tracks as its predictions say.
-    let dir = "probes/instrument/logmel/0/linear/seed-0";
+    let dir = "probes/tinysol/instrument/logmel/0/linear/seed-0";
     let saved: mir_probe::SavedProbe = serde_json::from_slice(
         &rt.block_on(store.get(&format!("{dir}/model.json")))
             .unwrap(),
@@ -453,7 +453,7 @@ fn report_opens_in_a_browser(run: &Path) {
     let store = TableStore::open(run.to_str().unwrap()).unwrap();
     let ptable = rt
         .block_on(store.read(
-            "probes/instrument/logmel/0/linear/seed-0/predictions.parquet",
+            "probes/tinysol/instrument/logmel/0/linear/seed-0/predictions.parquet",
             TableKind::Predictions,
         ))
         .unwrap();
@@ -522,6 +522,56 @@ fn report_opens_in_a_browser(run: &Path) {
         "console: {:#?}",
         browser.errors()
     );
+}
+
+/// Two datasets with a task of the same name (Beatport's and GiantSteps' `key`) keep their own
+/// probe results and report pages, so a second run finds every probe cached.
+#[test]
+fn datasets_sharing_a_task_name_keep_their_own_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = "  other:\n    type: custom\n    root: ROOT2\n    generate: synth_instruments\n    \
+                 tasks:\n      instrument: {type: multiclass, label_column: instrument}\n";
+    let yaml = VALID
+        .replace("datasets:\n", &format!("datasets:\n{other}"))
+        .replace("ROOT2", &dir.path().join("other").to_string_lossy())
+        .replace("ROOT", &dir.path().join("synth").to_string_lossy())
+        .replace(
+            "linear: {type: linear}",
+            "linear: {type: linear, epochs: 5}",
+        );
+    let path = config(dir.path(), &yaml);
+    let out_dir = dir.path().join("run");
+    let env = [("MIR_OUTPUT", out_dir.to_str().unwrap())];
+    let out = xtask(&["experiment", &path], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = TableStore::open(out_dir.to_str().unwrap()).unwrap();
+    for dataset in ["synth", "other"] {
+        let table = rt
+            .block_on(store.read(
+                &format!("probes/{dataset}/instrument/logmel/0/linear/seed-0/predictions.parquet"),
+                TableKind::Predictions,
+            ))
+            .unwrap();
+        let meta = Metadata::of(&table.schema);
+        assert_eq!(
+            meta.get(TableKind::Predictions, keys::DATASET).unwrap(),
+            dataset
+        );
+        assert!(
+            out_dir
+                .join(format!(
+                    "report/confusion/{dataset}_instrument_logmel_L0_linear.html"
+                ))
+                .is_file()
+        );
+    }
+    let again = xtask(&["experiment", &path], &env);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.contains("train 0 probes (2 cached)"), "{stdout}");
 }
 
 /// Augmentation deforms the training tracks too, and `--keep-audio` writes what the model
@@ -671,7 +721,7 @@ fn a_corrupt_track_is_skipped_and_recorded() {
     // The other 239 tracks ran; the skipped one is in no prediction.
     let predictions = mir_table::read_predictions(
         &rt.block_on(store.read(
-            "probes/instrument/logmel/0/linear/seed-0/predictions.parquet",
+            "probes/synth/instrument/logmel/0/linear/seed-0/predictions.parquet",
             TableKind::Predictions,
         ))
         .unwrap(),
