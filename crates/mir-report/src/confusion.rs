@@ -151,8 +151,9 @@ pub fn page(
     };
     let json = serde_json::to_string(&data)
         .map_err(|e| Error::Input(format!("serialising the page data: {e}")))?
-        // Inside <script>, `</` could close the element early.
-        .replace("</", "<\\/");
+        // Inside <script>, `</script>` or `<!--` in a label would change how HTML parses the
+        // element: no `<` at all (it can only occur inside JSON strings, as `\u003c`).
+        .replace('<', "\\u003c");
     Ok(TEMPLATE
         .replace("{{TITLE}}", &html_escape(&title))
         .replace("{{DATA}}", &json))
@@ -328,6 +329,50 @@ renderMatrix();
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_cannot_break_out_of_the_data_script() {
+        let nasty = "</script><!--<b>".to_owned();
+        let vocabulary = vec![nasty.clone(), "b".to_owned()];
+        let track = Track {
+            track_id: "t<1>".into(),
+            audio_uri: "a.wav".into(),
+            split: "test".into(),
+            labels: vec![nasty.clone()],
+            targets: None,
+            duration_s: 1.0,
+            fold: None,
+        };
+        let prediction = Prediction {
+            track_id: "t<1>".into(),
+            split: "test".into(),
+            deformation: CLEAN.into(),
+            scores: vec![0.9, 0.1],
+        };
+        let run = RunId {
+            dataset: "d".into(),
+            task: "t".into(),
+            model: "m".into(),
+            layer: 0,
+            probe: "p".into(),
+            seed: 0,
+        };
+        let html = page(
+            &run,
+            &vocabulary,
+            &[track],
+            &[(0, vec![prediction])],
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let start = html.find("id=\"data\">").unwrap() + "id=\"data\">".len();
+        let json = &html[start..start + html[start..].find("</script>").unwrap()];
+        assert!(!json.contains('<'));
+        let data: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(data["labels"][0], serde_json::json!(nasty));
+        assert_eq!(data["tracks"][0]["id"], serde_json::json!("t<1>"));
+        assert_eq!(data["predicted"]["0"]["clean"][0][0], serde_json::json!(0));
+    }
 
     #[test]
     fn argmax_takes_the_first_of_equal_scores_and_skips_nan() {
