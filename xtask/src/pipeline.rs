@@ -559,10 +559,26 @@ type TaskTables = BTreeMap<(String, String), (Table, TaskTracks)>;
 /// Where a probe run's tables go: every identifier is in the path, so two datasets with a
 /// task of the same name (Beatport and GiantSteps `key`) keep their own results.
 fn probe_dir(ids: &mir_probe::RunIds) -> String {
-    format!(
-        "probes/{}/{}/{}/{}/{}/seed-{}",
-        ids.dataset, ids.task, ids.model, ids.layer, ids.probe, ids.seed
+    probe_path(
+        &ids.dataset,
+        &ids.task,
+        &ids.model,
+        ids.layer,
+        &ids.probe,
+        i64::try_from(ids.seed).unwrap_or(i64::MAX),
     )
+}
+
+/// [`probe_dir`] from the identifiers of a `metrics` row.
+pub fn probe_path(
+    dataset: &str,
+    task: &str,
+    model: &str,
+    layer: i32,
+    probe: &str,
+    seed: i64,
+) -> String {
+    format!("probes/{dataset}/{task}/{model}/{layer}/{probe}/seed-{seed}")
 }
 
 /// SHA-256 of everything a probe's predictions depend on: its config, seed and layer, the

@@ -1,5 +1,5 @@
-//! The `report/` folder of a run, built from the run's tables alone: `metrics.parquet`,
-//! `probes/**/predictions.parquet` and `training_log.parquet`, `tracks/**.parquet`, and the
+//! The `report/` folder of a run, built from the run's tables alone: `metrics.parquet`, the
+//! `predictions` and `training_log` of the probe runs it lists, `tracks/**.parquet`, and the
 //! audio files the tracks name (for the players and spectrograms of the confusion pages).
 //!
 //! ```text
@@ -173,27 +173,44 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
     put("tables.md".into(), markdown.clone().into_bytes()).await?;
 
     // Probe runs and training logs.
-    let listed = store.list("probes").await?;
+    // The probe runs the metrics table reports on (a run directory may hold others, left by
+    // earlier configs).
+    let ids: BTreeSet<RunId> = metrics
+        .iter()
+        .map(|r| RunId {
+            dataset: r.dataset.clone(),
+            task: r.task.clone(),
+            model: r.model.clone(),
+            layer: r.layer,
+            probe: r.probe.clone(),
+            seed: r.seed,
+        })
+        .collect();
     let mut runs = Vec::new();
     let mut logs: Vec<(RunId, Vec<Epoch>)> = Vec::new();
-    for file in &listed {
-        if file.ends_with("/predictions.parquet") {
-            let t = store.read(file, TableKind::Predictions).await?;
-            let meta = Metadata::of(&t.schema);
-            let k = TableKind::Predictions;
-            runs.push(ProbeRun {
-                id: run_id(&meta, k, file)?,
-                vocabulary: meta.label_vocabulary(k)?,
-                task_type: TaskType::parse(k, meta.get(k, keys::TASK_TYPE)?)?,
-                predictions: read_predictions(&t)?,
-            });
-        } else if file.ends_with("/training_log.parquet") {
-            let t = store.read(file, TableKind::TrainingLog).await?;
-            let meta = Metadata::of(&t.schema);
-            logs.push((
-                run_id(&meta, TableKind::TrainingLog, file)?,
-                read_training_log(&t)?,
-            ));
+    for id in &ids {
+        let dir = crate::pipeline::probe_path(
+            &id.dataset,
+            &id.task,
+            &id.model,
+            id.layer,
+            &id.probe,
+            id.seed,
+        );
+        let file = format!("{dir}/predictions.parquet");
+        let t = store.read(&file, TableKind::Predictions).await?;
+        let meta = Metadata::of(&t.schema);
+        let k = TableKind::Predictions;
+        runs.push(ProbeRun {
+            id: run_id(&meta, k, &file)?,
+            vocabulary: meta.label_vocabulary(k)?,
+            task_type: TaskType::parse(k, meta.get(k, keys::TASK_TYPE)?)?,
+            predictions: read_predictions(&t)?,
+        });
+        let file = format!("{dir}/training_log.parquet");
+        if store.exists(&file).await? {
+            let t = store.read(&file, TableKind::TrainingLog).await?;
+            logs.push((id.clone(), read_training_log(&t)?));
         }
     }
 
