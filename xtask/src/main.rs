@@ -411,7 +411,12 @@ fn ensure_chromium() -> bool {
         std::env::var_os("PATH")
             .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
     };
-    if std::env::var_os("MIRREF_CHROMIUM").is_some() || on_path("chromium") {
+    let found = || {
+        ["chromium", "chromium-browser", "google-chrome"]
+            .iter()
+            .any(|b| on_path(b))
+    };
+    if std::env::var_os("MIRREF_CHROMIUM").is_some() || found() {
         return true;
     }
     eprintln!("$ apt-get install chromium (for the report's browser tests)");
@@ -441,7 +446,7 @@ fn ensure_chromium() -> bool {
             }
         }
     }
-    on_path("chromium")
+    found()
 }
 
 fn ci() -> Result<()> {
