@@ -395,6 +395,11 @@ impl ExperimentConfig {
         if self.seeds.is_empty() {
             bail!("invalid config `{file}`:\n  key `seeds`: at least one seed is needed");
         }
+        if let Some(i) = self.seeds.iter().position(|&s| i64::try_from(s).is_err()) {
+            bail!(
+                "invalid config `{file}`:\n  key `seeds[{i}]`: a seed must be below 2^63 (the tables store it as Int64)"
+            );
+        }
         for (i, name) in self.report.tables.iter().enumerate() {
             if let Err(e) = mir_report::pivot::Preset::parse(name) {
                 bail!("invalid config `{file}`:\n  key `report.tables[{i}]`: {e}");

@@ -275,7 +275,8 @@ async fn run_or_plan(
                             model: model.clone(),
                             layer,
                             probe: probe.clone(),
-                            seed,
+                            // Checked below 2^63 when the config was loaded.
+                            seed: i64::try_from(seed).unwrap_or(i64::MAX),
                         });
                     }
                 }
@@ -565,7 +566,7 @@ fn probe_dir(ids: &mir_probe::RunIds) -> String {
         &ids.model,
         ids.layer,
         &ids.probe,
-        i64::try_from(ids.seed).unwrap_or(i64::MAX),
+        ids.seed,
     )
 }
 
@@ -671,7 +672,7 @@ fn train_all(
                     let emb = &embeddings[&(ids.dataset.clone(), ids.model.clone())];
                     let result = mir_probe::run(
                         &config.probes[&ids.probe],
-                        ids.seed,
+                        ids.seed.unsigned_abs(),
                         ids.layer,
                         tracks,
                         emb,

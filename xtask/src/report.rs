@@ -15,11 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mir_report::RunId;
 use mir_report::confusion::{Media, TrackMedia};
 use mir_report::page::{Index, PageLink, PlotLink};
 use mir_report::pivot::{PivotTable, Preset, pivot};
 use mir_report::plot::{self, Figure, slug};
+use mir_report::{RunKey, Slug};
 use mir_table::{
     Epoch, Metadata, Prediction, TableKind, TableStore, TaskType, Track, keys, read_failures,
     read_metrics, read_predictions, read_tracks, read_training_log,
@@ -74,28 +74,10 @@ pub struct Built {
 
 /// One probe run's predictions, with what its metadata says.
 struct ProbeRun {
-    id: RunId,
+    id: RunKey,
     vocabulary: Vec<String>,
     task_type: TaskType,
     predictions: Vec<Prediction>,
-}
-
-fn run_id(meta: &Metadata, kind: TableKind, file: &str) -> Result<RunId> {
-    let get = |k| meta.get(kind, k).map(str::to_owned);
-    let number = |k: &str| -> Result<i64> {
-        let v = meta.get(kind, k)?;
-        v.parse()
-            .with_context(|| format!("{file}: metadata `{k}` is `{v}`, not an integer"))
-    };
-    Ok(RunId {
-        dataset: get(keys::DATASET)?,
-        task: get(keys::TASK)?,
-        model: get(keys::MODEL)?,
-        layer: i32::try_from(number(keys::LAYER)?)
-            .with_context(|| format!("{file}: layer out of range"))?,
-        probe: get(keys::PROBE)?,
-        seed: number(keys::SEED)?,
-    })
 }
 
 /// Builds `report/` in `store` from its tables. `name` is the experiment's name.
@@ -175,9 +157,9 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
     // Probe runs and training logs.
     // The probe runs the metrics table reports on (a run directory may hold others, left by
     // earlier configs).
-    let ids: BTreeSet<RunId> = metrics
+    let ids: BTreeSet<RunKey> = metrics
         .iter()
-        .map(|r| RunId {
+        .map(|r| RunKey {
             dataset: r.dataset.clone(),
             task: r.task.clone(),
             model: r.model.clone(),
@@ -187,7 +169,7 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         })
         .collect();
     let mut runs = Vec::new();
-    let mut logs: Vec<(RunId, Vec<Epoch>)> = Vec::new();
+    let mut logs: Vec<(RunKey, Vec<Epoch>)> = Vec::new();
     for id in &ids {
         let dir = crate::pipeline::probe_path(
             &id.dataset,
@@ -202,7 +184,7 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         let meta = Metadata::of(&t.schema);
         let k = TableKind::Predictions;
         runs.push(ProbeRun {
-            id: run_id(&meta, k, &file)?,
+            id: RunKey::from_metadata(&meta, k).with_context(|| store.display(&file))?,
             vocabulary: meta.label_vocabulary(k)?,
             task_type: TaskType::parse(k, meta.get(k, keys::TASK_TYPE)?)?,
             predictions: read_predictions(&t)?,
@@ -268,9 +250,9 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             read_tracks(&t)?,
         );
     }
-    let mut groups: BTreeMap<RunId, Vec<&ProbeRun>> = BTreeMap::new();
+    let mut groups: BTreeMap<RunKey, Vec<&ProbeRun>> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.task_type == TaskType::Multiclass) {
-        let key = RunId {
+        let key = RunKey {
             seed: 0,
             ..run.id.clone()
         };

@@ -884,34 +884,9 @@ impl Scaler {
     }
 }
 
-/// Identifiers of one probe run, written into its tables' metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunIds {
-    /// Dataset.
-    pub dataset: String,
-    /// Task.
-    pub task: String,
-    /// Model.
-    pub model: String,
-    /// Layer.
-    pub layer: i32,
-    /// Probe name.
-    pub probe: String,
-    /// Seed.
-    pub seed: u64,
-}
-
-impl RunIds {
-    fn metadata(&self) -> Metadata {
-        Metadata::new()
-            .with(keys::DATASET, &self.dataset)
-            .with(keys::TASK, &self.task)
-            .with(keys::MODEL, &self.model)
-            .with(keys::LAYER, self.layer)
-            .with(keys::PROBE, &self.probe)
-            .with(keys::SEED, self.seed)
-    }
-}
+/// Identifiers of one probe run, written into its tables' metadata (the contract's
+/// [`mir_table::RunKey`]).
+pub type RunIds = mir_table::RunKey;
 
 /// The `predictions` and `training_log` schemas of one probe run.
 pub fn output_schemas(ids: &RunIds, out: &ProbeOutput) -> Result<(SchemaRef, SchemaRef)> {

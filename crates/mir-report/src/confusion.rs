@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use mir_table::{CLEAN, Prediction, Track};
 use serde::Serialize;
 
-use crate::{Error, Result, RunId, html_escape};
+use crate::{Error, Result, RunKey, html_escape};
 
 /// Links to one rendition of a track's audio, relative to the page.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -76,7 +76,7 @@ pub fn argmax(scores: &[f32]) -> Option<usize> {
 /// used), `vocabulary` the class labels in score order; `media` links each track's audio and
 /// spectrograms (tracks without an entry are listed without players).
 pub fn page(
-    run: &RunId,
+    run: &RunKey,
     vocabulary: &[String],
     tracks: &[Track],
     predictions: &[(i64, Vec<Prediction>)],
@@ -349,7 +349,7 @@ mod tests {
             deformation: CLEAN.into(),
             scores: vec![0.9, 0.1],
         };
-        let run = RunId {
+        let run = RunKey {
             dataset: "d".into(),
             task: "t".into(),
             model: "m".into(),

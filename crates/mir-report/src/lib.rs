@@ -70,39 +70,22 @@ pub enum Error {
 /// Result of report building.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The identifiers of one probe run.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RunId {
-    /// Dataset.
-    pub dataset: String,
-    /// Task.
-    pub task: String,
-    /// Embedding model.
-    pub model: String,
-    /// Model layer.
-    pub layer: i32,
-    /// Probe.
-    pub probe: String,
-    /// Probe seed.
-    pub seed: i64,
+pub use mir_table::RunKey;
+
+/// File stems naming a run (`RunKey` is the contract's; these are the report's names).
+pub trait Slug {
+    /// `tinysol_instrument_logmel_L0_linear_seed-0`.
+    fn slug(&self) -> String;
+    /// The same without the seed (one confusion page covers all seeds).
+    fn slug_without_seed(&self) -> String;
 }
 
-impl RunId {
-    /// `instrument (tinysol), logmel layer 0, linear, seed 0`.
-    pub fn label(&self) -> String {
-        format!(
-            "{} ({}), {} layer {}, {}, seed {}",
-            self.task, self.dataset, self.model, self.layer, self.probe, self.seed
-        )
-    }
-
-    /// A file stem naming the run: `tinysol_instrument_logmel_L0_linear_seed-0`.
-    pub fn slug(&self) -> String {
+impl Slug for RunKey {
+    fn slug(&self) -> String {
         format!("{}_seed-{}", self.slug_without_seed(), self.seed)
     }
 
-    /// A file stem naming the run without its seed (one confusion page covers all seeds).
-    pub fn slug_without_seed(&self) -> String {
+    fn slug_without_seed(&self) -> String {
         plot::slug(&format!(
             "{}_{}_{}_L{}_{}",
             self.dataset, self.task, self.model, self.layer, self.probe

@@ -13,7 +13,7 @@ use plotters::prelude::*;
 use serde_json::Value;
 
 use crate::pivot::{Stat, task_metrics};
-use crate::{Error, Result, RunId};
+use crate::{Error, Result, RunKey};
 
 /// Series colours (Tableau 10): the n-th series of every figure has the n-th colour.
 pub const PALETTE: [(u8, u8, u8); 10] = [
@@ -628,7 +628,7 @@ pub fn per_layer(rows: &[MetricRow], metric: Option<&str>) -> Vec<(String, Figur
 
 /// Training curves of one probe run: training and validation loss per epoch, and the
 /// validation metric per epoch.
-pub fn training_curves(run: &RunId, epochs: &[Epoch]) -> Figure {
+pub fn training_curves(run: &RunKey, epochs: &[Epoch]) -> Figure {
     let points = |f: &dyn Fn(&Epoch) -> Option<f64>| -> Vec<Point> {
         epochs
             .iter()

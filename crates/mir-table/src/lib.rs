@@ -47,8 +47,8 @@ pub use records::{
     tracks_batch, training_log_batch,
 };
 pub use schema::{
-    CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, SCHEMA_VERSION,
-    TableKind, TaskType, keys, vocabulary_json,
+    CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, RunKey,
+    SCHEMA_VERSION, TableKind, TaskType, keys, vocabulary_json,
 };
 pub use validate::validate;
 

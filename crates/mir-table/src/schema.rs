@@ -557,6 +557,70 @@ pub fn vocabulary_json(labels: &[String]) -> String {
     serde_json::to_string(labels).expect("a list of strings always serialises")
 }
 
+/// The identity of one probe run: what `predictions` and `training_log` carry in their
+/// metadata, and the identifier columns of a `metrics` row but the deformation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    /// Dataset.
+    pub dataset: String,
+    /// Task.
+    pub task: String,
+    /// Embedding model.
+    pub model: String,
+    /// Model layer.
+    pub layer: i32,
+    /// Probe.
+    pub probe: String,
+    /// Probe seed.
+    pub seed: i64,
+}
+
+impl RunKey {
+    /// The run's metadata keys (`dataset`, `task`, `model`, `layer`, `probe`, `seed`).
+    pub fn metadata(&self) -> Metadata {
+        Metadata::new()
+            .with(keys::DATASET, &self.dataset)
+            .with(keys::TASK, &self.task)
+            .with(keys::MODEL, &self.model)
+            .with(keys::LAYER, self.layer)
+            .with(keys::PROBE, &self.probe)
+            .with(keys::SEED, self.seed)
+    }
+
+    /// Reads the run's keys from the metadata of a `table` (errors name the key).
+    pub fn from_metadata(meta: &Metadata, table: TableKind) -> Result<Self> {
+        let number = |key: &str| -> Result<i64> {
+            let value = meta.get(table, key)?;
+            value.parse().map_err(|_| Error::BadMetadata {
+                table: table.name().into(),
+                key: key.into(),
+                reason: format!("`{value}` is not an integer"),
+            })
+        };
+        let layer = number(keys::LAYER)?;
+        Ok(Self {
+            dataset: meta.get(table, keys::DATASET)?.to_owned(),
+            task: meta.get(table, keys::TASK)?.to_owned(),
+            model: meta.get(table, keys::MODEL)?.to_owned(),
+            layer: i32::try_from(layer).map_err(|_| Error::BadMetadata {
+                table: table.name().into(),
+                key: keys::LAYER.into(),
+                reason: format!("{layer} is out of range"),
+            })?,
+            probe: meta.get(table, keys::PROBE)?.to_owned(),
+            seed: number(keys::SEED)?,
+        })
+    }
+
+    /// `instrument (tinysol), logmel layer 0, linear, seed 0`.
+    pub fn label(&self) -> String {
+        format!(
+            "{} ({}), {} layer {}, {}, seed {}",
+            self.task, self.dataset, self.model, self.layer, self.probe, self.seed
+        )
+    }
+}
+
 /// The kind of task a `tracks` table defines (its `task_type` metadata).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

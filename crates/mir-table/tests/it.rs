@@ -240,3 +240,38 @@ fn training_log_round_trip_keeps_missing_validation_values() {
     let table = mir_table::decode(bytes, TableKind::TrainingLog).unwrap();
     assert_eq!(read_training_log(&table).unwrap(), rows);
 }
+
+#[test]
+fn run_key_round_trips_through_metadata_and_names_a_bad_key() {
+    use mir_table::RunKey;
+    let key = RunKey {
+        dataset: "tinysol".into(),
+        task: "instrument".into(),
+        model: "logmel".into(),
+        layer: 2,
+        probe: "mlp".into(),
+        seed: 7,
+    };
+    let meta = key.metadata();
+    assert_eq!(
+        RunKey::from_metadata(&meta, TableKind::Predictions).unwrap(),
+        key
+    );
+    let bad = meta.clone().with(keys::SEED, "seven");
+    let err = RunKey::from_metadata(&bad, TableKind::Predictions)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("seed") && err.contains("`seven` is not an integer"),
+        "{err}"
+    );
+    let mut missing = meta;
+    missing.0.remove(keys::PROBE);
+    let err = RunKey::from_metadata(&missing, TableKind::TrainingLog)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("probe") && err.contains("training_log"),
+        "{err}"
+    );
+}

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mir_report::RunId;
 use mir_report::confusion::{Media, TrackMedia, argmax, page};
+use mir_report::{RunKey, Slug};
 use mir_table::{Prediction, Track};
 use serde_json::{Value, json};
 
@@ -155,7 +155,7 @@ fn confusion_page_lists_and_plays_the_tracks_of_a_clicked_cell() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (tracks, predictions, media) = experiment(dir.path());
-    let run = RunId {
+    let run = RunKey {
         dataset: "ds".into(),
         task: "instrument".into(),
         model: "logmel".into(),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use mir_report::RunId;
+use mir_report::RunKey;
 use mir_report::plot::{self, Figure, PALETTE};
 use mir_table::Epoch;
 use serde_json::json;
@@ -191,7 +191,7 @@ fn bars_have_one_bar_per_system_with_its_interval() {
 
 #[test]
 fn training_curves_and_layers_have_their_series() {
-    let run = RunId {
+    let run = RunKey {
         dataset: "ds".into(),
         task: "genre".into(),
         model: "b".into(),
