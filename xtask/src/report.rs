@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result};
 use mir_report::confusion::{Media, TrackMedia};
 use mir_report::page::{Index, PageLink, PlotLink};
-use mir_report::pivot::{PivotTable, Preset, pivot};
+use mir_report::pivot::{Preset, pivot};
 use mir_report::plot::{self, Figure, slug};
 use mir_report::{RunKey, Slug};
 use mir_table::{
@@ -139,7 +139,7 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         .await?;
         put(
             format!("{stem}.html"),
-            tables_page(name, &tables).into_bytes(),
+            mir_report::page::tables_page(name, &tables).into_bytes(),
         )
         .await?;
         for ext in ["md", "csv", "html"] {
@@ -372,22 +372,6 @@ fn figure_title(figure: &Figure) -> String {
         Figure::Lines(panels) => panels.first().map(|p| p.title.clone()).unwrap_or_default(),
         Figure::Bars { title, .. } => title.clone(),
     }
-}
-
-/// A standalone page of one preset's tables.
-fn tables_page(name: &str, tables: &[PivotTable]) -> String {
-    let body: String = tables.iter().map(PivotTable::html).collect();
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <link rel=\"icon\" href=\"data:,\">\n<title>{0}: tables</title>\n<style>\
-         body {{ font-family: system-ui, sans-serif; margin: 1.5rem; }}\
-         table {{ border-collapse: collapse; margin-bottom: 1.5rem; font-size: 0.85rem; }}\
-         caption {{ text-align: left; font-weight: 600; padding: 0.3rem 0; }}\
-         th, td {{ border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; }}\
-         td.best {{ font-weight: 700; background: #eef6ee; }}</style>\n</head>\n<body>\n\
-         <h1>{0}: tables</h1>\n{body}</body>\n</html>\n",
-        mir_report::html_escape(name)
-    )
 }
 
 /// Links and spectrograms of tracks' audio, as seen from `report/confusion/`.

@@ -129,6 +129,17 @@ impl Index {
     }
 }
 
+/// A standalone page of one preset's tables, styled as the index.
+pub fn tables_page(name: &str, tables: &[PivotTable]) -> String {
+    let body: String = tables.iter().map(PivotTable::html).collect();
+    let name = html_escape(name);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n<title>{name}: tables</title>\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n<h1>{name}: tables</h1>\n{body}</body>\n</html>\n"
+    )
+}
+
 const STYLE: &str = "body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; max-width: 1400px; }\
 nav ul { display: flex; flex-wrap: wrap; gap: 1rem; list-style: none; padding: 0; }\
 table.metrics { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.85rem; }\
