@@ -1,7 +1,7 @@
 //! The experiment config: YAML through figment, `MIR_` environment overrides, name checks.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use figment::Figment;
@@ -22,7 +22,8 @@ pub struct ExperimentConfig {
     /// Seed of splits and deformations.
     #[serde(default)]
     pub seed: u64,
-    /// Run directory (a path, `file://` or `memory://` URL).
+    /// Run directory (a path relative to the config, a `file://` or `memory://` URL); default
+    /// `runs/<name>` of the current folder.
     #[serde(default)]
     pub output: Option<String>,
     /// Datasets by name.
@@ -163,6 +164,7 @@ pub fn load(path: &Path) -> Result<ExperimentConfig> {
     let mut config: ExperimentConfig = figment
         .extract()
         .map_err(|e| describe(refine(&figment, e), path))?;
+    resolve_paths(&mut config, path)?;
     let mut skipped = Vec::new();
     config
         .models
@@ -179,6 +181,77 @@ pub fn load(path: &Path) -> Result<ExperimentConfig> {
     }
     config.check(path)?;
     Ok(config)
+}
+
+/// Makes the paths a config names relative to the config file's folder, as Cargo resolves
+/// paths in `Cargo.toml`: dataset roots, noise and impulse-response folders, model cards, and
+/// a plain-path `output`. A model card that is not there is also looked for in the folder
+/// `$MIRREF_MODELS` names (by the path as written, then by its file name).
+fn resolve_paths(config: &mut ExperimentConfig, file: &Path) -> Result<()> {
+    let folder =
+        std::path::absolute(file).with_context(|| format!("locating `{}`", file.display()))?;
+    let base = lexical(folder.parent().unwrap_or(Path::new("/")));
+    let datasets = config
+        .datasets
+        .values_mut()
+        .flat_map(DatasetConfig::paths_mut);
+    let scenarios = config
+        .deformations
+        .values_mut()
+        .flat_map(Scenario::paths_mut);
+    for p in datasets.chain(scenarios) {
+        *p = relative_to(&base, p);
+    }
+    for card in config.models.values_mut().flat_map(ModelConfig::paths_mut) {
+        *card = find_card(&base, card);
+    }
+    if let Some(output) = &mut config.output
+        && !output.contains("://")
+    {
+        *output = relative_to(&base, Path::new(output)).display().to_string();
+    }
+    Ok(())
+}
+
+/// `path` joined to `base` unless it is absolute, with `.` and `..` resolved lexically.
+pub fn relative_to(base: &Path, path: &Path) -> PathBuf {
+    lexical(&base.join(path))
+}
+
+/// `path` with `.` and `..` components resolved lexically (`a/./b/../c` is `a/c`).
+pub fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A model card: relative to the config's folder, else in `$MIRREF_MODELS`.
+fn find_card(base: &Path, card: &Path) -> PathBuf {
+    let here = relative_to(base, card);
+    if here.is_file() || card.is_absolute() {
+        return here;
+    }
+    let Some(models) = std::env::var_os(crate::models::MODELS_ENV).map(PathBuf::from) else {
+        return here;
+    };
+    let by_name = card.file_name().map(|n| models.join(n));
+    [Some(models.join(card)), by_name]
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file())
+        .unwrap_or(here)
 }
 
 /// serde reads a `type`-tagged enum through a buffer, so an error inside one carries only the
@@ -475,4 +548,27 @@ pub fn planned_datasets(plan: &Plan) -> Vec<String> {
     let set: std::collections::BTreeSet<String> =
         plan.tasks.iter().map(|(d, _)| d.clone()).collect();
     set.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_lexically_against_the_config_folder() {
+        let base = Path::new("/home/me/project/configs");
+        let cases = [
+            ("../data/tinysol", "/home/me/project/data/tinysol"),
+            ("./noise", "/home/me/project/configs/noise"),
+            ("/abs/x", "/abs/x"),
+            ("../../../../../x", "/x"),
+        ];
+        for (written, expected) in cases {
+            assert_eq!(
+                relative_to(base, Path::new(written)),
+                PathBuf::from(expected)
+            );
+        }
+        assert_eq!(lexical(Path::new("../a/./b/../c")), PathBuf::from("../a/c"));
+    }
 }

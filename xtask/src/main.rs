@@ -1,17 +1,12 @@
-//! `cargo xtask`: mir-ref's pipelines and project chores, as subcommands of one binary.
+//! `mir-ref` (`cargo xtask` in the checkout): parses arguments, sets up logging, calls the
+//! library's operations and prints their summaries.
 
-mod config;
-mod models;
-mod pipeline;
-mod report;
-mod runlog;
-mod tidy;
+use std::path::PathBuf;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
+use mir_table::RunLayout;
+use xtask::{DeformRequest, Stage, chores, config, models, runlog, tidy};
 
 // glibc's malloc returns burn's per-step tensor buffers to the kernel and faults them in again:
 // measured on the probe benchmark, up to 25 s of system time in a 60 s run and twice the wall
@@ -21,7 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
-    name = "cargo xtask",
+    name = "mir-ref",
     about = "mir-ref: evaluate music audio representations"
 )]
 struct Cli {
@@ -31,10 +26,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run an experiment from a YAML config (paths in it are relative to the repository root).
+    /// Run an experiment from a YAML config (paths in it are relative to the config file).
     Experiment {
         /// The config file.
         config: PathBuf,
+        /// The run directory (a path or URL; default `output:` of the config, else
+        /// `runs/<name>` of the current folder).
+        #[arg(long)]
+        output: Option<String>,
         /// Print the planned grid, what is cached and what would run, and exit (writes nothing).
         #[arg(long)]
         dry_run: bool,
@@ -44,7 +43,7 @@ enum Cmd {
         /// Recompute even what an earlier run left with unchanged inputs: `--force` everything,
         /// `--force STAGE` that stage and the later ones.
         #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "embeddings")]
-        force: Option<pipeline::Stage>,
+        force: Option<Stage>,
     },
     /// Rebuild `report/` of a run directory from its tables alone (nothing is rerun).
     Report {
@@ -98,14 +97,14 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
-    /// Model files described by the cards in configs/models/.
+    /// Model files described by the cards in `$MIRREF_MODELS`, else `configs/models/`.
     Models {
         #[command(subcommand)]
         action: ModelsCmd,
     },
-    /// Regenerate docs/tables.md from the table contract.
+    /// Regenerate docs/tables.md from the table contract (in the checkout).
     Docs,
-    /// Check that no mir-* crate depends on a sibling other than mir-table.
+    /// Check the crate layers: leaves, then libraries that never depend on each other.
     Tidy,
     /// Run what CI runs: formatting, lints, tests (after provisioning ONNX Runtime and
     /// basic-pitch, which the tests then require).
@@ -136,73 +135,63 @@ fn main() {
     }
 }
 
-fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root")
-        .to_path_buf()
+/// tracing to stderr (`RUST_LOG` filters) and as JSON lines to the run's `run.log`.
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "info,symphonia=warn,ort=warn".into())
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter()),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(runlog::RunLogWriter)
+                .with_filter(filter()),
+        )
+        .init();
 }
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    // Paths given on the command line are relative to where the user stands; paths inside
-    // configs are relative to the repository root.
-    let cwd = std::env::current_dir()?;
-    std::env::set_current_dir(project_root())?;
-    {
-        use tracing_subscriber::prelude::*;
-        let filter = || {
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,symphonia=warn,ort=warn".into())
-        };
-        tracing_subscriber::registry()
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_filter(filter()),
-            )
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(runlog::RunLogWriter)
-                    .with_filter(filter()),
-            )
-            .init();
-    }
+    init_logging();
     match cli.command {
         Cmd::Experiment {
             config,
+            output,
             dry_run,
             keep_audio,
             force,
         } => {
-            let path = cwd.join(config);
-            let mut config = config::load(&path)?;
+            let mut config = config::load(&config)?;
             config.keep_audio |= keep_audio;
-            let plan = config.plan();
-            print!("{}", pipeline::describe_plan(&config, &plan));
+            if output.is_some() {
+                config.output = output;
+            }
             if dry_run {
-                let runtime = tokio::runtime::Runtime::new()?;
-                print!("{}", runtime.block_on(pipeline::cache_status(&config))?);
+                print!("{}", xtask::plan(&config)?);
                 return Ok(());
             }
+            print!("{}", xtask::describe_plan(&config, &config.plan()));
+            let summary = xtask::experiment(&config, force)?;
             let output = config.output();
-            if let Some(dir) = runlog::local_dir(&output) {
-                runlog::open(dir).with_context(|| format!("opening {}/run.log", dir.display()))?;
-            }
-            let runtime = tokio::runtime::Runtime::new()?;
-            let summary = runtime.block_on(pipeline::run(&config, force))?;
             println!("\n{}", summary.table);
             if summary.skipped_tracks > 0 {
                 println!(
-                    "{} track(s) failed and were left out: see {output}/failures.parquet\n",
-                    summary.skipped_tracks
+                    "{} track(s) failed and were left out: see {output}/{}\n",
+                    summary.skipped_tracks,
+                    RunLayout::FAILURES
                 );
             }
             println!("{}", summary.stages);
             println!(
-                "Results: {0}/ (tables as Parquet), report: {0}/report/index.html",
-                config.output()
+                "Results: {output}/ (tables as Parquet), report: {output}/{}",
+                RunLayout::report().index().in_run()
             );
         }
         Cmd::Report {
@@ -210,51 +199,12 @@ fn run() -> Result<()> {
             tables,
             metric,
         } => {
-            let dir = cwd.join(&run);
-            if !dir.join("metrics.parquet").is_file() {
-                bail!(
-                    "`{}` is not a finished run directory (no metrics.parquet): run `cargo xtask experiment` first",
-                    run.display()
-                );
-            }
-            // The run's own report settings and name, from the config it ran with.
-            let resolved = dir.join("config.resolved.yml");
-            let (name, mut settings) = match std::fs::read_to_string(&resolved) {
-                Ok(text) => {
-                    let value: serde_yaml::Value = serde_yaml::from_str(&text)
-                        .with_context(|| format!("reading {}", resolved.display()))?;
-                    let settings = match value.get("report") {
-                        Some(r) => serde_yaml::from_value(r.clone())
-                            .with_context(|| format!("key `report` of {}", resolved.display()))?,
-                        None => config::ReportConfig::default(),
-                    };
-                    let name = value
-                        .get("name")
-                        .and_then(|n| n.as_str())
-                        .map(str::to_owned);
-                    (name, settings)
-                }
-                Err(_) => (None, config::ReportConfig::default()),
-            };
-            let name = name.unwrap_or_else(|| {
-                dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
-            if !tables.is_empty() {
-                settings.tables = tables;
-            }
-            if metric.is_some() {
-                settings.metric = metric;
-            }
-            let options = report::Options::from_config(&settings).context("option --table")?;
-            let store = mir_table::TableStore::open(&dir.display().to_string())?;
-            let runtime = tokio::runtime::Runtime::new()?;
-            let built = runtime.block_on(report::build(&store, &name, &options))?;
+            let built = xtask::rebuild_report(&run, tables, metric)?;
             println!("{}", built.markdown);
             println!(
-                "Report: {}/report/index.html ({} plots, {} confusion pages, {} spectrograms rendered)",
+                "Report: {}/{} ({} plots, {} confusion pages, {} spectrograms rendered)",
                 run.display(),
+                RunLayout::report().index().in_run(),
                 built.plots,
                 built.pages,
                 built.spectrograms
@@ -268,79 +218,33 @@ fn run() -> Result<()> {
             seed,
             track_id,
         } => {
-            let track_id = track_id.unwrap_or_else(|| input.display().to_string());
-            let (steps, seed) = match config {
-                Some(c) => {
-                    let c = config::load(&cwd.join(c))?;
-                    let Some(s) = c.deformations.get(&scenario) else {
-                        bail!(
-                            "scenario `{scenario}` is not defined in `deformations` (defined: {})",
-                            c.deformations
-                                .keys()
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        );
-                    };
-                    (s.clone(), c.seed)
-                }
-                None => (
-                    mir_deform::spec::parse(&scenario)
-                        .map_err(|e| anyhow::anyhow!("--scenario `{scenario}`: {e}"))?,
-                    seed,
-                ),
+            let s = xtask::deform_file(&DeformRequest {
+                input,
+                scenario,
+                output,
+                config,
+                seed,
+                track_id,
+            })?;
+            let clips = if s.peak > 1.0 {
+                " (clips in 16-bit players)"
+            } else {
+                ""
             };
-            let (input, output) = (cwd.join(input), cwd.join(output));
-            let mut audio = mir_deform::files::load(&input)?;
-            let before = audio.rms();
-            mir_deform::apply(&steps, &scenario, seed, &track_id, &mut audio)
-                .with_context(|| format!("deforming `{}`", input.display()))?;
-            mir_deform::files::write_wav(&output, &audio)?;
-            let peak = audio
-                .channels
-                .iter()
-                .flatten()
-                .fold(0f32, |m, s| m.max(s.abs()));
             println!(
-                "wrote {}: {:.2} s, {} Hz, {} channel(s), level {:+.2} dB, peak {:.3}{}",
-                output.display(),
-                audio.duration_s(),
-                audio.sample_rate_hz,
-                audio.channels.len(),
-                20.0 * (audio.rms() / before).log10(),
-                peak,
-                if peak > 1.0 {
-                    " (clips in 16-bit players)"
-                } else {
-                    ""
-                },
+                "wrote {}: {:.2} s, {} Hz, {} channel(s), level {:+.2} dB, peak {:.3}{clips}",
+                s.output.display(),
+                s.duration_s,
+                s.sample_rate_hz,
+                s.channels,
+                s.level_db,
+                s.peak,
             );
         }
         Cmd::Fixtures { out } => {
-            use mir_datasets::fixtures;
-            let out = cwd.join(out);
-            let synth = mir_datasets::synth::render(
-                &out.join("synth"),
-                &mir_datasets::synth::SynthConfig::default(),
-            )?;
-            println!("synth: {synth} files under {}", out.join("synth").display());
-            let n = fixtures::tinysol(&out.join("tinysol"), mir_datasets::tinysol::FIXTURE_NOTES)?;
-            println!("tinysol: {n} files under {}", out.join("tinysol").display());
-            let n = fixtures::vocalset(&out.join("vocalset"))?;
-            println!(
-                "vocalset: {n} files under {}",
-                out.join("vocalset").display()
-            );
-            let (n, usable) = fixtures::beatport(&out.join("beatport_key"))?;
-            println!(
-                "beatport_key: {n} annotated tracks ({usable} with one key) under {}",
-                out.join("beatport_key").display()
-            );
-            let (test, train) = fixtures::giantsteps(&out.join("giantsteps_key"))?;
-            println!(
-                "giantsteps_key: {test} test and {train} training tracks under {}",
-                out.join("giantsteps_key").display()
-            );
+            for f in xtask::render_fixtures(&out)? {
+                println!("{}: {} under {}", f.name, f.written, f.dir.display());
+            }
         }
         Cmd::SetupOrt { version, force } => {
             let lib = models::setup_ort(&version, force)?;
@@ -352,19 +256,7 @@ fn run() -> Result<()> {
         }
         Cmd::Models { action } => match action {
             ModelsCmd::List => {
-                for name in models::card_names() {
-                    let path = models::card_path(&name);
-                    let state = match mir_embed::onnx::card::ModelCard::from_file(&path) {
-                        Err(e) => format!("invalid card: {e}"),
-                        Ok(card) if models::is_fetched(&name) => {
-                            format!("ready ({})", card.model_path(&path).display())
-                        }
-                        Ok(card) => format!(
-                            "not there ({}): {}",
-                            card.model_path(&path).display(),
-                            card.how_to_fetch(&path)
-                        ),
-                    };
+                for (name, state) in models::list() {
                     println!("{name:<16} {state}");
                 }
             }
@@ -375,112 +267,13 @@ fn run() -> Result<()> {
                 }
             }
         },
-        Cmd::Docs => {
-            let path = project_root().join("docs/tables.md");
-            std::fs::write(&path, mir_table::docs::markdown())
-                .with_context(|| format!("writing {}", path.display()))?;
-            println!("wrote {}", path.display());
-        }
+        Cmd::Docs => println!("wrote {}", chores::docs()?.display()),
         Cmd::Tidy => {
-            let n = tidy::check_workspace(&project_root())?;
-            println!(
-                "tidy: {n} crates depend on no sibling but {}",
-                tidy::CONTRACT
-            );
+            let n = tidy::check_workspace(&chores::project_root())?;
+            println!("tidy: {n} crates keep their layer");
         }
-        Cmd::Ci => ci()?,
-        Cmd::Bench { args } => {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["bench", "--workspace", "--bench", "*", "--"])
-                .args(&args)
-                .status()?;
-            if !status.success() {
-                bail!("`cargo bench` failed");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether the report's browser tests have a chromium: already there, or installed now with
-/// `apt-get` (Debian's package). Where it cannot be installed (no apt, not root, no mirror) the
-/// reason is printed and the browser tests skip; where it is there they must pass.
-fn ensure_chromium() -> bool {
-    let on_path = |name: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-    };
-    let found = || {
-        ["chromium", "chromium-browser", "google-chrome"]
-            .iter()
-            .any(|b| on_path(b))
-    };
-    if std::env::var_os("MIRREF_CHROMIUM").is_some() || found() {
-        return true;
-    }
-    eprintln!("$ apt-get install chromium (for the report's browser tests)");
-    for args in [
-        &["update", "-qq"][..],
-        &[
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "chromium",
-        ],
-    ] {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status();
-        match status {
-            Ok(s) if s.success() => {}
-            other => {
-                eprintln!(
-                    "warning: `apt-get {}` failed ({other:?}): the browser tests will be skipped; \
-                     install chromium (or set MIRREF_CHROMIUM) to run them",
-                    args.join(" ")
-                );
-                return false;
-            }
-        }
-    }
-    found()
-}
-
-fn ci() -> Result<()> {
-    let steps: [&[&str]; 3] = [
-        &["fmt", "--all", "--", "--check"],
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &["test", "--workspace"],
-    ];
-    // The ONNX tests run on a real pretrained network: provision ONNX Runtime and basic-pitch
-    // from their PyPI wheels (cached), and make the tests fail rather than skip without them.
-    models::setup_ort(mir_embed::onnx::runtime::ORT_VERSION, false)
-        .context("provisioning ONNX Runtime for the tests")?;
-    models::fetch("basic-pitch").context("fetching basic-pitch for the tests")?;
-    // The report's browser test runs Debian's chromium.
-    let browser = ensure_chromium();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for args in steps {
-        eprintln!("$ cargo {}", args.join(" "));
-        let status = Command::new(&cargo)
-            .args(args)
-            .env("MIRREF_REQUIRE_MODELS", "1")
-            .env("MIRREF_REQUIRE_BROWSER", if browser { "1" } else { "0" })
-            .status()
-            .with_context(|| format!("running cargo {}", args[0]))?;
-        if !status.success() {
-            bail!("`cargo {}` failed", args.join(" "));
-        }
+        Cmd::Ci => chores::ci()?,
+        Cmd::Bench { args } => chores::bench(&args)?,
     }
     Ok(())
 }

@@ -10,8 +10,18 @@ use mir_embed::onnx::card::ModelCard;
 use mir_embed::onnx::runtime;
 use sha2::{Digest, Sha256};
 
-/// The folder model cards live in.
+/// The folder model cards live in, in the checkout and in a project laid out like it.
 pub const CARDS: &str = "configs/models";
+
+/// The environment variable naming a folder of model cards, searched for cards that are not
+/// where a config says and by `mir-ref models`.
+pub const MODELS_ENV: &str = "MIRREF_MODELS";
+
+/// The folder `mir-ref models` lists and fetches from: `$MIRREF_MODELS`, else
+/// `configs/models` of the current folder.
+pub fn cards_dir() -> PathBuf {
+    std::env::var_os(MODELS_ENV).map_or_else(|| PathBuf::from(CARDS), PathBuf::from)
+}
 
 /// `pip download --no-deps --only-binary=:all: <requirement>` into a fresh temporary folder;
 /// returns the folder and the wheel.
@@ -112,19 +122,19 @@ pub fn setup_ort(version: &str, force: bool) -> Result<PathBuf> {
     Ok(lib)
 }
 
-/// The card file of `name`: a path, or a card name under [`CARDS`].
+/// The card file of `name`: a path, or a card name under [`cards_dir`].
 pub fn card_path(name: &str) -> PathBuf {
     let p = PathBuf::from(name);
     if p.is_file() {
         p
     } else {
-        Path::new(CARDS).join(format!("{name}.yml"))
+        cards_dir().join(format!("{name}.yml"))
     }
 }
 
-/// Names of the cards under [`CARDS`].
+/// Names of the cards under [`cards_dir`].
 pub fn card_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(CARDS)
+    let mut names: Vec<String> = std::fs::read_dir(cards_dir())
         .map(|d| {
             d.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|e| e == "yml"))
@@ -134,6 +144,29 @@ pub fn card_names() -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// Each card under [`cards_dir`] with its state: ready (with the model file's path), not
+/// there (with how to fetch it), or invalid (why).
+pub fn list() -> Vec<(String, String)> {
+    card_names()
+        .into_iter()
+        .map(|name| {
+            let path = card_path(&name);
+            let state = match ModelCard::from_file(&path) {
+                Err(e) => format!("invalid card: {e}"),
+                Ok(card) if is_fetched(&name) => {
+                    format!("ready ({})", card.model_path(&path).display())
+                }
+                Ok(card) => format!(
+                    "not there ({}): {}",
+                    card.model_path(&path).display(),
+                    card.how_to_fetch(&path)
+                ),
+            };
+            (name, state)
+        })
+        .collect()
 }
 
 /// Whether the model file of card `name` is in place with the card's checksum.

@@ -12,17 +12,18 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use mir_report::confusion::{Media, TrackMedia};
 use mir_report::page::{Index, PageLink, PlotLink};
 use mir_report::pivot::{Preset, pivot};
-use mir_report::plot::{self, Figure, slug};
+use mir_report::plot::{self, Figure};
 use mir_report::{RunKey, Slug};
+use mir_table::layout::{ReportFile, run_file_from_index, run_file_from_page};
 use mir_table::{
-    Epoch, Metadata, Prediction, TableKind, TableStore, TaskType, Track, keys, read_failures,
-    read_metrics, read_predictions, read_tracks, read_training_log,
+    Epoch, Metadata, Prediction, RunLayout, TableKind, TableStore, TaskType, Track, keys,
+    read_failures, read_metrics, read_predictions, read_tracks, read_training_log,
 };
 use serde_json::Value;
 use tracing::{info, warn};
@@ -72,6 +73,33 @@ pub struct Built {
     pub spectrograms: usize,
 }
 
+/// The experiment's name and report settings, from the config a finished run in `run_dir`
+/// ran with (`config.resolved.yml`); the folder's name and the defaults when it is not there.
+pub fn run_settings(run_dir: &Path) -> Result<(String, ReportConfig)> {
+    let resolved = run_dir.join(RunLayout::CONFIG);
+    let folder_name = || {
+        run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let Ok(text) = std::fs::read_to_string(&resolved) else {
+        return Ok((folder_name(), ReportConfig::default()));
+    };
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(&text).with_context(|| format!("reading {}", resolved.display()))?;
+    let settings = match value.get("report") {
+        Some(r) => serde_yaml::from_value(r.clone())
+            .with_context(|| format!("key `report` of {}", resolved.display()))?,
+        None => ReportConfig::default(),
+    };
+    let name = value
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned);
+    Ok((name.unwrap_or_else(folder_name), settings))
+}
+
 /// One probe run's predictions, with what its metadata says.
 struct ProbeRun {
     id: RunKey,
@@ -83,12 +111,12 @@ struct ProbeRun {
 /// Builds `report/` in `store` from its tables. `name` is the experiment's name.
 pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<Built> {
     let metrics_table = store
-        .read("metrics.parquet", TableKind::Metrics)
+        .read(RunLayout::METRICS, TableKind::Metrics)
         .await
         .with_context(|| {
             format!(
                 "no metrics table to report on at {}: run `cargo xtask experiment` first",
-                store.display("metrics.parquet")
+                store.display(RunLayout::METRICS)
             )
         })?;
     let metrics = read_metrics(&metrics_table)?;
@@ -99,7 +127,7 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         Some(json) => serde_json::from_str(json).with_context(|| {
             format!(
                 "{}: metadata `{}` is not a JSON object",
-                store.display("metrics.parquet"),
+                store.display(RunLayout::METRICS),
                 keys::DEFORMATIONS
             )
         })?,
@@ -108,13 +136,14 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
     let metric = options.metric.as_deref();
     // A rebuild replaces what an earlier report wrote (spectrograms are kept: they are named
     // by their audio's hash and reused).
-    for folder in ["report/tables", "report/plots", "report/confusion"] {
-        store.delete_prefix(folder).await?;
+    let report = RunLayout::report();
+    for folder in report.rebuilt_folders() {
+        store.delete_prefix(&folder).await?;
     }
     let mut written = 0usize;
-    let mut put = async |rel: String, bytes: Vec<u8>| -> Result<()> {
+    let mut put = async |file: &ReportFile, bytes: Vec<u8>| -> Result<()> {
         written += 1;
-        store.put(&format!("report/{rel}"), bytes.into()).await?;
+        store.put(&file.in_run(), bytes.into()).await?;
         Ok(())
     };
 
@@ -130,29 +159,29 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             continue;
         }
         let md = mir_report::pivot::tables_markdown(&tables);
-        let stem = format!("tables/{}", preset.name());
-        put(format!("{stem}.md"), md.clone().into_bytes()).await?;
+        let file = |ext| report.table(preset.name(), ext);
+        put(&file("md"), md.clone().into_bytes()).await?;
         put(
-            format!("{stem}.csv"),
+            &file("csv"),
             mir_report::pivot::tables_csv(&tables)?.into_bytes(),
         )
         .await?;
         put(
-            format!("{stem}.html"),
+            &file("html"),
             mir_report::page::tables_page(name, &tables).into_bytes(),
         )
         .await?;
         for ext in ["md", "csv", "html"] {
             index.table_files.push((
                 format!("{} ({ext})", preset.name()),
-                format!("{stem}.{ext}"),
+                file(ext).href().to_owned(),
             ));
         }
         markdown.push_str(&md);
         markdown.push('\n');
         index.tables.extend(tables);
     }
-    put("tables.md".into(), markdown.clone().into_bytes()).await?;
+    put(&report.tables_markdown(), markdown.clone().into_bytes()).await?;
 
     // Probe runs and training logs.
     // The probe runs the metrics table reports on (a run directory may hold others, left by
@@ -171,15 +200,8 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
     let mut runs = Vec::new();
     let mut logs: Vec<(RunKey, Vec<Epoch>)> = Vec::new();
     for id in &ids {
-        let dir = crate::pipeline::probe_path(
-            &id.dataset,
-            &id.task,
-            &id.model,
-            id.layer,
-            &id.probe,
-            id.seed,
-        );
-        let file = format!("{dir}/predictions.parquet");
+        let dir = RunLayout::probe(id);
+        let file = dir.predictions();
         let t = store.read(&file, TableKind::Predictions).await?;
         let meta = Metadata::of(&t.schema);
         let k = TableKind::Predictions;
@@ -189,7 +211,7 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             task_type: TaskType::parse(k, meta.get(k, keys::TASK_TYPE)?)?,
             predictions: read_predictions(&t)?,
         });
-        let file = format!("{dir}/training_log.parquet");
+        let file = dir.training_log();
         if store.exists(&file).await? {
             let t = store.read(&file, TableKind::TrainingLog).await?;
             logs.push((id.clone(), read_training_log(&t)?));
@@ -218,13 +240,13 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
     for (title, figures) in sections.into_iter().chain([("Training curves", training)]) {
         let mut links = Vec::new();
         for (stem, figure) in figures {
-            let (svg, png) = (format!("plots/{stem}.svg"), format!("plots/{stem}.png"));
-            put(svg.clone(), figure.svg()?.into_bytes()).await?;
-            put(png.clone(), figure.png()?).await?;
+            let (svg, png) = (report.plot(&stem, "svg"), report.plot(&stem, "png"));
+            put(&svg, figure.svg()?.into_bytes()).await?;
+            put(&png, figure.png()?).await?;
             links.push(PlotLink {
                 title: figure_title(&figure),
-                svg,
-                png,
+                svg: svg.href().to_owned(),
+                png: png.href().to_owned(),
             });
             plots += 1;
         }
@@ -235,8 +257,8 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
 
     // Confusion-matrix pages of single-label tasks.
     let mut tracks: BTreeMap<(String, String), Vec<Track>> = BTreeMap::new();
-    for file in store.list("tracks").await? {
-        if !file.ends_with(".parquet") {
+    for file in store.list(RunLayout::TRACKS).await? {
+        if !RunLayout::is_table(&file) {
             continue;
         }
         let t = store.read(&file, TableKind::Tracks).await?;
@@ -306,8 +328,8 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             &track_media,
         )
         .with_context(|| format!("confusion page of {}", id.label()))?;
-        let href = format!("confusion/{}.html", id.slug_without_seed());
-        put(href.clone(), html.into_bytes()).await?;
+        let page = report.confusion_page(&id.slug_without_seed());
+        put(&page, html.into_bytes()).await?;
         let mut conditions: BTreeSet<&str> = BTreeSet::new();
         for r in group {
             conditions.extend(r.predictions.iter().map(|p| p.deformation.as_str()));
@@ -319,27 +341,30 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
                 "{} ({}): {} layer {}, {}",
                 id.task, id.dataset, id.model, id.layer, id.probe
             ),
-            href,
+            href: page.href().to_owned(),
             deformations: conditions,
         });
         pages += 1;
     }
 
     // The index.
+    let summary = report.summary().in_run();
     for (label, rel) in [
-        ("experiment config", "config.resolved.yml"),
-        ("run log (JSON lines)", "run.log"),
-        ("metrics table", "metrics.parquet"),
-        ("confusion table", "confusion.parquet"),
-        ("failed tracks", "failures.parquet"),
-        ("all metrics (Markdown)", "report/summary.md"),
+        ("experiment config", RunLayout::CONFIG),
+        ("run log (JSON lines)", RunLayout::RUN_LOG),
+        ("metrics table", RunLayout::METRICS),
+        ("confusion table", RunLayout::CONFUSION),
+        ("failed tracks", RunLayout::FAILURES),
+        ("all metrics (Markdown)", summary.as_str()),
     ] {
         if store.exists(rel).await? {
-            index.files.push((label.to_owned(), format!("../{rel}")));
+            index
+                .files
+                .push((label.to_owned(), run_file_from_index(rel)));
         }
     }
-    if store.exists("failures.parquet").await? {
-        let failures = read_failures(&store.read("failures.parquet", TableKind::Failures).await?)?;
+    if store.exists(RunLayout::FAILURES).await? {
+        let failures = read_failures(&store.read(RunLayout::FAILURES, TableKind::Failures).await?)?;
         let skipped: BTreeSet<(&str, &str)> = failures
             .iter()
             .map(|f| (f.dataset.as_str(), f.track_id.as_str()))
@@ -351,7 +376,7 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             ));
         }
     }
-    put("index.html".into(), index.html().into_bytes()).await?;
+    put(&report.index(), index.html().into_bytes()).await?;
     info!(
         files = written,
         plots,
@@ -383,8 +408,8 @@ struct MediaMaker<'a> {
     counted: BTreeMap<String, BTreeSet<String>>,
     limit: usize,
     done: BTreeMap<(String, String), TrackMedia>,
-    /// Spectrograms to render: (audio file, path under `report/`).
-    jobs: BTreeMap<String, PathBuf>,
+    /// Spectrograms to render, and their audio files.
+    jobs: BTreeMap<ReportFile, PathBuf>,
     rendered: usize,
 }
 
@@ -421,11 +446,11 @@ impl<'a> MediaMaker<'a> {
         let mut out = TrackMedia::default();
         match (self.root.clone(), &source) {
             (Some(root), Some(path)) => {
-                out.original.audio = Some(relative_href(&root.join("report/confusion"), path));
+                let pages = root.join(RunLayout::report().pages_folder());
+                out.original.audio = Some(relative_href(&pages, path));
                 if with_spectrogram {
-                    out.original.spectrogram = self
-                        .spectrogram(path, &format!("media/{}", slug(dataset)), &track.track_id)
-                        .await;
+                    out.original.spectrogram =
+                        self.spectrogram(path, dataset, None, &track.track_id).await;
                 }
             }
             _ => out.original.audio = Some(track.audio_uri.clone()),
@@ -433,25 +458,21 @@ impl<'a> MediaMaker<'a> {
         // Deformed audio the run kept (`keep_audio`).
         if let Some(root) = self.root.clone() {
             for name in deformations.keys() {
-                let rel = format!("audio/{dataset}/{name}/{}.wav", track.track_id);
+                let rel = RunLayout::kept_audio(dataset, name, &track.track_id);
                 let path = root.join(&rel);
                 if !path.is_file() {
                     continue;
                 }
                 let spectrogram = if with_spectrogram {
-                    self.spectrogram(
-                        &path,
-                        &format!("media/{}/{}", slug(dataset), slug(name)),
-                        &track.track_id,
-                    )
-                    .await
+                    self.spectrogram(&path, dataset, Some(name), &track.track_id)
+                        .await
                 } else {
                     None
                 };
                 out.deformed.insert(
                     name.clone(),
                     Media {
-                        audio: Some(format!("../../{}", encode_path(&rel))),
+                        audio: Some(run_file_from_page(&encode_path(&rel))),
                         spectrogram,
                     },
                 );
@@ -461,12 +482,19 @@ impl<'a> MediaMaker<'a> {
         Ok(out)
     }
 
-    /// The href of the spectrogram of `audio` in `report/<folder>/`, queued for [`render`]
-    /// unless an earlier report made it (the name holds a hash of the file's path, size and
-    /// modification time); `None` when the audio file is not there.
+    /// The link from a confusion page to the spectrogram of `audio` (a track of `dataset`,
+    /// original or under `deformation`), queued for [`render`] unless an earlier report made
+    /// it (the name holds a hash of the file's path, size and modification time); `None` when
+    /// the audio file is not there.
     ///
     /// [`render`]: Self::render
-    async fn spectrogram(&mut self, audio: &Path, folder: &str, track_id: &str) -> Option<String> {
+    async fn spectrogram(
+        &mut self,
+        audio: &Path,
+        dataset: &str,
+        deformation: Option<&str>,
+        track_id: &str,
+    ) -> Option<String> {
         use sha2::{Digest, Sha256};
         let meta = std::fs::metadata(audio).ok()?;
         let stamp = format!(
@@ -479,23 +507,18 @@ impl<'a> MediaMaker<'a> {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let rel = format!("{folder}/{}_{hash}.png", slug(track_id));
-        if !self
-            .store
-            .exists(&format!("report/{rel}"))
-            .await
-            .unwrap_or(false)
-        {
-            self.jobs.insert(rel.clone(), audio.to_path_buf());
+        let file = RunLayout::report().spectrogram(dataset, deformation, track_id, &hash);
+        if !self.store.exists(&file.in_run()).await.unwrap_or(false) {
+            self.jobs.insert(file.clone(), audio.to_path_buf());
         }
-        Some(format!("../{rel}"))
+        Some(file.from_page())
     }
 
     /// Renders the queued spectrograms on every core and writes them; returns the hrefs of
     /// those whose audio could not be read (logged), for the pages to leave out.
     async fn render(&mut self) -> Result<BTreeSet<String>> {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let jobs: Vec<(String, PathBuf)> = std::mem::take(&mut self.jobs).into_iter().collect();
+        let jobs: Vec<(ReportFile, PathBuf)> = std::mem::take(&mut self.jobs).into_iter().collect();
         let next = AtomicUsize::new(0);
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let results: Vec<(usize, Result<Vec<u8>>)> = std::thread::scope(|scope| {
@@ -523,17 +546,15 @@ impl<'a> MediaMaker<'a> {
         });
         let mut failed = BTreeSet::new();
         for (i, png) in results {
-            let (rel, audio) = &jobs[i];
+            let (file, audio) = &jobs[i];
             match png {
                 Ok(bytes) => {
-                    self.store
-                        .put(&format!("report/{rel}"), bytes.into())
-                        .await?;
+                    self.store.put(&file.in_run(), bytes.into()).await?;
                     self.rendered += 1;
                 }
                 Err(e) => {
                     warn!(audio = %audio.display(), error = %e, "no spectrogram");
-                    failed.insert(format!("../{rel}"));
+                    failed.insert(file.from_page());
                 }
             }
         }
@@ -569,22 +590,7 @@ fn audio_path(uri: &str) -> Option<PathBuf> {
 
 /// `path` made absolute against the working directory, with `.` and `..` resolved lexically.
 fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
+    crate::config::lexical(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
 /// The relative URL from the folder `from` to the file `to` (both absolute).

@@ -13,7 +13,7 @@ fn root() -> PathBuf {
 }
 
 fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mir-ref"));
     cmd.args(args).env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
@@ -356,10 +356,11 @@ fn quickstart_runs_end_to_end() {
         })
         .unwrap();
     assert_eq!(clean_accuracy.n, 56, "fold 0 of 5 is the test split");
-    assert!(
-        clean_accuracy.value > 0.3,
-        "clean instrument accuracy {}",
-        clean_accuracy.value
+    // The clean log-mel rows, to the digit: a refactoring of the pipeline must not move them.
+    assert_eq!(
+        clean_rows(&metrics, "logmel", &["accuracy", "f1_macro"]),
+        QUICKSTART_CLEAN_LOGMEL.trim_start(),
+        "the quickstart's clean log-mel metrics changed"
     );
     report_opens_in_a_browser(&out_dir);
     // basic-pitch, where it has been fetched, knows pitch: pitch class from its `note` layer.
@@ -381,6 +382,44 @@ fn quickstart_runs_end_to_end() {
             "MIRREF_REQUIRE_MODELS is set but the quickstart ran without basic-pitch"
         );
     }
+}
+
+/// The quickstart's clean log-mel metrics, as [`clean_rows`] prints them (computed by the
+/// pipeline before it became a library, commit 5fbce85, and unchanged since).
+const QUICKSTART_CLEAN_LOGMEL: &str = "
+instrument linear L0 accuracy 0.4286 [0.3036, 0.5714] n=56
+instrument linear L0 f1_macro 0.4041 [0.2644, 0.5000] n=56
+instrument mlp L0 accuracy 0.4821 [0.3571, 0.6250] n=56
+instrument mlp L0 f1_macro 0.4436 [0.3022, 0.5414] n=56
+pitch_class linear L0 accuracy 0.8750 [0.7857, 0.9464] n=56
+pitch_class linear L0 f1_macro 0.8783 [0.7561, 0.9502] n=56
+pitch_class mlp L0 accuracy 0.8393 [0.7321, 0.9286] n=56
+pitch_class mlp L0 f1_macro 0.8417 [0.7043, 0.9178] n=56
+";
+
+/// `task probe metric value [ci_low, ci_high] n` per clean row of `model`, one per line, sorted.
+fn clean_rows(metrics: &[mir_table::MetricRow], model: &str, names: &[&str]) -> String {
+    let mut lines: Vec<String> = metrics
+        .iter()
+        .filter(|m| m.model == model && m.deformation == "clean")
+        .filter(|m| names.contains(&m.metric.as_str()))
+        .map(|m| {
+            let ci = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.4}"));
+            format!(
+                "{} {} L{} {} {:.4} [{}, {}] n={}",
+                m.task,
+                m.probe,
+                m.layer,
+                m.metric,
+                m.value,
+                ci(m.ci_low),
+                ci(m.ci_high),
+                m.n
+            )
+        })
+        .collect();
+    lines.sort();
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 #[path = "../../crates/mir-report/tests/it/cdp.rs"]
@@ -918,7 +957,7 @@ fn a_run_killed_at_any_point_resumes_to_the_same_metrics() {
     let (mut killed, mut resumed) = (0, 0);
     for (k, fraction) in [0.05, 0.2, 0.35, 0.5, 0.65, 0.8].into_iter().enumerate() {
         let cut = dir.path().join(format!("cut-{k}"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mir-ref"))
             .args(["experiment", &path])
             .env("MIR_OUTPUT", &cut)
             .env("RUST_LOG", "warn")
@@ -1006,4 +1045,112 @@ fn streamed_tracks_give_the_same_results() {
     // The training and validation tracks (no deformation applies to them) were streamed.
     assert!(log.contains("streamed 192 tracks longer than 0 s"), "{log}");
     assert_eq!(streamed, whole);
+}
+
+/// A researcher's own project: the quickstart config copied into a folder of its own with a
+/// relative dataset root, run by a copy of the binary outside the checkout from a third
+/// folder. The run lands in `runs/quickstart` of that folder, the fixture and the tracks'
+/// audio in the config's folder, and `MIRREF_MODELS` finds the model card the config names.
+#[test]
+fn a_config_in_its_own_folder_runs_from_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (project, elsewhere, bin) = (
+        dir.path().join("project"),
+        dir.path().join("elsewhere"),
+        dir.path().join("bin"),
+    );
+    for d in [&project, &elsewhere, &bin] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let exe = bin.join("mir-ref");
+    std::fs::copy(env!("CARGO_BIN_EXE_mir-ref"), &exe).unwrap();
+    let yaml = std::fs::read_to_string(root().join("configs/quickstart.yml"))
+        .unwrap()
+        .replace("root: ../fixtures/generated/tinysol", "root: data/tinysol")
+        .replace("keep_audio: true", "keep_audio: false")
+        .replace("epochs: 200", "epochs: 20");
+    std::fs::write(project.join("quickstart.yml"), yaml).unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(&exe);
+        cmd.args(args)
+            .current_dir(&elsewhere)
+            .env("RUST_LOG", "warn");
+        cmd.env_remove("MIRREF_MODELS");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+
+    let help = run(&["--help"], &[]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for sub in [
+        "experiment",
+        "report",
+        "deform",
+        "fixtures",
+        "models",
+        "setup-ort",
+    ] {
+        assert!(help.contains(sub), "`mir-ref --help` lacks {sub}:\n{help}");
+    }
+
+    // The card `models/basic-pitch.yml` is not beside the config; MIRREF_MODELS names the
+    // folder that has it. Where the model file is there, the plan includes basic-pitch.
+    let cards = root().join("configs/models");
+    let plan = run(
+        &["experiment", "../project/quickstart.yml", "--dry-run"],
+        &[("MIRREF_MODELS", cards.to_str().unwrap())],
+    );
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    let fetched = root().join("models/basic-pitch-0.4.0/nmp.onnx").is_file();
+    assert_eq!(
+        plan.contains("basic_pitch (layers note, onset)"),
+        fetched,
+        "model card found through MIRREF_MODELS: {plan}"
+    );
+
+    let out = run(&["experiment", "../project/quickstart.yml"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = elsewhere.join("runs/quickstart");
+    assert!(
+        results.join("metrics.parquet").is_file(),
+        "run not in the current folder"
+    );
+    assert!(project.join("data/tinysol/TinySOL_metadata.csv").is_file());
+    assert!(!project.join("runs").exists() && !bin.join("runs").exists());
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = TableStore::open(results.to_str().unwrap()).unwrap();
+    let tracks = mir_table::read_tracks(
+        &rt.block_on(store.read("tracks/tinysol/instrument.parquet", TableKind::Tracks))
+            .unwrap(),
+    )
+    .unwrap();
+    let data = std::fs::canonicalize(project.join("data/tinysol")).unwrap();
+    for t in &tracks {
+        let audio = std::fs::canonicalize(&t.audio_uri).unwrap();
+        assert!(
+            audio.starts_with(&data),
+            "{} is not in the config's folder",
+            t.audio_uri
+        );
+    }
+
+    // `--output` puts the run elsewhere, relative to the current folder.
+    let out = run(
+        &[
+            "experiment",
+            "../project/quickstart.yml",
+            "--output",
+            "other/run",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-> other/run"));
 }

@@ -200,6 +200,19 @@ impl DatasetConfig {
         }
     }
 
+    /// The folders the config names (the dataset's root), for a caller that resolves relative
+    /// paths against the config they were written in. (A custom dataset's `metadata` is
+    /// relative to its root.)
+    pub fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        vec![match self {
+            DatasetConfig::Custom(c) => &mut c.root,
+            DatasetConfig::Tinysol(c) => &mut c.root,
+            DatasetConfig::Vocalset(c) => &mut c.root,
+            DatasetConfig::BeatportKey(c) => &mut c.root,
+            DatasetConfig::GiantstepsKey(c) => &mut c.root,
+        }]
+    }
+
     /// Makes sure the dataset is on disk: renders, downloads (when the config allows) or
     /// explains what to place where.
     pub fn prepare(&self, options: &download::Options) -> Result<()> {

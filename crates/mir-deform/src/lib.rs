@@ -266,6 +266,19 @@ impl Scenario {
         Self { steps }
     }
 
+    /// The files and folders the steps read (noise recordings, impulse responses), for a
+    /// caller that resolves relative paths against the config they were written in.
+    pub fn paths_mut(&mut self) -> Vec<&mut std::path::PathBuf> {
+        self.steps
+            .iter_mut()
+            .filter_map(|s| match s {
+                Step::BackgroundNoise(n) => Some(&mut n.sounds_path),
+                Step::ImpulseResponse(r) => Some(&mut r.ir_path),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Checks every step's parameters; the error carries the index of the failing step.
     pub fn validate(&self) -> Result<(), (usize, Error)> {
         self.steps

@@ -172,6 +172,16 @@ pub enum ModelConfig {
 }
 
 impl ModelConfig {
+    /// The files the config names (a model card), for a caller that resolves relative paths
+    /// against the config they were written in.
+    pub fn paths_mut(&mut self) -> Vec<&mut std::path::PathBuf> {
+        match self {
+            #[cfg(feature = "onnx")]
+            ModelConfig::Onnx(c) => vec![&mut c.card],
+            _ => Vec::new(),
+        }
+    }
+
     /// For a model marked `optional` whose file or runtime is not there: why. Such a model is
     /// left out of the run with a notice.
     pub fn skipped_because(&self) -> Option<String> {

@@ -345,18 +345,7 @@ where
     Ok(())
 }
 
-/// A file-name-safe version of `s`: letters, digits, `-`, `_` and `.` kept, the rest `_`.
-pub fn slug(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub use mir_table::layout::slug;
 
 /// A deformation swept over one parameter: the deformations of one kind that differ only
 /// in a number (white noise at several SNRs, MP3 at several bitrates).

@@ -34,12 +34,14 @@
 mod columns;
 pub mod docs;
 mod io;
+pub mod layout;
 mod records;
 mod schema;
 mod validate;
 
 pub use columns::column;
 pub use io::{Table, TableStore, decode, encode};
+pub use layout::RunLayout;
 pub use records::{
     ConfusionRow, EmbeddingRow, Epoch, FailureRow, MetricRow, Prediction, Track, confusion_batch,
     embeddings_batch, failures_batch, metrics_batch, predictions_batch, read_confusion,

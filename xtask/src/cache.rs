@@ -1,0 +1,159 @@
+//! Input hashes: what each stage's outputs depend on, written into their `input_hash`
+//! metadata, and the lookup that reuses an output whose hash matches.
+//!
+//! Every hash is built by [`InputHash`], which length-prefixes each part so that no two lists
+//! of parts give the same bytes.
+
+use arrow::datatypes::SchemaRef;
+use mir_table::{Metadata, Table, TableKind, TableStore, Track, keys};
+use sha2::{Digest, Sha256};
+
+use crate::config::ExperimentConfig;
+
+/// A SHA-256 over a versioned list of parts.
+pub struct InputHash(Sha256);
+
+impl InputHash {
+    /// Starts a hash of one kind of output; bump `version` when what it covers changes.
+    pub fn new(version: &str) -> Self {
+        let mut h = Self(Sha256::new());
+        h.part(version);
+        h
+    }
+
+    /// Adds one part.
+    pub fn part(&mut self, s: &str) -> &mut Self {
+        self.0.update((s.len() as u64).to_le_bytes());
+        self.0.update(s.as_bytes());
+        self
+    }
+
+    /// Adds a part as its JSON.
+    pub fn json(&mut self, value: &impl serde::Serialize) -> &mut Self {
+        self.part(&serde_json::to_string(value).unwrap_or_default())
+    }
+
+    /// The hash as 64 lowercase hex digits.
+    pub fn finish(self) -> String {
+        hex(&self.0.finalize())
+    }
+}
+
+/// Lowercase hex digits of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The size and modification time of a file (`unreadable` when it cannot be read), so a
+/// replaced audio file changes the hash of what was computed from it.
+pub fn file_stamp(path: &str) -> String {
+    std::fs::metadata(path)
+        .ok()
+        .and_then(|m| {
+            let modified = m
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?;
+            Some(format!("{} {}", m.len(), modified.as_nanos()))
+        })
+        .unwrap_or_else(|| "unreadable".into())
+}
+
+/// Everything an extraction depends on: the model's definition, the dataset, the experiment
+/// seed, each deformation's steps and the splits it deforms, and every track's id, split, file,
+/// size and modification time.
+pub fn extraction(
+    config: &ExperimentConfig,
+    model_fingerprint: &str,
+    dataset: &str,
+    deformations: &[(&str, Vec<&'static str>)],
+    tracks: &[Track],
+) -> String {
+    let mut h = InputHash::new("extraction v1");
+    h.part(model_fingerprint)
+        .part(dataset)
+        .part(&config.seed.to_string());
+    for (name, splits) in deformations {
+        h.part(name)
+            .json(&config.deformations[*name])
+            .part(&splits.join(","));
+    }
+    for t in tracks {
+        h.part(&t.track_id)
+            .part(&t.split)
+            .part(&t.audio_uri)
+            .part(&file_stamp(&t.audio_uri));
+    }
+    h.finish()
+}
+
+/// Everything a probe's predictions depend on: its config, seed and layer, the task's
+/// vocabulary and tracks (ids, splits, labels, targets), and the input hashes of the
+/// embeddings it reads.
+pub fn probe(
+    probe_config: &mir_probe::ProbeConfig,
+    key: &mir_table::RunKey,
+    task: &mir_datasets::custom::TaskTracks,
+    embeddings: &[Table],
+) -> String {
+    let mut h = InputHash::new("probe v1");
+    h.json(probe_config)
+        .part(&format!("{} {} {}", key.seed, key.layer, key.task))
+        .json(&task.vocabulary);
+    for t in &task.tracks {
+        h.part(&format!(
+            "{} {} {:?} {:?}",
+            t.track_id, t.split, t.labels, t.targets
+        ));
+    }
+    for table in embeddings {
+        let meta = Metadata::of(&table.schema);
+        h.part(
+            meta.get(TableKind::Embeddings, keys::INPUT_HASH)
+                .unwrap_or("none"),
+        );
+    }
+    h.finish()
+}
+
+/// What a probe's metrics depend on: its predictions (the job's hash), the evaluation settings
+/// and the seed of the bootstrap.
+pub fn evaluation(config: &ExperimentConfig, job_hash: &str) -> String {
+    let mut h = InputHash::new("metrics v2");
+    h.part(job_hash)
+        .part(&config.seed.to_string())
+        .json(&config.evaluation);
+    h.finish()
+}
+
+/// The table at `rel` if it is there, valid, and carries `input_hash`: what a rerun reuses.
+pub async fn read_with_hash(
+    store: &TableStore,
+    rel: &str,
+    kind: TableKind,
+    input_hash: &str,
+) -> Option<Table> {
+    let table = store
+        .read(rel, kind)
+        .await
+        .map_err(|e| tracing::debug!("not reusing {rel}: {e}"))
+        .ok()?;
+    let hash = Metadata::of(&table.schema)
+        .get(kind, keys::INPUT_HASH)
+        .ok()?
+        .to_string();
+    (hash == input_hash).then_some(table)
+}
+
+/// `schema` with `input_hash` added to its metadata.
+pub fn with_input_hash(schema: SchemaRef, input_hash: &str) -> SchemaRef {
+    with_metadata(schema, keys::INPUT_HASH, input_hash)
+}
+
+/// `schema` with `key: value` added to its metadata.
+pub fn with_metadata(schema: SchemaRef, key: &str, value: &str) -> SchemaRef {
+    let mut metadata = schema.metadata().clone();
+    metadata.insert(key.to_string(), value.to_string());
+    std::sync::Arc::new(schema.as_ref().clone().with_metadata(metadata))
+}

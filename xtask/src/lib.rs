@@ -1,0 +1,212 @@
+//! mir-ref's application: the pipeline that wires every crate together, as a library.
+//!
+//! Each operation of the `mir-ref` command line (`cargo xtask` in the checkout) is a function
+//! here that takes a loaded config or plain paths and returns a typed summary; `main.rs` only
+//! parses arguments, sets up logging and prints. So the pipeline can be embedded, tested on a
+//! `memory://` store, and installed (`cargo install --path xtask` gives the `mir-ref` binary).
+//!
+//! Reads and writes every table of the contract, through [`mir_table::TableStore`] at the
+//! paths of [`mir_table::RunLayout`]. It computes nothing itself: decoding, deforming,
+//! embedding, training, scoring and drawing are the libraries'.
+//!
+//! Paths in a config are relative to the config file, as Cargo's are to `Cargo.toml`
+//! ([`config::load`]); the default run directory is `runs/<name>` of the current folder. No
+//! function here changes the working directory.
+//!
+//! ```no_run
+//! let config = xtask::config::load(std::path::Path::new("configs/quickstart.yml"))?;
+//! let summary = xtask::experiment(&config, None)?;
+//! println!("{}", summary.table);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+mod cache;
+pub mod chores;
+pub mod config;
+pub mod models;
+mod pipeline;
+pub mod report;
+pub mod runlog;
+pub mod tidy;
+mod work;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use mir_table::{RunLayout, TableStore};
+
+pub use config::ExperimentConfig;
+pub use pipeline::{GridSize, RunSummary, Stage, describe_plan, grid_size};
+
+/// Runs an experiment: datasets, extraction, probes, metrics and report, reusing what an
+/// earlier run into the same directory left with unchanged inputs (`force` recomputes that
+/// stage and the later ones). Tracing events also go to the run's `run.log` when it is local.
+pub fn experiment(config: &ExperimentConfig, force: Option<Stage>) -> Result<RunSummary> {
+    let output = config.output();
+    if let Some(dir) = runlog::local_dir(&output) {
+        runlog::open(dir)
+            .with_context(|| format!("opening {}/{}", dir.display(), RunLayout::RUN_LOG))?;
+    }
+    tokio::runtime::Runtime::new()?.block_on(pipeline::run(config, force))
+}
+
+/// The dry run: the planned grid, what is cached and what would run; writes nothing and
+/// prepares (downloads, renders) no dataset.
+pub fn plan(config: &ExperimentConfig) -> Result<String> {
+    let mut text = describe_plan(config, &config.plan());
+    text.push_str(&tokio::runtime::Runtime::new()?.block_on(pipeline::cache_status(config))?);
+    Ok(text)
+}
+
+/// Rebuilds `report/` of the finished run in `run_dir` from its tables alone. `tables` and
+/// `metric` override the run config's `report` settings when given.
+pub fn rebuild_report(
+    run_dir: &Path,
+    tables: Vec<String>,
+    metric: Option<String>,
+) -> Result<report::Built> {
+    if !run_dir.join(RunLayout::METRICS).is_file() {
+        bail!(
+            "`{}` is not a finished run directory (no {}): run `mir-ref experiment` first",
+            run_dir.display(),
+            RunLayout::METRICS
+        );
+    }
+    let (name, mut settings) = report::run_settings(run_dir)?;
+    if !tables.is_empty() {
+        settings.tables = tables;
+    }
+    if metric.is_some() {
+        settings.metric = metric;
+    }
+    let options = report::Options::from_config(&settings).context("option --table")?;
+    let store = TableStore::open(&run_dir.display().to_string())?;
+    tokio::runtime::Runtime::new()?.block_on(report::build(&store, &name, &options))
+}
+
+/// What [`deform_file`] is asked to do.
+pub struct DeformRequest {
+    /// Audio file to read.
+    pub input: PathBuf,
+    /// Steps (`'white_noise snr_db=15 | mp3 bitrate=32'`), or with `config` a scenario's name.
+    pub scenario: String,
+    /// WAV file to write (32-bit float).
+    pub output: PathBuf,
+    /// Take the scenario and seed from this experiment config.
+    pub config: Option<PathBuf>,
+    /// Seed, without `config`.
+    pub seed: u64,
+    /// The track id the noise is drawn for (default: the input path as given).
+    pub track_id: Option<String>,
+}
+
+/// What [`deform_file`] wrote.
+pub struct DeformSummary {
+    /// The output file.
+    pub output: PathBuf,
+    /// Its duration.
+    pub duration_s: f64,
+    /// Its sample rate.
+    pub sample_rate_hz: u32,
+    /// Its channels.
+    pub channels: usize,
+    /// RMS level change, in dB.
+    pub level_db: f64,
+    /// Highest absolute sample.
+    pub peak: f32,
+}
+
+/// Deforms one file exactly as an experiment would (same steps, seed and track id).
+pub fn deform_file(request: &DeformRequest) -> Result<DeformSummary> {
+    let DeformRequest {
+        input,
+        scenario,
+        output,
+        ..
+    } = request;
+    let track_id = request
+        .track_id
+        .clone()
+        .unwrap_or_else(|| input.display().to_string());
+    let (steps, seed) = match &request.config {
+        Some(c) => scenario_of(&config::load(c)?, scenario)?,
+        None => (
+            mir_deform::spec::parse(scenario)
+                .map_err(|e| anyhow::anyhow!("--scenario `{scenario}`: {e}"))?,
+            request.seed,
+        ),
+    };
+    let mut audio = mir_deform::files::load(input)?;
+    let before = audio.rms();
+    mir_deform::apply(&steps, scenario, seed, &track_id, &mut audio)
+        .with_context(|| format!("deforming `{}`", input.display()))?;
+    mir_deform::files::write_wav(output, &audio)?;
+    Ok(DeformSummary {
+        output: output.clone(),
+        duration_s: audio.duration_s(),
+        sample_rate_hz: audio.sample_rate_hz,
+        channels: audio.channels.len(),
+        level_db: 20.0 * (audio.rms() / before).log10(),
+        peak: audio
+            .channels
+            .iter()
+            .flatten()
+            .fold(0f32, |m, s| m.max(s.abs())),
+    })
+}
+
+/// A config's scenario `name` and its seed.
+fn scenario_of(config: &ExperimentConfig, name: &str) -> Result<(mir_deform::Scenario, u64)> {
+    match config.deformations.get(name) {
+        Some(s) => Ok((s.clone(), config.seed)),
+        None => bail!(
+            "scenario `{name}` is not defined in `deformations` (defined: {})",
+            config
+                .deformations
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// One fixture dataset rendered by [`render_fixtures`].
+pub struct Fixture {
+    /// Dataset name (its folder under the output).
+    pub name: &'static str,
+    /// What was written (`1026 files`).
+    pub written: String,
+    /// Its folder.
+    pub dir: PathBuf,
+}
+
+/// Renders every fixture dataset (synthetic audio in each real dataset's layout) under `out`.
+pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
+    use mir_datasets::fixtures;
+    let dir = |name: &'static str| out.join(name);
+    let fixture = |name, written| Fixture {
+        name,
+        written,
+        dir: dir(name),
+    };
+    let synth =
+        mir_datasets::synth::render(&dir("synth"), &mir_datasets::synth::SynthConfig::default())?;
+    let tinysol = fixtures::tinysol(&dir("tinysol"), mir_datasets::tinysol::FIXTURE_NOTES)?;
+    let vocalset = fixtures::vocalset(&dir("vocalset"))?;
+    let (beatport, usable) = fixtures::beatport(&dir("beatport_key"))?;
+    let (test, train) = fixtures::giantsteps(&dir("giantsteps_key"))?;
+    Ok(vec![
+        fixture("synth", format!("{synth} files")),
+        fixture("tinysol", format!("{tinysol} files")),
+        fixture("vocalset", format!("{vocalset} files")),
+        fixture(
+            "beatport_key",
+            format!("{beatport} annotated tracks ({usable} with one key)"),
+        ),
+        fixture(
+            "giantsteps_key",
+            format!("{test} test and {train} training tracks"),
+        ),
+    ])
+}

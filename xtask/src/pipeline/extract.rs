@@ -1,0 +1,557 @@
+//! The extraction stage: audio -> deformations -> `embeddings`, once per (dataset, model).
+//!
+//! Each track is decoded once, embedded clean, and embedded under each deformation that
+//! applies to its split ([`deformation_splits`]). Tracks go to the workers in groups, so a
+//! model that batches (ONNX) fills its batches with the windows of several tracks; long tracks
+//! that nothing deforms are streamed block by block. The work is saved in chunks under
+//! `parts/`, so a run cut off mid-extraction resumes at the chunk it was in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+use arrow::datatypes::SchemaRef;
+use mir_embed::{Embedder, WindowEmbedding};
+use mir_table::layout::{EmbeddingsDir, PartsDir};
+use mir_table::{
+    CLEAN, EmbeddingRow, FailureRow, Metadata, RunLayout, Table, TableKind, TableStore, Track,
+};
+use tracing::info;
+
+use crate::cache::{self, read_with_hash, with_input_hash};
+use crate::config::{ExperimentConfig, Plan};
+use crate::work;
+
+/// Tracks a worker takes at a time; memory holds one group's audio per worker.
+const GROUP: usize = 8;
+
+/// An extraction's tables (one per condition, clean first) and the tracks it left out.
+pub struct Extraction {
+    /// The `embeddings` tables.
+    pub tables: Vec<Table>,
+    /// The tracks that could not be decoded, deformed or embedded.
+    pub failures: Vec<FailureRow>,
+}
+
+/// The deformations of one dataset's extraction, and the splits each one deforms: test
+/// tracks when it is evaluated, training tracks when a probe augments with it.
+pub fn deformation_splits(plan: &Plan) -> Vec<(&str, Vec<&'static str>)> {
+    let mut names: Vec<&str> = plan
+        .deformations
+        .iter()
+        .chain(&plan.augmentations)
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let has = |list: &[String], name: &str| list.iter().any(|d| d == name);
+    names
+        .into_iter()
+        .map(|name| {
+            let mut splits = Vec::new();
+            if has(&plan.deformations, name) {
+                splits.push("test");
+            }
+            if has(&plan.augmentations, name) {
+                splits.push("train");
+            }
+            (name, splits)
+        })
+        .collect()
+}
+
+/// A track stopped: skipped and recorded (`Skip`: stage, condition, error), or the run itself
+/// failed (`Fatal`: writing kept audio).
+enum Stop {
+    Skip(&'static str, String, anyhow::Error),
+    Fatal(anyhow::Error),
+}
+
+/// The audio of one track under every condition it is embedded in.
+type ConditionAudio<'a> = Vec<(&'a str, Vec<f32>)>;
+
+/// The rows one track contributes, per condition.
+type TrackRows<'a> = Vec<(&'a str, Vec<EmbeddingRow>)>;
+
+/// What a group of tracks gave: rows per condition, and the tracks skipped.
+#[derive(Default)]
+struct Embedded<'a> {
+    rows: BTreeMap<&'a str, Vec<EmbeddingRow>>,
+    failures: Vec<FailureRow>,
+}
+
+impl<'a> Embedded<'a> {
+    fn extend(&mut self, other: Embedded<'a>) {
+        for (condition, rows) in other.rows {
+            self.rows.entry(condition).or_default().extend(rows);
+        }
+        self.failures.extend(other.failures);
+    }
+}
+
+/// One (dataset, model) extraction: its inputs, model and output locations.
+pub struct Job<'a> {
+    config: &'a ExperimentConfig,
+    store: &'a TableStore,
+    dataset: &'a str,
+    model_name: &'a str,
+    model: Box<dyn Embedder>,
+    sample_rate_hz: u32,
+    deformations: Vec<(&'a str, Vec<&'static str>)>,
+    conditions: Vec<&'a str>,
+    input_hash: String,
+    dir: EmbeddingsDir,
+    schema: SchemaRef,
+    failures_schema: SchemaRef,
+    runtime: tokio::runtime::Handle,
+    streamed: AtomicUsize,
+}
+
+impl<'a> Job<'a> {
+    /// Builds the model and hashes the extraction's inputs.
+    pub fn new(
+        config: &'a ExperimentConfig,
+        plan: &'a Plan,
+        store: &'a TableStore,
+        dataset: &'a str,
+        model_name: &'a str,
+        tracks: &[Track],
+    ) -> Result<Self> {
+        let model = mir_embed::build(&config.models[model_name])?;
+        let info = model.info();
+        let deformations = deformation_splits(plan);
+        let conditions = std::iter::once(CLEAN)
+            .chain(deformations.iter().map(|(d, _)| *d))
+            .collect();
+        let input_hash =
+            cache::extraction(config, &model.fingerprint(), dataset, &deformations, tracks);
+        let schema = with_input_hash(
+            mir_embed::embeddings_schema(&info, model_name, dataset)?,
+            &input_hash,
+        );
+        let failures_schema = with_input_hash(
+            TableKind::Failures.schema(0, &Metadata::new())?,
+            &input_hash,
+        );
+        Ok(Self {
+            config,
+            store,
+            dataset,
+            model_name,
+            model,
+            sample_rate_hz: info.sample_rate_hz,
+            deformations,
+            conditions,
+            input_hash,
+            dir: RunLayout::embeddings(dataset, model_name),
+            schema,
+            failures_schema,
+            runtime: tokio::runtime::Handle::current(),
+            streamed: AtomicUsize::new(0),
+        })
+    }
+
+    /// The tables of an earlier extraction with the same input hash, if all are there (and,
+    /// when the run keeps audio, every kept file too).
+    pub async fn cached(&self, tracks: &[Track]) -> Option<Extraction> {
+        let failures = read_with_hash(
+            self.store,
+            &self.dir.failures(),
+            TableKind::Failures,
+            &self.input_hash,
+        )
+        .await?;
+        let failures = mir_table::read_failures(&failures).ok()?;
+        let mut tables = Vec::new();
+        for condition in &self.conditions {
+            let rel = self.dir.table(condition);
+            let kind = TableKind::Embeddings;
+            tables.push(read_with_hash(self.store, &rel, kind, &self.input_hash).await?);
+        }
+        if self.config.keep_audio && !self.kept_audio_complete(tracks, &failures).await {
+            return None;
+        }
+        info!(
+            dataset = self.dataset,
+            model = self.model_name,
+            "reusing embeddings: inputs unchanged ({})",
+            self.dir.dir()
+        );
+        Some(Extraction { tables, failures })
+    }
+
+    /// Whether the kept audio of every track and deformation applied to its split is there,
+    /// but for the tracks that failed.
+    async fn kept_audio_complete(&self, tracks: &[Track], failures: &[FailureRow]) -> bool {
+        let failed: BTreeSet<&str> = failures.iter().map(|f| f.track_id.as_str()).collect();
+        for (name, splits) in &self.deformations {
+            for t in tracks {
+                if !splits.contains(&t.split.as_str()) || failed.contains(t.track_id.as_str()) {
+                    continue;
+                }
+                let rel = RunLayout::kept_audio(self.dataset, name, &t.track_id);
+                if !self.store.exists(&rel).await.unwrap_or(false) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Extracts every track, chunk by chunk (reusing the chunks an interrupted run saved),
+    /// then writes one table per condition and the extraction's failures, which mark it
+    /// complete.
+    pub async fn compute(&self, tracks: &[Track]) -> Result<Extraction> {
+        let bar = crate::runlog::progress(
+            tracks.len(),
+            &format!("{}/{}", self.dataset, self.model_name),
+        );
+        let parts = self.dir.parts(&self.input_hash);
+        let mut all = Embedded::default();
+        let chunks = tracks.chunks(self.config.checkpoint_tracks.max(1));
+        for (c, chunk) in chunks.enumerate() {
+            let done = self.chunk(&parts, c, chunk, &bar).await;
+            all.extend(done.inspect_err(|_| bar.finish_and_clear())?);
+        }
+        bar.finish_and_clear();
+        let tables = self.write_tables(all.rows).await?;
+        let mut failures = all.failures;
+        failures.sort_by(|a, b| a.track_id.cmp(&b.track_id));
+        // Written last, so a run cut off before this point extracts again (from its parts).
+        self.write_failures(&self.dir.failures(), &failures).await?;
+        self.finish().await;
+        Ok(Extraction { tables, failures })
+    }
+
+    /// Chunk `c`: read back from `parts` when an interrupted run saved it, else embedded and
+    /// saved (its embeddings, then its failures, which mark the part complete).
+    async fn chunk(
+        &self,
+        parts: &PartsDir,
+        c: usize,
+        tracks: &[Track],
+        bar: &indicatif::ProgressBar,
+    ) -> Result<Embedded<'a>> {
+        let (epart, fpart) = (parts.embeddings(c), parts.failures(c));
+        if !self.config.keep_audio
+            && let Some(saved) = self.read_part(&epart, &fpart).await
+        {
+            bar.inc(tracks.len() as u64);
+            info!(
+                dataset = self.dataset,
+                model = self.model_name,
+                "resuming: tracks of chunk {c} were extracted by an interrupted run ({epart})"
+            );
+            return Ok(saved);
+        }
+        let embedded = self.embed_tracks(tracks, bar).with_context(|| {
+            format!(
+                "extracting `{}` embeddings of dataset `{}`",
+                self.model_name, self.dataset
+            )
+        })?;
+        let flat: Vec<EmbeddingRow> = embedded.rows.values().flatten().cloned().collect();
+        let batch = mir_table::embeddings_batch(&self.schema, &flat)?;
+        let kind = TableKind::Embeddings;
+        self.store
+            .write(&epart, kind, &self.schema, &[batch])
+            .await?;
+        self.write_failures(&fpart, &embedded.failures).await?;
+        Ok(embedded)
+    }
+
+    /// One saved chunk of an interrupted extraction, if both its tables carry the hash.
+    async fn read_part(&self, embeddings: &str, failures: &str) -> Option<Embedded<'a>> {
+        let hash = &self.input_hash;
+        let f = read_with_hash(self.store, failures, TableKind::Failures, hash).await?;
+        let e = read_with_hash(self.store, embeddings, TableKind::Embeddings, hash).await?;
+        let mut out = Embedded {
+            failures: mir_table::read_failures(&f).ok()?,
+            ..Embedded::default()
+        };
+        for row in mir_table::read_embeddings(&e).ok()? {
+            if let Some(condition) = self.conditions.iter().find(|c| **c == row.deformation) {
+                out.rows.entry(*condition).or_default().push(row);
+            }
+        }
+        Some(out)
+    }
+
+    /// Embeds `tracks` group by group on every core; the first error of the run (or, with
+    /// `fail_fast`, of a track) stops the workers.
+    fn embed_tracks(&self, tracks: &[Track], bar: &indicatif::ProgressBar) -> Result<Embedded<'a>> {
+        let groups: Vec<&[Track]> = tracks.chunks(GROUP).collect();
+        let mut all = Embedded::default();
+        let results = work::map(&groups, work::cores(), |g| {
+            let out = self.embed_group(g);
+            bar.inc(g.len() as u64);
+            out
+        });
+        // The groups the workers did not take come after an error, which is returned first.
+        for group in results.into_iter().flatten() {
+            all.extend(group?);
+        }
+        Ok(all)
+    }
+
+    /// Embeds one group: long clean-only tracks streamed, the others decoded, deformed and
+    /// embedded together per condition. A track that failed anywhere contributes no row.
+    fn embed_group(&self, group: &[Track]) -> Result<Embedded<'a>> {
+        let mut outcomes: Vec<Result<TrackRows<'a>, Stop>> = Vec::with_capacity(group.len());
+        let mut audio: Vec<Option<ConditionAudio<'a>>> = Vec::with_capacity(group.len());
+        for track in group {
+            let (outcome, prepared) = match self.stream(track) {
+                Some(Ok(windows)) => (Ok(vec![(CLEAN, rows_of(track, CLEAN, windows))]), None),
+                Some(Err(stop)) => (Err(stop), None),
+                None => match self.prepare(track) {
+                    Ok(conditions) => (Ok(Vec::new()), Some(conditions)),
+                    Err(stop) => (Err(stop), None),
+                },
+            };
+            outcomes.push(outcome);
+            audio.push(prepared);
+        }
+        for condition in self.conditions.iter().copied() {
+            self.embed_condition(group, condition, &audio, &mut outcomes);
+        }
+        self.collect(group, outcomes)
+    }
+
+    /// Embeds the prepared audio of `condition` of every track still in, in one batch.
+    fn embed_condition(
+        &self,
+        group: &[Track],
+        condition: &'a str,
+        audio: &[Option<ConditionAudio<'a>>],
+        outcomes: &mut [Result<TrackRows<'a>, Stop>],
+    ) {
+        let items: Vec<(usize, &[f32])> = audio
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| outcomes[*k].is_ok())
+            .filter_map(|(k, a)| {
+                let (_, samples) = a.as_ref()?.iter().find(|(c, _)| *c == condition)?;
+                Some((k, samples.as_slice()))
+            })
+            .collect();
+        if items.is_empty() {
+            return;
+        }
+        let batch: Vec<&[f32]> = items.iter().map(|(_, s)| *s).collect();
+        for ((k, _), result) in items.iter().zip(self.model.embed_batch(&batch)) {
+            let outcome = &mut outcomes[*k];
+            match (result, outcome.as_mut()) {
+                (Ok(windows), Ok(rows)) => {
+                    rows.push((condition, rows_of(&group[*k], condition, windows)))
+                }
+                (Err(e), _) => *outcome = Err(Stop::Skip("embed", condition.into(), e.into())),
+                (Ok(_), Err(_)) => {}
+            }
+        }
+    }
+
+    /// The group's rows and failure rows; an error for a fatal stop or, with `fail_fast`, a
+    /// skipped track.
+    fn collect(
+        &self,
+        group: &[Track],
+        outcomes: Vec<Result<TrackRows<'a>, Stop>>,
+    ) -> Result<Embedded<'a>> {
+        let mut out = Embedded::default();
+        for (track, outcome) in group.iter().zip(outcomes) {
+            match outcome {
+                Ok(rows) => {
+                    for (condition, r) in rows {
+                        out.rows.entry(condition).or_default().extend(r);
+                    }
+                }
+                Err(Stop::Skip(stage, condition, e)) if self.config.fail_fast => {
+                    return Err(e.context(format!(
+                        "track `{}` ({}), stage {stage}, condition `{condition}` (fail_fast is set)",
+                        track.track_id, track.audio_uri
+                    )));
+                }
+                Err(Stop::Skip(stage, condition, e)) => {
+                    tracing::warn!(track = track.track_id, stage, "skipped: {e:#}");
+                    out.failures.push(self.failure(track, stage, condition, &e));
+                }
+                Err(Stop::Fatal(e)) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn failure(
+        &self,
+        track: &Track,
+        stage: &str,
+        condition: String,
+        e: &anyhow::Error,
+    ) -> FailureRow {
+        FailureRow {
+            stage: stage.into(),
+            dataset: self.dataset.into(),
+            model: self.model_name.into(),
+            deformation: condition,
+            track_id: track.track_id.clone(),
+            audio_uri: track.audio_uri.clone(),
+            error: format!("{e:#}"),
+        }
+    }
+
+    /// The audio of one track under every condition it is embedded in (clean first); with
+    /// `keep_audio`, the deformed audio is written too.
+    fn prepare(&self, track: &Track) -> Result<ConditionAudio<'a>, Stop> {
+        let skip = |stage, condition: &str| {
+            let condition = condition.to_string();
+            move |e: anyhow::Error| Stop::Skip(stage, condition, e)
+        };
+        let audio = mir_datasets::audio::load(
+            std::path::Path::new(&track.audio_uri),
+            Some(self.sample_rate_hz),
+        )
+        .map_err(|e| skip("decode", CLEAN)(e.into()))?;
+        let mut out = Vec::new();
+        for (condition, splits) in &self.deformations {
+            if !splits.contains(&track.split.as_str()) {
+                continue;
+            }
+            let mut deformed = mir_deform::Audio::mono(audio.samples.clone(), audio.sample_rate_hz);
+            mir_deform::apply(
+                &self.config.deformations[*condition],
+                condition,
+                self.config.seed,
+                &track.track_id,
+                &mut deformed,
+            )
+            .map_err(|e| skip("deform", condition)(e.into()))?;
+            let samples = deformed.into_mono();
+            if self.config.keep_audio {
+                self.keep(track, condition, &samples, audio.sample_rate_hz)
+                    .map_err(Stop::Fatal)?;
+            }
+            out.push((*condition, samples));
+        }
+        out.insert(0, (CLEAN, audio.samples));
+        Ok(out)
+    }
+
+    /// Writes a track's deformed audio under `audio/` (`keep_audio`).
+    fn keep(&self, track: &Track, condition: &str, samples: &[f32], rate: u32) -> Result<()> {
+        let rel = RunLayout::kept_audio(self.dataset, condition, &track.track_id);
+        let bytes = mir_datasets::audio::wav_bytes(&mir_datasets::audio::Audio {
+            samples: samples.to_vec(),
+            sample_rate_hz: rate,
+        })?;
+        self.runtime
+            .block_on(self.store.put(&rel, bytes.into()))
+            .with_context(|| format!("writing {rel}"))
+    }
+
+    /// A track longer than `stream_tracks_longer_than_s` that no deformation applies to,
+    /// decoded block by block into `embed_stream`: memory does not grow with its length.
+    /// `None` for the other tracks.
+    fn stream(&self, track: &Track) -> Option<Result<Vec<WindowEmbedding>, Stop>> {
+        let deformed = self
+            .deformations
+            .iter()
+            .any(|(_, splits)| splits.contains(&track.split.as_str()));
+        if self.config.keep_audio || deformed {
+            return None;
+        }
+        let path = std::path::Path::new(&track.audio_uri);
+        let mut reader =
+            mir_datasets::audio::AudioReader::open(path, Some(self.sample_rate_hz)).ok()?;
+        let long = reader
+            .header_duration_s()
+            .is_some_and(|d| d > self.config.stream_tracks_longer_than_s);
+        if !long {
+            return None;
+        }
+        let mut decode_error = None;
+        let mut chunks = std::iter::from_fn(|| match reader.read(1 << 16) {
+            Ok(block) if block.is_empty() => None,
+            Ok(block) => Some(Ok(block)),
+            Err(e) => {
+                let reason = e.to_string();
+                decode_error = Some(anyhow::Error::from(e));
+                Some(Err(mir_embed::Error::Extraction {
+                    model: self.model_name.to_string(),
+                    reason,
+                }))
+            }
+        });
+        let result = self.model.embed_stream(&mut chunks);
+        self.streamed.fetch_add(1, Ordering::Relaxed);
+        Some(match (result, decode_error) {
+            (_, Some(e)) => Err(Stop::Skip("decode", CLEAN.into(), e)),
+            (Err(e), None) => Err(Stop::Skip("embed", CLEAN.into(), e.into())),
+            (Ok(windows), None) => Ok(windows),
+        })
+    }
+
+    /// One `embeddings` table per condition, rows sorted so the file is the same on every run.
+    async fn write_tables(
+        &self,
+        mut rows: BTreeMap<&str, Vec<EmbeddingRow>>,
+    ) -> Result<Vec<Table>> {
+        let mut tables = Vec::new();
+        for condition in &self.conditions {
+            let mut r = rows.remove(condition).unwrap_or_default();
+            r.sort_by(|a, b| {
+                (&a.track_id, a.layer, a.window).cmp(&(&b.track_id, b.layer, b.window))
+            });
+            let batch = mir_table::embeddings_batch(&self.schema, &r)?;
+            let rel = self.dir.table(condition);
+            let kind = TableKind::Embeddings;
+            self.store
+                .write(&rel, kind, &self.schema, std::slice::from_ref(&batch))
+                .await?;
+            info!(rows = r.len(), "wrote {rel}");
+            tables.push(Table {
+                schema: self.schema.clone(),
+                batches: vec![batch],
+            });
+        }
+        Ok(tables)
+    }
+
+    async fn write_failures(&self, rel: &str, failures: &[FailureRow]) -> Result<()> {
+        let batch = mir_table::failures_batch(&self.failures_schema, failures)?;
+        let (kind, schema) = (TableKind::Failures, &self.failures_schema);
+        self.store.write(rel, kind, schema, &[batch]).await?;
+        Ok(())
+    }
+
+    /// Logs what was streamed and removes the parts, which are in the tables now.
+    async fn finish(&self) {
+        let streamed = self.streamed.load(Ordering::Relaxed);
+        if streamed > 0 {
+            info!(
+                dataset = self.dataset,
+                model = self.model_name,
+                "streamed {streamed} tracks longer than {} s",
+                self.config.stream_tracks_longer_than_s
+            );
+        }
+        let parts = self.dir.all_parts();
+        if let Err(e) = self.store.delete_prefix(&parts).await {
+            tracing::warn!("could not remove {parts}: {e}");
+        }
+    }
+}
+
+/// A track's windows as `embeddings` rows of `condition`.
+fn rows_of(track: &Track, condition: &str, windows: Vec<WindowEmbedding>) -> Vec<EmbeddingRow> {
+    windows
+        .into_iter()
+        .map(|w| EmbeddingRow {
+            track_id: track.track_id.clone(),
+            deformation: condition.to_string(),
+            layer: w.layer,
+            window: w.window,
+            start_s: w.start_s,
+            embedding: w.embedding,
+        })
+        .collect()
+}
