@@ -48,7 +48,7 @@ pub struct OnnxConfig {
     /// Windows per run; default the card's `batch_size`.
     #[serde(default)]
     pub batch_size: Option<usize>,
-    /// Skip the model (with a notice) when its file or ONNX Runtime is not there, instead of
+    /// Skip the model (with a notice) when its card, file or ONNX Runtime is not there, instead of
     /// failing: for configs that use a model where it has been fetched.
     #[serde(default)]
     pub optional: bool,
@@ -70,6 +70,10 @@ impl OnnxConfig {
     /// Why the model cannot run here (its file or ONNX Runtime is missing), if so. A card
     /// that is wrong is not "missing": building the model reports it.
     pub fn missing(&self) -> Option<String> {
+        if !self.card.is_file() {
+            return Some(format!("model card {} is not there", self.card.display()));
+        }
+        // An invalid card is an error of the config, reported when the model is built.
         let card = ModelCard::from_file(&self.card).ok()?;
         let file = card.model_path(&self.card);
         if !file.is_file() {
