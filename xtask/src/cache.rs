@@ -5,7 +5,7 @@
 //! of parts give the same bytes.
 
 use arrow::datatypes::SchemaRef;
-use mir_table::{Metadata, Table, TableKind, TableStore, Track, keys};
+use mir_table::{Metadata, Split, Table, TableKind, TableStore, Track, keys};
 use sha2::{Digest, Sha256};
 
 use crate::config::ExperimentConfig;
@@ -67,7 +67,7 @@ pub fn extraction(
     config: &ExperimentConfig,
     model_fingerprint: &str,
     dataset: &str,
-    deformations: &[(&str, Vec<&'static str>)],
+    deformations: &[(&str, Vec<Split>)],
     tracks: &[Track],
 ) -> String {
     let mut h = InputHash::new("extraction v1");
@@ -75,13 +75,17 @@ pub fn extraction(
         .part(dataset)
         .part(&config.seed.to_string());
     for (name, splits) in deformations {
-        h.part(name)
-            .json(&config.deformations[*name])
-            .part(&splits.join(","));
+        h.part(name).json(&config.deformations[*name]).part(
+            &splits
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
     }
     for t in tracks {
         h.part(&t.track_id)
-            .part(&t.split)
+            .part(t.split.name())
             .part(&t.audio_uri)
             .part(&file_stamp(&t.audio_uri));
     }

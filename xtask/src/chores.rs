@@ -98,7 +98,7 @@ pub fn ci() -> Result<()> {
             "-D",
             "warnings",
         ],
-        &["test", "--workspace"],
+        &["test", "--workspace"], // tidy: not a split
     ];
     // The ONNX tests run on a real pretrained network: provision ONNX Runtime and basic-pitch
     // from their PyPI wheels (cached), and make the tests fail rather than skip without them.

@@ -22,7 +22,7 @@ use mir_report::plot::{self, Figure};
 use mir_report::{RunKey, Slug};
 use mir_table::layout::{ReportFile, run_file_from_index, run_file_from_page};
 use mir_table::{
-    Epoch, Metadata, Prediction, RunLayout, TableKind, TableStore, TaskType, Track, keys,
+    Epoch, Metadata, Prediction, RunLayout, Split, TableKind, TableStore, TaskType, Track, keys,
     read_failures, read_metrics, read_predictions, read_tracks, read_training_log,
 };
 use serde_json::Value;
@@ -294,7 +294,7 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             continue;
         };
         let mut track_media = BTreeMap::new();
-        for t in task_tracks.iter().filter(|t| t.split == "test") {
+        for t in task_tracks.iter().filter(|t| t.split == Split::Test) {
             track_media.insert(
                 t.track_id.clone(),
                 media.of(&id.dataset, t, &deformations).await?,

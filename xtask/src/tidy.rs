@@ -10,7 +10,10 @@ use anyhow::{Context, Result};
 
 /// The crates every library may depend on: the table contract (and, when it exists, the
 /// shared audio primitives).
-pub const LEAVES: &[&str] = &["mir-table", "mir-audio"];
+pub const LEAVES: &[&str] = &[CONTRACT, "mir-audio"];
+
+/// The table contract, the one crate that spells split names and run paths.
+pub const CONTRACT: &str = "mir-table";
 
 /// Where a crate sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,28 +91,69 @@ fn dependency_sections(doc: &toml::Table) -> Vec<(String, &toml::Table)> {
     sections
 }
 
-/// Lines of `source` (before its `#[cfg(test)]` module) holding a string literal that names a
-/// run-directory file, which only `mir_table::layout` may spell.
-pub fn path_literals(source: &str) -> Vec<(usize, String)> {
-    // Written with `\u{22}` for the quote, so this line does not match itself.
-    const SPELLINGS: [&str; 4] = [
+/// A set of names that only one module may spell as string literals.
+struct Spelling {
+    /// What the rule protects, for the message.
+    what: &'static str,
+    /// The substrings that count as spelling it.
+    spellings: &'static [&'static str],
+    /// Where it lives instead.
+    home: &'static str,
+}
+
+// Written with `\u{22}` for the quote, so these lines do not match themselves.
+/// Run-directory paths: only `mir_table::layout` spells them.
+const PATHS: Spelling = Spelling {
+    what: "a run-directory path",
+    spellings: &[
         ".parquet\u{22}",
         "\u{22}report/",
         "\u{22}probes/",
         "\u{22}embeddings/",
-    ];
+    ],
+    home: "mir_table::RunLayout",
+};
+
+/// Split names: only `mir_table::Split` spells them.
+const SPLITS: Spelling = Spelling {
+    what: "a split name",
+    spellings: &[
+        "\u{22}train\u{22}",
+        "\u{22}validation\u{22}",
+        "\u{22}test\u{22}",
+    ],
+    home: "mir_table::Split",
+};
+
+/// A line that spells a protected name for another reason says so with this comment.
+const EXEMPT: &str = "// tidy: not a split";
+
+/// Lines of `source` (before its `#[cfg(test)]` module) holding a string literal that spells
+/// one of `rule`'s names, but comments and lines marked [`EXEMPT`].
+fn spelled(source: &str, rule: &Spelling) -> Vec<(usize, String)> {
     source
         .lines()
         .take_while(|l| !l.trim_start().starts_with("#[cfg(test)]"))
         .enumerate()
-        .filter(|(_, l)| !l.trim_start().starts_with("//"))
-        .filter(|(_, l)| SPELLINGS.iter().any(|s| l.contains(s)))
+        .filter(|(_, l)| !l.trim_start().starts_with("//") && !l.contains(EXEMPT))
+        .filter(|(_, l)| rule.spellings.iter().any(|s| l.contains(s)))
         .map(|(i, l)| (i + 1, l.trim().to_string()))
         .collect()
 }
 
-/// Checks every `crates/*/Cargo.toml` under `root` and the sources of `xtask` and
-/// `mir-report`; the error lists each violation. Returns the number of crates checked.
+/// Lines of `source` that spell a run-directory path, which only `mir_table::layout` may.
+pub fn path_literals(source: &str) -> Vec<(usize, String)> {
+    spelled(source, &PATHS)
+}
+
+/// Lines of `source` that spell a split name, which only `mir_table::Split` may.
+pub fn split_literals(source: &str) -> Vec<(usize, String)> {
+    spelled(source, &SPLITS)
+}
+
+/// Checks every `crates/*/Cargo.toml` under `root`, that only the layout spells run paths
+/// (in `xtask` and `mir-report`), and that only `mir-table` spells split names; the error lists
+/// each violation. Returns the number of crates checked.
 pub fn check_workspace(root: &Path) -> Result<usize> {
     let mut violations = Vec::new();
     let mut checked = 0;
@@ -138,27 +182,37 @@ pub fn check_workspace(root: &Path) -> Result<usize> {
         checked += 1;
     }
     for folder in ["xtask/src", "crates/mir-report/src"] {
-        violations.extend(layout_violations(&root.join(folder))?);
+        violations.extend(spelling_violations(&root.join(folder), &PATHS)?);
     }
+    for entry in std::fs::read_dir(&dir)? {
+        let crate_dir = entry?.path();
+        let src = crate_dir.join("src");
+        if src.is_dir() && !crate_dir.ends_with(CONTRACT) {
+            violations.extend(spelling_violations(&src, &SPLITS)?);
+        }
+    }
+    violations.extend(spelling_violations(&root.join("xtask/src"), &SPLITS)?);
     anyhow::ensure!(violations.is_empty(), "{}", violations.join("\n"));
     Ok(checked)
 }
 
-/// [`path_literals`] of every `.rs` file under `dir`.
-fn layout_violations(dir: &Path) -> Result<Vec<String>> {
+/// The lines of every `.rs` file under `dir` that break `rule`.
+fn spelling_violations(dir: &Path, rule: &Spelling) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     for entry in entries {
         let path = entry?.path();
         if path.is_dir() {
-            out.extend(layout_violations(&path)?);
+            out.extend(spelling_violations(&path, rule)?);
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            for (line, code) in path_literals(&text) {
+            for (line, code) in spelled(&text, rule) {
                 out.push(format!(
-                    "{}:{line}: `{code}` spells a run-directory path; use mir_table::RunLayout",
-                    path.display()
+                    "{}:{line}: `{code}` spells {}; use {}",
+                    path.display(),
+                    rule.what,
+                    rule.home
                 ));
             }
         }
@@ -223,6 +277,13 @@ mir-report.workspace = true
         let source = "let a = \"metrics.parquet\";\n// \"probes/x\"\nlet b = format!(\"report/{x}\");\n#[cfg(test)]\nlet c = \"x.parquet\";\n";
         let found: Vec<usize> = path_literals(source).into_iter().map(|(l, _)| l).collect();
         assert_eq!(found, vec![1, 3]);
+    }
+
+    #[test]
+    fn split_literals_are_found_unless_exempt() {
+        let source = "if s == \"test\" {}\nlet args = [\"test\"]; // tidy: not a split\n";
+        let found: Vec<usize> = split_literals(source).into_iter().map(|(l, _)| l).collect();
+        assert_eq!(found, vec![1]);
     }
 
     #[test]

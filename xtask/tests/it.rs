@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mir_table::{Metadata, TableKind, TableStore, keys, read_metrics};
+use mir_table::{FailureStage, Metadata, Split, TableKind, TableStore, keys, read_metrics};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -312,7 +312,7 @@ fn quickstart_runs_end_to_end() {
     .unwrap();
     let test: Vec<_> = predictions
         .iter()
-        .filter(|p| p.split == "test" && p.deformation == "clean")
+        .filter(|p| p.split == Split::Test && p.deformation == "clean")
         .collect();
     let x: Vec<f32> = test
         .iter()
@@ -507,7 +507,7 @@ fn report_opens_in_a_browser(run: &Path) {
     let mut want: Vec<String> = mir_table::read_predictions(&ptable)
         .unwrap()
         .into_iter()
-        .filter(|pr| pr.split == "test" && pr.deformation == "white_noise_20db")
+        .filter(|pr| pr.split == Split::Test && pr.deformation == "white_noise_20db")
         .filter(|pr| {
             let truth = &tracks
                 .iter()
@@ -652,7 +652,7 @@ fn augmented_probe_and_kept_audio() {
     )
     .unwrap();
     for t in &tracks {
-        let deformed = t.split != "validation";
+        let deformed = t.split != Split::Validation;
         assert_eq!(
             noisy.iter().any(|r| r.track_id == t.track_id),
             deformed,
@@ -753,8 +753,8 @@ fn a_corrupt_track_is_skipped_and_recorded() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     let f = &failures[0];
     assert_eq!(
-        (f.stage.as_str(), f.track_id.as_str()),
-        ("decode", "audio/flute/flute-C4")
+        (f.stage, f.track_id.as_str()),
+        (FailureStage::Decode, "audio/flute/flute-C4")
     );
     assert!(f.error.contains("flute-C4.wav"), "{}", f.error);
     // The other 239 tracks ran; the skipped one is in no prediction.

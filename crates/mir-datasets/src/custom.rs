@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::split::{SplitConfig, assign};
-use mir_table::{TaskType, Track};
+use mir_table::{Split, TaskType, Track};
 
 use crate::{Error, Result, audio};
 
@@ -251,7 +251,7 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
         };
         rows.push((track_id, audio_path, duration_s, split, record));
     }
-    let splits: Vec<(&'static str, Option<u32>)> = if split_col.is_some() {
+    let splits: Vec<(Split, Option<u32>)> = if split_col.is_some() {
         rows.iter()
             .map(|r| {
                 (
@@ -304,7 +304,7 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
             tracks.push(Track {
                 track_id: row.0.clone(),
                 audio_uri: row.1.to_string_lossy().into_owned(),
-                split: split.to_string(),
+                split,
                 labels,
                 targets,
                 duration_s: row.2,
@@ -321,11 +321,10 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
     Ok(out)
 }
 
-fn parse_split(s: &str) -> Option<&'static str> {
+/// A CSV's split value: a [`Split`] name, or `valid`/`val` for validation.
+fn parse_split(s: &str) -> Option<Split> {
     match s.trim() {
-        "train" => Some("train"),
-        "validation" | "valid" | "val" => Some("validation"),
-        "test" => Some("test"),
-        _ => None,
+        "valid" | "val" => Some(Split::Validation),
+        other => other.parse().ok(),
     }
 }

@@ -13,7 +13,7 @@ use crate::custom::TaskTracks;
 use crate::download::{Options, Remote, fetch};
 use crate::split::{SplitConfig, assign, stratified};
 use crate::{Error, Result, audio, task_tracks};
-use mir_table::{TaskType, Track};
+use mir_table::{Split, TaskType, Track};
 
 /// The 24 keys, spelled with sharps.
 pub fn vocabulary() -> Vec<String> {
@@ -155,7 +155,7 @@ fn keyed_track(
         track_id,
         duration_s: audio::track_duration_s(&audio_path),
         audio_uri: audio_path.to_string_lossy().into_owned(),
-        split: String::new(),
+        split: Split::Train,
         labels: vec![key],
         targets: None,
         fold: None,
@@ -220,7 +220,7 @@ pub fn load_beatport(dataset: &str, config: &BeatportConfig, seed: u64) -> Resul
         .iter_mut()
         .zip(assign(seed, dataset, &items, &config.split))
     {
-        t.split = s.into();
+        t.split = s;
         t.fold = fold.map(|f| f as i32);
     }
     Ok(task_tracks("key", TaskType::Multiclass, tracks))
@@ -333,7 +333,11 @@ pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> R
         .zip(stratified(seed, dataset, &items, &split))
     {
         // The MTG set has no test tracks: the GiantSteps key set is the test set.
-        t.split = if s == "train" { "train" } else { "validation" }.into();
+        t.split = if s == Split::Train {
+            Split::Train
+        } else {
+            Split::Validation
+        };
     }
     // GiantSteps key: `annotations/key/<id>.LOFI.key`, `audio/<id>.LOFI.mp3`.
     let gs = config.root.join(GS_KEY);
@@ -358,7 +362,7 @@ pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> R
         }
     }
     for t in &mut test {
-        t.split = "test".into();
+        t.split = Split::Test;
     }
     if !missing.is_empty() && !config.skip_missing_audio {
         return Err(missing_error(

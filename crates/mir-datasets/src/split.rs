@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use mir_table::Split;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -59,7 +60,7 @@ pub fn track_hash(seed: u64, dataset: &str, track_id: &str) -> u64 {
     )
 }
 
-/// Assigns `train`, `validation` or `test` to each `(track_id, stratum)`.
+/// Assigns a [`Split`] to each `(track_id, stratum)`.
 ///
 /// Within each stratum (a class label), tracks are ordered by [`track_hash`] and the first
 /// `train` fraction goes to training, the next `validation` fraction to validation, the rest to
@@ -71,23 +72,23 @@ pub fn stratified(
     dataset: &str,
     items: &[(String, String)],
     config: &SplitConfig,
-) -> Vec<&'static str> {
+) -> Vec<Split> {
     let mut strata: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, (_, stratum)) in items.iter().enumerate() {
         strata.entry(stratum.as_str()).or_default().push(i);
     }
-    let mut out = vec!["train"; items.len()];
+    let mut out = vec![Split::Train; items.len()];
     for members in strata.values_mut() {
         members.sort_by_key(|&i| (track_hash(seed, dataset, &items[i].0), items[i].0.clone()));
         let n = members.len();
         let (n_train, n_val) = counts(n, config);
         for (rank, &i) in members.iter().enumerate() {
             out[i] = if rank < n_train {
-                "train"
+                Split::Train
             } else if rank < n_train + n_val {
-                "validation"
+                Split::Validation
             } else {
-                "test"
+                Split::Test
             };
         }
     }
@@ -101,7 +102,7 @@ pub fn assign(
     dataset: &str,
     items: &[(String, String)],
     config: &SplitConfig,
-) -> Vec<(&'static str, Option<u32>)> {
+) -> Vec<(Split, Option<u32>)> {
     match config.folds {
         Some(k) => {
             let k = k.max(2);
@@ -142,13 +143,13 @@ pub fn kfold(seed: u64, dataset: &str, items: &[(String, String)], k: u32) -> Ve
 
 /// The split of a track in fold `fold` when `test_fold` is held out for testing and
 /// `validation_fold` for validation.
-pub fn fold_split(fold: u32, test_fold: u32, validation_fold: u32) -> &'static str {
+pub fn fold_split(fold: u32, test_fold: u32, validation_fold: u32) -> Split {
     if fold == test_fold {
-        "test"
+        Split::Test
     } else if fold == validation_fold {
-        "validation"
+        Split::Validation
     } else {
-        "train"
+        Split::Train
     }
 }
 
@@ -161,7 +162,7 @@ pub fn by_group(
     groups: &[String],
     test: &[String],
     validation: f64,
-) -> Vec<&'static str> {
+) -> Vec<Split> {
     let mut others: Vec<&String> = groups
         .iter()
         .filter(|g| !test.contains(g))
@@ -178,11 +179,11 @@ pub fn by_group(
         .iter()
         .map(|g| {
             if test.contains(g) {
-                "test"
+                Split::Test
             } else if val.contains(&g) {
-                "validation"
+                Split::Validation
             } else {
-                "train"
+                Split::Train
             }
         })
         .collect()
@@ -232,9 +233,9 @@ mod tests {
                 .collect();
             assert_eq!(s.len(), 1, "group g{g} in {s:?}");
         }
-        assert_eq!(splits[0], "test");
+        assert_eq!(splits[0], Split::Test);
         let val: std::collections::BTreeSet<_> = (0..60)
-            .filter(|&i| splits[i] == "validation")
+            .filter(|&i| splits[i] == Split::Validation)
             .map(|i| &groups[i])
             .collect();
         assert_eq!(val.len(), 2);
@@ -244,12 +245,13 @@ mod tests {
     fn proportions_per_stratum() {
         let split = stratified(1, "d", &items(120, 4), &SplitConfig::default());
         for class in 0..4 {
-            let of = |s: &str| {
+            let of = |s: Split| {
                 (0..120)
                     .filter(|i| i % 4 == class && split[*i] == s)
                     .count()
             };
-            assert_eq!((of("train"), of("validation"), of("test")), (18, 6, 6));
+            let counts = (of(Split::Train), of(Split::Validation), of(Split::Test));
+            assert_eq!(counts, (18, 6, 6));
         }
     }
 

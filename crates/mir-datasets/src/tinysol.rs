@@ -215,7 +215,7 @@ pub fn load(config: &TinySolConfig) -> Result<Vec<TaskTracks>> {
                 .to_string_lossy()
                 .into_owned(),
             audio_uri: audio_path.to_string_lossy().into_owned(),
-            split: fold_split(fold, config.test_fold, validation_fold).into(),
+            split: fold_split(fold, config.test_fold, validation_fold),
             labels: vec![],
             targets: None,
             duration_s: audio::track_duration_s(&audio_path),

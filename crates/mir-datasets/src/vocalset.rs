@@ -13,7 +13,7 @@ use crate::custom::TaskTracks;
 use crate::download::{Options, Remote, fetch};
 use crate::split::{SplitConfig, assign, by_group};
 use crate::{Error, Result, audio, task_tracks};
-use mir_table::{TaskType, Track};
+use mir_table::{Split, TaskType, Track};
 
 /// The ten techniques of the VocalSet paper's classification task.
 pub const TECHNIQUES: [&str; 10] = [
@@ -195,7 +195,7 @@ pub fn load(dataset: &str, config: &VocalSetConfig, seed: u64) -> Result<Vec<Tas
         tracks.push(Track {
             track_id: rel.with_extension("").to_string_lossy().replace('\\', "/"),
             audio_uri: path.to_string_lossy().into_owned(),
-            split: String::new(),
+            split: Split::Train,
             labels: vec![],
             targets: None,
             duration_s: audio::track_duration_s(&path),
@@ -239,7 +239,7 @@ pub fn load(dataset: &str, config: &VocalSetConfig, seed: u64) -> Result<Vec<Tas
             .iter()
             .zip(splits)
             .map(|((i, singer, technique), (split, fold))| Track {
-                split: split.into(),
+                split,
                 fold: fold.map(|f| f as i32),
                 labels: vec![match task {
                     Task::Singer => singer.clone(),

@@ -38,8 +38,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::datatypes::SchemaRef;
 use mir_table::{
-    CLEAN, ConfusionRow, Metadata, MetricRow, Table, TableKind, TaskType, keys, read_predictions,
-    read_tracks,
+    CLEAN, ConfusionRow, Metadata, MetricRow, Split, Table, TableKind, TaskType, keys,
+    read_predictions, read_tracks,
 };
 use serde::{Deserialize, Serialize};
 
@@ -268,13 +268,13 @@ fn load(tracks: &Table, predictions: &Table) -> Result<Run> {
         .collect();
     let test: BTreeMap<String, mir_table::Track> = read_tracks(tracks)?
         .into_iter()
-        .filter(|t| t.split == "test")
+        .filter(|t| t.split == Split::Test)
         .map(|t| (t.track_id.clone(), t))
         .collect();
 
     let mut by_deformation: BTreeMap<String, BTreeMap<String, Vec<f32>>> = BTreeMap::new();
     for pred in read_predictions(predictions)? {
-        if pred.split != "test" {
+        if pred.split != Split::Test {
             continue;
         }
         if !test.contains_key(&pred.track_id) {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use mir_eval::{EvalConfig, Scores, Truth, compute, evaluate};
 use mir_table::{
-    Metadata, Prediction, Table, TableKind, TaskType, Track, keys, predictions_batch, tracks_batch,
-    vocabulary_json,
+    Metadata, Prediction, Split, Table, TableKind, TaskType, Track, keys, predictions_batch,
+    tracks_batch, vocabulary_json,
 };
 
 /// Agreement required with the reference implementations.
@@ -130,7 +130,7 @@ fn tables(n: usize, skill: f64) -> (Table, Table) {
         tracks.push(Track {
             track_id: track_id.clone(),
             audio_uri: String::new(),
-            split: "test".into(),
+            split: Split::Test,
             labels: vec![vocab[class].clone()],
             targets: None,
             duration_s: 1.0,
@@ -148,7 +148,7 @@ fn tables(n: usize, skill: f64) -> (Table, Table) {
             scores[predicted] = 0.8;
             preds.push(Prediction {
                 track_id: track_id.clone(),
-                split: "test".into(),
+                split: Split::Test,
                 deformation: deformation.into(),
                 scores,
             });

@@ -28,8 +28,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use arrow::datatypes::SchemaRef;
 use mir_table::{
-    CLEAN, Epoch, Metadata, Prediction, Table, TableKind, TaskType, Track, keys, read_embeddings,
-    read_tracks,
+    CLEAN, Epoch, Metadata, Prediction, Split, Table, TableKind, TaskType, Track, keys,
+    read_embeddings, read_tracks,
 };
 use serde::{Deserialize, Serialize};
 
@@ -602,13 +602,13 @@ pub fn run(
         TaskType::Multilabel => train::Targets::Tags(vec![]),
         TaskType::Regression => train::Targets::Values(vec![]),
     };
-    let mut split_data: HashMap<&str, train::Dataset> = HashMap::new();
+    let mut split_data: HashMap<Split, train::Dataset> = HashMap::new();
     // Training rows: clean, plus each augmentation's deformed copy of the track.
     let training_conditions: Vec<&str> = std::iter::once(CLEAN)
         .chain(config.augment.iter().map(String::as_str))
         .collect();
     for t in &tracks {
-        let conditions = if t.split == "train" {
+        let conditions = if t.split == Split::Train {
             &training_conditions[..]
         } else {
             &training_conditions[..1]
@@ -622,7 +622,7 @@ pub fn run(
             continue;
         }
         let d = split_data
-            .entry(t.split.as_str())
+            .entry(t.split)
             .or_insert_with(|| train::Dataset::empty(dim, width, &kind));
         for x in vectors {
             match &mut d.y {
@@ -658,9 +658,11 @@ pub fn run(
             d.x.extend_from_slice(x);
         }
     }
-    let mut train_set = split_data.remove("train").ok_or(Error::NoTrainingData)?;
+    let mut train_set = split_data
+        .remove(&Split::Train)
+        .ok_or(Error::NoTrainingData)?;
     let mut validation = split_data
-        .remove("validation")
+        .remove(&Split::Validation)
         .unwrap_or_else(|| train::Dataset::empty(dim, width, &kind));
     let scaler = Scaler::fit(&train_set.x, dim);
     scaler.apply(&mut train_set.x);
@@ -704,13 +706,13 @@ pub fn run(
     let mut keys_out = Vec::new();
     let mut x = Vec::new();
     for t in &tracks {
-        let wanted: Vec<&(String, String)> = match t.split.as_str() {
-            "validation" => means
+        let wanted: Vec<&(String, String)> = match t.split {
+            Split::Validation => means
                 .keys()
                 .filter(|k| k.0 == t.track_id && k.1 == CLEAN)
                 .collect(),
-            "test" => means.keys().filter(|k| k.0 == t.track_id).collect(),
-            _ => vec![],
+            Split::Test => means.keys().filter(|k| k.0 == t.track_id).collect(),
+            Split::Train => vec![],
         };
         for key in wanted {
             for v in &means[key] {
@@ -718,12 +720,7 @@ pub fn run(
                 scaler.apply(&mut v);
                 x.extend(v);
             }
-            keys_out.push((
-                t.track_id.clone(),
-                t.split.clone(),
-                key.1.clone(),
-                means[key].len(),
-            ));
+            keys_out.push((t.track_id.clone(), t.split, key.1.clone(), means[key].len()));
         }
     }
     let mut scores = trained.predict(&x, dim)?.into_iter();

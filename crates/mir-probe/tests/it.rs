@@ -5,7 +5,7 @@ use mir_probe::{
     Selection, hidden_sizes, run,
 };
 use mir_table::{
-    EmbeddingRow, Metadata, Table, TableKind, Track, embeddings_batch, keys, tracks_batch,
+    EmbeddingRow, Metadata, Split, Table, TableKind, Track, embeddings_batch, keys, tracks_batch,
     vocabulary_json,
 };
 use rand::rngs::ChaCha8Rng;
@@ -32,7 +32,7 @@ fn tables() -> (Table, Vec<Table>) {
             tracks.push(Track {
                 track_id: track_id.clone(),
                 audio_uri: format!("{track_id}.wav"),
-                split: split.into(),
+                split: split.parse().unwrap(),
                 labels: vec![class.to_string()],
                 targets: None,
                 duration_s: 1.0,
@@ -100,7 +100,7 @@ fn row_counts(out: &mir_probe::ProbeOutput) -> (usize, usize, usize) {
     let count = |split: &str, d: &str| {
         out.predictions
             .iter()
-            .filter(|p| p.split == split && p.deformation == d)
+            .filter(|p| p.split.name() == split && p.deformation == d)
             .count()
     };
     (
@@ -114,7 +114,7 @@ fn accuracy(out: &mir_probe::ProbeOutput, deformation: &str) -> f64 {
     let test: Vec<_> = out
         .predictions
         .iter()
-        .filter(|p| p.split == "test" && p.deformation == deformation)
+        .filter(|p| p.split == Split::Test && p.deformation == deformation)
         .collect();
     let correct = test
         .iter()
@@ -263,7 +263,7 @@ fn point_tables(vocab: &[&str], points: &[(Vec<f32>, usize, &str)]) -> (Table, V
         tracks.push(Track {
             track_id: track_id.clone(),
             audio_uri: String::new(),
-            split: split.to_string(),
+            split: split.parse().unwrap(),
             labels: vec![vocab[*class].clone()],
             targets: None,
             duration_s: 1.0,
@@ -314,7 +314,7 @@ fn xor_accuracy(out: &mir_probe::ProbeOutput) -> f64 {
     let test: Vec<_> = out
         .predictions
         .iter()
-        .filter(|p| p.split == "test")
+        .filter(|p| p.split == Split::Test)
         .collect();
     let truth = xor_truth(&xor_tables().0);
     let correct = test
@@ -399,7 +399,7 @@ fn multilabel_and_regression_heads_train() {
     for p in out
         .predictions
         .iter()
-        .filter(|p| p.split == "test" && p.deformation == "clean")
+        .filter(|p| p.split == Split::Test && p.deformation == "clean")
     {
         let own = CLASSES
             .iter()
@@ -428,7 +428,7 @@ fn multilabel_and_regression_heads_train() {
     let errors: Vec<f32> = out
         .predictions
         .iter()
-        .filter(|p| p.split == "test" && p.deformation == "clean")
+        .filter(|p| p.split == Split::Test && p.deformation == "clean")
         .map(|p| {
             (p.scores[0]
                 - CLASSES
@@ -522,7 +522,7 @@ fn augmentation_trains_on_deformed_training_rows() {
         augmented
             .predictions
             .iter()
-            .all(|r| r.split == "test" || r.deformation == "clean")
+            .all(|r| r.split == Split::Test || r.deformation == "clean")
     );
 }
 
@@ -619,7 +619,7 @@ fn balanced_class_weights_follow_scikit_learn_and_help_the_minority() {
         };
         let out = run(&config, 0, 0, &tracks, &emb).unwrap();
         let (mut found, mut rare) = (0, 0);
-        for p in out.predictions.iter().filter(|p| p.split == "test") {
+        for p in out.predictions.iter().filter(|p| p.split == Split::Test) {
             let i: usize = p.track_id[1..].parse().unwrap();
             if points[i].1 == 1 {
                 rare += 1;
@@ -700,7 +700,11 @@ fn reduce_on_plateau_and_the_selection_metric() {
         .unwrap();
     let truth = xor_truth(&tracks);
     let mut counts = [(0, 0, 0); 2];
-    for p in out.predictions.iter().filter(|p| p.split == "validation") {
+    for p in out
+        .predictions
+        .iter()
+        .filter(|p| p.split == Split::Validation)
+    {
         let (predicted, actual) = (usize::from(p.scores[1] > p.scores[0]), truth[&p.track_id]);
         if predicted == actual {
             counts[actual].0 += 1;
@@ -865,7 +869,7 @@ fn saved_probe_reloads(tracks: &Table, emb: &[Table], batch_norm: bool) {
     let test: Vec<_> = out
         .predictions
         .iter()
-        .filter(|p| p.split == "test")
+        .filter(|p| p.split == Split::Test)
         .collect();
     let x: Vec<f32> = test
         .iter()

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mir_table::{CLEAN, Prediction, Track};
+use mir_table::{CLEAN, Prediction, Split, Track};
 use serde::Serialize;
 
 use crate::{Error, Result, RunKey, html_escape};
@@ -83,7 +83,7 @@ pub fn page(
     media: &BTreeMap<String, TrackMedia>,
 ) -> Result<String> {
     let none = TrackMedia::default();
-    let test: Vec<&Track> = tracks.iter().filter(|t| t.split == "test").collect();
+    let test: Vec<&Track> = tracks.iter().filter(|t| t.split == Split::Test).collect();
     let index: BTreeMap<&str, usize> = test
         .iter()
         .enumerate()
@@ -116,7 +116,7 @@ pub fn page(
     let mut predicted: Predicted = BTreeMap::new();
     for (seed, rows) in predictions {
         let by_def = predicted.entry(seed.to_string()).or_default();
-        for p in rows.iter().filter(|p| p.split == "test") {
+        for p in rows.iter().filter(|p| p.split == Split::Test) {
             let Some(&i) = index.get(p.track_id.as_str()) else {
                 continue;
             };
@@ -337,7 +337,7 @@ mod tests {
         let track = Track {
             track_id: "t<1>".into(),
             audio_uri: "a.wav".into(),
-            split: "test".into(),
+            split: Split::Test,
             labels: vec![nasty.clone()],
             targets: None,
             duration_s: 1.0,
@@ -345,7 +345,7 @@ mod tests {
         };
         let prediction = Prediction {
             track_id: "t<1>".into(),
-            split: "test".into(),
+            split: Split::Test,
             deformation: CLEAN.into(),
             scores: vec![0.9, 0.1],
         };

@@ -35,6 +35,7 @@ mod columns;
 pub mod docs;
 mod io;
 pub mod layout;
+mod names;
 mod records;
 mod schema;
 mod validate;
@@ -42,6 +43,7 @@ mod validate;
 pub use columns::column;
 pub use io::{Table, TableStore, decode, encode};
 pub use layout::RunLayout;
+pub use names::{FailureStage, Split, UnknownName};
 pub use records::{
     ConfusionRow, EmbeddingRow, Epoch, FailureRow, MetricRow, Prediction, Track, confusion_batch,
     embeddings_batch, failures_batch, metrics_batch, predictions_batch, read_confusion,

@@ -13,6 +13,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, SchemaRef};
 
 use crate::io::Table;
+use crate::names::{FailureStage, Split};
 use crate::schema::TableKind;
 use crate::{Error, Result, column};
 
@@ -23,8 +24,8 @@ pub struct Track {
     pub track_id: String,
     /// Path or URL of the audio.
     pub audio_uri: String,
-    /// `train`, `validation` or `test`.
-    pub split: String,
+    /// The split it belongs to.
+    pub split: Split,
     /// Class labels.
     pub labels: Vec<String>,
     /// Regression targets.
@@ -58,7 +59,7 @@ pub struct Prediction {
     /// Track identifier.
     pub track_id: String,
     /// `validation` or `test`.
-    pub split: String,
+    pub split: Split,
     /// Deformation of the evaluated audio.
     pub deformation: String,
     /// Scores in vocabulary order.
@@ -195,7 +196,7 @@ pub fn tracks_batch(schema: &SchemaRef, rows: &[Track]) -> Result<RecordBatch> {
         vec![
             strings(rows.iter().map(|t| t.track_id.as_str())),
             strings(rows.iter().map(|t| t.audio_uri.as_str())),
-            strings(rows.iter().map(|t| t.split.as_str())),
+            strings(rows.iter().map(|t| t.split.name())),
             Arc::new(labels.finish()),
             Arc::new(targets.finish()),
             Arc::new(Float64Array::from_iter_values(
@@ -237,7 +238,7 @@ pub fn predictions_batch(schema: &SchemaRef, rows: &[Prediction]) -> Result<Reco
         schema,
         vec![
             strings(rows.iter().map(|r| r.track_id.as_str())),
-            strings(rows.iter().map(|r| r.split.as_str())),
+            strings(rows.iter().map(|r| r.split.name())),
             strings(rows.iter().map(|r| r.deformation.as_str())),
             fixed_size_f32(schema, "scores", rows.iter().map(|r| r.scores.clone()))?,
         ],
@@ -299,8 +300,8 @@ pub fn metrics_batch(schema: &SchemaRef, rows: &[MetricRow]) -> Result<RecordBat
 /// A row of `failures`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailureRow {
-    /// `decode`, `deform` or `embed`.
-    pub stage: String,
+    /// Where it failed.
+    pub stage: FailureStage,
     /// Dataset name.
     pub dataset: String,
     /// Model name.
@@ -321,7 +322,7 @@ pub fn failures_batch(schema: &SchemaRef, rows: &[FailureRow]) -> Result<RecordB
         TableKind::Failures,
         schema,
         vec![
-            strings(rows.iter().map(|r| r.stage.as_str())),
+            strings(rows.iter().map(|r| r.stage.name())),
             strings(rows.iter().map(|r| r.dataset.as_str())),
             strings(rows.iter().map(|r| r.model.as_str())),
             strings(rows.iter().map(|r| r.deformation.as_str())),
@@ -350,7 +351,7 @@ pub fn read_failures(table: &Table) -> Result<Vec<FailureRow>> {
         for i in 0..b.num_rows() {
             let v = |c: usize| cols[c].value(i).to_string();
             out.push(FailureRow {
-                stage: v(0),
+                stage: parse_name(cols[0], "stage", i, out.len())?,
                 dataset: v(1),
                 model: v(2),
                 deformation: v(3),
@@ -430,7 +431,7 @@ pub fn read_tracks(table: &Table) -> Result<Vec<Track>> {
             out.push(Track {
                 track_id: id.value(i).to_string(),
                 audio_uri: uri.value(i).to_string(),
-                split: split.value(i).to_string(),
+                split: parse_name(split, "split", i, out.len())?,
                 labels: l.iter().flatten().map(String::from).collect(),
                 targets: opt(targets, i, || f32_list(targets, i)),
                 duration_s: duration.value(i),
@@ -478,7 +479,7 @@ pub fn read_predictions(table: &Table) -> Result<Vec<Prediction>> {
         for i in 0..b.num_rows() {
             out.push(Prediction {
                 track_id: id.value(i).to_string(),
-                split: split.value(i).to_string(),
+                split: parse_name(split, "split", i, out.len())?,
                 deformation: deformation.value(i).to_string(),
                 scores: fixed_f32(scores, i),
             });
@@ -588,4 +589,21 @@ pub fn read_confusion(table: &Table) -> Result<Vec<ConfusionRow>> {
         }
     }
     Ok(out)
+}
+
+/// Row `i` of a string column holding one of a set of names ([`crate::names`]); an unknown
+/// name is an error naming the column, the row and the names it may hold.
+/// `row` counts from the table's first row.
+fn parse_name<T>(array: &StringArray, column: &str, i: usize, row: usize) -> Result<T>
+where
+    T: std::str::FromStr<Err = crate::names::UnknownName>,
+{
+    array
+        .value(i)
+        .parse()
+        .map_err(|e: crate::names::UnknownName| Error::BadRow {
+            column: column.into(),
+            row,
+            reason: e.to_string(),
+        })
 }

@@ -14,7 +14,8 @@ use arrow::datatypes::SchemaRef;
 use mir_embed::{Embedder, WindowEmbedding};
 use mir_table::layout::{EmbeddingsDir, PartsDir};
 use mir_table::{
-    CLEAN, EmbeddingRow, FailureRow, Metadata, RunLayout, Table, TableKind, TableStore, Track,
+    CLEAN, EmbeddingRow, FailureRow, FailureStage, Metadata, RunLayout, Split, Table, TableKind,
+    TableStore, Track,
 };
 use tracing::info;
 
@@ -35,7 +36,7 @@ pub struct Extraction {
 
 /// The deformations of one dataset's extraction, and the splits each one deforms: test
 /// tracks when it is evaluated, training tracks when a probe augments with it.
-pub fn deformation_splits(plan: &Plan) -> Vec<(&str, Vec<&'static str>)> {
+pub fn deformation_splits(plan: &Plan) -> Vec<(&str, Vec<Split>)> {
     let mut names: Vec<&str> = plan
         .deformations
         .iter()
@@ -50,10 +51,10 @@ pub fn deformation_splits(plan: &Plan) -> Vec<(&str, Vec<&'static str>)> {
         .map(|name| {
             let mut splits = Vec::new();
             if has(&plan.deformations, name) {
-                splits.push("test");
+                splits.push(Split::Test);
             }
             if has(&plan.augmentations, name) {
-                splits.push("train");
+                splits.push(Split::Train);
             }
             (name, splits)
         })
@@ -63,7 +64,7 @@ pub fn deformation_splits(plan: &Plan) -> Vec<(&str, Vec<&'static str>)> {
 /// A track stopped: skipped and recorded (`Skip`: stage, condition, error), or the run itself
 /// failed (`Fatal`: writing kept audio).
 enum Stop {
-    Skip(&'static str, String, anyhow::Error),
+    Skip(FailureStage, String, anyhow::Error),
     Fatal(anyhow::Error),
 }
 
@@ -97,7 +98,7 @@ pub struct Job<'a> {
     model_name: &'a str,
     model: Box<dyn Embedder>,
     sample_rate_hz: u32,
-    deformations: Vec<(&'a str, Vec<&'static str>)>,
+    deformations: Vec<(&'a str, Vec<Split>)>,
     conditions: Vec<&'a str>,
     input_hash: String,
     dir: EmbeddingsDir,
@@ -186,7 +187,7 @@ impl<'a> Job<'a> {
         let failed: BTreeSet<&str> = failures.iter().map(|f| f.track_id.as_str()).collect();
         for (name, splits) in &self.deformations {
             for t in tracks {
-                if !splits.contains(&t.split.as_str()) || failed.contains(t.track_id.as_str()) {
+                if !splits.contains(&t.split) || failed.contains(t.track_id.as_str()) {
                     continue;
                 }
                 let rel = RunLayout::kept_audio(self.dataset, name, &t.track_id);
@@ -344,7 +345,9 @@ impl<'a> Job<'a> {
                 (Ok(windows), Ok(rows)) => {
                     rows.push((condition, rows_of(&group[*k], condition, windows)))
                 }
-                (Err(e), _) => *outcome = Err(Stop::Skip("embed", condition.into(), e.into())),
+                (Err(e), _) => {
+                    *outcome = Err(Stop::Skip(FailureStage::Embed, condition.into(), e.into()))
+                }
                 (Ok(_), Err(_)) => {}
             }
         }
@@ -372,7 +375,7 @@ impl<'a> Job<'a> {
                     )));
                 }
                 Err(Stop::Skip(stage, condition, e)) => {
-                    tracing::warn!(track = track.track_id, stage, "skipped: {e:#}");
+                    tracing::warn!(track = track.track_id, %stage, "skipped: {e:#}");
                     out.failures.push(self.failure(track, stage, condition, &e));
                 }
                 Err(Stop::Fatal(e)) => return Err(e),
@@ -384,12 +387,12 @@ impl<'a> Job<'a> {
     fn failure(
         &self,
         track: &Track,
-        stage: &str,
+        stage: FailureStage,
         condition: String,
         e: &anyhow::Error,
     ) -> FailureRow {
         FailureRow {
-            stage: stage.into(),
+            stage,
             dataset: self.dataset.into(),
             model: self.model_name.into(),
             deformation: condition,
@@ -410,10 +413,10 @@ impl<'a> Job<'a> {
             std::path::Path::new(&track.audio_uri),
             Some(self.sample_rate_hz),
         )
-        .map_err(|e| skip("decode", CLEAN)(e.into()))?;
+        .map_err(|e| skip(FailureStage::Decode, CLEAN)(e.into()))?;
         let mut out = Vec::new();
         for (condition, splits) in &self.deformations {
-            if !splits.contains(&track.split.as_str()) {
+            if !splits.contains(&track.split) {
                 continue;
             }
             let mut deformed = mir_deform::Audio::mono(audio.samples.clone(), audio.sample_rate_hz);
@@ -424,7 +427,7 @@ impl<'a> Job<'a> {
                 &track.track_id,
                 &mut deformed,
             )
-            .map_err(|e| skip("deform", condition)(e.into()))?;
+            .map_err(|e| skip(FailureStage::Deform, condition)(e.into()))?;
             let samples = deformed.into_mono();
             if self.config.keep_audio {
                 self.keep(track, condition, &samples, audio.sample_rate_hz)
@@ -455,7 +458,7 @@ impl<'a> Job<'a> {
         let deformed = self
             .deformations
             .iter()
-            .any(|(_, splits)| splits.contains(&track.split.as_str()));
+            .any(|(_, splits)| splits.contains(&track.split));
         if self.config.keep_audio || deformed {
             return None;
         }
@@ -484,8 +487,8 @@ impl<'a> Job<'a> {
         let result = self.model.embed_stream(&mut chunks);
         self.streamed.fetch_add(1, Ordering::Relaxed);
         Some(match (result, decode_error) {
-            (_, Some(e)) => Err(Stop::Skip("decode", CLEAN.into(), e)),
-            (Err(e), None) => Err(Stop::Skip("embed", CLEAN.into(), e.into())),
+            (_, Some(e)) => Err(Stop::Skip(FailureStage::Decode, CLEAN.into(), e)),
+            (Err(e), None) => Err(Stop::Skip(FailureStage::Embed, CLEAN.into(), e.into())),
             (Ok(windows), None) => Ok(windows),
         })
     }

@@ -8,6 +8,7 @@ use mir_datasets::custom::TaskTracks;
 use mir_datasets::download::{Options, hash_file};
 use mir_datasets::tinysol::TinySolConfig;
 use mir_datasets::{DatasetConfig, Error, fixtures};
+use mir_table::Split;
 
 use crate::server::Server;
 
@@ -30,8 +31,8 @@ fn by_task(tasks: Vec<TaskTracks>) -> BTreeMap<String, TaskTracks> {
 }
 
 fn split_sizes(t: &TaskTracks) -> (usize, usize, usize) {
-    let n = |s: &str| t.tracks.iter().filter(|x| x.split == s).count();
-    (n("train"), n("validation"), n("test"))
+    let n = |s: Split| t.tracks.iter().filter(|x| x.split == s).count();
+    (n(Split::Train), n(Split::Validation), n(Split::Test))
 }
 
 fn label<'a>(t: &'a TaskTracks, track_id: &str) -> &'a str {
@@ -65,9 +66,9 @@ fn tinysol_parses_its_metadata_with_the_official_folds() {
     for t in &inst.tracks {
         let fold = t.fold.unwrap();
         let want = match fold {
-            0 => "test",
-            1 => "validation",
-            _ => "train",
+            0 => Split::Test,
+            1 => Split::Validation,
+            _ => Split::Train,
         };
         assert_eq!(t.split, want, "{}", t.track_id);
     }
@@ -77,7 +78,7 @@ fn tinysol_parses_its_metadata_with_the_official_folds() {
         tasks["instrument"]
             .tracks
             .iter()
-            .all(|t| (t.fold == Some(3)) == (t.split == "test"))
+            .all(|t| (t.fold == Some(3)) == (t.split == Split::Test))
     );
 }
 
@@ -116,10 +117,10 @@ fn vocalset_splits_the_technique_task_by_singer() {
         "lip_trill"
     );
     // No singer in two splits, and the official test singers are the test split.
-    let mut singer_splits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut singer_splits: BTreeMap<String, BTreeSet<Split>> = BTreeMap::new();
     for t in &technique.tracks {
         let s = t.track_id.split('/').next().unwrap().to_string();
-        singer_splits.entry(s).or_default().insert(t.split.clone());
+        singer_splits.entry(s).or_default().insert(t.split);
     }
     assert!(
         singer_splits.values().all(|s| s.len() == 1),
@@ -127,7 +128,7 @@ fn vocalset_splits_the_technique_task_by_singer() {
     );
     let test: BTreeSet<&str> = singer_splits
         .iter()
-        .filter(|(_, s)| s.contains("test"))
+        .filter(|(_, s)| s.contains(&Split::Test))
         .map(|(k, _)| k.as_str())
         .collect();
     assert_eq!(
@@ -145,7 +146,7 @@ fn vocalset_splits_the_technique_task_by_singer() {
             .tracks
             .iter()
             .filter(|t| t.labels[0] == "male11")
-            .any(|t| t.split == "test")
+            .any(|t| t.split == Split::Test)
     );
 }
 
@@ -190,7 +191,7 @@ fn giantsteps_trains_on_mtg_and_tests_on_giantsteps_key() {
     assert!(
         task.tracks
             .iter()
-            .filter(|t| t.split == "test")
+            .filter(|t| t.split == Split::Test)
             .all(|t| t.track_id.starts_with("gs/"))
     );
     assert_eq!(label(&task, "gs/1000000"), "C# major");
@@ -317,9 +318,9 @@ fn custom_class_folders_with_k_folds() {
     assert_eq!(split_sizes(&task), (18, 6, 6));
     for t in &task.tracks {
         let want = match t.fold.unwrap() {
-            2 => "test",
-            3 => "validation",
-            _ => "train",
+            2 => Split::Test,
+            3 => Split::Validation,
+            _ => Split::Train,
         };
         assert_eq!(t.split, want);
     }

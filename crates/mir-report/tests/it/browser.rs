@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use mir_report::confusion::{Media, TrackMedia, argmax, page};
 use mir_report::{RunKey, Slug};
-use mir_table::{Prediction, Track};
+use mir_table::{Prediction, Split, Track};
 use serde_json::{Value, json};
 
 use crate::cdp::{Browser, required_browser};
@@ -92,7 +92,7 @@ fn experiment(dir: &Path) -> Experiment {
         tracks.push(Track {
             track_id: id.clone(),
             audio_uri: format!("audio/clean/{id}.wav"),
-            split: "test".into(),
+            split: Split::Test,
             labels: vec![LABELS[class].into()],
             targets: None,
             duration_s: f64::from(seconds),
@@ -108,7 +108,7 @@ fn experiment(dir: &Path) -> Experiment {
             scores[predicted] = 0.8;
             predictions.push(Prediction {
                 track_id: id.clone(),
-                split: "test".into(),
+                split: Split::Test,
                 deformation: deformation.into(),
                 scores,
             });
@@ -116,7 +116,7 @@ fn experiment(dir: &Path) -> Experiment {
     }
     // A training track is not listed.
     tracks.push(Track {
-        split: "train".into(),
+        split: Split::Train,
         track_id: "train_only".into(),
         ..tracks[0].clone()
     });
@@ -142,7 +142,7 @@ fn expected(
         .collect();
     predictions
         .iter()
-        .filter(|pr| pr.deformation == deformation && pr.split == "test")
+        .filter(|pr| pr.deformation == deformation && pr.split == Split::Test)
         .filter(|pr| truth[pr.track_id.as_str()] == t && argmax(&pr.scores) == Some(p))
         .map(|pr| pr.track_id.clone())
         .collect()
