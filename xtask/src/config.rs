@@ -355,103 +355,126 @@ fn describe(errors: figment::Error, path: &Path) -> anyhow::Error {
     )
 }
 
+/// Builds the error for a key of the config file: `invalid config FILE: key KEY: REASON`.
+type Invalid<'a> = dyn Fn(&str, String) -> anyhow::Error + 'a;
+
+/// `name` (at `key`) is not among the names `section` defines.
+fn undefined<'n>(
+    invalid: &Invalid,
+    key: &str,
+    name: &str,
+    section: &str,
+    defined: impl IntoIterator<Item = &'n String>,
+) -> anyhow::Error {
+    let defined: Vec<&str> = defined.into_iter().map(String::as_str).collect();
+    let defined = if defined.is_empty() {
+        "none".to_string()
+    } else {
+        defined.join(", ")
+    };
+    invalid(
+        key,
+        format!("`{name}` is not defined in `{section}` (defined: {defined})"),
+    )
+}
+
 impl ExperimentConfig {
-    /// Checks names referenced by the grid and the things that must exist before a run starts.
+    /// Checks names referenced by the grid and the things that must exist before a run starts;
+    /// builds each model once to learn its layers.
     pub fn check(&mut self, path: &Path) -> Result<()> {
-        let file = path.display();
-        let undefined = |key: &str, name: &str, section: &str, defined: Vec<String>| {
-            anyhow::anyhow!(
-                "invalid config `{file}`:\n  key `{key}`: `{name}` is not defined in `{section}` (defined: {})",
-                if defined.is_empty() {
-                    "none".to_string()
-                } else {
-                    defined.join(", ")
-                }
-            )
+        let file = path.display().to_string();
+        let invalid = |key: &str, reason: String| {
+            anyhow::anyhow!("invalid config `{file}`:\n  key `{key}`: {reason}")
         };
-        if let Some(tasks) = &self.grid.tasks {
-            for (i, t) in tasks.iter().enumerate() {
-                let key = format!("grid.tasks.{i}");
-                let Some((d, task)) = t.split_once('/') else {
-                    bail!(
-                        "invalid config `{file}`:\n  key `{key}`: `{t}` should be written `dataset/task`"
-                    );
-                };
-                let dataset = self.datasets.get(d).ok_or_else(|| {
-                    undefined(&key, d, "datasets", self.datasets.keys().cloned().collect())
-                })?;
-                if !dataset.tasks().iter().any(|x| x == task) {
-                    return Err(undefined(
-                        &key,
-                        task,
-                        &format!("datasets.{d}.tasks"),
-                        dataset.tasks(),
-                    ));
+        self.check_grid(&invalid)?;
+        self.check_probes(&file, &invalid)?;
+        self.check_deformations(&invalid)?;
+        for (name, model) in &self.models {
+            let built = mir_embed::build(model)
+                .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?;
+            self.model_layers.insert(name.clone(), built.info().layers);
+        }
+        self.check_rest(&invalid)
+    }
+
+    /// The names `grid` uses are defined.
+    fn check_grid(&self, invalid: &Invalid) -> Result<()> {
+        for (i, t) in self.grid.tasks.iter().flatten().enumerate() {
+            let key = format!("grid.tasks.{i}");
+            let Some((d, task)) = t.split_once('/') else {
+                return Err(invalid(
+                    &key,
+                    format!("`{t}` should be written `dataset/task`"),
+                ));
+            };
+            let Some(dataset) = self.datasets.get(d) else {
+                return Err(undefined(
+                    invalid,
+                    &key,
+                    d,
+                    "datasets",
+                    self.datasets.keys(),
+                ));
+            };
+            if !dataset.tasks().iter().any(|x| x == task) {
+                let section = format!("datasets.{d}.tasks");
+                return Err(undefined(invalid, &key, task, &section, &dataset.tasks()));
+            }
+        }
+        let lists = [
+            (
+                "deformations",
+                &self.grid.deformations,
+                self.deformations.keys().collect::<Vec<_>>(),
+            ),
+            ("models", &self.grid.models, self.models.keys().collect()),
+            ("probes", &self.grid.probes, self.probes.keys().collect()),
+        ];
+        for (section, list, defined) in lists {
+            for (i, name) in list.iter().flatten().enumerate() {
+                if !defined.contains(&name) {
+                    let key = format!("grid.{section}.{i}");
+                    return Err(undefined(invalid, &key, name, section, defined));
                 }
             }
         }
-        let check_list =
-            |list: &Option<Vec<String>>, section: &str, defined: Vec<String>| -> Result<()> {
-                for (i, name) in list.iter().flatten().enumerate() {
-                    if !defined.contains(name) {
-                        return Err(undefined(
-                            &format!("grid.{section}.{i}"),
-                            name,
-                            section,
-                            defined.clone(),
-                        ));
-                    }
-                }
-                Ok(())
-            };
-        check_list(
-            &self.grid.deformations,
-            "deformations",
-            self.deformations.keys().cloned().collect(),
-        )?;
-        check_list(
-            &self.grid.models,
-            "models",
-            self.models.keys().cloned().collect(),
-        )?;
-        check_list(
-            &self.grid.probes,
-            "probes",
-            self.probes.keys().cloned().collect(),
-        )?;
-        if self.deformations.contains_key(mir_table::CLEAN) {
-            bail!(
-                "invalid config `{file}`:\n  key `deformations.clean`: `clean` is reserved for undeformed audio"
-            );
-        }
+        Ok(())
+    }
+
+    /// Each probe's own checks, and the scenarios it augments with are defined.
+    fn check_probes(&self, file: &str, invalid: &Invalid) -> Result<()> {
         for (name, probe) in &self.probes {
             probe
                 .check()
                 .with_context(|| format!("invalid config `{file}`: key `probes.{name}`"))?;
             for (i, d) in probe.augment.iter().enumerate() {
                 if !self.deformations.contains_key(d) {
-                    return Err(undefined(
-                        &format!("probes.{name}.augment.{i}"),
-                        d,
-                        "deformations",
-                        self.deformations.keys().cloned().collect(),
-                    ));
+                    let key = format!("probes.{name}.augment.{i}");
+                    let defined = self.deformations.keys();
+                    return Err(undefined(invalid, &key, d, "deformations", defined));
                 }
             }
         }
+        Ok(())
+    }
+
+    /// No scenario is called `clean`, and every step's parameters are valid.
+    fn check_deformations(&self, invalid: &Invalid) -> Result<()> {
+        if self.deformations.contains_key(mir_table::CLEAN) {
+            let reason = "`clean` is reserved for undeformed audio".to_string();
+            return Err(invalid("deformations.clean", reason));
+        }
         for (name, scenario) in &self.deformations {
             if let Err((i, e)) = scenario.validate() {
-                bail!(
-                    "invalid config `{file}`:\n  key `deformations.{name}.steps.{i}`: {:#}",
-                    anyhow::Error::from(e)
-                );
+                let key = format!("deformations.{name}.steps.{i}");
+                return Err(invalid(&key, format!("{:#}", anyhow::Error::from(e))));
             }
         }
-        for (name, model) in &self.models {
-            let built = mir_embed::build(model)
-                .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?;
-            self.model_layers.insert(name.clone(), built.info().layers);
-        }
+        Ok(())
+    }
+
+    /// A custom dataset's folder exists, seeds fit the tables, report presets are known.
+    fn check_rest(&self, invalid: &Invalid) -> Result<()> {
         for (name, dataset) in &self.datasets {
             // Published datasets are checked (and fetched) by `prepare`, which says how to get
             // them; a custom one must be there.
@@ -459,23 +482,20 @@ impl ExperimentConfig {
                 && c.generate.is_none()
                 && !c.root.is_dir()
             {
-                bail!(
-                    "invalid config `{file}`:\n  key `datasets.{name}.root`: audio folder `{}` does not exist",
-                    c.root.display()
-                );
+                let reason = format!("audio folder `{}` does not exist", c.root.display());
+                return Err(invalid(&format!("datasets.{name}.root"), reason));
             }
         }
         if self.seeds.is_empty() {
-            bail!("invalid config `{file}`:\n  key `seeds`: at least one seed is needed");
+            return Err(invalid("seeds", "at least one seed is needed".into()));
         }
         if let Some(i) = self.seeds.iter().position(|&s| i64::try_from(s).is_err()) {
-            bail!(
-                "invalid config `{file}`:\n  key `seeds[{i}]`: a seed must be below 2^63 (the tables store it as Int64)"
-            );
+            let reason = "a seed must be below 2^63 (the tables store it as Int64)".to_string();
+            return Err(invalid(&format!("seeds[{i}]"), reason));
         }
         for (i, name) in self.report.tables.iter().enumerate() {
             if let Err(e) = mir_report::pivot::Preset::parse(name) {
-                bail!("invalid config `{file}`:\n  key `report.tables[{i}]`: {e}");
+                return Err(invalid(&format!("report.tables[{i}]"), e.to_string()));
             }
         }
         Ok(())

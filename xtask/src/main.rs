@@ -175,24 +175,9 @@ fn run() -> Result<()> {
             }
             if dry_run {
                 print!("{}", xtask::plan(&config)?);
-                return Ok(());
+            } else {
+                experiment(&config, force)?;
             }
-            print!("{}", xtask::describe_plan(&config, &config.plan()));
-            let summary = xtask::experiment(&config, force)?;
-            let output = config.output();
-            println!("\n{}", summary.table);
-            if summary.skipped_tracks > 0 {
-                println!(
-                    "{} track(s) failed and were left out: see {output}/{}\n",
-                    summary.skipped_tracks,
-                    RunLayout::FAILURES
-                );
-            }
-            println!("{}", summary.stages);
-            println!(
-                "Results: {output}/ (tables as Parquet), report: {output}/{}",
-                RunLayout::report().index().in_run()
-            );
         }
         Cmd::Report {
             run,
@@ -217,30 +202,14 @@ fn run() -> Result<()> {
             config,
             seed,
             track_id,
-        } => {
-            let s = xtask::deform_file(&DeformRequest {
-                input,
-                scenario,
-                output,
-                config,
-                seed,
-                track_id,
-            })?;
-            let clips = if s.peak > 1.0 {
-                " (clips in 16-bit players)"
-            } else {
-                ""
-            };
-            println!(
-                "wrote {}: {:.2} s, {} Hz, {} channel(s), level {:+.2} dB, peak {:.3}{clips}",
-                s.output.display(),
-                s.duration_s,
-                s.sample_rate_hz,
-                s.channels,
-                s.level_db,
-                s.peak,
-            );
-        }
+        } => print_deformed(&xtask::deform_file(&DeformRequest {
+            input,
+            scenario,
+            output,
+            config,
+            seed,
+            track_id,
+        })?),
         Cmd::Fixtures { out } => {
             for f in xtask::render_fixtures(&out)? {
                 println!("{}: {} under {}", f.name, f.written, f.dir.display());
@@ -276,4 +245,42 @@ fn run() -> Result<()> {
         Cmd::Bench { args } => chores::bench(&args)?,
     }
     Ok(())
+}
+
+/// Runs the experiment and prints its tables, failures, stages and where the results are.
+fn experiment(config: &config::ExperimentConfig, force: Option<Stage>) -> Result<()> {
+    print!("{}", xtask::describe_plan(config, &config.plan()));
+    let summary = xtask::experiment(config, force)?;
+    let output = config.output();
+    println!("\n{}", summary.table);
+    if summary.skipped_tracks > 0 {
+        println!(
+            "{} track(s) failed and were left out: see {output}/{}\n",
+            summary.skipped_tracks,
+            RunLayout::FAILURES
+        );
+    }
+    println!("{}", summary.stages);
+    println!(
+        "Results: {output}/ (tables as Parquet), report: {output}/{}",
+        RunLayout::report().index().in_run()
+    );
+    Ok(())
+}
+
+fn print_deformed(s: &xtask::DeformSummary) {
+    let clips = if s.peak > 1.0 {
+        " (clips in 16-bit players)"
+    } else {
+        ""
+    };
+    println!(
+        "wrote {}: {:.2} s, {} Hz, {} channel(s), level {:+.2} dB, peak {:.3}{clips}",
+        s.output.display(),
+        s.duration_s,
+        s.sample_rate_hz,
+        s.channels,
+        s.level_db,
+        s.peak,
+    );
 }

@@ -22,8 +22,8 @@ use mir_report::plot::{self, Figure};
 use mir_report::{RunKey, Slug};
 use mir_table::layout::{ReportFile, run_file_from_index, run_file_from_page};
 use mir_table::{
-    Epoch, Metadata, Prediction, RunLayout, Split, TableKind, TableStore, TaskType, Track, keys,
-    read_failures, read_metrics, read_predictions, read_tracks, read_training_log,
+    Epoch, Metadata, MetricRow, Prediction, RunLayout, Split, TableKind, TableStore, TaskType,
+    Track, keys, read_failures, read_predictions, read_tracks, read_training_log,
 };
 use serde_json::Value;
 use tracing::{info, warn};
@@ -110,20 +110,78 @@ struct ProbeRun {
 
 /// Builds `report/` in `store` from its tables. `name` is the experiment's name.
 pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<Built> {
-    let metrics_table = store
+    let (metrics, deformations) = read_metrics(store).await?;
+    let metric = options.metric.as_deref();
+    // A rebuild replaces what an earlier report wrote (spectrograms are kept: they are named
+    // by their audio's hash and reused).
+    for folder in RunLayout::report().rebuilt_folders() {
+        store.delete_prefix(&folder).await?;
+    }
+    let mut out = Writer { store, written: 0 };
+    let mut index = Index {
+        name: name.to_owned(),
+        ..Index::default()
+    };
+    let markdown = write_tables(&mut out, &mut index, name, &metrics, options).await?;
+    let (runs, logs) = read_runs(store, &metrics).await?;
+    let figures = figures(&metrics, &deformations, metric, &logs);
+    let plots = write_plots(&mut out, &mut index, figures).await?;
+    let tracks = read_tracks_tables(store).await?;
+    let mut media = MediaMaker::new(store, options.spectrogram_tracks);
+    let pages = write_pages(
+        &mut out,
+        &mut index,
+        &runs,
+        &tracks,
+        &deformations,
+        &mut media,
+    )
+    .await?;
+    link_run_files(store, &mut index).await?;
+    out.put(&RunLayout::report().index(), index.html().into_bytes())
+        .await?;
+    info!(
+        files = out.written,
+        plots,
+        pages,
+        spectrograms = media.rendered,
+        "report written"
+    );
+    Ok(Built {
+        markdown,
+        plots,
+        pages,
+        spectrograms: media.rendered,
+    })
+}
+
+/// Writes the report's files, counting them.
+struct Writer<'a> {
+    store: &'a TableStore,
+    written: usize,
+}
+
+impl Writer<'_> {
+    async fn put(&mut self, file: &ReportFile, bytes: Vec<u8>) -> Result<()> {
+        self.written += 1;
+        self.store.put(&file.in_run(), bytes.into()).await?;
+        Ok(())
+    }
+}
+
+/// The run's metric rows, and the deformation scenarios its metadata carries.
+async fn read_metrics(store: &TableStore) -> Result<(Vec<MetricRow>, BTreeMap<String, Value>)> {
+    let table = store
         .read(RunLayout::METRICS, TableKind::Metrics)
         .await
         .with_context(|| {
             format!(
-                "no metrics table to report on at {}: run `cargo xtask experiment` first",
+                "no metrics table to report on at {}: run `mir-ref experiment` first",
                 store.display(RunLayout::METRICS)
             )
         })?;
-    let metrics = read_metrics(&metrics_table)?;
-    let deformations: BTreeMap<String, Value> = match Metadata::of(&metrics_table.schema)
-        .0
-        .get(keys::DEFORMATIONS)
-    {
+    let metrics = mir_table::read_metrics(&table)?;
+    let deformations = match Metadata::of(&table.schema).0.get(keys::DEFORMATIONS) {
         Some(json) => serde_json::from_str(json).with_context(|| {
             format!(
                 "{}: metadata `{}` is not a JSON object",
@@ -133,59 +191,48 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         })?,
         None => BTreeMap::new(),
     };
-    let metric = options.metric.as_deref();
-    // A rebuild replaces what an earlier report wrote (spectrograms are kept: they are named
-    // by their audio's hash and reused).
-    let report = RunLayout::report();
-    for folder in report.rebuilt_folders() {
-        store.delete_prefix(&folder).await?;
-    }
-    let mut written = 0usize;
-    let mut put = async |file: &ReportFile, bytes: Vec<u8>| -> Result<()> {
-        written += 1;
-        store.put(&file.in_run(), bytes.into()).await?;
-        Ok(())
-    };
+    Ok((metrics, deformations))
+}
 
-    // Tables.
-    let mut index = Index {
-        name: name.to_owned(),
-        ..Index::default()
-    };
+/// Every preset's tables as Markdown, CSV and HTML; returns them all as Markdown.
+async fn write_tables(
+    out: &mut Writer<'_>,
+    index: &mut Index,
+    name: &str,
+    metrics: &[MetricRow],
+    options: &Options,
+) -> Result<String> {
+    let report = RunLayout::report();
     let mut markdown = String::new();
     for preset in &options.presets {
-        let tables = pivot(&metrics, *preset, metric);
+        let tables = pivot(metrics, *preset, options.metric.as_deref());
         if tables.is_empty() {
             continue;
         }
         let md = mir_report::pivot::tables_markdown(&tables);
         let file = |ext| report.table(preset.name(), ext);
-        put(&file("md"), md.clone().into_bytes()).await?;
-        put(
-            &file("csv"),
-            mir_report::pivot::tables_csv(&tables)?.into_bytes(),
-        )
-        .await?;
-        put(
-            &file("html"),
-            mir_report::page::tables_page(name, &tables).into_bytes(),
-        )
-        .await?;
-        for ext in ["md", "csv", "html"] {
-            index.table_files.push((
-                format!("{} ({ext})", preset.name()),
-                file(ext).href().to_owned(),
-            ));
+        let csv = mir_report::pivot::tables_csv(&tables)?;
+        let html = mir_report::page::tables_page(name, &tables);
+        for (ext, text) in [("md", md.clone()), ("csv", csv), ("html", html)] {
+            out.put(&file(ext), text.into_bytes()).await?;
+            let label = format!("{} ({ext})", preset.name());
+            index.table_files.push((label, file(ext).href().to_owned()));
         }
         markdown.push_str(&md);
         markdown.push('\n');
         index.tables.extend(tables);
     }
-    put(&report.tables_markdown(), markdown.clone().into_bytes()).await?;
+    out.put(&report.tables_markdown(), markdown.clone().into_bytes())
+        .await?;
+    Ok(markdown)
+}
 
-    // Probe runs and training logs.
-    // The probe runs the metrics table reports on (a run directory may hold others, left by
-    // earlier configs).
+/// The probe runs the metrics table reports on (a run directory may hold others, left by
+/// earlier configs), and their training logs.
+async fn read_runs(
+    store: &TableStore,
+    metrics: &[MetricRow],
+) -> Result<(Vec<ProbeRun>, Vec<(RunKey, Vec<Epoch>)>)> {
     let ids: BTreeSet<RunKey> = metrics
         .iter()
         .map(|r| RunKey {
@@ -197,8 +244,7 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             seed: r.seed,
         })
         .collect();
-    let mut runs = Vec::new();
-    let mut logs: Vec<(RunKey, Vec<Epoch>)> = Vec::new();
+    let (mut runs, mut logs) = (Vec::new(), Vec::new());
     for id in &ids {
         let dir = RunLayout::probe(id);
         let file = dir.predictions();
@@ -217,32 +263,48 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             logs.push((id.clone(), read_training_log(&t)?));
         }
     }
+    Ok((runs, logs))
+}
 
-    // Plots.
-    let mut plots = 0;
-    let sections: [(&str, Vec<(String, Figure)>); 3] = [
-        (
-            "Robustness: metric against the deformation's parameter",
-            plot::robustness(&metrics, &deformations, metric),
-        ),
-        ("Clean audio", plot::bars(&metrics, metric)),
-        ("Per layer", plot::per_layer(&metrics, metric)),
-    ];
+/// The figures of each section of the index, by file stem.
+fn figures(
+    metrics: &[MetricRow],
+    deformations: &BTreeMap<String, Value>,
+    metric: Option<&str>,
+    logs: &[(RunKey, Vec<Epoch>)],
+) -> Vec<(&'static str, Vec<(String, Figure)>)> {
     let training: Vec<(String, Figure)> = logs
         .iter()
         .map(|(id, epochs)| {
-            (
-                format!("training_{}", id.slug()),
-                plot::training_curves(id, epochs),
-            )
+            let stem = format!("training_{}", id.slug());
+            (stem, plot::training_curves(id, epochs))
         })
         .collect();
-    for (title, figures) in sections.into_iter().chain([("Training curves", training)]) {
+    vec![
+        (
+            "Robustness: metric against the deformation's parameter",
+            plot::robustness(metrics, deformations, metric),
+        ),
+        ("Clean audio", plot::bars(metrics, metric)),
+        ("Per layer", plot::per_layer(metrics, metric)),
+        ("Training curves", training),
+    ]
+}
+
+/// Every figure as SVG and PNG, linked from the index; returns how many.
+async fn write_plots(
+    out: &mut Writer<'_>,
+    index: &mut Index,
+    sections: Vec<(&'static str, Vec<(String, Figure)>)>,
+) -> Result<usize> {
+    let report = RunLayout::report();
+    let mut plots = 0;
+    for (title, figures) in sections {
         let mut links = Vec::new();
         for (stem, figure) in figures {
             let (svg, png) = (report.plot(&stem, "svg"), report.plot(&stem, "png"));
-            put(&svg, figure.svg()?.into_bytes()).await?;
-            put(&png, figure.png()?).await?;
+            out.put(&svg, figure.svg()?.into_bytes()).await?;
+            out.put(&png, figure.png()?).await?;
             links.push(PlotLink {
                 title: figure_title(&figure),
                 svg: svg.href().to_owned(),
@@ -254,9 +316,12 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
             index.plots.push((title.to_owned(), links));
         }
     }
+    Ok(plots)
+}
 
-    // Confusion-matrix pages of single-label tasks.
-    let mut tracks: BTreeMap<(String, String), Vec<Track>> = BTreeMap::new();
+/// Every `tracks` table of the run, by (dataset, task).
+async fn read_tracks_tables(store: &TableStore) -> Result<BTreeMap<(String, String), Vec<Track>>> {
+    let mut tracks = BTreeMap::new();
     for file in store.list(RunLayout::TRACKS).await? {
         if !RunLayout::is_table(&file) {
             continue;
@@ -264,14 +329,26 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         let t = store.read(&file, TableKind::Tracks).await?;
         let meta = Metadata::of(&t.schema);
         let k = TableKind::Tracks;
-        tracks.insert(
-            (
-                meta.get(k, keys::DATASET)?.to_owned(),
-                meta.get(k, keys::TASK)?.to_owned(),
-            ),
-            read_tracks(&t)?,
+        let key = (
+            meta.get(k, keys::DATASET)?.to_owned(),
+            meta.get(k, keys::TASK)?.to_owned(),
         );
+        tracks.insert(key, read_tracks(&t)?);
     }
+    Ok(tracks)
+}
+
+/// A confusion-matrix page per (dataset, task, model, layer, probe) of a single-label task,
+/// every seed on it: links first (spectrograms queued), then the spectrograms in parallel,
+/// then the pages, which leave out the spectrograms that could not be rendered.
+async fn write_pages(
+    out: &mut Writer<'_>,
+    index: &mut Index,
+    runs: &[ProbeRun],
+    tracks: &BTreeMap<(String, String), Vec<Track>>,
+    deformations: &BTreeMap<String, Value>,
+    media: &mut MediaMaker<'_>,
+) -> Result<usize> {
     let mut groups: BTreeMap<RunKey, Vec<&ProbeRun>> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.task_type == TaskType::Multiclass) {
         let key = RunKey {
@@ -280,9 +357,6 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         };
         groups.entry(key).or_default().push(run);
     }
-    // Links first (spectrograms queued), then the spectrograms in parallel, then the pages,
-    // which leave out the spectrograms that could not be rendered.
-    let mut media = MediaMaker::new(store, options.spectrogram_tracks);
     let mut planned = Vec::new();
     for (id, group) in &groups {
         let Some(task_tracks) = tracks.get(&(id.dataset.clone(), id.task.clone())) else {
@@ -295,60 +369,72 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         };
         let mut track_media = BTreeMap::new();
         for t in task_tracks.iter().filter(|t| t.split == Split::Test) {
-            track_media.insert(
-                t.track_id.clone(),
-                media.of(&id.dataset, t, &deformations).await?,
-            );
+            let m = media.of(&id.dataset, t, deformations).await?;
+            track_media.insert(t.track_id.clone(), m);
         }
         planned.push((id, group, task_tracks, track_media));
     }
     let failed = media.render().await?;
-    let mut pages = 0;
+    let pages = planned.len();
     for (id, group, task_tracks, mut track_media) in planned {
-        for m in track_media.values_mut() {
-            for rendition in std::iter::once(&mut m.original).chain(m.deformed.values_mut()) {
-                if rendition
-                    .spectrogram
-                    .as_ref()
-                    .is_some_and(|h| failed.contains(h))
-                {
-                    rendition.spectrogram = None;
-                }
-            }
-        }
-        let predictions: Vec<(i64, Vec<Prediction>)> = group
-            .iter()
-            .map(|r| (r.id.seed, r.predictions.clone()))
-            .collect();
-        let html = mir_report::confusion::page(
-            id,
-            &group[0].vocabulary,
-            task_tracks,
-            &predictions,
-            &track_media,
-        )
-        .with_context(|| format!("confusion page of {}", id.label()))?;
-        let page = report.confusion_page(&id.slug_without_seed());
-        put(&page, html.into_bytes()).await?;
-        let mut conditions: BTreeSet<&str> = BTreeSet::new();
-        for r in group {
-            conditions.extend(r.predictions.iter().map(|p| p.deformation.as_str()));
-        }
-        let mut conditions: Vec<String> = conditions.into_iter().map(str::to_owned).collect();
-        conditions.sort_by_key(|d| (d != mir_table::CLEAN, d.clone()));
-        index.pages.push(PageLink {
-            label: format!(
-                "{} ({}): {} layer {}, {}",
-                id.task, id.dataset, id.model, id.layer, id.probe
-            ),
-            href: page.href().to_owned(),
-            deformations: conditions,
-        });
-        pages += 1;
+        drop_failed_spectrograms(&mut track_media, &failed);
+        let page = write_page(out, id, group, task_tracks, &track_media).await?;
+        index.pages.push(page);
     }
+    Ok(pages)
+}
 
-    // The index.
-    let summary = report.summary().in_run();
+/// Leaves out of the pages the spectrograms that could not be rendered.
+fn drop_failed_spectrograms(media: &mut BTreeMap<String, TrackMedia>, failed: &BTreeSet<String>) {
+    let renditions = media
+        .values_mut()
+        .flat_map(|m| std::iter::once(&mut m.original).chain(m.deformed.values_mut()));
+    for rendition in renditions {
+        if rendition
+            .spectrogram
+            .as_ref()
+            .is_some_and(|h| failed.contains(h))
+        {
+            rendition.spectrogram = None;
+        }
+    }
+}
+
+/// One confusion page; returns its link for the index.
+async fn write_page(
+    out: &mut Writer<'_>,
+    id: &RunKey,
+    group: &[&ProbeRun],
+    tracks: &[Track],
+    media: &BTreeMap<String, TrackMedia>,
+) -> Result<PageLink> {
+    let predictions: Vec<(i64, Vec<Prediction>)> = group
+        .iter()
+        .map(|r| (r.id.seed, r.predictions.clone()))
+        .collect();
+    let html = mir_report::confusion::page(id, &group[0].vocabulary, tracks, &predictions, media)
+        .with_context(|| format!("confusion page of {}", id.label()))?;
+    let page = RunLayout::report().confusion_page(&id.slug_without_seed());
+    out.put(&page, html.into_bytes()).await?;
+    let mut conditions: BTreeSet<&str> = BTreeSet::new();
+    for r in group {
+        conditions.extend(r.predictions.iter().map(|p| p.deformation.as_str()));
+    }
+    let mut conditions: Vec<String> = conditions.into_iter().map(str::to_owned).collect();
+    conditions.sort_by_key(|d| (d != mir_table::CLEAN, d.clone()));
+    Ok(PageLink {
+        label: format!(
+            "{} ({}): {} layer {}, {}",
+            id.task, id.dataset, id.model, id.layer, id.probe
+        ),
+        href: page.href().to_owned(),
+        deformations: conditions,
+    })
+}
+
+/// Links from the index to the run's own files that are there, and a note on failed tracks.
+async fn link_run_files(store: &TableStore, index: &mut Index) -> Result<()> {
+    let summary = RunLayout::report().summary().in_run();
     for (label, rel) in [
         ("experiment config", RunLayout::CONFIG),
         ("run log (JSON lines)", RunLayout::RUN_LOG),
@@ -363,33 +449,22 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
                 .push((label.to_owned(), run_file_from_index(rel)));
         }
     }
-    if store.exists(RunLayout::FAILURES).await? {
-        let failures = read_failures(&store.read(RunLayout::FAILURES, TableKind::Failures).await?)?;
-        let skipped: BTreeSet<(&str, &str)> = failures
-            .iter()
-            .map(|f| (f.dataset.as_str(), f.track_id.as_str()))
-            .collect();
-        if !skipped.is_empty() {
-            index.notes.push(format!(
-                "{} track(s) could not be processed and were left out: see failures.parquet.",
-                skipped.len()
-            ));
-        }
+    if !store.exists(RunLayout::FAILURES).await? {
+        return Ok(());
     }
-    put(&report.index(), index.html().into_bytes()).await?;
-    info!(
-        files = written,
-        plots,
-        pages,
-        spectrograms = media.rendered,
-        "report written"
-    );
-    Ok(Built {
-        markdown,
-        plots,
-        pages,
-        spectrograms: media.rendered,
-    })
+    let failures = read_failures(&store.read(RunLayout::FAILURES, TableKind::Failures).await?)?;
+    let skipped: BTreeSet<(&str, &str)> = failures
+        .iter()
+        .map(|f| (f.dataset.as_str(), f.track_id.as_str()))
+        .collect();
+    if !skipped.is_empty() {
+        index.notes.push(format!(
+            "{} track(s) could not be processed and were left out: see {}.",
+            skipped.len(),
+            RunLayout::FAILURES
+        ));
+    }
+    Ok(())
 }
 
 fn figure_title(figure: &Figure) -> String {
@@ -517,37 +592,16 @@ impl<'a> MediaMaker<'a> {
     /// Renders the queued spectrograms on every core and writes them; returns the hrefs of
     /// those whose audio could not be read (logged), for the pages to leave out.
     async fn render(&mut self) -> Result<BTreeSet<String>> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let jobs: Vec<(ReportFile, PathBuf)> = std::mem::take(&mut self.jobs).into_iter().collect();
-        let next = AtomicUsize::new(0);
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let results: Vec<(usize, Result<Vec<u8>>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers.min(jobs.len()))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some((_, audio)) = jobs.get(i) else {
-                                return out;
-                            };
-                            let png = read_start(audio).and_then(|samples| {
-                                Ok(mir_report::spectrogram::png(&samples, SPECTROGRAM_HZ)?)
-                            });
-                            out.push((i, png));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
+        // Every spectrogram renders: a failure leaves that one out.
+        let results = crate::work::map(&jobs, crate::work::cores(), |(_, audio)| {
+            let png = read_start(audio)
+                .and_then(|samples| Ok(mir_report::spectrogram::png(&samples, SPECTROGRAM_HZ)?));
+            Ok::<_, ()>(png)
         });
         let mut failed = BTreeSet::new();
-        for (i, png) in results {
-            let (file, audio) = &jobs[i];
-            match png {
+        for ((file, audio), png) in jobs.iter().zip(results) {
+            match png.and_then(Result::ok).context("not rendered")? {
                 Ok(bytes) => {
                     self.store.put(&file.in_run(), bytes.into()).await?;
                     self.rendered += 1;

@@ -1,4 +1,11 @@
-//! End-to-end tests of `cargo xtask experiment`: the real binary on real configs.
+//! End-to-end tests of `mir-ref experiment` (`cargo xtask experiment`): the real binary on real
+//! configs.
+#![allow(
+    clippy::too_many_lines,
+    clippy::excessive_nesting,
+    reason = "the function budget is for library and binary code; an end-to-end test reads as \
+              one scenario, top to bottom"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -181,10 +181,6 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
         Layout::Csv => config.metadata_path(),
         Layout::ClassFolders => config.root.clone(),
     };
-    let csv_err = |e: csv::Error| Error::Metadata {
-        path: path.clone(),
-        reason: e.to_string(),
-    };
     let text = match config.layout {
         Layout::Csv => std::fs::read_to_string(&path).map_err(|source| Error::Io {
             path: path.clone(),
@@ -193,43 +189,103 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
         Layout::ClassFolders => class_folder_csv(&config.root)?,
     };
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(csv_err)?.clone();
-    let col = |name: &str| {
-        headers
+    let columns = Columns::find(config, &path, &mut reader)?;
+    let rows = read_rows(config, &path, &columns, &mut reader)?;
+    let splits: Vec<(Split, Option<u32>)> = match columns.split {
+        Some(_) => rows
             .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| Error::Metadata {
-                path: path.clone(),
-                reason: format!(
-                    "no column `{name}` (columns: {})",
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                ),
-            })
+            .map(|r| (r.split.unwrap_or(Split::Train), None))
+            .collect(),
+        None => {
+            let items: Vec<(String, String)> = rows
+                .iter()
+                .map(|r| (r.track_id.clone(), r.record[columns.stratify].to_string()))
+                .collect();
+            assign(seed, dataset, &items, &config.split)
+        }
     };
-    let path_col = col("path")?;
-    let split_col = headers.iter().position(|h| h == "split");
-    let task_cols: Vec<usize> = config
+    config
         .tasks
-        .values()
-        .map(|t| col(&t.label_column))
-        .collect::<Result<_>>()?;
-    let stratify_col = match &config.stratify_by {
-        Some(name) => col(name)?,
-        None => *task_cols.first().ok_or_else(|| Error::Metadata {
-            path: path.clone(),
-            reason: "the dataset defines no task".into(),
-        })?,
-    };
+        .iter()
+        .zip(&columns.tasks)
+        .map(|((name, task), &c)| task_of(name, task, c, &path, &rows, &splits))
+        .collect()
+}
 
+/// The metadata columns a dataset reads.
+struct Columns {
+    path: usize,
+    split: Option<usize>,
+    tasks: Vec<usize>,
+    stratify: usize,
+}
+
+impl Columns {
+    /// Finds the columns in the CSV's header; a missing one is an error listing those there.
+    fn find(config: &CustomConfig, path: &Path, reader: &mut csv::Reader<&[u8]>) -> Result<Self> {
+        let headers = reader
+            .headers()
+            .map_err(|e| metadata_error(path, e.to_string()))?
+            .clone();
+        let col = |name: &str| {
+            headers.iter().position(|h| h == name).ok_or_else(|| {
+                let known = headers.iter().collect::<Vec<_>>().join(", ");
+                metadata_error(path, format!("no column `{name}` (columns: {known})"))
+            })
+        };
+        let tasks: Vec<usize> = config
+            .tasks
+            .values()
+            .map(|t| col(&t.label_column))
+            .collect::<Result<_>>()?;
+        let stratify = match &config.stratify_by {
+            Some(name) => col(name)?,
+            None => *tasks
+                .first()
+                .ok_or_else(|| metadata_error(path, "the dataset defines no task".into()))?,
+        };
+        Ok(Self {
+            path: col("path")?,
+            split: headers.iter().position(|h| h == "split"),
+            tasks,
+            stratify,
+        })
+    }
+}
+
+fn metadata_error(path: &Path, reason: String) -> Error {
+    Error::Metadata {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// One metadata row whose audio file exists.
+struct Row {
+    track_id: String,
+    audio_path: PathBuf,
+    duration_s: f64,
+    split: Option<Split>,
+    record: csv::StringRecord,
+}
+
+/// Every row of the CSV; a row whose audio file is missing, or whose split is not a split, is
+/// an error naming the line.
+fn read_rows(
+    config: &CustomConfig,
+    path: &Path,
+    columns: &Columns,
+    reader: &mut csv::Reader<&[u8]>,
+) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(csv_err)?;
-        let rel = &record[path_col];
+        let record = record.map_err(|e| metadata_error(path, e.to_string()))?;
+        let rel = &record[columns.path];
         let audio_path = config.root.join(rel);
         if !audio_path.is_file() {
             return Err(Error::MissingAudio {
                 path: audio_path,
-                metadata: path.clone(),
+                metadata: path.to_path_buf(),
                 line: line + 2,
             });
         }
@@ -237,88 +293,79 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
             .with_extension("")
             .to_string_lossy()
             .replace('\\', "/");
-        let duration_s = audio::track_duration_s(&audio_path);
-        let split = match split_col {
-            Some(c) => Some(parse_split(&record[c]).ok_or_else(|| Error::Metadata {
-                path: path.clone(),
-                reason: format!(
-                    "line {}: split `{}` is not train, validation or test",
+        let split = match columns.split {
+            Some(c) => Some(parse_split(&record[c]).ok_or_else(|| {
+                let reason = format!(
+                    "line {}: split `{}` is not {}",
                     line + 2,
-                    &record[c]
-                ),
+                    &record[c],
+                    Split::NAMES.join(", ")
+                );
+                metadata_error(path, reason)
             })?),
             None => None,
         };
-        rows.push((track_id, audio_path, duration_s, split, record));
-    }
-    let splits: Vec<(Split, Option<u32>)> = if split_col.is_some() {
-        rows.iter()
-            .map(|r| {
-                (
-                    r.3.expect("every row has a split when the column exists"),
-                    None,
-                )
-            })
-            .collect()
-    } else {
-        let items: Vec<(String, String)> = rows
-            .iter()
-            .map(|r| (r.0.clone(), r.4[stratify_col].to_string()))
-            .collect();
-        assign(seed, dataset, &items, &config.split)
-    };
-
-    let mut out = Vec::new();
-    for ((name, task), &c) in config.tasks.iter().zip(&task_cols) {
-        let labels_of = |value: &str| -> Vec<String> {
-            match task.task_type {
-                TaskType::Multiclass => vec![value.to_string()],
-                TaskType::Multilabel => value
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                TaskType::Regression => vec![],
-            }
-        };
-        let mut vocabulary = BTreeSet::new();
-        let mut tracks = Vec::new();
-        for (row, &(split, fold)) in rows.iter().zip(&splits) {
-            let labels = labels_of(&row.4[c]);
-            vocabulary.extend(labels.iter().cloned());
-            let targets = match task.task_type {
-                TaskType::Regression => {
-                    Some(vec![row.4[c].trim().parse::<f32>().map_err(|e| {
-                        Error::Metadata {
-                            path: path.clone(),
-                            reason: format!(
-                                "column `{}`: `{}` is not a number: {e}",
-                                task.label_column, &row.4[c]
-                            ),
-                        }
-                    })?])
-                }
-                _ => None,
-            };
-            tracks.push(Track {
-                track_id: row.0.clone(),
-                audio_uri: row.1.to_string_lossy().into_owned(),
-                split,
-                labels,
-                targets,
-                duration_s: row.2,
-                fold: fold.map(|f| f as i32),
-            });
-        }
-        out.push(TaskTracks {
-            task: name.clone(),
-            task_type: task.task_type,
-            vocabulary: vocabulary.into_iter().collect(),
-            tracks,
+        rows.push(Row {
+            duration_s: audio::track_duration_s(&audio_path),
+            track_id,
+            audio_path,
+            split,
+            record,
         });
     }
-    Ok(out)
+    Ok(rows)
+}
+
+/// The tracks of task `name`, its labels (or target) read from column `c`.
+fn task_of(
+    name: &str,
+    task: &TaskConfig,
+    c: usize,
+    path: &Path,
+    rows: &[Row],
+    splits: &[(Split, Option<u32>)],
+) -> Result<TaskTracks> {
+    let mut vocabulary = BTreeSet::new();
+    let mut tracks = Vec::new();
+    for (row, &(split, fold)) in rows.iter().zip(splits) {
+        let value = &row.record[c];
+        let labels = match task.task_type {
+            TaskType::Multiclass => vec![value.to_string()],
+            TaskType::Multilabel => value
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            TaskType::Regression => vec![],
+        };
+        vocabulary.extend(labels.iter().cloned());
+        let targets = match task.task_type {
+            TaskType::Regression => Some(vec![value.trim().parse::<f32>().map_err(|e| {
+                let column = &task.label_column;
+                metadata_error(
+                    path,
+                    format!("column `{column}`: `{value}` is not a number: {e}"),
+                )
+            })?]),
+            _ => None,
+        };
+        tracks.push(Track {
+            track_id: row.track_id.clone(),
+            audio_uri: row.audio_path.to_string_lossy().into_owned(),
+            split,
+            labels,
+            targets,
+            duration_s: row.duration_s,
+            fold: fold.map(|f| f as i32),
+        });
+    }
+    Ok(TaskTracks {
+        task: name.to_owned(),
+        task_type: task.task_type,
+        vocabulary: vocabulary.into_iter().collect(),
+        tracks,
+    })
 }
 
 /// A CSV's split value: a [`Split`] name, or `valid`/`val` for validation.

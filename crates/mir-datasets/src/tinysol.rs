@@ -140,6 +140,22 @@ pub fn prepare(config: &TinySolConfig, options: &Options) -> Result<()> {
     Ok(())
 }
 
+/// The audio file `rel` of the metadata: under the folder the first file was found in (the
+/// root, `audio/` or `TinySOL/`, as the archives unpack), which `base` remembers; `None` when
+/// it is not there.
+fn locate(config: &TinySolConfig, base: &mut Option<PathBuf>, rel: &str) -> Option<PathBuf> {
+    if base.is_none() {
+        let candidates = [
+            config.root.clone(),
+            config.root.join("audio"),
+            config.root.join("TinySOL"),
+        ];
+        *base = Some(candidates.into_iter().find(|b| b.join(rel).is_file())?);
+    }
+    let path = base.as_ref()?.join(rel);
+    path.is_file().then_some(path)
+}
+
 /// Parses the metadata into one [`TaskTracks`] per configured task.
 pub fn load(config: &TinySolConfig) -> Result<Vec<TaskTracks>> {
     let metadata = config.root.join(METADATA);
@@ -174,32 +190,11 @@ pub fn load(config: &TinySolConfig) -> Result<Vec<TaskTracks>> {
         let record = record.map_err(|e| bad(e.to_string()))?;
         let line = i + 2;
         let rel = record[path_c].trim().trim_start_matches("./");
-        let audio_path = match &base {
-            Some(b) => b.join(rel),
-            None => {
-                let found = [
-                    config.root.clone(),
-                    config.root.join("audio"),
-                    config.root.join("TinySOL"),
-                ]
-                .into_iter()
-                .find(|b| b.join(rel).is_file())
-                .ok_or_else(|| Error::MissingAudio {
-                    path: config.root.join(rel),
-                    metadata: metadata.clone(),
-                    line,
-                })?;
-                base = Some(found.clone());
-                found.join(rel)
-            }
-        };
-        if !audio_path.is_file() {
-            return Err(Error::MissingAudio {
-                path: audio_path,
-                metadata: metadata.clone(),
-                line,
-            });
-        }
+        let audio_path = locate(config, &mut base, rel).ok_or_else(|| Error::MissingAudio {
+            path: base.as_ref().unwrap_or(&config.root).join(rel),
+            metadata: metadata.clone(),
+            line,
+        })?;
         let fold: u32 = record[fold_c].trim().parse().map_err(|_| {
             bad(format!(
                 "line {line}: fold `{}` is not a number",

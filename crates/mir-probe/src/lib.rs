@@ -209,9 +209,8 @@ impl Search {
                         c.search = None;
                         c.learning_rate = learning_rate;
                         c.hidden = h.clone();
-                        if !self.hidden.is_empty() {
-                            c.adaptive = None;
-                        }
+                        // Searched explicit sizes replace an adaptive rule.
+                        c.adaptive = c.adaptive.filter(|_| self.hidden.is_empty());
                         c.dropout = dropout;
                         c.weight_decay = weight_decay;
                         let chosen = serde_json::json!({
@@ -509,11 +508,10 @@ type TrackKey = (String, String);
 
 /// The vectors each (track, deformation) contributes at `layer`: the mean of its windows
 /// (`embedding_mean`), or every window in window order (`prediction_mean`).
-fn track_vectors(
-    tables: &[Table],
-    layer: i32,
-    aggregation: Aggregation,
-) -> Result<BTreeMap<TrackKey, Vec<Vec<f32>>>> {
+/// Each (track, deformation)'s vectors: one mean, or one per window.
+type TrackVectors = BTreeMap<TrackKey, Vec<Vec<f32>>>;
+
+fn track_vectors(tables: &[Table], layer: i32, aggregation: Aggregation) -> Result<TrackVectors> {
     let mut windows: BTreeMap<TrackKey, Vec<(i32, Vec<f32>)>> = BTreeMap::new();
     for table in tables {
         for row in read_embeddings(table)? {
@@ -561,17 +559,7 @@ pub fn run(
     embeddings: &[Table],
 ) -> Result<ProbeOutput> {
     config.check()?;
-    let meta = Metadata::of(&tracks.schema);
-    let task_type = TaskType::parse(
-        TableKind::Tracks,
-        meta.get(TableKind::Tracks, keys::TASK_TYPE)?,
-    )?;
-    let vocabulary = meta.label_vocabulary(TableKind::Tracks)?;
-    let class_of: HashMap<&str, usize> = vocabulary
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
+    let task = Task::of(tracks)?;
     let tracks = read_tracks(tracks)?;
     let means = track_vectors(embeddings, layer, config.aggregation)?;
     let dim = means
@@ -579,39 +567,149 @@ pub fn run(
         .next()
         .and_then(|v| v.first())
         .map_or(0, Vec::len);
-    let width = match task_type {
-        TaskType::Regression => tracks
-            .iter()
-            .find_map(|t| t.targets.as_ref().map(Vec::len))
-            .unwrap_or(0),
-        _ => vocabulary.len(),
+    let width = task.width(&tracks);
+    let (mut train_set, mut validation) =
+        split_datasets(config, &task, &tracks, &means, dim, width)?;
+    let scaler = Scaler::fit(&train_set.x, dim);
+    scaler.apply(&mut train_set.x);
+    scaler.apply(&mut validation.x);
+    let (trained, hyperparameters, effective) = fit(config, seed, &train_set, &validation)?;
+    let predictions = predict_tracks(&trained, &tracks, &means, &scaler, dim, width)?;
+    let out_vocabulary = match task.task_type {
+        TaskType::Regression => Vec::new(),
+        _ => task.vocabulary.clone(),
     };
-    let bad = |t: &Track, reason: String| Error::BadLabel {
+    Ok(ProbeOutput {
+        predictions,
+        epochs: epochs_of(&trained),
+        best_epoch: trained.best_epoch,
+        vocabulary: task.vocabulary,
+        task_type: task.task_type,
+        width,
+        aggregation: config.aggregation,
+        hyperparameters,
+        weights: trained.weights()?,
+        saved: SavedProbe {
+            sizes: std::iter::once(dim)
+                .chain(hidden_sizes(&effective, dim, width))
+                .chain(std::iter::once(width))
+                .collect(),
+            activation: effective.activation,
+            batch_norm: effective.batch_norm,
+            backend: effective.backend,
+            task_type: task.task_type,
+            vocabulary: out_vocabulary,
+            aggregation: config.aggregation,
+            mean: scaler.mean.clone(),
+            scale: scaler.scale.clone(),
+        },
+    })
+}
+
+/// What a `tracks` table's metadata says of its task.
+struct Task {
+    task_type: TaskType,
+    vocabulary: Vec<String>,
+    class_of: HashMap<String, usize>,
+}
+
+impl Task {
+    fn of(tracks: &Table) -> Result<Self> {
+        let meta = Metadata::of(&tracks.schema);
+        let task_type = TaskType::parse(
+            TableKind::Tracks,
+            meta.get(TableKind::Tracks, keys::TASK_TYPE)?,
+        )?;
+        let vocabulary = meta.label_vocabulary(TableKind::Tracks)?;
+        let class_of = vocabulary
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i))
+            .collect();
+        Ok(Self {
+            task_type,
+            vocabulary,
+            class_of,
+        })
+    }
+
+    /// Scores per track: one per class, or per regression target.
+    fn width(&self, tracks: &[Track]) -> usize {
+        match self.task_type {
+            TaskType::Regression => tracks
+                .iter()
+                .find_map(|t| t.targets.as_ref().map(Vec::len))
+                .unwrap_or(0),
+            _ => self.vocabulary.len(),
+        }
+    }
+
+    fn class(&self, t: &Track, label: &str) -> Result<usize> {
+        self.class_of
+            .get(label)
+            .copied()
+            .ok_or_else(|| bad_label(t, format!("label `{label}` is not in the vocabulary")))
+    }
+
+    /// Appends the targets of one training row of `t` to `y`.
+    fn push_targets(&self, y: &mut train::Targets, t: &Track, width: usize) -> Result<()> {
+        match y {
+            train::Targets::Classes(y) => match t.labels.as_slice() {
+                [label] => y.push(self.class(t, label)? as i64),
+                other => {
+                    let reason = format!("{} labels for a multiclass task", other.len());
+                    return Err(bad_label(t, reason));
+                }
+            },
+            train::Targets::Tags(y) => {
+                let start = y.len();
+                y.resize(start + width, 0);
+                for label in &t.labels {
+                    y[start + self.class(t, label)?] = 1;
+                }
+            }
+            train::Targets::Values(y) => match &t.targets {
+                Some(v) if v.len() == width => y.extend_from_slice(v),
+                other => {
+                    let n = other.as_ref().map_or(0, Vec::len);
+                    return Err(bad_label(t, format!("{n} targets, expected {width}")));
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+fn bad_label(t: &Track, reason: String) -> Error {
+    Error::BadLabel {
         track_id: t.track_id.clone(),
         reason,
-    };
-    let class = |t: &Track, label: &String| {
-        class_of
-            .get(label.as_str())
-            .copied()
-            .ok_or_else(|| bad(t, format!("label `{label}` is not in the vocabulary")))
-    };
+    }
+}
 
-    let kind = match task_type {
+/// The training rows (clean, plus each augmentation's deformed copy of the track) and the
+/// validation rows (clean) of the tracks that have embeddings.
+fn split_datasets(
+    config: &ProbeConfig,
+    task: &Task,
+    tracks: &[Track],
+    means: &TrackVectors,
+    dim: usize,
+    width: usize,
+) -> Result<(train::Dataset, train::Dataset)> {
+    let kind = match task.task_type {
         TaskType::Multiclass => train::Targets::Classes(vec![]),
         TaskType::Multilabel => train::Targets::Tags(vec![]),
         TaskType::Regression => train::Targets::Values(vec![]),
     };
     let mut split_data: HashMap<Split, train::Dataset> = HashMap::new();
-    // Training rows: clean, plus each augmentation's deformed copy of the track.
     let training_conditions: Vec<&str> = std::iter::once(CLEAN)
         .chain(config.augment.iter().map(String::as_str))
         .collect();
-    for t in &tracks {
-        let conditions = if t.split == Split::Train {
-            &training_conditions[..]
-        } else {
-            &training_conditions[..1]
+    for t in tracks {
+        let conditions = match t.split {
+            Split::Train => &training_conditions[..],
+            _ => &training_conditions[..1],
         };
         let vectors: Vec<&Vec<f32>> = conditions
             .iter()
@@ -625,87 +723,69 @@ pub fn run(
             .entry(t.split)
             .or_insert_with(|| train::Dataset::empty(dim, width, &kind));
         for x in vectors {
-            match &mut d.y {
-                train::Targets::Classes(y) => match t.labels.as_slice() {
-                    [label] => y.push(class(t, label)? as i64),
-                    other => {
-                        return Err(bad(
-                            t,
-                            format!("{} labels for a multiclass task", other.len()),
-                        ));
-                    }
-                },
-                train::Targets::Tags(y) => {
-                    let start = y.len();
-                    y.resize(start + width, 0);
-                    for label in &t.labels {
-                        y[start + class(t, label)?] = 1;
-                    }
-                }
-                train::Targets::Values(y) => match &t.targets {
-                    Some(v) if v.len() == width => y.extend_from_slice(v),
-                    other => {
-                        return Err(bad(
-                            t,
-                            format!(
-                                "{} targets, expected {width}",
-                                other.as_ref().map_or(0, Vec::len)
-                            ),
-                        ));
-                    }
-                },
-            }
+            task.push_targets(&mut d.y, t, width)?;
             d.x.extend_from_slice(x);
         }
     }
-    let mut train_set = split_data
+    let train_set = split_data
         .remove(&Split::Train)
         .ok_or(Error::NoTrainingData)?;
-    let mut validation = split_data
+    let validation = split_data
         .remove(&Split::Validation)
         .unwrap_or_else(|| train::Dataset::empty(dim, width, &kind));
-    let scaler = Scaler::fit(&train_set.x, dim);
-    scaler.apply(&mut train_set.x);
-    scaler.apply(&mut validation.x);
+    Ok((train_set, validation))
+}
 
-    let (trained, hyperparameters, effective) = match &config.search {
-        None => (
-            train::train(config, &train_set, &validation, seed)?,
-            None,
-            config.clone(),
-        ),
-        Some(search) => {
-            if validation.is_empty() {
-                return Err(Error::InvalidConfig(
-                    "a hyperparameter `search` needs a validation split".into(),
-                ));
-            }
-            // The best epoch's validation metric, ties broken by its loss.
-            let score = |t: &train::Trained| {
-                let e = &t.history[t.best_epoch - 1];
-                (
-                    e.validation_metric.unwrap_or(f64::MIN),
-                    -e.validation_loss.unwrap_or(f64::MAX),
-                )
-            };
-            let mut best: Option<(train::Trained, serde_json::Value, ProbeConfig)> = None;
-            for (candidate, chosen) in search.candidates(config, seed) {
-                let t = train::train(&candidate, &train_set, &validation, seed)?;
-                if best.as_ref().is_none_or(|(b, _, _)| score(&t) > score(b)) {
-                    best = Some((t, chosen, candidate));
-                }
-            }
-            let (t, chosen, candidate) = best.ok_or_else(|| {
-                Error::InvalidConfig("the `search` space has no candidate".into())
-            })?;
-            (t, Some(chosen.to_string()), candidate)
-        }
+/// Trains the probe, or with a `search` every candidate, keeping the best on validation;
+/// returns it with the chosen hyperparameters (JSON) and the config it was trained with.
+fn fit(
+    config: &ProbeConfig,
+    seed: u64,
+    train_set: &train::Dataset,
+    validation: &train::Dataset,
+) -> Result<(train::Trained, Option<String>, ProbeConfig)> {
+    let Some(search) = &config.search else {
+        let trained = train::train(config, train_set, validation, seed)?;
+        return Ok((trained, None, config.clone()));
     };
+    if validation.is_empty() {
+        return Err(Error::InvalidConfig(
+            "a hyperparameter `search` needs a validation split".into(),
+        ));
+    }
+    // The best epoch's validation metric, ties broken by its loss.
+    let score = |t: &train::Trained| {
+        let e = &t.history[t.best_epoch - 1];
+        (
+            e.validation_metric.unwrap_or(f64::MIN),
+            -e.validation_loss.unwrap_or(f64::MAX),
+        )
+    };
+    let mut best: Option<(train::Trained, serde_json::Value, ProbeConfig)> = None;
+    for (candidate, chosen) in search.candidates(config, seed) {
+        let t = train::train(&candidate, train_set, validation, seed)?;
+        if best.as_ref().is_none_or(|(b, _, _)| score(&t) > score(b)) {
+            best = Some((t, chosen, candidate));
+        }
+    }
+    let (t, chosen, candidate) =
+        best.ok_or_else(|| Error::InvalidConfig("the `search` space has no candidate".into()))?;
+    Ok((t, Some(chosen.to_string()), candidate))
+}
 
-    // Predict every validation (clean) and test (every deformation) track that has an embedding.
+/// Predicts every validation (clean) and test (every deformation) track that has an
+/// embedding: the mean of its window scores (a single row under `embedding_mean`).
+fn predict_tracks(
+    trained: &train::Trained,
+    tracks: &[Track],
+    means: &TrackVectors,
+    scaler: &Scaler,
+    dim: usize,
+    width: usize,
+) -> Result<Vec<Prediction>> {
     let mut keys_out = Vec::new();
     let mut x = Vec::new();
-    for t in &tracks {
+    for t in tracks {
         let wanted: Vec<&(String, String)> = match t.split {
             Split::Validation => means
                 .keys()
@@ -724,10 +804,9 @@ pub fn run(
         }
     }
     let mut scores = trained.predict(&x, dim)?.into_iter();
-    let predictions = keys_out
+    Ok(keys_out
         .into_iter()
         .map(|(track_id, split, deformation, windows)| {
-            // Mean of the track's window scores (a single row under `embedding_mean`).
             let mut mean = vec![0f32; width];
             for row in scores.by_ref().take(windows) {
                 mean.iter_mut()
@@ -741,8 +820,12 @@ pub fn run(
                 scores: mean,
             }
         })
-        .collect();
-    let epochs = trained
+        .collect())
+}
+
+/// The training log's rows.
+fn epochs_of(trained: &train::Trained) -> Vec<Epoch> {
+    trained
         .history
         .iter()
         .map(|e| Epoch {
@@ -753,36 +836,7 @@ pub fn run(
             learning_rate: e.learning_rate,
             seconds: e.seconds,
         })
-        .collect();
-    let out_vocabulary = match task_type {
-        TaskType::Regression => Vec::new(),
-        _ => vocabulary.clone(),
-    };
-    Ok(ProbeOutput {
-        predictions,
-        epochs,
-        best_epoch: trained.best_epoch,
-        vocabulary,
-        task_type,
-        width,
-        aggregation: config.aggregation,
-        hyperparameters,
-        weights: trained.weights()?,
-        saved: SavedProbe {
-            sizes: std::iter::once(dim)
-                .chain(hidden_sizes(&effective, dim, width))
-                .chain(std::iter::once(width))
-                .collect(),
-            activation: effective.activation,
-            batch_norm: effective.batch_norm,
-            backend: effective.backend,
-            task_type,
-            vocabulary: out_vocabulary,
-            aggregation: config.aggregation,
-            mean: scaler.mean.clone(),
-            scale: scaler.scale.clone(),
-        },
-    })
+        .collect()
 }
 
 /// A trained probe as saved beside its predictions: `model.json` (this) and the burnpack

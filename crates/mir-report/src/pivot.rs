@@ -369,25 +369,8 @@ fn one_table(
         keep(spec.rows, spec.rows.first()),
         keep(spec.cols, spec.cols.last()),
     );
-    let mut title = capitalised(preset.name());
-    let mut context: Vec<String> = spec
-        .tables
-        .iter()
-        .zip(table_key)
-        .map(|(d, l)| format!("{} {}", d.name(), l.text))
-        .collect();
-    for &d in spec.rows.iter().chain(spec.cols) {
-        if !row_dims.contains(&d) && !col_dims.contains(&d) {
-            context.push(format!("{} {}", d.name(), d.value(rows[0]).text));
-        }
-    }
     let metrics: BTreeSet<&str> = rows.iter().map(|r| r.metric.as_str()).collect();
-    if metrics.len() == 1 {
-        context.push(format!("metric {}", rows[0].metric));
-    }
-    if !context.is_empty() {
-        let _ = write!(title, ": {}", context.join(", "));
-    }
+    let title = title(preset, spec, table_key, rows, [&row_dims, &col_dims]);
 
     let mut grid: BTreeMap<Key, BTreeMap<Key, Vec<&MetricRow>>> = BTreeMap::new();
     let mut col_keys: BTreeMap<Key, String> = BTreeMap::new();
@@ -405,22 +388,7 @@ fn one_table(
     }
     let columns: Vec<Column> = col_keys
         .iter()
-        .map(|(k, metric)| {
-            let label = k
-                .iter()
-                .map(|l| l.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" / ");
-            let label = if metrics.len() > 1 {
-                format!("{label} ({metric})")
-            } else {
-                label
-            };
-            Column {
-                label,
-                metric: metric.clone(),
-            }
-        })
+        .map(|(k, metric)| Column::of(k, metric, metrics.len() > 1))
         .collect();
     let clean_key: Option<Key> = col_keys
         .keys()
@@ -462,23 +430,7 @@ fn one_table(
                 .collect(),
         );
     }
-    for (c, col) in columns.iter().enumerate() {
-        let higher = higher_is_better(&col.metric);
-        let values = cells
-            .iter()
-            .filter_map(|row| row[c].as_ref().map(|x| x.stat.mean));
-        let best = if higher {
-            values.fold(f64::NEG_INFINITY, f64::max)
-        } else {
-            values.fold(f64::INFINITY, f64::min)
-        };
-        for row in &mut cells {
-            if let Some(cell) = &mut row[c] {
-                // Compared at the printed precision, so ties that print alike are all marked.
-                cell.best = format!("{:.3}", cell.stat.mean) == format!("{best:.3}");
-            }
-        }
-    }
+    mark_best(&mut cells, &columns);
     PivotTable {
         preset,
         title,
@@ -486,6 +438,75 @@ fn one_table(
         rows: labels,
         columns,
         cells,
+    }
+}
+
+/// The title: the preset, then the identifiers constant over the table (those of the table's
+/// key, and row and column identifiers left out of `kept`), and the metric when there is one.
+fn title(
+    preset: Preset,
+    spec: &Spec,
+    table_key: &[Label],
+    rows: &[&MetricRow],
+    kept: [&[Dim]; 2],
+) -> String {
+    let mut title = capitalised(preset.name());
+    let mut context: Vec<String> = spec
+        .tables
+        .iter()
+        .zip(table_key)
+        .map(|(d, l)| format!("{} {}", d.name(), l.text))
+        .collect();
+    for &d in spec.rows.iter().chain(spec.cols) {
+        if !kept.iter().any(|dims| dims.contains(&d)) {
+            context.push(format!("{} {}", d.name(), d.value(rows[0]).text));
+        }
+    }
+    let metrics: BTreeSet<&str> = rows.iter().map(|r| r.metric.as_str()).collect();
+    if metrics.len() == 1 {
+        context.push(format!("metric {}", rows[0].metric));
+    }
+    if !context.is_empty() {
+        let _ = write!(title, ": {}", context.join(", "));
+    }
+    title
+}
+
+/// Marks the best value of each column (highest or lowest, as its metric goes), compared at
+/// the printed precision, so ties that print alike are all marked.
+fn mark_best(cells: &mut [Vec<Option<Cell>>], columns: &[Column]) {
+    for (c, col) in columns.iter().enumerate() {
+        let values = cells
+            .iter()
+            .filter_map(|row| row[c].as_ref().map(|x| x.stat.mean));
+        let best = if higher_is_better(&col.metric) {
+            values.fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            values.fold(f64::INFINITY, f64::min)
+        };
+        for cell in cells.iter_mut().filter_map(|row| row[c].as_mut()) {
+            cell.best = format!("{:.3}", cell.stat.mean) == format!("{best:.3}");
+        }
+    }
+}
+
+impl Column {
+    /// The column of key `k`, labelled by its identifiers (and its metric, when the table
+    /// mixes metrics).
+    fn of(k: &[Label], metric: &str, with_metric: bool) -> Self {
+        let label = k
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        Column {
+            label: if with_metric {
+                format!("{label} ({metric})")
+            } else {
+                label
+            },
+            metric: metric.to_owned(),
+        }
     }
 }
 

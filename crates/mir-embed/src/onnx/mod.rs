@@ -126,135 +126,11 @@ impl OnnxEmbedder {
     pub fn new(config: &OnnxConfig) -> Result<Self> {
         let card_path = config.card.clone();
         let card = ModelCard::from_file(&card_path)?;
-        let err = |field: &str, reason: String| card_error(&card_path, field, reason);
-        let names = if config.layers.is_empty() {
-            if card.default_layers.is_empty() {
-                card.outputs.iter().map(|o| o.layer.clone()).collect()
-            } else {
-                card.default_layers.clone()
-            }
-        } else {
-            config.layers.clone()
-        };
-        let layers = names
-            .iter()
-            .map(|n| card.layer_index(n))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|reason| Error::InvalidConfig {
-                model: card.name.clone(),
-                reason: format!("`layers`: {reason} ({})", card_path.display()),
-            })?;
-
-        let model_path = card.model_path(&card_path);
-        let bytes = std::fs::read(&model_path).map_err(|e| {
-            err(
-                "file.path",
-                format!(
-                    "cannot read {}: {e}; {}",
-                    model_path.display(),
-                    card.how_to_fetch(&card_path)
-                ),
-            )
-        })?;
-        let sha256 = crate::sha256_hex(&bytes);
-        if !sha256.eq_ignore_ascii_case(&card.file.sha256) {
-            return Err(err(
-                "file.sha256",
-                format!(
-                    "{} has SHA-256 {sha256}, the card expects {}: a different or damaged file",
-                    model_path.display(),
-                    card.file.sha256
-                ),
-            ));
-        }
-        drop(bytes);
-
-        let env = runtime::runtime()?;
-        let ort_err = |e: &dyn std::fmt::Display| Error::InvalidConfig {
-            model: card.name.clone(),
-            reason: format!("ONNX Runtime cannot open {}: {e}", model_path.display()),
-        };
-        let mut builder = Session::builder(env).map_err(|e| ort_err(&e))?;
-        if let Some(n) = config.threads {
-            builder = builder.with_intra_threads(n).map_err(|e| ort_err(&e))?;
-        }
-        // Without memory patterns (planned per input shape and kept), peak memory follows one
-        // batch, not the history of batch shapes; the arena stays (without it runs took 13%
-        // longer on basic-pitch).
-        builder = builder
-            .with_memory_pattern(false)
-            .map_err(|e| ort_err(&e))?;
-        builder = with_device(builder, config.device, &card.name)?;
-        let session = builder
-            .commit_from_file(&model_path)
-            .map_err(|e| ort_err(&e))?;
-
-        // The tensors the card names must exist, with the card's fixed sizes.
-        let input = session
-            .inputs()
-            .iter()
-            .find(|i| i.name() == card.input.name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
-                err(
-                    "input.name",
-                    format!(
-                        "the model has no input `{}`; it has {known:?}",
-                        card.input.name
-                    ),
-                )
-            })?;
-        if let Some(shape) = input.dtype().tensor_shape() {
-            let want = card_shape(&card, 1);
-            let fits = shape.len() == want.len()
-                && shape.iter().zip(&want).all(|(&m, &w)| m < 0 || m == w);
-            if !fits {
-                return Err(err(
-                    "input.shape",
-                    format!(
-                        "the card's shape gives {want:?} for one window; the model's input is {:?} \
-                         (-1: any size)",
-                        &shape[..]
-                    ),
-                ));
-            }
-        }
-        for &l in &layers {
-            let o = &card.outputs[l];
-            if !session.outputs().iter().any(|s| s.name() == o.name) {
-                let known: Vec<&str> = session.outputs().iter().map(|s| s.name()).collect();
-                return Err(err(
-                    &format!("outputs[{l}].name"),
-                    format!("the model has no output `{}`; it has {known:?}", o.name),
-                ));
-            }
-        }
-
-        let front_end = match &card.input.front_end {
-            FrontEnd::Waveform => None,
-            FrontEnd::Logmel {
-                n_fft,
-                hop_length,
-                n_mels,
-                fmin,
-                fmax,
-                log,
-            } => Some((
-                LogMel::new(LogMelConfig {
-                    sample_rate_hz: card.input.sample_rate_hz,
-                    n_fft: *n_fft,
-                    hop_length: *hop_length,
-                    n_mels: *n_mels,
-                    fmin: *fmin,
-                    fmax: *fmax,
-                    top_db: None,
-                    window_s: None,
-                    hop_s: None,
-                })
-                .map_err(|e| err("input.front_end", e.to_string()))?,
-                *log,
-            )),
-        };
+        let layers = selected_layers(&card, &card_path, &config.layers)?;
+        let (model_path, sha256) = verified_file(&card, &card_path)?;
+        let session = open_session(&card, &model_path, config)?;
+        check_tensors(&card, &card_path, &session, &layers)?;
+        let front_end = front_end(&card, &card_path)?;
         let mut model = Self {
             batch_size: config.batch_size.unwrap_or(card.batch_size).max(1),
             card,
@@ -265,28 +141,32 @@ impl OnnxEmbedder {
             dim: 0,
             front_end,
         };
-        // One silent window gives every layer's width; the selected layers must agree.
-        let silence: &[f32] = &[];
-        let probe = model.run(&model.input_batch(&[silence]))?;
-        let widths: Vec<usize> = probe.iter().map(|l| l[0].len()).collect();
-        if let Some(k) = widths.iter().position(|&w| w != widths[0]) {
-            let name = |k: usize| &model.card.outputs[model.layers[k]].layer;
-            return Err(Error::InvalidConfig {
-                model: model.card.name.clone(),
-                reason: format!(
-                    "layers `{}` ({} values) and `{}` ({} values) of {} differ in width; an \
-                     embeddings table has one width, so list layers of one width under `layers` \
-                     (one model entry per width)",
-                    name(0),
-                    widths[0],
-                    name(k),
-                    widths[k],
-                    model.card_path.display()
-                ),
-            });
-        }
-        model.dim = widths[0];
+        model.dim = model.layer_width()?;
         Ok(model)
+    }
+
+    /// The width of the selected layers, from one silent window; they must agree.
+    fn layer_width(&self) -> Result<usize> {
+        let silence: &[f32] = &[];
+        let probe = self.run(&self.input_batch(&[silence]))?;
+        let widths: Vec<usize> = probe.iter().map(|l| l[0].len()).collect();
+        let Some(k) = widths.iter().position(|&w| w != widths[0]) else {
+            return Ok(widths[0]);
+        };
+        let name = |k: usize| &self.card.outputs[self.layers[k]].layer;
+        Err(Error::InvalidConfig {
+            model: self.card.name.clone(),
+            reason: format!(
+                "layers `{}` ({} values) and `{}` ({} values) of {} differ in width; an \
+                 embeddings table has one width, so list layers of one width under `layers` \
+                 (one model entry per width)",
+                name(0),
+                widths[0],
+                name(k),
+                widths[k],
+                self.card_path.display()
+            ),
+        })
     }
 
     /// The card.
@@ -427,20 +307,7 @@ impl OnnxEmbedder {
                 })
                 .collect();
             match self.run(&self.input_batch(&windows)) {
-                Ok(layers) => {
-                    for (layer, vectors) in layers.into_iter().enumerate() {
-                        for (&(t, k, s), embedding) in chunk.iter().zip(vectors) {
-                            if let Ok(rows) = &mut out[t] {
-                                rows.push(WindowEmbedding {
-                                    layer: layer as i32,
-                                    window: k as i32,
-                                    start_s: (s as f64 / sr) as f32,
-                                    embedding,
-                                });
-                            }
-                        }
-                    }
-                }
+                Ok(layers) => push_windows(&mut out, chunk, layers, sr),
                 Err(e) => {
                     let reason = e.to_string();
                     for &(t, _, _) in chunk {
@@ -568,6 +435,171 @@ impl Embedder for OnnxEmbedder {
 }
 
 /// The input shape for `batch` windows.
+/// Appends a batch's vectors (per layer, one per window of `chunk`: track, window index, start
+/// sample) to the tracks they belong to.
+fn push_windows(
+    out: &mut [Result<Vec<WindowEmbedding>>],
+    chunk: &[(usize, usize, usize)],
+    layers: Vec<Vec<Vec<f32>>>,
+    sample_rate_hz: f64,
+) {
+    for (layer, vectors) in layers.into_iter().enumerate() {
+        for (&(t, k, s), embedding) in chunk.iter().zip(vectors) {
+            if let Ok(rows) = &mut out[t] {
+                rows.push(WindowEmbedding {
+                    layer: layer as i32,
+                    window: k as i32,
+                    start_s: (s as f64 / sample_rate_hz) as f32,
+                    embedding,
+                });
+            }
+        }
+    }
+}
+
+/// The card's outputs the config selects: its `layers`, else the card's `default_layers`,
+/// else every output.
+fn selected_layers(card: &ModelCard, card_path: &Path, asked: &[String]) -> Result<Vec<usize>> {
+    let names = match (asked.is_empty(), card.default_layers.is_empty()) {
+        (false, _) => asked.to_vec(),
+        (true, false) => card.default_layers.clone(),
+        (true, true) => card.outputs.iter().map(|o| o.layer.clone()).collect(),
+    };
+    names
+        .iter()
+        .map(|n| card.layer_index(n))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|reason| Error::InvalidConfig {
+            model: card.name.clone(),
+            reason: format!("`layers`: {reason} ({})", card_path.display()),
+        })
+}
+
+/// The model file with the card's SHA-256, and that checksum.
+fn verified_file(card: &ModelCard, card_path: &Path) -> Result<(PathBuf, String)> {
+    let err = |field: &str, reason: String| card_error(card_path, field, reason);
+    let model_path = card.model_path(card_path);
+    let bytes = std::fs::read(&model_path).map_err(|e| {
+        let how = card.how_to_fetch(card_path);
+        err(
+            "file.path",
+            format!("cannot read {}: {e}; {how}", model_path.display()),
+        )
+    })?;
+    let sha256 = crate::sha256_hex(&bytes);
+    if !sha256.eq_ignore_ascii_case(&card.file.sha256) {
+        return Err(err(
+            "file.sha256",
+            format!(
+                "{} has SHA-256 {sha256}, the card expects {}: a different or damaged file",
+                model_path.display(),
+                card.file.sha256
+            ),
+        ));
+    }
+    Ok((model_path, sha256))
+}
+
+/// An ONNX Runtime session on the model file, with the config's threads and device.
+fn open_session(card: &ModelCard, model_path: &Path, config: &OnnxConfig) -> Result<Session> {
+    let env = runtime::runtime()?;
+    let ort_err = |e: &dyn std::fmt::Display| Error::InvalidConfig {
+        model: card.name.clone(),
+        reason: format!("ONNX Runtime cannot open {}: {e}", model_path.display()),
+    };
+    let mut builder = Session::builder(env).map_err(|e| ort_err(&e))?;
+    if let Some(n) = config.threads {
+        builder = builder.with_intra_threads(n).map_err(|e| ort_err(&e))?;
+    }
+    // Without memory patterns (planned per input shape and kept), peak memory follows one
+    // batch, not the history of batch shapes; the arena stays (without it runs took 13%
+    // longer on basic-pitch).
+    builder = builder
+        .with_memory_pattern(false)
+        .map_err(|e| ort_err(&e))?;
+    builder = with_device(builder, config.device, &card.name)?;
+    builder
+        .commit_from_file(model_path)
+        .map_err(|e| ort_err(&e))
+}
+
+/// The tensors the card names must exist, with the card's fixed sizes.
+fn check_tensors(
+    card: &ModelCard,
+    card_path: &Path,
+    session: &Session,
+    layers: &[usize],
+) -> Result<()> {
+    let err = |field: &str, reason: String| card_error(card_path, field, reason);
+    let input = session
+        .inputs()
+        .iter()
+        .find(|i| i.name() == card.input.name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+            let name = &card.input.name;
+            err(
+                "input.name",
+                format!("the model has no input `{name}`; it has {known:?}"),
+            )
+        })?;
+    if let Some(shape) = input.dtype().tensor_shape() {
+        let want = card_shape(card, 1);
+        let fits =
+            shape.len() == want.len() && shape.iter().zip(&want).all(|(&m, &w)| m < 0 || m == w);
+        if !fits {
+            return Err(err(
+                "input.shape",
+                format!(
+                    "the card's shape gives {want:?} for one window; the model's input is {:?} \
+                     (-1: any size)",
+                    &shape[..]
+                ),
+            ));
+        }
+    }
+    for &l in layers {
+        let o = &card.outputs[l];
+        if !session.outputs().iter().any(|s| s.name() == o.name) {
+            let known: Vec<&str> = session.outputs().iter().map(|s| s.name()).collect();
+            return Err(err(
+                &format!("outputs[{l}].name"),
+                format!("the model has no output `{}`; it has {known:?}", o.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The card's front end: the log-mel it computes before the network (and its log scale),
+/// or `None` for a waveform input.
+fn front_end(card: &ModelCard, card_path: &Path) -> Result<Option<(LogMel, LogScale)>> {
+    let FrontEnd::Logmel {
+        n_fft,
+        hop_length,
+        n_mels,
+        fmin,
+        fmax,
+        log,
+    } = &card.input.front_end
+    else {
+        return Ok(None);
+    };
+    let logmel = LogMel::new(LogMelConfig {
+        sample_rate_hz: card.input.sample_rate_hz,
+        n_fft: *n_fft,
+        hop_length: *hop_length,
+        n_mels: *n_mels,
+        fmin: *fmin,
+        fmax: *fmax,
+        top_db: None,
+        window_s: None,
+        hop_s: None,
+    })
+    .map_err(|e| card_error(card_path, "input.front_end", e.to_string()))?;
+    Ok(Some((logmel, *log)))
+}
+
 fn card_shape(card: &ModelCard, batch: usize) -> Vec<i64> {
     let i = &card.input;
     let (frames, mels) = match &i.front_end {
