@@ -35,13 +35,8 @@ impl InputHash {
 
     /// The hash as 64 lowercase hex digits.
     pub fn finish(self) -> String {
-        hex(&self.0.finalize())
+        mir_audio::hex(&self.0.finalize())
     }
-}
-
-/// Lowercase hex digits of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The size and modification time of a file (`unreadable` when it cannot be read), so a

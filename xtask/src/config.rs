@@ -11,7 +11,6 @@ use mir_deform::Scenario;
 use mir_embed::ModelConfig;
 use mir_probe::ProbeConfig;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// A whole experiment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -556,10 +555,7 @@ impl ExperimentConfig {
     /// SHA-256 of the resolved config (as canonical JSON).
     pub fn hash(&self) -> String {
         let json = serde_json::to_vec(self).expect("the config serialises");
-        Sha256::digest(&json)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        mir_audio::sha256_hex(&json)
     }
 }
 

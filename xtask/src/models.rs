@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use mir_audio::sha256_hex;
 use mir_embed::onnx::card::ModelCard;
 use mir_embed::onnx::runtime;
-use sha2::{Digest, Sha256};
 
 /// The folder model cards live in, in the checkout and in a project laid out like it.
 pub const CARDS: &str = "configs/models";
@@ -83,13 +83,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Extracts ONNX Runtime's shared library from the `onnxruntime` wheel into the cache and loads

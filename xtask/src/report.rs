@@ -570,7 +570,6 @@ impl<'a> MediaMaker<'a> {
         deformation: Option<&str>,
         track_id: &str,
     ) -> Option<String> {
-        use sha2::{Digest, Sha256};
         let meta = std::fs::metadata(audio).ok()?;
         let stamp = format!(
             "{} {} {:?}",
@@ -578,11 +577,8 @@ impl<'a> MediaMaker<'a> {
             meta.len(),
             meta.modified().ok()
         );
-        let hash: String = Sha256::digest(stamp.as_bytes())[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let file = RunLayout::report().spectrogram(dataset, deformation, track_id, &hash);
+        let hash = &mir_audio::sha256_hex(stamp.as_bytes())[..8];
+        let file = RunLayout::report().spectrogram(dataset, deformation, track_id, hash);
         if !self.store.exists(&file.in_run()).await.unwrap_or(false) {
             self.jobs.insert(file.clone(), audio.to_path_buf());
         }
@@ -618,7 +614,7 @@ impl<'a> MediaMaker<'a> {
 
 /// The first [`SPECTROGRAM_S`] seconds of `path`, mono at [`SPECTROGRAM_HZ`].
 fn read_start(path: &Path) -> Result<Vec<f32>> {
-    let mut reader = mir_datasets::audio::AudioReader::open(path, Some(SPECTROGRAM_HZ))?;
+    let mut reader = mir_audio::AudioReader::open(path, Some(SPECTROGRAM_HZ))?;
     let want = SPECTROGRAM_S * SPECTROGRAM_HZ as usize;
     let mut samples = Vec::with_capacity(want);
     while samples.len() < want {

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// The crates every library may depend on: the table contract (and, when it exists, the
-/// shared audio primitives).
+/// The crates every library may depend on: the table contract and the shared audio
+/// primitives.
 pub const LEAVES: &[&str] = &[CONTRACT, "mir-audio"];
 
 /// The table contract, the one crate that spells split names and run paths.

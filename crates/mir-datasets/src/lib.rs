@@ -1,8 +1,8 @@
 //! Datasets for mir-ref: put audio on disk, parse its metadata, split it, and write `tracks`.
 //!
 //! Reads: nothing but the dataset's own files. Writes: one `tracks` table per (dataset, task)
-//! through [`tracks_table`]. It also owns audio loading ([`audio::load`]): decoding, mono
-//! mix-down and resampling, so that no other crate decodes files.
+//! through [`tracks_table`]. Dataset audio is decoded by the shared leaf crate `mir-audio`
+//! (re-exported as [`audio`]), the one decoder of the workspace.
 //!
 //! It deliberately knows nothing about embeddings, probes or metrics, and it is the only crate
 //! that will touch the network (dataset downloads).
@@ -11,18 +11,29 @@
 //! the dataset name and the set of track identifiers ([`split::stratified`]): reruns on any
 //! machine give the same splits, and no split file needs to travel with the results.
 //!
-//! ```no_run
-//! use mir_datasets::custom::{self, CustomConfig};
-//! # fn run(config: &CustomConfig) -> mir_datasets::Result<()> {
-//! custom::prepare(config)?;
-//! for task in custom::load("synth", config, 42)? {
-//!     let (schema, batch) = mir_datasets::tracks_table("synth", &task)?;
-//!     assert_eq!(batch.num_rows(), task.tracks.len());
-//! }
-//! # Ok(()) }
+//! Listing a dataset's tracks, here the built-in synthetic one, rendered on first use:
+//!
+//! ```
+//! use mir_datasets::DatasetConfig;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let root = dir.path().join("synth");
+//! let yaml = format!(
+//!     "{{type: custom, root: '{}', generate: synth_instruments, \
+//!      tasks: {{instrument: {{type: multiclass, label_column: instrument}}}}}}",
+//!     root.display()
+//! );
+//! let config: DatasetConfig = serde_yaml::from_str(&yaml).unwrap();
+//! config.prepare(&Default::default()).unwrap(); // renders the audio and its metadata CSV
+//! let tasks = config.load("synth", 42).unwrap();
+//! let instrument = &tasks[0];
+//! assert_eq!(instrument.task, "instrument");
+//! assert!(instrument.tracks.iter().all(|t| instrument.vocabulary.contains(&t.labels[0])));
+//! let (_schema, batch) = mir_datasets::tracks_table("synth", instrument).unwrap();
+//! assert_eq!(batch.num_rows(), instrument.tracks.len());
 //! ```
 
-pub mod audio;
+pub use mir_audio as audio;
 pub mod custom;
 pub mod download;
 pub mod fixtures;
@@ -41,27 +52,15 @@ use serde::{Deserialize, Serialize};
 
 /// Errors of dataset preparation and audio loading.
 ///
-/// [`Error::Decode`] concerns one track: a caller may record it and continue with the others.
+/// [`Error::Audio`] (a file that cannot be decoded) concerns one track: a caller may record it
+/// and continue with the others.
 /// Every other error concerns the whole dataset.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An audio file cannot be decoded.
-    #[error("cannot decode audio file `{}`: {reason}", path.display())]
-    Decode {
-        /// The file.
-        path: PathBuf,
-        /// The decoder's message.
-        reason: String,
-    },
-    /// Resampling failed.
-    #[error("cannot resample `{}`: {reason}", path.display())]
-    Resample {
-        /// The file.
-        path: PathBuf,
-        /// The resampler's message.
-        reason: String,
-    },
+    /// An audio file cannot be decoded or resampled.
+    #[error(transparent)]
+    Audio(#[from] mir_audio::Error),
     /// The dataset's audio folder does not exist.
     #[error("audio folder `{}` does not exist", path.display())]
     MissingAudioDir {
@@ -148,15 +147,6 @@ pub struct ChecksumMismatch {
     pub found: String,
     /// Where the file was moved.
     pub moved_to: PathBuf,
-}
-
-impl Error {
-    fn decode(path: &Path, e: impl std::fmt::Display) -> Self {
-        Error::Decode {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        }
-    }
 }
 
 /// Result with this crate's [`Error`].

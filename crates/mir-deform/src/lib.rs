@@ -68,12 +68,15 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
-    /// A file or an in-memory stream cannot be decoded.
-    #[error("cannot decode `{path}`: {reason}")]
-    Decode {
-        /// The file (or `<mp3 round trip>` for the in-memory MP3 stream).
+    /// A file or an in-memory stream (`<mp3 round trip>`) cannot be decoded or resampled.
+    #[error(transparent)]
+    Audio(#[from] mir_audio::Error),
+    /// A noise recording decodes but cannot serve (no samples, or silent where it was drawn).
+    #[error("noise recording `{}`: {reason}", path.display())]
+    UnusableRecording {
+        /// The file.
         path: PathBuf,
-        /// The decoder's message.
+        /// What is wrong.
         reason: String,
     },
     /// A folder of audio files holds none.
@@ -87,16 +90,6 @@ pub enum Error {
     /// The MP3 encoder failed.
     #[error("MP3 encoder: {0}")]
     Encode(String),
-    /// Resampling failed.
-    #[error("resampling from {from_hz} Hz to {to_hz} Hz: {reason}")]
-    Resample {
-        /// Input rate.
-        from_hz: f64,
-        /// Output rate.
-        to_hz: f64,
-        /// The resampler's message.
-        reason: String,
-    },
 }
 
 /// Result with this crate's [`Error`].

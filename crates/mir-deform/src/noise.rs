@@ -73,7 +73,7 @@ impl Deformation for BackgroundNoise {
         let path = &candidates[rng.random_range(0..candidates.len())];
         let noise = files::load_mono(path, audio.sample_rate_hz)?;
         if noise.is_empty() {
-            return Err(Error::Decode {
+            return Err(Error::UnusableRecording {
                 path: path.clone(),
                 reason: "the recording holds no samples".into(),
             });
@@ -89,7 +89,7 @@ impl Deformation for BackgroundNoise {
         let segment: Vec<f32> = noise.iter().copied().cycle().skip(start).take(n).collect();
         let segment_rms = crate::rms(&segment);
         if segment_rms == 0.0 {
-            return Err(Error::Decode {
+            return Err(Error::UnusableRecording {
                 path: path.clone(),
                 reason: "the recording is silent where it was drawn".into(),
             });

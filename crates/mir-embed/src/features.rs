@@ -2,12 +2,11 @@
 //! window by mean and standard deviation.
 
 use std::f64::consts::PI;
-use std::sync::Arc;
 
-use realfft::{RealFftPlanner, RealToComplex};
+use mir_audio::spectral::Stft;
 use serde::{Deserialize, Serialize};
 
-use crate::logmel::{LogMel, LogMelConfig, hann, power_frames};
+use crate::logmel::{LogMel, LogMelConfig};
 use crate::{Embedder, Error, ModelInfo, Result, WindowEmbedding};
 
 fn d_sr() -> u32 {
@@ -298,8 +297,7 @@ pub struct ChromaConfig {
 /// The chroma embedder.
 pub struct Chroma {
     config: ChromaConfig,
-    window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    stft: Stft,
     /// `n_chroma x (n_fft / 2 + 1)`.
     filters: Vec<Vec<f32>>,
 }
@@ -328,8 +326,7 @@ impl Chroma {
             config.tuning,
         );
         Ok(Self {
-            window: hann(config.n_fft),
-            fft: RealFftPlanner::<f32>::new().plan_fft_forward(config.n_fft),
+            stft: Stft::new(config.n_fft, config.hop_length),
             filters,
             config,
         })
@@ -338,42 +335,36 @@ impl Chroma {
     /// Frame features: `n_chroma` values in `[0, 1]` per frame.
     pub fn features(&self, samples: &[f32]) -> Vec<Vec<f32>> {
         let mut out = Vec::new();
-        power_frames(
-            &*self.fft,
-            &self.window,
-            self.config.hop_length,
-            samples,
-            |power| {
-                // Eight partial sums per row, so the dot product vectorises.
-                let raw: Vec<f64> = self
-                    .filters
-                    .iter()
-                    .map(|row| {
-                        let mut acc = [0.0f32; 8];
-                        let whole = row.len() - row.len() % 8;
-                        for (w, p) in row[..whole].chunks_exact(8).zip(power.chunks_exact(8)) {
-                            for k in 0..8 {
-                                acc[k] += w[k] * p[k];
-                            }
+        self.stft.power_frames(samples, |power| {
+            // Eight partial sums per row, so the dot product vectorises.
+            let raw: Vec<f64> = self
+                .filters
+                .iter()
+                .map(|row| {
+                    let mut acc = [0.0f32; 8];
+                    let whole = row.len() - row.len() % 8;
+                    for (w, p) in row[..whole].chunks_exact(8).zip(power.chunks_exact(8)) {
+                        for k in 0..8 {
+                            acc[k] += w[k] * p[k];
                         }
-                        let tail: f32 = row[whole..]
-                            .iter()
-                            .zip(&power[whole..])
-                            .map(|(w, p)| w * p)
-                            .sum();
-                        f64::from(acc.iter().sum::<f32>() + tail)
-                    })
-                    .collect();
-                // util.normalize(norm=inf): divide by the largest magnitude unless it is tiny.
-                let max = raw.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                let scale = if max < f64::from(f32::MIN_POSITIVE) {
-                    1.0
-                } else {
-                    1.0 / max
-                };
-                out.push(raw.iter().map(|v| (v * scale) as f32).collect());
-            },
-        );
+                    }
+                    let tail: f32 = row[whole..]
+                        .iter()
+                        .zip(&power[whole..])
+                        .map(|(w, p)| w * p)
+                        .sum();
+                    f64::from(acc.iter().sum::<f32>() + tail)
+                })
+                .collect();
+            // util.normalize(norm=inf): divide by the largest magnitude unless it is tiny.
+            let max = raw.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let scale = if max < f64::from(f32::MIN_POSITIVE) {
+                1.0
+            } else {
+                1.0 / max
+            };
+            out.push(raw.iter().map(|v| (v * scale) as f32).collect());
+        });
         out
     }
 }
@@ -470,8 +461,7 @@ pub const SPECTRAL_FEATURES: [&str; 6] =
 /// The spectral statistics embedder.
 pub struct Spectral {
     config: SpectralConfig,
-    window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    stft: Stft,
 }
 
 impl std::fmt::Debug for Spectral {
@@ -493,8 +483,7 @@ impl Spectral {
             });
         }
         Ok(Self {
-            window: hann(config.n_fft),
-            fft: RealFftPlanner::<f32>::new().plan_fft_forward(config.n_fft),
+            stft: Stft::new(config.n_fft, config.hop_length),
             config,
         })
     }
@@ -506,7 +495,7 @@ impl Spectral {
         let sr = f64::from(c.sample_rate_hz);
         let freqs: Vec<f64> = (0..n / 2 + 1).map(|k| k as f64 * sr / n as f64).collect();
         let mut out = Vec::new();
-        power_frames(&*self.fft, &self.window, c.hop_length, samples, |power| {
+        self.stft.power_frames(samples, |power| {
             let mag: Vec<f64> = power.iter().map(|&p| f64::from(p).sqrt()).collect();
             let total: f64 = mag.iter().sum();
             let (centroid, bandwidth, rolloff) = if total > 0.0 {

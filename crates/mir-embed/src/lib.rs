@@ -36,9 +36,9 @@ pub mod logmel;
 pub mod onnx;
 
 use arrow::datatypes::SchemaRef;
+use mir_audio::sha256_hex;
 use mir_table::{EmbeddingRow, Metadata, TableKind, keys};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Errors of embedding extraction.
 ///
@@ -279,11 +279,4 @@ pub(crate) fn summarize(
         start += step;
     }
     out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

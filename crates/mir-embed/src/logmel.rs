@@ -1,8 +1,6 @@
 //! Log-mel spectrogram summarised by per-band mean and standard deviation, as librosa computes it.
 
-use std::sync::Arc;
-
-use realfft::{RealFftPlanner, RealToComplex};
+use mir_audio::spectral::{MelBand, Stft, mel_filterbank};
 use serde::{Deserialize, Serialize};
 
 use crate::features::{FrameFeatures, Framing};
@@ -74,19 +72,11 @@ impl Default for LogMelConfig {
     }
 }
 
-/// One mel band as a contiguous run of non-zero FFT-bin weights.
-#[derive(Debug, Clone)]
-struct Band {
-    start: usize,
-    weights: Vec<f32>,
-}
-
 /// The log-mel embedder. Build once, use from many threads.
 pub struct LogMel {
     config: LogMelConfig,
-    window: Vec<f32>,
-    bands: Vec<Band>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    stft: Stft,
+    bands: Vec<MelBand>,
 }
 
 impl std::fmt::Debug for LogMel {
@@ -121,21 +111,17 @@ impl LogMel {
         {
             return Err(bad(format!("window_s must be positive, got {w}")));
         }
-        let n = config.n_fft;
-        let window = hann(n);
         let bands = mel_filterbank(
             f64::from(config.sample_rate_hz),
-            n,
+            config.n_fft,
             config.n_mels,
             config.fmin,
             fmax,
         );
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
         Ok(Self {
+            stft: Stft::new(config.n_fft, config.hop_length),
             config,
-            window,
             bands,
-            fft,
         })
     }
 
@@ -162,26 +148,9 @@ impl LogMel {
     /// sr=sr)` with this config's parameters (no logarithm).
     pub fn mel_power(&self, samples: &[f32]) -> Vec<Vec<f32>> {
         let mut out = Vec::new();
-        power_frames(
-            &*self.fft,
-            &self.window,
-            self.config.hop_length,
-            samples,
-            |power| {
-                let mel: Vec<f32> = self
-                    .bands
-                    .iter()
-                    .map(|b| {
-                        b.weights
-                            .iter()
-                            .zip(&power[b.start..])
-                            .map(|(w, p)| w * p)
-                            .sum()
-                    })
-                    .collect();
-                out.push(mel);
-            },
-        );
+        self.stft.power_frames(samples, |power| {
+            out.push(self.bands.iter().map(|b| b.apply(power)).collect());
+        });
         out
     }
 }
@@ -220,49 +189,6 @@ impl FrameFeatures for LogMel {
     }
 }
 
-/// The power spectrum of each frame of a centred STFT (`center=True`, zero padding, as librosa's
-/// default), handed to `each` frame by frame: `1 + len / hop` frames of `n_fft / 2 + 1` bins.
-pub(crate) fn power_frames(
-    fft: &dyn RealToComplex<f32>,
-    window: &[f32],
-    hop: usize,
-    samples: &[f32],
-    mut each: impl FnMut(&[f32]),
-) {
-    let n = window.len();
-    let pad = n / 2;
-    let mut padded = vec![0.0f32; samples.len() + 2 * pad];
-    padded[pad..pad + samples.len()].copy_from_slice(samples);
-    let frames = if padded.len() >= n {
-        1 + (padded.len() - n) / hop
-    } else {
-        0
-    };
-    let mut input = fft.make_input_vec();
-    let mut spectrum = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
-    let mut power = vec![0.0f32; spectrum.len()];
-    for f in 0..frames {
-        let frame = &padded[f * hop..f * hop + n];
-        for ((x, &s), &w) in input.iter_mut().zip(frame).zip(window) {
-            *x = s * w;
-        }
-        fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-            .expect("buffers come from the plan");
-        for (p, c) in power.iter_mut().zip(&spectrum) {
-            *p = c.norm_sqr();
-        }
-        each(&power);
-    }
-}
-
-/// `scipy.signal.get_window("hann", n, fftbins=True)`: the periodic Hann window.
-pub(crate) fn hann(n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
-        .collect()
-}
-
 /// Per-band mean then population standard deviation (numpy's default `ddof=0`).
 pub(crate) fn mean_std(frames: &[Vec<f32>], bands: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; 2 * bands];
@@ -283,75 +209,10 @@ pub(crate) fn mean_std(frames: &[Vec<f32>], bands: usize) -> Vec<f32> {
     out
 }
 
-fn hz_to_mel(f: f64) -> f64 {
-    // Slaney's auditory toolbox scale, as librosa's htk=False.
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if f >= min_log_hz {
-        min_log_mel + (f / min_log_hz).ln() / logstep
-    } else {
-        f / f_sp
-    }
-}
-
-fn mel_to_hz(m: f64) -> f64 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if m >= min_log_mel {
-        min_log_hz * (logstep * (m - min_log_mel)).exp()
-    } else {
-        f_sp * m
-    }
-}
-
-/// `librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax, htk=False, norm="slaney")`, stored sparsely.
-fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Vec<Band> {
-    let bins = 1 + n_fft / 2;
-    let fft_freqs: Vec<f64> = (0..bins).map(|i| i as f64 * sr / n_fft as f64).collect();
-    let (lo, hi) = (hz_to_mel(fmin), hz_to_mel(fmax));
-    let mel_f: Vec<f64> = (0..n_mels + 2)
-        .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64))
-        .collect();
-    (0..n_mels)
-        .map(|i| {
-            let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
-            let (d0, d1) = (mel_f[i + 1] - mel_f[i], mel_f[i + 2] - mel_f[i + 1]);
-            let dense: Vec<f32> = fft_freqs
-                .iter()
-                .map(|&f| {
-                    let lower = (f - mel_f[i]) / d0;
-                    let upper = (mel_f[i + 2] - f) / d1;
-                    (lower.min(upper).max(0.0) * enorm) as f32
-                })
-                .collect();
-            let start = dense.iter().position(|&w| w > 0.0).unwrap_or(0);
-            let end = dense
-                .iter()
-                .rposition(|&w| w > 0.0)
-                .map_or(start, |e| e + 1);
-            Band {
-                start,
-                weights: dense[start..end].to_vec(),
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Embedder;
-
-    #[test]
-    fn mel_scale_round_trips() {
-        for f in [0.0, 100.0, 999.0, 1000.0, 4000.0, 11025.0] {
-            assert!((mel_to_hz(hz_to_mel(f)) - f).abs() < 1e-6);
-        }
-    }
 
     #[test]
     fn frame_count_matches_librosa_center_true() {

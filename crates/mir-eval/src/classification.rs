@@ -6,11 +6,9 @@ use crate::key;
 use crate::ranking::roc_auc_and_ap;
 use crate::{Named, Scores};
 
-/// Index of the largest score, the first on ties (numpy's `argmax`).
+/// Index of the largest score as `numpy.argmax` picks it ([`mir_audio::argmax`]; 0 for no scores).
 pub fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+    mir_audio::argmax(row).unwrap_or(0)
 }
 
 /// Whether the true class is among the `k` highest scores, ties ordered as

@@ -454,11 +454,9 @@ fn evaluate(
     Ok((mean, metric))
 }
 
-/// Index of the largest value (the first on ties).
+/// Index of the largest value as `numpy.argmax` picks it ([`mir_audio::argmax`]).
 pub fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+    mir_audio::argmax(row).unwrap_or(0)
 }
 
 impl Trained {

@@ -58,18 +58,7 @@ struct PageData<'a> {
     predicted: Predicted<'a>,
 }
 
-/// The index of the highest score (the first of equal ones).
-pub fn argmax(scores: &[f32]) -> Option<usize> {
-    scores
-        .iter()
-        .enumerate()
-        .fold(None, |best: Option<(usize, f32)>, (i, &s)| match best {
-            Some((_, b)) if b >= s => best,
-            _ if s.is_nan() => best,
-            _ => Some((i, s)),
-        })
-        .map(|(i, _)| i)
-}
+pub use mir_audio::argmax;
 
 /// The page of `run` (its seed is ignored: `predictions` holds every seed's test predictions
 /// of a single-label task, `(seed, rows)`). `tracks` are the task's tracks (the test ones are
@@ -372,12 +361,5 @@ mod tests {
         assert_eq!(data["labels"][0], serde_json::json!(nasty));
         assert_eq!(data["tracks"][0]["id"], serde_json::json!("t<1>"));
         assert_eq!(data["predicted"]["0"]["clean"][0][0], serde_json::json!(0));
-    }
-
-    #[test]
-    fn argmax_takes_the_first_of_equal_scores_and_skips_nan() {
-        assert_eq!(argmax(&[0.2, 0.5, 0.5]), Some(1));
-        assert_eq!(argmax(&[f32::NAN, 0.1]), Some(1));
-        assert_eq!(argmax(&[]), None);
     }
 }

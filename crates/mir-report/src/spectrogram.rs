@@ -1,12 +1,12 @@
 //! Mel spectrogram images for the confusion-matrix pages.
 //!
-//! Short-time Fourier transform (Hann window of 1,024 samples, hop 256) with realfft, power
-//! summed into 96 triangular mel bands (Slaney's mel scale, as librosa's default) from 0 Hz to
-//! the Nyquist frequency, in decibels relative to the loudest bin over an 80 dB range, coloured
+//! Centred short-time Fourier transform (Hann window of 1,024 samples, hop 256), power summed
+//! into 96 Slaney-normalised mel bands (librosa's `filters.mel` defaults) from 0 Hz to the
+//! Nyquist frequency (both from `mir-audio`), in decibels relative to the loudest bin over an 80 dB range, coloured
 //! with a perceptually ordered map (dark: quiet, yellow: loud), low frequencies at the bottom.
 //! Frames are averaged in groups so an image is at most [`MAX_WIDTH`] pixels wide.
 
-use realfft::RealFftPlanner;
+use mir_audio::spectral::{Stft, mel_filterbank};
 
 use crate::{Error, Result};
 
@@ -21,107 +21,30 @@ pub const MAX_WIDTH: usize = 640;
 /// Dynamic range shown, in dB.
 pub const TOP_DB: f32 = 80.0;
 
-fn hz_to_mel(hz: f64) -> f64 {
-    // Slaney: linear below 1 kHz, logarithmic above.
-    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if hz < min_log_hz {
-        hz / f_sp
-    } else {
-        min_log_mel + (hz / min_log_hz).ln() / logstep
-    }
-}
-
-fn mel_to_hz(mel: f64) -> f64 {
-    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if mel < min_log_mel {
-        mel * f_sp
-    } else {
-        min_log_hz * (logstep * (mel - min_log_mel)).exp()
-    }
-}
-
-/// Triangular filters: for each band, (first bin, weights).
-fn mel_bands(sample_rate_hz: u32) -> Vec<(usize, Vec<f32>)> {
-    let bins = N_FFT / 2 + 1;
-    let nyquist = f64::from(sample_rate_hz) / 2.0;
-    let top = hz_to_mel(nyquist);
-    let edges: Vec<f64> = (0..N_MELS + 2)
-        .map(|i| mel_to_hz(top * i as f64 / (N_MELS + 1) as f64))
-        .collect();
-    let bin_hz = |k: usize| k as f64 * f64::from(sample_rate_hz) / N_FFT as f64;
-    (0..N_MELS)
-        .map(|m| {
-            let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
-            let weights: Vec<(usize, f32)> = (0..bins)
-                .filter_map(|k| {
-                    let f = bin_hz(k);
-                    let w = if f <= lo || f >= hi {
-                        0.0
-                    } else if f <= mid {
-                        (f - lo) / (mid - lo)
-                    } else {
-                        (hi - f) / (hi - mid)
-                    };
-                    (w > 0.0).then_some((k, w as f32))
-                })
-                .collect();
-            match weights.first() {
-                Some(&(first, _)) => (first, weights.iter().map(|w| w.1).collect()),
-                // A band narrower than a bin takes the nearest bin.
-                None => (
-                    ((mid / bin_hz(1)).round() as usize).min(bins - 1),
-                    vec![1.0],
-                ),
-            }
-        })
-        .collect()
-}
-
-/// Power mel spectrogram, `[frame][band]`, frames averaged to at most [`MAX_WIDTH`].
+/// Power mel spectrogram, `[frame][band]`, frames averaged to at most [`MAX_WIDTH`]: the
+/// centred STFT and Slaney filterbank of `mir-audio` (librosa's `melspectrogram` defaults).
 pub fn mel_power(samples: &[f32], sample_rate_hz: u32) -> Vec<Vec<f32>> {
-    let mut planner = RealFftPlanner::<f32>::new();
-    let fft = planner.plan_fft_forward(N_FFT);
-    let window: Vec<f32> = (0..N_FFT)
-        .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / N_FFT as f32).cos())
-        .collect();
-    let bands = mel_bands(sample_rate_hz);
-    let frames = if samples.len() <= N_FFT {
-        1
-    } else {
-        1 + (samples.len() - N_FFT).div_ceil(HOP)
-    };
+    let sr = f64::from(sample_rate_hz);
+    let bands = mel_filterbank(sr, N_FFT, N_MELS, 0.0, sr / 2.0);
+    let stft = Stft::new(N_FFT, HOP);
+    let frames = 1 + samples.len() / HOP;
     let group = frames.div_ceil(MAX_WIDTH);
-    let mut input = fft.make_input_vec();
-    let mut spectrum = fft.make_output_vec();
     let mut out: Vec<Vec<f32>> = Vec::with_capacity(frames.div_ceil(group));
     let mut acc = vec![0.0f32; N_MELS];
     let mut in_group = 0;
-    for f in 0..frames {
-        let start = f * HOP;
-        for (i, x) in input.iter_mut().enumerate() {
-            *x = samples.get(start + i).copied().unwrap_or(0.0) * window[i];
-        }
-        if fft.process(&mut input, &mut spectrum).is_err() {
-            continue;
-        }
-        for (m, (first, weights)) in bands.iter().enumerate() {
-            acc[m] += weights
-                .iter()
-                .zip(&spectrum[*first..])
-                .map(|(w, c)| w * c.norm_sqr())
-                .sum::<f32>();
+    let mut seen = 0;
+    stft.power_frames(samples, |power| {
+        for (a, band) in acc.iter_mut().zip(&bands) {
+            *a += band.apply(power);
         }
         in_group += 1;
-        if in_group == group || f + 1 == frames {
+        seen += 1;
+        if in_group == group || seen == frames {
             out.push(acc.iter().map(|v| v / in_group as f32).collect());
             acc.iter_mut().for_each(|v| *v = 0.0);
             in_group = 0;
         }
-    }
+    });
     out
 }
 
@@ -180,6 +103,8 @@ pub fn png(samples: &[f32], sample_rate_hz: u32) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use mir_audio::spectral::{hz_to_mel, mel_to_hz};
 
     #[test]
     fn a_tone_lights_the_band_of_its_frequency() {

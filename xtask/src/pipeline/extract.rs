@@ -409,7 +409,7 @@ impl<'a> Job<'a> {
             let condition = condition.to_string();
             move |e: anyhow::Error| Stop::Skip(stage, condition, e)
         };
-        let audio = mir_datasets::audio::load(
+        let audio = mir_audio::load(
             std::path::Path::new(&track.audio_uri),
             Some(self.sample_rate_hz),
         )
@@ -442,7 +442,7 @@ impl<'a> Job<'a> {
     /// Writes a track's deformed audio under `audio/` (`keep_audio`).
     fn keep(&self, track: &Track, condition: &str, samples: &[f32], rate: u32) -> Result<()> {
         let rel = RunLayout::kept_audio(self.dataset, condition, &track.track_id);
-        let bytes = mir_datasets::audio::wav_bytes(&mir_datasets::audio::Audio {
+        let bytes = mir_audio::wav_bytes(&mir_audio::Audio {
             samples: samples.to_vec(),
             sample_rate_hz: rate,
         })?;
@@ -463,8 +463,7 @@ impl<'a> Job<'a> {
             return None;
         }
         let path = std::path::Path::new(&track.audio_uri);
-        let mut reader =
-            mir_datasets::audio::AudioReader::open(path, Some(self.sample_rate_hz)).ok()?;
+        let mut reader = mir_audio::AudioReader::open(path, Some(self.sample_rate_hz)).ok()?;
         let long = reader
             .header_duration_s()
             .is_some_and(|d| d > self.config.stream_tracks_longer_than_s);

@@ -3,7 +3,7 @@
 use std::f64::consts::PI;
 use std::path::Path;
 
-use mir_datasets::Error;
+use mir_datasets::audio::Error;
 use mir_datasets::audio::{AudioReader, load};
 
 use crate::encode;

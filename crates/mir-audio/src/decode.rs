@@ -1,4 +1,5 @@
-//! Audio loading: decode (symphonia), mix down to mono, resample (rubato), read in windows.
+//! Decoding: symphonia packets mixed down to mono and resampled (rubato) as they stream, read
+//! whole or in windows; and whole-file planar decoding for code that keeps every channel.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use crate::{Error, Result};
@@ -156,8 +157,9 @@ impl AudioReader {
                     FixedSync::Input,
                 )
                 .map_err(|e| Error::Resample {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
+                    from_hz: f64::from(source_rate),
+                    to_hz: f64::from(target_rate),
+                    reason: format!("{}: {e}", path.display()),
                 })?,
             )
         };
@@ -263,15 +265,7 @@ impl AudioReader {
         let channels = decoded.spec().channels().count().max(1);
         let frames = decoded.frames();
         decoded.copy_to_vec_interleaved(&mut self.interleaved);
-        // Decoders that do not trim encoder delay and padding produce the block's full
-        // duration; trim what the packet declares.
-        let valid = packet.dur.get() as usize;
-        let (skip, take) = if frames > valid && valid > 0 {
-            let start = (packet.trim_start.get() as usize).min(frames);
-            (start, valid.min(frames - start))
-        } else {
-            (0, frames)
-        };
+        let (skip, take) = trimmed(&packet, frames);
         let frames = &self.interleaved[skip * channels..(skip + take) * channels];
         self.source_frames += take as u64;
         self.pending.extend(mix_down(frames, channels));
@@ -286,9 +280,11 @@ impl AudioReader {
             self.ready.extend(self.pending.drain(..));
             return Ok(());
         };
+        let (from_hz, to_hz) = (f64::from(self.source_rate), f64::from(self.target_rate));
         let err = |path: &Path, e: &dyn std::fmt::Display| Error::Resample {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
+            from_hz,
+            to_hz,
+            reason: format!("{}: {e}", path.display()),
         };
         let mut offset = 0;
         loop {
@@ -444,67 +440,72 @@ pub fn mix_down(interleaved: &[f32], channels: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Resamples with rubato's FFT resampler (band-limited, delay trimmed).
-pub fn resample(audio: &Audio, sample_rate_hz: u32) -> Result<Audio> {
-    let err = |reason: String| Error::Resample {
-        path: Default::default(),
-        reason,
-    };
-    if audio.samples.is_empty() {
-        return Ok(Audio {
-            samples: vec![],
-            sample_rate_hz,
-        });
+/// The frames of a decoded packet to keep, as `(skip, take)`: decoders that do not trim
+/// encoder delay and padding themselves produce the block's full duration, so what the packet
+/// declares (LAME tag, iTunes gapless) is trimmed here.
+fn trimmed(packet: &symphonia::core::packet::Packet, frames: usize) -> (usize, usize) {
+    let valid = packet.dur.get() as usize;
+    if frames > valid && valid > 0 {
+        let start = (packet.trim_start.get() as usize).min(frames);
+        (start, valid.min(frames - start))
+    } else {
+        (0, frames)
     }
-    let n = audio.samples.len();
-    let input = InterleavedSlice::new(&audio.samples, 1, n).map_err(|e| err(e.to_string()))?;
-    let mut resampler = Fft::<f32>::new(
-        audio.sample_rate_hz as usize,
-        sample_rate_hz as usize,
-        1024,
-        1,
-        FixedSync::Both,
-    )
-    .map_err(|e| err(e.to_string()))?;
-    let out = resampler
-        .process_all(&input, n, None)
-        .map_err(|e| err(e.to_string()))?;
-    Ok(Audio {
-        samples: out.take_data(),
-        sample_rate_hz,
-    })
 }
 
-/// Writes mono 16-bit PCM WAV.
-pub fn write_wav(path: &Path, audio: &Audio) -> Result<()> {
-    let bytes = wav_bytes(audio)?;
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Encodes mono 16-bit PCM WAV in memory (samples clipped to `[-1, 1]`).
-pub fn wav_bytes(audio: &Audio) -> Result<Vec<u8>> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: audio.sample_rate_hz,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let io = |e: hound::Error| Error::Io {
-        path: "<in-memory WAV>".into(),
-        source: std::io::Error::other(e),
-    };
-    let mut cursor = std::io::Cursor::new(Vec::new());
-    let mut writer = hound::WavWriter::new(&mut cursor, spec).map_err(io)?;
-    for &s in &audio.samples {
-        writer
-            .write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
-            .map_err(io)?;
+/// Decodes a whole stream with every channel at its own rate; returns the channels (planar)
+/// and the sample rate. `label` names the stream in errors (and its extension hints the
+/// format). For the samples of one file mixed to mono, use [`load`].
+pub fn decode_planar(source: Box<dyn MediaSource>, label: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
+    let err = |e: &dyn std::fmt::Display| Error::decode(label, e);
+    let mut hint = Hint::new();
+    if let Some(ext) = label.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
     }
-    writer.finalize().map_err(io)?;
-    Ok(cursor.into_inner())
+    let mss = MediaSourceStream::new(source, Default::default());
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| err(&e))?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or_else(|| err(&"no audio track"))?;
+    let track_id = track.id;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| err(&"no audio codec parameters"))?;
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(params, &AudioDecoderOptions::default())
+        .map_err(|e| err(&e))?;
+    let (mut channels, mut rate) = (Vec::<Vec<f32>>::new(), 0);
+    let mut interleaved: Vec<f32> = Vec::new();
+    while let Some(packet) = format.next_packet().map_err(|e| err(&e))? {
+        if packet.track_id != track_id {
+            continue;
+        }
+        let decoded = decoder.decode(&packet).map_err(|e| err(&e))?;
+        let n_channels = decoded.spec().channels().count().max(1);
+        rate = decoded.spec().rate();
+        if channels.is_empty() {
+            channels = vec![Vec::new(); n_channels];
+        }
+        decoded.copy_to_vec_interleaved(&mut interleaved);
+        let (skip, take) = trimmed(&packet, decoded.frames());
+        for (c, channel) in channels.iter_mut().enumerate() {
+            let samples = interleaved.iter().skip(c).step_by(n_channels);
+            channel.extend(samples.skip(skip).take(take));
+        }
+    }
+    if channels.is_empty() {
+        return Err(err(&"no audio frames"));
+    }
+    Ok((channels, rate))
 }
 
 #[cfg(test)]
@@ -514,30 +515,6 @@ mod tests {
     #[test]
     fn mix_down_averages_frames() {
         assert_eq!(mix_down(&[1.0, 0.0, 0.5, 0.5], 2), vec![0.5, 0.5]);
-    }
-
-    #[test]
-    fn resampling_keeps_duration_and_frequency() {
-        let sr = 44_100;
-        let samples: Vec<f32> = (0..sr)
-            .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / sr as f32).sin())
-            .collect();
-        let out = resample(
-            &Audio {
-                samples,
-                sample_rate_hz: sr,
-            },
-            22_050,
-        )
-        .unwrap();
-        assert_eq!(out.samples.len(), 22_050);
-        // Zero crossings of a 440 Hz sine over one second: 880, give or take the edges.
-        let crossings = out
-            .samples
-            .windows(2)
-            .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
-            .count();
-        assert!((439..=441).contains(&crossings), "{crossings}");
     }
 
     #[test]
