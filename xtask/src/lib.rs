@@ -47,14 +47,30 @@ pub fn experiment(config: &ExperimentConfig, force: Option<Stage>) -> Result<Run
         runlog::open(dir)
             .with_context(|| format!("opening {}/{}", dir.display(), RunLayout::RUN_LOG))?;
     }
-    tokio::runtime::Runtime::new()?.block_on(pipeline::run(config, force))
+    experiment_in(config, &TableStore::open(&output)?, force)
+}
+
+/// [`experiment`] into `store` (a `memory://` store, for one) instead of the config's
+/// `output`; the caller reads the tables back from the same store.
+pub fn experiment_in(
+    config: &ExperimentConfig,
+    store: &TableStore,
+    force: Option<Stage>,
+) -> Result<RunSummary> {
+    tokio::runtime::Runtime::new()?.block_on(pipeline::run(config, store, force))
 }
 
 /// The dry run: the planned grid, what is cached and what would run; writes nothing and
 /// prepares (downloads, renders) no dataset.
 pub fn plan(config: &ExperimentConfig) -> Result<String> {
+    plan_in(config, &TableStore::open(&config.output())?)
+}
+
+/// [`plan`] against the tables of `store`.
+pub fn plan_in(config: &ExperimentConfig, store: &TableStore) -> Result<String> {
     let mut text = describe_plan(config, &config.plan());
-    text.push_str(&tokio::runtime::Runtime::new()?.block_on(pipeline::cache_status(config))?);
+    let status = pipeline::cache_status(config, store);
+    text.push_str(&tokio::runtime::Runtime::new()?.block_on(status)?);
     Ok(text)
 }
 

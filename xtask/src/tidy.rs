@@ -2,7 +2,8 @@
 //!
 //! Layers: the leaf crates ([`LEAVES`]) depend on no `mir-*` crate; the libraries (every other
 //! crate under `crates/`) depend on leaves only, never on each other; `xtask` may depend on
-//! everything.
+//! everything. The test kit ([`TEST_KIT`]) is a dev-dependency only, and depends on no `mir-*`
+//! crate itself.
 
 use std::path::Path;
 
@@ -14,6 +15,9 @@ pub const LEAVES: &[&str] = &[CONTRACT, "mir-audio"];
 
 /// The table contract, the one crate that spells split names and run paths.
 pub const CONTRACT: &str = "mir-table";
+
+/// The helpers of the tests, which no crate may depend on outside `[dev-dependencies]`.
+pub const TEST_KIT: &str = "mir-testkit";
 
 /// Where a crate sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,17 +31,20 @@ pub enum Layer {
 impl Layer {
     /// The layer of the crate named `package`.
     pub fn of(package: &str) -> Self {
-        if LEAVES.contains(&package) {
+        if LEAVES.contains(&package) || package == TEST_KIT {
             Layer::Leaf
         } else {
             Layer::Library
         }
     }
 
-    /// Whether a crate of this layer may depend on `dependency`.
-    fn allows(self, dependency: &str) -> bool {
+    /// Whether a crate of this layer may depend on `dependency` in `section`.
+    fn allows(self, section: &str, dependency: &str) -> bool {
         if !dependency.starts_with("mir-") {
             return true;
+        }
+        if dependency == TEST_KIT {
+            return section.ends_with("dev-dependencies");
         }
         match self {
             Layer::Leaf => false,
@@ -64,7 +71,8 @@ pub fn forbidden_dependencies(manifest: &str) -> Result<Vec<(String, String)>> {
                     .get("package")
                     .and_then(toml::Value::as_str)
                     .unwrap_or(key);
-                (!layer.allows(package)).then(|| (section.clone(), package.to_string()))
+                let allowed = layer.allows(&section, package);
+                (!allowed).then(|| (section.clone(), package.to_string()))
             })
         })
         .collect();
@@ -263,6 +271,15 @@ mir-report.workspace = true
         assert_eq!(
             forbidden_dependencies(manifest).unwrap(),
             vec![("dependencies".to_string(), "mir-table".to_string())]
+        );
+    }
+
+    #[test]
+    fn the_test_kit_is_a_dev_dependency_only() {
+        let manifest = "[package]\nname = \"mir-eval\"\n[dependencies]\nmir-testkit.workspace = true\n[dev-dependencies]\nmir-testkit.workspace = true\n";
+        assert_eq!(
+            forbidden_dependencies(manifest).unwrap(),
+            vec![("dependencies".to_string(), "mir-testkit".to_string())]
         );
     }
 

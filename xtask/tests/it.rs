@@ -1,5 +1,7 @@
-//! End-to-end tests of `mir-ref experiment` (`cargo xtask experiment`): the real binary on real
-//! configs.
+//! Tests of the pipeline: most call the library (`xtask::config::load`, `xtask::experiment_in`
+//! on a temporary or `memory://` store, `xtask::plan_in`, `xtask::deform_file`); a handful drive
+//! the `mir-ref` binary (the quickstart, environment overrides, a run killed mid-way, an
+//! installed copy run from another folder, `models list`).
 #![allow(
     clippy::too_many_lines,
     clippy::excessive_nesting,
@@ -56,32 +58,72 @@ probes:
   linear: {type: linear}
 ";
 
-fn check_error(yaml: &str, env: &[(&str, &str)], expected: &[&str]) {
+/// `yaml` (with `ROOT` a temporary folder) loaded by the library.
+fn load(dir: &Path, yaml: &str) -> anyhow::Result<xtask::ExperimentConfig> {
+    let yaml = yaml.replace("ROOT", &dir.join("synth").to_string_lossy());
+    xtask::config::load(Path::new(&config(dir, &yaml)))
+}
+
+/// `yaml` is refused with an error naming the file and holding every `expected` part.
+fn check_error(yaml: &str, expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let err = match load(dir.path(), yaml) {
+        Ok(_) => panic!("should fail: {yaml}"),
+        Err(e) => format!("{e:#}"),
+    };
+    check_message(
+        &err,
+        &dir.path().join("config.yml").to_string_lossy(),
+        expected,
+    );
+}
+
+/// As [`check_error`], through the binary with `env` set.
+fn check_error_bin(yaml: &str, env: &[(&str, &str)], expected: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let yaml = yaml.replace("ROOT", &dir.path().join("synth").to_string_lossy());
     let path = config(dir.path(), &yaml);
     let out = xtask(&["experiment", &path, "--dry-run"], env);
     assert!(!out.status.success(), "should fail: {yaml}");
-    let err = stderr(&out);
+    check_message(&stderr(&out), &path, expected);
+}
+
+fn check_message(err: &str, path: &str, expected: &[&str]) {
     for e in expected {
         assert!(err.contains(e), "expected `{e}` in:\n{err}");
     }
-    assert!(
-        err.contains(&path),
-        "the error should name the file:\n{err}"
-    );
+    assert!(err.contains(path), "the error should name the file:\n{err}");
+}
+
+/// A valid config in `dir`, run by the library into `store`.
+fn run_in(config: &xtask::ExperimentConfig, store: &TableStore) -> xtask::RunSummary {
+    xtask::experiment_in(config, store, None).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// A table of `store`, read on a fresh runtime.
+fn read(store: &TableStore, rel: &str, kind: TableKind) -> mir_table::Table {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(store.read(rel, kind))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn exists(store: &TableStore, rel: &str) -> bool {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(store.exists(rel)).unwrap()
 }
 
 #[test]
 fn misspelt_key_names_the_key_path_and_file() {
     check_error(
         &VALID.replace("label_column: instrument", "label_colum: instrument"),
-        &[],
         &["datasets.synth.tasks.instrument", "label_colum"],
     );
     check_error(
         &VALID.replace("snr_db: 20", "snr: 20"),
-        &[],
         &["deformations.noise.steps.0", "snr"],
     );
 }
@@ -90,7 +132,6 @@ fn misspelt_key_names_the_key_path_and_file() {
 fn unknown_or_invalid_deformations_name_the_key_path_and_the_valid_names() {
     check_error(
         &VALID.replace("type: white_noise, snr_db: 20", "type: reverb, rt60_s: 1"),
-        &[],
         &[
             "deformations.noise.steps.0",
             "deformations.noise.steps.0.type",
@@ -102,7 +143,6 @@ fn unknown_or_invalid_deformations_name_the_key_path_and_the_valid_names() {
     );
     check_error(
         &VALID.replace("type: white_noise, snr_db: 20", "type: mp3, bitrate: 100"),
-        &[],
         &["deformations.noise.steps.0", "valid: 8, 16, 24"],
     );
     check_error(
@@ -110,7 +150,6 @@ fn unknown_or_invalid_deformations_name_the_key_path_and_the_valid_names() {
             "type: white_noise, snr_db: 20",
             "type: low_pass, cutoff: 100",
         ),
-        &[],
         &[
             "key `deformations.noise.steps.0`: unknown field: found `cutoff`",
             "`cutoff_frequency` or `rolloff`",
@@ -121,7 +160,6 @@ fn unknown_or_invalid_deformations_name_the_key_path_and_the_valid_names() {
             "linear: {type: linear}",
             "linear: {type: linear, augment: [mp3]}",
         ),
-        &[],
         &["probes.linear.augment.0", "`mp3` is not defined", "noise"],
     );
 }
@@ -133,14 +171,13 @@ fn wrong_type_names_the_key_path() {
             "probes:\n  linear: {type: linear}",
             "probes:\n  linear: {type: linear, epochs: many}",
         ),
-        &[],
         &["probes.linear.epochs"],
     );
 }
 
 #[test]
 fn environment_overrides_apply_and_are_checked() {
-    check_error(
+    check_error_bin(
         VALID,
         &[("MIR_PROBES__LINEAR__EPOCHS", "many")],
         &["probes.linear.epochs"],
@@ -161,27 +198,20 @@ fn undefined_names_are_errors() {
     let grid = |g: &str| format!("{VALID}grid:\n  {g}\n");
     check_error(
         &grid("models: [openl3]"),
-        &[],
         &[
             "grid.models.0",
             "`openl3` is not defined in `models`",
             "logmel",
         ],
     );
-    check_error(&grid("probes: [mlp]"), &[], &["grid.probes.0", "`mlp`"]);
+    check_error(&grid("probes: [mlp]"), &["grid.probes.0", "`mlp`"]);
     check_error(
         &grid("deformations: [mp3]"),
-        &[],
         &["grid.deformations.0", "`mp3`"],
     );
-    check_error(
-        &grid("tasks: [synth/genre]"),
-        &[],
-        &["grid.tasks.0", "`genre`"],
-    );
+    check_error(&grid("tasks: [synth/genre]"), &["grid.tasks.0", "`genre`"]);
     check_error(
         &format!("{VALID}report:\n  tables: [overview, robust]\n"),
-        &[],
         &[
             "report.tables[1]",
             "unknown table preset `robust` (known: overview, robustness, probes, layers)",
@@ -192,28 +222,22 @@ fn undefined_names_are_errors() {
 #[test]
 fn missing_audio_folder_is_named() {
     let yaml = VALID.replace("    generate: synth_instruments\n", "");
-    check_error(
-        &yaml,
-        &[],
-        &["datasets.synth.root", "synth` does not exist"],
-    );
+    check_error(&yaml, &["datasets.synth.root", "synth` does not exist"]);
 }
 
 #[test]
 fn dry_run_prints_the_grid() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = VALID.replace("ROOT", &dir.path().join("synth").to_string_lossy());
-    let path = config(dir.path(), &format!("{yaml}seeds: [0, 1, 2]\n"));
-    let out = xtask(&["experiment", &path, "--dry-run"], &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let config = load(dir.path(), &format!("{VALID}seeds: [0, 1, 2]\n")).unwrap();
+    let store = TableStore::open("memory://dry").unwrap();
+    let plan = xtask::plan_in(&config, &store).unwrap();
     assert!(
-        stdout.contains("plan: 2 embedding extractions, 3 probe trainings, 6 evaluations"),
-        "{stdout}"
+        plan.contains("plan: 2 embedding extractions, 3 probe trainings, 6 evaluations"),
+        "{plan}"
     );
     assert!(
-        stdout.contains("dataset `synth` is not ready"),
-        "says that everything will run: {stdout}"
+        plan.contains("dataset `synth` is not ready"),
+        "says that everything will run: {plan}"
     );
     assert!(
         !dir.path().join("synth").exists(),
@@ -429,8 +453,7 @@ fn clean_rows(metrics: &[mir_table::MetricRow], model: &str, names: &[&str]) -> 
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
-#[path = "../../crates/mir-report/tests/it/cdp.rs"]
-mod cdp;
+use mir_testkit::browser as cdp;
 
 /// The quickstart's report in a real browser (see `crates/mir-report/tests/it/cdp.rs`): the
 /// index shows the tables and loads every plot, a robustness curve among them; the confusion
@@ -580,83 +603,65 @@ fn datasets_sharing_a_task_name_keep_their_own_results() {
     let yaml = VALID
         .replace("datasets:\n", &format!("datasets:\n{other}"))
         .replace("ROOT2", &dir.path().join("other").to_string_lossy())
-        .replace("ROOT", &dir.path().join("synth").to_string_lossy())
         .replace(
             "linear: {type: linear}",
             "linear: {type: linear, epochs: 5}",
         );
-    let path = config(dir.path(), &yaml);
-    let out_dir = dir.path().join("run");
-    let env = [("MIR_OUTPUT", out_dir.to_str().unwrap())];
-    let out = xtask(&["experiment", &path], &env);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let store = TableStore::open(out_dir.to_str().unwrap()).unwrap();
+    let config = load(dir.path(), &yaml).unwrap();
+    let store = TableStore::open("memory://shared-task").unwrap();
+    run_in(&config, &store);
     for dataset in ["synth", "other"] {
-        let table = rt
-            .block_on(store.read(
-                &format!("probes/{dataset}/instrument/logmel/0/linear/seed-0/predictions.parquet"),
-                TableKind::Predictions,
-            ))
-            .unwrap();
+        let rel = format!("probes/{dataset}/instrument/logmel/0/linear/seed-0/predictions.parquet");
+        let table = read(&store, &rel, TableKind::Predictions);
         let meta = Metadata::of(&table.schema);
         assert_eq!(
             meta.get(TableKind::Predictions, keys::DATASET).unwrap(),
             dataset
         );
-        assert!(
-            out_dir
-                .join(format!(
-                    "report/confusion/{dataset}_instrument_logmel_L0_linear.html"
-                ))
-                .is_file()
-        );
+        let page = format!("report/confusion/{dataset}_instrument_logmel_L0_linear.html");
+        assert!(exists(&store, &page), "{page}");
     }
-    let again = xtask(&["experiment", &path], &env);
-    assert!(again.status.success(), "{}", stderr(&again));
-    let stdout = String::from_utf8_lossy(&again.stdout);
-    assert!(stdout.contains("train 0 probes (2 cached)"), "{stdout}");
+    let again = run_in(&config, &store);
+    assert!(
+        again.stages.contains("train 0 probes (2 cached)"),
+        "{}",
+        again.stages
+    );
 }
 
-/// Augmentation deforms the training tracks too, and `--keep-audio` writes what the model
-/// heard.
+/// Augmentation deforms the training tracks too, and `keep_audio` writes what the model heard.
 #[test]
 fn augmented_probe_and_kept_audio() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = VALID
-        .replace("ROOT", &dir.path().join("synth").to_string_lossy())
-        .replace(
-            "linear: {type: linear}",
-            "linear: {type: linear, epochs: 5}\n  augmented: {type: linear, epochs: 5, augment: [noise]}",
-        );
-    let path = config(dir.path(), &yaml);
-    let out_dir = dir.path().join("run");
-    let out = xtask(
-        &["experiment", &path, "--keep-audio"],
-        &[("MIR_OUTPUT", out_dir.to_str().unwrap())],
+    let yaml = VALID.replace(
+        "linear: {type: linear}",
+        "linear: {type: linear, epochs: 5}\n  augmented: {type: linear, epochs: 5, augment: [noise]}",
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("| probe | clean | noise |"), "{stdout}");
-    assert!(stdout.contains("| augmented | "), "{stdout}");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let store = TableStore::open(out_dir.to_str().unwrap()).unwrap();
-    let tracks = mir_table::read_tracks(
-        &rt.block_on(store.read("tracks/synth/instrument.parquet", TableKind::Tracks))
-            .unwrap(),
-    )
+    let mut config = load(dir.path(), &yaml).unwrap();
+    config.keep_audio = true;
+    let store = TableStore::open("memory://augmented").unwrap();
+    let summary = run_in(&config, &store);
+    assert!(
+        summary.table.contains("| probe | clean | noise |"),
+        "{}",
+        summary.table
+    );
+    assert!(
+        summary.table.contains("| augmented | "),
+        "{}",
+        summary.table
+    );
+    let tracks = mir_table::read_tracks(&read(
+        &store,
+        "tracks/synth/instrument.parquet",
+        TableKind::Tracks,
+    ))
     .unwrap();
-    let noisy = mir_table::read_embeddings(
-        &rt.block_on(store.read(
-            "embeddings/synth/logmel/noise.parquet",
-            TableKind::Embeddings,
-        ))
-        .unwrap(),
-    )
+    let noisy = mir_table::read_embeddings(&read(
+        &store,
+        "embeddings/synth/logmel/noise.parquet",
+        TableKind::Embeddings,
+    ))
     .unwrap();
     for t in &tracks {
         let deformed = t.split != Split::Validation;
@@ -667,8 +672,8 @@ fn augmented_probe_and_kept_audio() {
             t.track_id,
             t.split
         );
-        let wav = out_dir.join(format!("audio/synth/noise/{}.wav", t.track_id));
-        assert_eq!(wav.is_file(), deformed, "{}", wav.display());
+        let wav = format!("audio/synth/noise/{}.wav", t.track_id);
+        assert_eq!(exists(&store, &wav), deformed, "{wav}");
     }
 }
 
@@ -690,34 +695,25 @@ fn deform_writes_what_a_scenario_does() {
     }
     w.finalize().unwrap();
     let output = dir.path().join("out.wav");
-    let run = |scenario: &str| {
-        xtask(
-            &[
-                "deform",
-                "--input",
-                input.to_str().unwrap(),
-                "--scenario",
-                scenario,
-                "--output",
-                output.to_str().unwrap(),
-            ],
-            &[],
-        )
+    let deform = |scenario: &str| {
+        xtask::deform_file(&xtask::DeformRequest {
+            input: input.clone(),
+            scenario: scenario.into(),
+            output: output.clone(),
+            config: None,
+            seed: 0,
+            track_id: None,
+        })
     };
-    let out = run("gain gain_db=-6 | time_stretch rate=1.25");
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("0.80 s, 22050 Hz, 2 channel(s)"),
-        "{stdout}"
-    );
+    let done = deform("gain gain_db=-6 | time_stretch rate=1.25").unwrap();
+    assert_eq!((done.sample_rate_hz, done.channels), (22_050, 2));
+    assert!((done.duration_s - 0.8).abs() < 1e-9, "{}", done.duration_s);
+    assert!((done.level_db + 6.0).abs() < 0.5, "{}", done.level_db);
     let reader = hound::WavReader::open(&output).unwrap();
     assert_eq!(reader.spec().channels, 2);
     assert_eq!(reader.duration(), 17_640);
 
-    let out = run("gain db=-6");
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = format!("{:#}", deform("gain db=-6").err().unwrap());
     assert!(
         err.contains("unknown field `db`, expected `gain_db`"),
         "{err}"
@@ -733,45 +729,41 @@ fn a_corrupt_track_is_skipped_and_recorded() {
     let broken = data.join("audio/flute/flute-C4.wav");
     assert!(broken.is_file());
     std::fs::write(&broken, b"RIFF....WAVEnot really").unwrap();
-    let yaml = VALID.replace("ROOT", &data.to_string_lossy()).replace(
+    let yaml = VALID.replace(
         "linear: {type: linear}",
         "linear: {type: linear, epochs: 5}",
     );
-    let path = config(dir.path(), &yaml);
+    let mut config = load(dir.path(), &yaml).unwrap();
     let out_dir = dir.path().join("run");
-    let out = xtask(
-        &["experiment", &path],
-        &[("MIR_OUTPUT", out_dir.to_str().unwrap())],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 track(s) failed and were left out"),
-        "the summary says so"
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
     let store = TableStore::open(out_dir.to_str().unwrap()).unwrap();
-    let failures = mir_table::read_failures(
-        &rt.block_on(store.read("failures.parquet", TableKind::Failures))
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(failures.len(), 1, "{failures:?}");
-    let f = &failures[0];
-    assert_eq!(
-        (f.stage, f.track_id.as_str()),
-        (FailureStage::Decode, "audio/flute/flute-C4")
+    let summary = run_in(&config, &store);
+    assert_eq!(summary.skipped_tracks, 1, "the summary says so");
+    // The failures table, but its long columns (the file's path, the error).
+    let failures = read(&store, "failures.parquet", TableKind::Failures);
+    let short: Vec<_> = failures
+        .batches
+        .iter()
+        .map(|b| b.project(&[0, 1, 2, 3, 4]).unwrap())
+        .collect();
+    mir_testkit::assert_table_text(
+        &short,
+        "
+        +--------+---------+--------+-------------+----------------------+
+        | stage  | dataset | model  | deformation | track_id             |
+        +--------+---------+--------+-------------+----------------------+
+        | decode | synth   | logmel | clean       | audio/flute/flute-C4 |
+        +--------+---------+--------+-------------+----------------------+
+        ",
     );
+    let f = &mir_table::read_failures(&failures).unwrap()[0];
+    assert_eq!(f.stage, FailureStage::Decode);
     assert!(f.error.contains("flute-C4.wav"), "{}", f.error);
     // The other 239 tracks ran; the skipped one is in no prediction.
-    let predictions = mir_table::read_predictions(
-        &rt.block_on(store.read(
-            "probes/synth/instrument/logmel/0/linear/seed-0/predictions.parquet",
-            TableKind::Predictions,
-        ))
-        .unwrap(),
-    )
+    let predictions = mir_table::read_predictions(&read(
+        &store,
+        "probes/synth/instrument/logmel/0/linear/seed-0/predictions.parquet",
+        TableKind::Predictions,
+    ))
     .unwrap();
     assert!(
         !predictions
@@ -781,41 +773,23 @@ fn a_corrupt_track_is_skipped_and_recorded() {
     assert!(!predictions.is_empty());
 
     // A rerun reuses the embeddings, and the failures recorded with them.
-    let again = xtask(
-        &["experiment", &path],
-        &[
-            ("MIR_OUTPUT", out_dir.to_str().unwrap()),
-            ("RUST_LOG", "info"),
-        ],
-    );
-    assert!(again.status.success(), "{}", stderr(&again));
+    let again = run_in(&config, &store);
     assert!(
-        stderr(&again).contains("reusing embeddings"),
+        again.stages.contains("embed synth/logmel (cached)"),
         "{}",
-        stderr(&again)
+        again.stages
     );
-    let failures = mir_table::read_failures(
-        &rt.block_on(store.read("failures.parquet", TableKind::Failures))
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(failures.len(), 1);
+    assert_eq!(again.skipped_tracks, 1);
 
     // With fail_fast, the run stops and names the file: on a fresh extraction and on reused
     // failures alike.
-    for (output, fresh) in [(out_dir.clone(), false), (dir.path().join("fresh"), true)] {
-        let out = xtask(
-            &["experiment", &path],
-            &[
-                ("MIR_OUTPUT", output.to_str().unwrap()),
-                ("MIR_FAIL_FAST", "true"),
-            ],
-        );
-        assert!(
-            !out.status.success(),
-            "fail_fast stops the run (fresh: {fresh})"
-        );
-        let err = stderr(&out);
+    config.fail_fast = true;
+    let fresh = TableStore::open(dir.path().join("fresh").to_str().unwrap()).unwrap();
+    for (store, fresh) in [(&store, false), (&fresh, true)] {
+        let err = match xtask::experiment_in(&config, store, None) {
+            Ok(_) => panic!("fail_fast stops the run (fresh: {fresh})"),
+            Err(e) => format!("{e:#}"),
+        };
         assert!(
             err.contains("flute-C4.wav") && err.contains("fail_fast"),
             "{err}"
@@ -824,57 +798,50 @@ fn a_corrupt_track_is_skipped_and_recorded() {
 }
 
 /// Embeddings and predictions are reused while their inputs are unchanged, computed again
-/// when a deformation changes or with `--force`.
+/// when a deformation or a probe changes, or with `force`.
 #[test]
 fn unchanged_inputs_reuse_embeddings() {
     let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("run");
-    let run_with = |snr: &str, mlp_rate: &str, extra: &[&str]| {
-        let yaml = VALID
-            .replace("ROOT", &dir.path().join("synth").to_string_lossy())
-            .replace("snr_db: 20", &format!("snr_db: {snr}"))
-            .replace(
-                "linear: {type: linear}",
-                &format!(
-                    "linear: {{type: linear, epochs: 3}}\n  mlp: {{type: mlp, hidden: [16], epochs: 3, learning_rate: {mlp_rate}}}"
-                ),
-            );
-        let path = config(dir.path(), &yaml);
-        let mut args = vec!["experiment", path.as_str()];
-        args.extend(extra);
-        let out = xtask(
-            &args,
-            &[
-                ("MIR_OUTPUT", out_dir.to_str().unwrap()),
-                ("RUST_LOG", "info"),
-            ],
+    let store = TableStore::open("memory://reuse").unwrap();
+    let config_with = |snr: &str, mlp_rate: &str| {
+        let yaml = VALID.replace("snr_db: 20", &format!("snr_db: {snr}")).replace(
+            "linear: {type: linear}",
+            &format!(
+                "linear: {{type: linear, epochs: 3}}\n  mlp: {{type: mlp, hidden: [16], epochs: 3, learning_rate: {mlp_rate}}}"
+            ),
         );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let log = stderr(&out);
-        (
-            log.contains("reusing embeddings"),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            log.contains("reusing predictions"),
-        )
+        load(dir.path(), &yaml).unwrap()
     };
-    let run = |snr: &str, extra: &[&str]| run_with(snr, "0.001", extra);
-    // The metrics table, without the stage timings that follow it.
-    let table = |stdout: &str| stdout.split("| stage |").next().unwrap().to_string();
-    let (reused, first, _) = run("20", &[]);
-    assert!(!reused);
-    assert!(first.contains("| train 2 probes (0 cached) |"), "{first}");
-    let (reused, second, probes_reused) = run("20", &[]);
-    assert!(reused && probes_reused, "same inputs");
-    assert_eq!(table(&first), table(&second), "the same results");
+    let run = |config: &xtask::ExperimentConfig, force| {
+        xtask::experiment_in(config, &store, force).unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let base = config_with("20", "0.001");
+    let first = run(&base, None);
+    assert!(
+        first.stages.contains("| embed synth/logmel |"),
+        "{}",
+        first.stages
+    );
+    assert!(
+        first.stages.contains("| train 2 probes (0 cached) |"),
+        "{}",
+        first.stages
+    );
+    let second = run(&base, None);
+    assert_eq!(first.table, second.table, "the same results");
     for stage in [
         "| embed synth/logmel (cached) |",
         "| train 0 probes (2 cached) |",
         "| evaluate 2 runs (2 cached) |",
     ] {
-        assert!(second.contains(stage), "{stage} in:\n{second}");
+        assert!(
+            second.stages.contains(stage),
+            "{stage} in:\n{}",
+            second.stages
+        );
     }
     // A dry run says what is cached, and what a changed probe would rerun.
-    let (_, dry, _) = run_with("20", "0.001", &["--dry-run"]);
+    let dry = xtask::plan_in(&base, &store).unwrap();
     for line in [
         "embeddings synth/logmel: cached",
         "probe trainings: 2 cached, 0 will run",
@@ -882,42 +849,43 @@ fn unchanged_inputs_reuse_embeddings() {
     ] {
         assert!(dry.contains(line), "{line} in:\n{dry}");
     }
-    let (_, dry, _) = run_with("20", "0.002", &["--dry-run"]);
+    let dry = xtask::plan_in(&config_with("20", "0.002"), &store).unwrap();
     assert!(
         dry.contains("probe trainings: 1 cached, 1 will run"),
         "{dry}"
     );
-    // --force STAGE recomputes that stage and the later ones.
-    let (reused, forced, _) = run_with("20", "0.001", &["--force", "metrics"]);
-    assert!(reused);
-    assert!(forced.contains("| train 0 probes (2 cached) |"), "{forced}");
+    // `force` recomputes that stage and the later ones.
+    let forced = run(&base, Some(xtask::Stage::Metrics));
+    assert!(forced.stages.contains("| embed synth/logmel (cached) |"));
     assert!(
-        forced.contains("| evaluate 2 runs (0 cached) |"),
-        "{forced}"
+        forced.stages.contains("| train 0 probes (2 cached) |"),
+        "{}",
+        forced.stages
     );
-    let (reused, forced, _) = run_with("20", "0.001", &["--force", "probes"]);
-    assert!(reused);
-    assert!(forced.contains("| train 2 probes (0 cached) |"), "{forced}");
-    assert_eq!(
-        table(&forced),
-        table(&first),
-        "retrained to the same results"
+    assert!(
+        forced.stages.contains("| evaluate 2 runs (0 cached) |"),
+        "{}",
+        forced.stages
     );
-    // One probe changed: only it trains and is evaluated again.
-    let (_, third, _) = run_with("20", "0.002", &[]);
-    assert!(third.contains("| train 1 probes (1 cached) |"), "{third}");
-    assert!(third.contains("| evaluate 2 runs (1 cached) |"), "{third}");
-    // Every run appended its events to run.log as JSON lines.
-    let log = std::fs::read_to_string(out_dir.join("run.log")).unwrap();
-    let finished = log
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["fields"]["message"] == "experiment finished")
-        .count();
-    assert_eq!(finished, 5);
-    assert!(!run("10", &[]).0, "a changed deformation extracts again");
-    assert!(run("10", &[]).0);
-    assert!(!run("10", &["--force"]).0, "--force extracts again");
+    let forced = run(&base, Some(xtask::Stage::Probes));
+    assert!(
+        forced.stages.contains("| train 2 probes (0 cached) |"),
+        "{}",
+        forced.stages
+    );
+    let forced = run(&base, Some(xtask::Stage::Embeddings));
+    assert!(
+        forced.stages.contains("| embed synth/logmel |"),
+        "{}",
+        forced.stages
+    );
+    // A changed deformation extracts again.
+    let changed = run(&config_with("10", "0.001"), None);
+    assert!(
+        changed.stages.contains("| embed synth/logmel |"),
+        "{}",
+        changed.stages
+    );
 }
 
 /// Killed with SIGKILL at one of six points of a run, then run to the end, an experiment gives
@@ -1035,29 +1003,14 @@ fn every_model_card_is_valid() {
 #[test]
 fn streamed_tracks_give_the_same_results() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = VALID.replace("ROOT", &dir.path().join("synth").to_string_lossy());
-    let path = config(dir.path(), &yaml);
-    let run = |out: &str, threshold: &str| {
-        let out = xtask(
-            &["experiment", &path],
-            &[
-                ("MIR_OUTPUT", dir.path().join(out).to_str().unwrap()),
-                ("MIR_STREAM_TRACKS_LONGER_THAN_S", threshold),
-                ("RUST_LOG", "info"),
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        // Without the first line (it names the output folder) and the stage timings.
-        let table = stdout.split("| stage |").next().unwrap();
-        (table.split_once('\n').unwrap().1.to_string(), stderr(&out))
-    };
-    let (whole, log) = run("whole", "120");
-    assert!(!log.contains("streamed"), "{log}");
-    let (streamed, log) = run("streamed", "0");
+    let mut config = load(dir.path(), VALID).unwrap();
+    let whole = run_in(&config, &TableStore::open("memory://whole").unwrap());
+    assert_eq!(whole.streamed_tracks, 0);
+    config.stream_tracks_longer_than_s = 0.0;
+    let streamed = run_in(&config, &TableStore::open("memory://streamed").unwrap());
     // The training and validation tracks (no deformation applies to them) were streamed.
-    assert!(log.contains("streamed 192 tracks longer than 0 s"), "{log}");
-    assert_eq!(streamed, whole);
+    assert_eq!(streamed.streamed_tracks, 192);
+    assert_eq!(streamed.table, whole.table);
 }
 
 /// A researcher's own project: the quickstart config copied into a folder of its own with a

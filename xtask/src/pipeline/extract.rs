@@ -32,6 +32,8 @@ pub struct Extraction {
     pub tables: Vec<Table>,
     /// The tracks that could not be decoded, deformed or embedded.
     pub failures: Vec<FailureRow>,
+    /// Tracks decoded block by block (0 when the extraction was reused).
+    pub streamed: usize,
 }
 
 /// The deformations of one dataset's extraction, and the splits each one deforms: test
@@ -178,7 +180,11 @@ impl<'a> Job<'a> {
             "reusing embeddings: inputs unchanged ({})",
             self.dir.dir()
         );
-        Some(Extraction { tables, failures })
+        Some(Extraction {
+            tables,
+            failures,
+            streamed: 0,
+        })
     }
 
     /// Whether the kept audio of every track and deformation applied to its split is there,
@@ -221,7 +227,11 @@ impl<'a> Job<'a> {
         // Written last, so a run cut off before this point extracts again (from its parts).
         self.write_failures(&self.dir.failures(), &failures).await?;
         self.finish().await;
-        Ok(Extraction { tables, failures })
+        Ok(Extraction {
+            tables,
+            failures,
+            streamed: self.streamed.load(Ordering::Relaxed),
+        })
     }
 
     /// Chunk `c`: read back from `parts` when an interrupted run saved it, else embedded and

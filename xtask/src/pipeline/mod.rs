@@ -82,49 +82,47 @@ pub struct RunSummary {
     pub stages: String,
     /// Tracks left out because they failed (`failures.parquet`).
     pub skipped_tracks: usize,
+    /// Tracks decoded block by block into the model, over every extraction of this run.
+    pub streamed_tracks: usize,
 }
 
 /// Runs the whole experiment: the steps in order, each reusing what an earlier run into the
 /// same directory left with unchanged inputs (their `input_hash`); `force` recomputes its
 /// stage and every later one.
-pub async fn run(config: &ExperimentConfig, force: Option<Stage>) -> Result<RunSummary> {
+pub async fn run(
+    config: &ExperimentConfig,
+    store: &TableStore,
+    force: Option<Stage>,
+) -> Result<RunSummary> {
     let forced = |stage: Stage| force.is_some_and(|f| f <= stage);
     let plan = config.plan();
-    let store = TableStore::open(&config.output())?;
     let (started, mut stages) = (Instant::now(), Stages::start());
-    write_resolved_config(config, &store).await?;
-    let mut tasks = datasets::prepare(config, &plan, &store).await?;
+    write_resolved_config(config, store).await?;
+    let mut tasks = datasets::prepare(config, &plan, store).await?;
     info!(seconds = started.elapsed().as_secs_f64(), "datasets ready");
     stages.done("datasets");
     let forced_embeddings = forced(Stage::Embeddings);
-    let (embeddings, failures) = extract_all(
-        config,
-        &plan,
-        &store,
-        &tasks,
-        forced_embeddings,
-        &mut stages,
-    )
-    .await?;
-    write_failures(&store, &failures).await?;
+    let (embeddings, failures, streamed_tracks) =
+        extract_all(config, &plan, store, &tasks, forced_embeddings, &mut stages).await?;
+    write_failures(store, &failures).await?;
     datasets::drop_failed(&mut tasks, &failures)?;
     let keys = train::keys(config, &plan, &tasks);
     let forced_probes = forced(Stage::Probes);
-    let jobs = train::jobs(config, &store, keys, &tasks, &embeddings, forced_probes).await;
+    let jobs = train::jobs(config, store, keys, &tasks, &embeddings, forced_probes).await;
     let cached = jobs.iter().filter(|j| j.cached.is_some()).count();
-    let runs = train::run(config, &store, jobs, &tasks, &embeddings).await?;
+    let runs = train::run(config, store, jobs, &tasks, &embeddings).await?;
     stages.done(format!(
         "train {} probes ({cached} cached)",
         runs.len() - cached
     ));
     let forced_metrics = forced(Stage::Metrics);
-    let evaluated = evaluate::all(config, &store, &runs, &tasks, forced_metrics).await?;
+    let evaluated = evaluate::all(config, store, &runs, &tasks, forced_metrics).await?;
     stages.done(format!(
         "evaluate {} runs ({} cached)",
         runs.len(),
         evaluated.cached
     ));
-    let built = report(config, &store, &evaluated.metrics).await?;
+    let built = report(config, store, &evaluated.metrics).await?;
     stages.done(format!(
         "report ({} plots, {} confusion pages, {} spectrograms rendered)",
         built.plots, built.pages, built.spectrograms
@@ -137,6 +135,7 @@ pub async fn run(config: &ExperimentConfig, force: Option<Stage>) -> Result<RunS
         table: built.markdown,
         stages: stages.markdown(),
         skipped_tracks: skipped_tracks(&failures),
+        streamed_tracks,
     })
 }
 
@@ -148,7 +147,8 @@ async fn write_resolved_config(config: &ExperimentConfig, store: &TableStore) ->
     Ok(())
 }
 
-/// Every (dataset, model) extraction, reused or computed; the failures of all of them.
+/// Every (dataset, model) extraction, reused or computed; the failures of all of them, and how
+/// many tracks were streamed.
 async fn extract_all(
     config: &ExperimentConfig,
     plan: &Plan,
@@ -156,9 +156,9 @@ async fn extract_all(
     tasks: &TaskTables,
     force: bool,
     stages: &mut Stages,
-) -> Result<(EmbeddingTables, Vec<FailureRow>)> {
+) -> Result<(EmbeddingTables, Vec<FailureRow>, usize)> {
     let mut embeddings = EmbeddingTables::new();
-    let mut failures = Vec::new();
+    let (mut failures, mut streamed) = (Vec::new(), 0);
     for dataset in planned_datasets(plan) {
         let tracks = datasets::tracks_of(tasks, &dataset);
         for model in &plan.models {
@@ -176,6 +176,7 @@ async fn extract_all(
             // Failures recorded by an earlier extraction count too.
             check_fail_fast(config, &extraction.failures)?;
             failures.extend(extraction.failures);
+            streamed += extraction.streamed;
             info!(
                 dataset,
                 model,
@@ -187,7 +188,7 @@ async fn extract_all(
             stages.done(format!("embed {dataset}/{model}{note}"));
         }
     }
-    Ok((embeddings, failures))
+    Ok((embeddings, failures, streamed))
 }
 
 /// With `fail_fast`, the first failed track ends the run.
@@ -241,9 +242,8 @@ async fn report(
 
 /// What a run would reuse and what it would compute (the dry run's walk over the plan),
 /// without writing anything or preparing (downloading, rendering) a dataset.
-pub async fn cache_status(config: &ExperimentConfig) -> Result<String> {
+pub async fn cache_status(config: &ExperimentConfig, store: &TableStore) -> Result<String> {
     let plan = config.plan();
-    let store = TableStore::open(&config.output())?;
     let mut tasks = TaskTables::new();
     for dataset in planned_datasets(&plan) {
         match datasets::load_one(config, &plan, &dataset) {
@@ -261,7 +261,7 @@ pub async fn cache_status(config: &ExperimentConfig) -> Result<String> {
     for dataset in planned_datasets(&plan) {
         let tracks = datasets::tracks_of(&tasks, &dataset);
         for model in &plan.models {
-            let job = extract::Job::new(config, &plan, &store, &dataset, model, &tracks)?;
+            let job = extract::Job::new(config, &plan, store, &dataset, model, &tracks)?;
             let state = match job.cached(&tracks).await {
                 Some(e) => {
                     embeddings.insert((dataset.clone(), model.clone()), e.tables);
@@ -273,13 +273,13 @@ pub async fn cache_status(config: &ExperimentConfig) -> Result<String> {
         }
     }
     let keys = train::keys(config, &plan, &tasks);
-    let jobs = train::jobs(config, &store, keys, &tasks, &embeddings, false).await;
+    let jobs = train::jobs(config, store, keys, &tasks, &embeddings, false).await;
     let trained = jobs.iter().filter(|j| j.cached.is_some()).count();
     let mut evaluated = 0;
     for job in jobs.iter().filter(|j| j.cached.is_some()) {
         let hash = crate::cache::evaluation(config, &job.hash);
         let dir = RunLayout::probe(&job.key);
-        evaluated += usize::from(evaluate::cached(&store, &dir, &hash).await.is_some());
+        evaluated += usize::from(evaluate::cached(store, &dir, &hash).await.is_some());
     }
     let will = |cached: usize| format!("{cached} cached, {} will run", jobs.len() - cached);
     lines.push(format!("probe trainings: {}", will(trained)));

@@ -16,7 +16,7 @@ use mir_report::{RunKey, Slug};
 use mir_table::{Prediction, Split, Track};
 use serde_json::{Value, json};
 
-use crate::cdp::{Browser, required_browser};
+use mir_testkit::browser::{Browser, required_browser};
 
 const LABELS: [&str; 3] = ["cello", "flute", "trumpet"];
 const SR: u32 = 22050;

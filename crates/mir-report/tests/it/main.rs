@@ -8,7 +8,6 @@
 )]
 
 mod browser;
-mod cdp;
 mod plots;
 mod tables;
 

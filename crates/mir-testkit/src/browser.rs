@@ -1,6 +1,6 @@
 //! A minimal DevTools-protocol client for browser tests: starts Debian's `chromium` headless,
 //! sends commands over its WebSocket and keeps the events (console messages, exceptions,
-//! log entries) it sees on the way. Shared by mir-report's and xtask's tests.
+//! log entries) it sees on the way.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
