@@ -22,9 +22,19 @@
 //!   threshold (macro, micro), `tags_skipped`;
 //! - regression ([`regression`]): R², MAE, RMSE, Pearson and Spearman, per dimension and averaged.
 //!
+//! On plain labels and score slices (the values are scikit-learn's and mir_eval's):
+//!
 //! ```
 //! assert_eq!(mir_eval::accuracy(&[0, 1, 2], &[0, 1, 1]), 2.0 / 3.0);
 //! assert!((mir_eval::f1_macro(&[0, 1, 2], &[0, 1, 1]) - 5.0 / 9.0).abs() < 1e-12);
+//! // sklearn.metrics.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75, and
+//! // average_precision_score of the same == 0.8333...; every row counts (`idx`).
+//! let (positive, scores) = ([false, false, true, true], [0.1, 0.4, 0.35, 0.8]);
+//! let (auc, ap) = mir_eval::ranking::roc_auc_and_ap(&positive, &scores, &[0, 1, 2, 3]);
+//! assert_eq!(auc, Some(0.75));
+//! assert!((ap.unwrap() - 5.0 / 6.0).abs() < 1e-12);
+//! // mir_eval.key.weighted_score("C major", "G major") == 0.5 (a fifth above).
+//! assert_eq!(mir_eval::key::weighted_score("C major", "G major"), Some(0.5));
 //! ```
 
 pub mod bootstrap;

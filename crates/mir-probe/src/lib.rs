@@ -14,12 +14,22 @@
 //! training split only, and every validation and test track is predicted (no partial batch is
 //! dropped).
 //!
-//! ```no_run
-//! # fn run(tracks: &mir_table::Table, embeddings: &[mir_table::Table]) -> mir_probe::Result<()> {
-//! let config = mir_probe::ProbeConfig::default();
-//! let out = mir_probe::run(&config, 0, 0, tracks, embeddings)?;
-//! println!("best epoch {}", out.best_epoch);
-//! # Ok(()) }
+//! On plain rows and labels ([`fit_classifier`]); on the pipeline's tables, [`run`]:
+//!
+//! ```
+//! // Two classes: points around (-1, -1) and around (1, 1), 2-dimensional embeddings.
+//! let (mut x, mut y) = (Vec::new(), Vec::new());
+//! for i in 0..100 {
+//!     let class = i % 2;
+//!     let centre = if class == 0 { -1.0 } else { 1.0 };
+//!     let jitter = ((i * 37 % 11) as f32 - 5.0) / 10.0;
+//!     x.extend([centre + jitter, centre - jitter / 2.0]);
+//!     y.push(class);
+//! }
+//! let config = mir_probe::ProbeConfig { epochs: 30, ..Default::default() };
+//! let probe = mir_probe::fit_classifier(&config, 0, &x, 2, &y, 2).unwrap();
+//! let scores = probe.predict(&[-1.2, -0.9, 0.8, 1.1]).unwrap();
+//! assert!(scores[0][0] > 0.5 && scores[1][1] > 0.5); // class probabilities per row
 //! ```
 
 pub mod train;
@@ -544,6 +554,76 @@ fn track_vectors(tables: &[Table], layer: i32, aggregation: Aggregation) -> Resu
             (key, vectors)
         })
         .collect())
+}
+
+/// A classifier probe fit on plain rows by [`fit_classifier`], with the standardisation it
+/// learnt from them.
+pub struct Classifier {
+    trained: train::Trained,
+    scaler: Scaler,
+    dim: usize,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("dim", &self.dim)
+            .field("best_epoch", &self.trained.best_epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Classifier {
+    /// Class probabilities (softmax) of each row of `x` (row-major, `dim` values a row).
+    pub fn predict(&self, x: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let mut x = x.to_vec();
+        self.scaler.apply(&mut x);
+        self.trained.predict(&x, self.dim)
+    }
+}
+
+/// Fits a probe of `config` on plain data, without tables: `x` holds `y.len()` rows of `dim`
+/// values (row-major), `y` each row's class in `0..classes`. Rows are standardised with their
+/// own statistics, as [`run`] does with the training split's; with no validation split the
+/// last epoch is kept. Seeded as [`run`] is: the same seed gives the same probe.
+pub fn fit_classifier(
+    config: &ProbeConfig,
+    seed: u64,
+    x: &[f32],
+    dim: usize,
+    y: &[usize],
+    classes: usize,
+) -> Result<Classifier> {
+    config.check()?;
+    if dim == 0 || x.len() != y.len() * dim {
+        return Err(Error::InvalidConfig(format!(
+            "{} values are not {} rows of {dim}",
+            x.len(),
+            y.len()
+        )));
+    }
+    if let Some(i) = y.iter().position(|&c| c >= classes) {
+        return Err(Error::BadLabel {
+            track_id: format!("row {i}"),
+            reason: format!("class {} is not below {classes}", y[i]),
+        });
+    }
+    let targets = train::Targets::Classes(y.iter().map(|&c| c as i64).collect());
+    let validation = train::Dataset::empty(dim, classes, &targets);
+    let mut train_set = train::Dataset {
+        x: x.to_vec(),
+        y: targets,
+        dim,
+        width: classes,
+    };
+    let scaler = Scaler::fit(&train_set.x, dim);
+    scaler.apply(&mut train_set.x);
+    let (trained, _, _) = fit(config, seed, &train_set, &validation)?;
+    Ok(Classifier {
+        trained,
+        scaler,
+        dim,
+    })
 }
 
 /// Trains one probe at `layer` with `seed` and predicts every validation and test track.

@@ -914,3 +914,33 @@ fn wgpu_backend_trains_or_says_how_to_build_it() {
         assert!(err.contains("--features gpu"), "{err}");
     }
 }
+
+/// The plain-data probe: the same seed gives the same scores, and rows that do not fit the
+/// dimension or labels outside the classes are errors that say so.
+#[test]
+fn plain_rows_fit_and_predict() {
+    let x: Vec<f32> = (0..60)
+        .map(|i| (i % 6) as f32 + (i / 6) as f32 * 0.01)
+        .collect();
+    let y: Vec<usize> = (0..20).map(|i| i % 2).collect();
+    let config = ProbeConfig {
+        epochs: 5,
+        ..ProbeConfig::default()
+    };
+    let a = mir_probe::fit_classifier(&config, 3, &x, 3, &y, 2).unwrap();
+    let b = mir_probe::fit_classifier(&config, 3, &x, 3, &y, 2).unwrap();
+    let (pa, pb) = (a.predict(&x).unwrap(), b.predict(&x).unwrap());
+    assert_eq!(pa, pb);
+    assert_eq!(pa.len(), 20);
+    assert!(
+        pa.iter()
+            .all(|p| (p.iter().sum::<f32>() - 1.0).abs() < 1e-5)
+    );
+    let err = mir_probe::fit_classifier(&config, 3, &x[..59], 3, &y, 2).unwrap_err();
+    assert!(
+        err.to_string().contains("59 values are not 20 rows of 3"),
+        "{err}"
+    );
+    let err = mir_probe::fit_classifier(&config, 3, &x, 3, &y, 1).unwrap_err();
+    assert!(err.to_string().contains("row 1"), "{err}");
+}
