@@ -122,5 +122,72 @@ pub fn ci() -> Result<()> {
             bail!("`cargo {}` failed", args.join(" "));
         }
     }
+    install_check(&cargo)
+}
+
+/// `cargo install --path xtask` into a temporary root, then the installed `mir-ref` runs a copy
+/// of the quickstart kept in a folder of its own, from another folder: what a user outside the
+/// checkout does. Builds in the workspace's target directory (the binary `cargo xtask` itself
+/// was built from), so it costs a link, not a build.
+fn install_check(cargo: &str) -> Result<()> {
+    let root = tempfile::tempdir()?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| project_root().join("target"), PathBuf::from);
+    let args = [
+        "install",
+        "--debug",
+        "--locked",
+        "--offline",
+        "--path",
+        "xtask",
+    ];
+    eprintln!(
+        "$ cargo {} --root {}",
+        args.join(" "),
+        root.path().display()
+    );
+    let status = Command::new(cargo)
+        .current_dir(project_root())
+        .args(args)
+        .arg("--root")
+        .arg(root.path())
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .context("running cargo install")?;
+    if !status.success() {
+        bail!("`cargo install --path xtask` failed");
+    }
+    let exe = root.path().join("bin").join("mir-ref");
+    let help = Command::new(&exe).arg("--help").output()?;
+    let help = String::from_utf8_lossy(&help.stdout);
+    if !help.contains("experiment") {
+        bail!("`mir-ref --help` lists no `experiment`:\n{help}");
+    }
+    let (project, elsewhere) = (root.path().join("project"), root.path().join("elsewhere"));
+    std::fs::create_dir_all(&project)?;
+    std::fs::create_dir_all(&elsewhere)?;
+    let quickstart = std::fs::read_to_string(project_root().join("configs/quickstart.yml"))?
+        .replace("root: ../fixtures/generated/tinysol", "root: data/tinysol")
+        .replace("epochs: 200", "epochs: 20");
+    std::fs::write(project.join("quickstart.yml"), quickstart)?;
+    eprintln!("$ {} experiment ../project/quickstart.yml", exe.display());
+    let status = Command::new(&exe)
+        .args(["experiment", "../project/quickstart.yml"])
+        .current_dir(&elsewhere)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    let metrics = elsewhere.join("runs/quickstart/metrics.parquet");
+    if !status.success() || !metrics.is_file() {
+        bail!(
+            "the installed mir-ref did not run the quickstart into {}",
+            metrics.display()
+        );
+    }
+    eprintln!(
+        "installed mir-ref ran the quickstart: {}",
+        metrics.display()
+    );
     Ok(())
 }
