@@ -178,7 +178,9 @@ fn install_check(cargo: &str) -> Result<()> {
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .status()?;
-    let metrics = elsewhere.join("runs/quickstart/metrics.parquet");
+    let metrics = elsewhere
+        .join("runs/quickstart")
+        .join(mir_table::RunLayout::METRICS);
     if !status.success() || !metrics.is_file() {
         bail!(
             "the installed mir-ref did not run the quickstart into {}",
