@@ -96,7 +96,7 @@ impl Default for ReportConfig {
 }
 
 fn default_presets() -> Vec<String> {
-    mir_report::pivot::Preset::ALL
+    mir_table::Preset::ALL
         .iter()
         .map(|p| p.name().to_owned())
         .collect()
@@ -493,7 +493,7 @@ impl ExperimentConfig {
             return Err(invalid(&format!("seeds[{i}]"), reason));
         }
         for (i, name) in self.report.tables.iter().enumerate() {
-            if let Err(e) = mir_report::pivot::Preset::parse(name) {
+            if let Err(e) = name.parse::<mir_table::Preset>() {
                 return Err(invalid(&format!("report.tables[{i}]"), e.to_string()));
             }
         }

@@ -23,6 +23,7 @@
 mod cache;
 pub mod chores;
 pub mod config;
+mod media;
 pub mod models;
 mod pipeline;
 pub mod report;

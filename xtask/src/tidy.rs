@@ -133,6 +133,13 @@ const SPLITS: Spelling = Spelling {
     home: "mir_table::Split",
 };
 
+/// The undeformed condition's name: only `mir_table::CLEAN` spells it.
+const CONDITIONS: Spelling = Spelling {
+    what: "the clean condition's name",
+    spellings: &["\u{22}clean\u{22}"],
+    home: "mir_table::CLEAN",
+};
+
 /// A line that spells a protected name for another reason says so with this comment.
 const EXEMPT: &str = "// tidy: not a split";
 
@@ -160,8 +167,8 @@ pub fn split_literals(source: &str) -> Vec<(usize, String)> {
 }
 
 /// Checks every `crates/*/Cargo.toml` under `root`, that only the layout spells run paths
-/// (in `xtask` and `mir-report`), and that only `mir-table` spells split names; the error lists
-/// each violation. Returns the number of crates checked.
+/// (in `xtask` and `mir-report`), and that only `mir-table` spells split names and the clean
+/// condition; the error lists each violation. Returns the number of crates checked.
 pub fn check_workspace(root: &Path) -> Result<usize> {
     let mut violations = Vec::new();
     let mut checked = 0;
@@ -196,10 +203,14 @@ pub fn check_workspace(root: &Path) -> Result<usize> {
         let crate_dir = entry?.path();
         let src = crate_dir.join("src");
         if src.is_dir() && !crate_dir.ends_with(CONTRACT) {
-            violations.extend(spelling_violations(&src, &SPLITS)?);
+            for rule in [&SPLITS, &CONDITIONS] {
+                violations.extend(spelling_violations(&src, rule)?);
+            }
         }
     }
-    violations.extend(spelling_violations(&root.join("xtask/src"), &SPLITS)?);
+    for rule in [&SPLITS, &CONDITIONS] {
+        violations.extend(spelling_violations(&root.join("xtask/src"), rule)?);
+    }
     anyhow::ensure!(violations.is_empty(), "{}", violations.join("\n"));
     Ok(checked)
 }

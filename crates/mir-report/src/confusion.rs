@@ -51,6 +51,8 @@ type Predicted<'a> = BTreeMap<String, BTreeMap<&'a str, Vec<Option<(usize, f32)>
 struct PageData<'a> {
     title: String,
     labels: &'a [String],
+    /// The name of the undeformed condition (`mir_table::CLEAN`).
+    clean: &'static str,
     deformations: Vec<&'a str>,
     seeds: Vec<i64>,
     tracks: Vec<PageTrack<'a>>,
@@ -133,6 +135,7 @@ pub fn page(
     let data = PageData {
         title: title.clone(),
         labels: vocabulary,
+        clean: CLEAN,
         deformations,
         seeds: predictions.iter().map(|(s, _)| *s).collect(),
         tracks: page_tracks,
@@ -291,7 +294,7 @@ function showCell(i, j) {
     li.append(el("strong", {}, t.id), document.createTextNode(` (score ${p[1].toFixed(3)})`));
     const r = el("div", {class: "renditions"});
     r.append(rendition("original", t.original));
-    if (deformation !== "clean") r.append(rendition(`deformed: ${deformation}`, t.deformed[deformation]));
+    if (deformation !== data.clean) r.append(rendition(`deformed: ${deformation}`, t.deformed[deformation]));
     li.append(r);
     list.append(li);
   }

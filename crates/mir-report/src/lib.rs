@@ -45,14 +45,6 @@ use mir_table::{CLEAN, MetricRow};
 /// Errors of report building.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A table preset name that does not exist.
-    #[error("unknown table preset `{name}` (known: {known})")]
-    UnknownPreset {
-        /// The name asked for.
-        name: String,
-        /// The presets there are.
-        known: String,
-    },
     /// Plotting failed.
     #[error("drawing a plot: {0}")]
     Plot(String),

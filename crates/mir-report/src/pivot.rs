@@ -17,77 +17,36 @@ use crate::{Error, Result, html_escape};
 /// accuracy for other single-label tasks, ROC-AUC for tags, R² for regression.
 pub const PRIMARY_METRICS: [&str; 4] = ["mirex_weighted", "accuracy", "roc_auc_macro", "r2"];
 
-/// A named pivot of the `metrics` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Preset {
-    /// Model (rows) by task (columns), each task's primary metric, clean audio.
-    Overview,
-    /// Model (rows) by deformation (columns) for one metric, with the drop from clean.
-    Robustness,
-    /// Model (rows) by probe (columns), clean audio.
-    Probes,
-    /// Layer (rows) by task (columns) for each model with several layers, clean audio.
-    Layers,
-}
+pub use mir_table::Preset;
 
-impl Preset {
-    /// Every preset, in the order a report shows them.
-    pub const ALL: [Preset; 4] = [
-        Preset::Overview,
-        Preset::Robustness,
-        Preset::Probes,
-        Preset::Layers,
-    ];
-
-    /// The name used in configs and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Preset::Overview => "overview",
-            Preset::Robustness => "robustness",
-            Preset::Probes => "probes",
-            Preset::Layers => "layers",
-        }
-    }
-
-    /// The preset called `name`; the error lists the names there are.
-    pub fn parse(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.name() == name)
-            .ok_or_else(|| Error::UnknownPreset {
-                name: name.into(),
-                known: Self::ALL.map(Preset::name).join(", "),
-            })
-    }
-
-    fn spec(self) -> Spec {
-        use Dim::*;
-        match self {
-            Preset::Overview => Spec {
-                tables: &[],
-                rows: &[Model, Layer, Probe],
-                cols: &[Dataset, Task],
-                clean_only: true,
-            },
-            Preset::Robustness => Spec {
-                tables: &[Dataset, Task],
-                rows: &[Model, Layer, Probe],
-                cols: &[Deformation],
-                clean_only: false,
-            },
-            Preset::Probes => Spec {
-                tables: &[Dataset, Task],
-                rows: &[Model, Layer],
-                cols: &[Probe],
-                clean_only: true,
-            },
-            Preset::Layers => Spec {
-                tables: &[Model, Probe],
-                rows: &[Layer],
-                cols: &[Dataset, Task],
-                clean_only: true,
-            },
-        }
+/// The identifiers `preset` puts in its tables' titles, rows and columns.
+fn spec(preset: Preset) -> Spec {
+    use Dim::*;
+    match preset {
+        Preset::Overview => Spec {
+            tables: &[],
+            rows: &[Model, Layer, Probe],
+            cols: &[Dataset, Task],
+            clean_only: true,
+        },
+        Preset::Robustness => Spec {
+            tables: &[Dataset, Task],
+            rows: &[Model, Layer, Probe],
+            cols: &[Deformation],
+            clean_only: false,
+        },
+        Preset::Probes => Spec {
+            tables: &[Dataset, Task],
+            rows: &[Model, Layer],
+            cols: &[Probe],
+            clean_only: true,
+        },
+        Preset::Layers => Spec {
+            tables: &[Model, Probe],
+            rows: &[Layer],
+            cols: &[Dataset, Task],
+            clean_only: true,
+        },
     }
 }
 
@@ -303,7 +262,7 @@ pub struct PivotTable {
 /// where the task has it. A preset that does not apply (layers without a multi-layer model)
 /// gives no table.
 pub fn pivot(rows: &[MetricRow], preset: Preset, metric: Option<&str>) -> Vec<PivotTable> {
-    let spec = preset.spec();
+    let spec = spec(preset);
     let metrics = task_metrics(rows, metric);
     let chosen = |r: &MetricRow| metrics.get(&(r.dataset.clone(), r.task.clone()));
     let selected: Vec<&MetricRow> = rows

@@ -43,7 +43,7 @@ mod validate;
 pub use columns::column;
 pub use io::{Table, TableStore, decode, encode};
 pub use layout::RunLayout;
-pub use names::{FailureStage, Split, UnknownName};
+pub use names::{FailureStage, Preset, Split, UnknownName};
 pub use records::{
     ConfusionRow, EmbeddingRow, Epoch, FailureRow, MetricRow, Prediction, Track, confusion_batch,
     embeddings_batch, failures_batch, metrics_batch, predictions_batch, read_confusion,

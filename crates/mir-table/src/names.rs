@@ -83,6 +83,21 @@ names! {
     }
 }
 
+names! {
+    /// A named pivot of the `metrics` table: the report's table presets, in the order a
+    /// report shows them.
+    "table preset", Preset {
+        /// Model (rows) by task (columns), each task's primary metric, clean audio.
+        Overview = "overview",
+        /// Model (rows) by deformation (columns) for one metric, with the drop from clean.
+        Robustness = "robustness",
+        /// Model (rows) by probe (columns), clean audio.
+        Probes = "probes",
+        /// Layer (rows) by task (columns) for each model with several layers, clean audio.
+        Layers = "layers",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

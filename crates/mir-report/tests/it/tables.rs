@@ -189,10 +189,10 @@ fn html_marks_the_best_cells_and_escapes_names() {
 
 #[test]
 fn unknown_presets_are_named_with_the_known_ones() {
-    let err = Preset::parse("robust").unwrap_err().to_string();
+    let err = "robust".parse::<Preset>().unwrap_err().to_string();
     assert_eq!(
         err,
         "unknown table preset `robust` (known: overview, robustness, probes, layers)"
     );
-    assert_eq!(Preset::parse("layers").unwrap(), Preset::Layers);
+    assert_eq!("layers".parse::<Preset>().unwrap(), Preset::Layers);
 }
