@@ -93,7 +93,7 @@ pub fn extraction(
 pub fn probe(
     probe_config: &mir_probe::ProbeConfig,
     key: &mir_table::RunKey,
-    task: &mir_datasets::custom::TaskTracks,
+    task: &mir_datasets::TaskTracks,
     embeddings: &[Table],
 ) -> String {
     let mut h = InputHash::new("probe v1");

@@ -43,6 +43,8 @@ pub mod synth;
 pub mod tinysol;
 pub mod vocalset;
 
+pub use custom::TaskTracks;
+
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;

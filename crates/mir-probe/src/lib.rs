@@ -32,7 +32,7 @@
 //! assert!(scores[0][0] > 0.5 && scores[1][1] > 0.5); // class probabilities per row
 //! ```
 
-pub mod train;
+mod train;
 
 use std::collections::{BTreeMap, HashMap};
 

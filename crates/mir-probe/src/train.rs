@@ -530,3 +530,24 @@ pub fn scores(
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod weight_tests {
+    use super::*;
+
+    #[test]
+    fn balanced_class_weights_follow_scikit_learn() {
+        // sklearn 1.9.1: compute_class_weight("balanced", classes=[0, 1, 2],
+        // y=[0, 0, 0, 0, 1, 1, 2]) = [0.58333333, 1.16666667, 2.33333333].
+        let data = Dataset {
+            x: vec![0.0; 7],
+            y: Targets::Classes(vec![0, 0, 0, 0, 1, 1, 2]),
+            dim: 1,
+            width: 3,
+        };
+        let w = balanced_weights(&data);
+        for (a, b) in w.iter().zip([0.583_333_3, 1.166_666_7, 2.333_333_3]) {
+            assert!((a - b).abs() < 1e-6, "{w:?}");
+        }
+    }
+}

@@ -576,20 +576,8 @@ fn activations_and_seeded_dropout_train_reproducibly() {
 }
 
 #[test]
-fn balanced_class_weights_follow_scikit_learn_and_help_the_minority() {
-    // sklearn 1.9.1: compute_class_weight("balanced", classes=[0, 1, 2],
-    // y=[0, 0, 0, 0, 1, 1, 2]) = [0.58333333, 1.16666667, 2.33333333].
-    let data = mir_probe::train::Dataset {
-        x: vec![0.0; 7],
-        y: mir_probe::train::Targets::Classes(vec![0, 0, 0, 0, 1, 1, 2]),
-        dim: 1,
-        width: 3,
-    };
-    let w = mir_probe::train::balanced_weights(&data);
-    for (a, b) in w.iter().zip([0.583_333_3, 1.166_666_7, 2.333_333_3]) {
-        assert!((a - b).abs() < 1e-6, "{w:?}");
-    }
-
+fn balanced_class_weights_help_the_minority() {
+    // The weights themselves are pinned against scikit-learn in `train.rs`'s unit tests.
     // Two overlapping classes, 9 to 1 in training, balanced in the test split: weighting
     // the rare class makes the probe find more of it.
     let mut rng = ChaCha8Rng::seed_from_u64(5);

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
-use mir_datasets::custom::TaskTracks;
+use mir_datasets::TaskTracks;
 use mir_table::{FailureRow, RunLayout, Table, TableKind, TableStore, Track};
 use tracing::info;
 

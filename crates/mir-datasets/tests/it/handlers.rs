@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use mir_datasets::custom::TaskTracks;
+use mir_datasets::TaskTracks;
 use mir_datasets::download::{Options, hash_file};
 use mir_datasets::tinysol::TinySolConfig;
 use mir_datasets::{DatasetConfig, Error, fixtures};
