@@ -101,19 +101,28 @@ pub fn rebuild_report(
     tokio::runtime::Runtime::new()?.block_on(report::build(&store, &name, &options))
 }
 
-/// What [`deform_file`] is asked to do.
+/// What [`deform_file`] is asked to do (also the arguments of `mir-ref deform`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct DeformRequest {
-    /// Audio file to read.
+    /// Audio file to read (WAV, FLAC, MP3, Ogg Vorbis, M4A).
+    #[arg(long)]
     pub input: PathBuf,
-    /// Steps (`'white_noise snr_db=15 | mp3 bitrate=32'`), or with `config` a scenario's name.
+    /// Steps as `name key=value ...`, separated by `|` (`'white_noise snr_db=15'`), or, with
+    /// `--config`, the name of one of its scenarios.
+    #[arg(long)]
     pub scenario: String,
-    /// WAV file to write (32-bit float).
+    /// 32-bit float WAV to write.
+    #[arg(long)]
     pub output: PathBuf,
-    /// Take the scenario and seed from this experiment config.
+    /// Take the scenario and seed from this experiment config, so the output is exactly what
+    /// the experiment fed the model for this track.
+    #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Seed, without `config`.
+    /// Seed (without `--config`).
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The track id the noise is drawn for (default: the input path as given).
+    #[arg(long)]
     pub track_id: Option<String>,
 }
 

@@ -59,28 +59,7 @@ enum Cmd {
         metric: Option<String>,
     },
     /// Deform one audio file, to hear what a scenario does.
-    Deform {
-        /// Audio file to read (WAV, FLAC, MP3, Ogg Vorbis, M4A).
-        #[arg(long)]
-        input: PathBuf,
-        /// Steps as `name key=value ...`, separated by `|` (`'white_noise snr_db=15'`), or,
-        /// with `--config`, the name of one of its scenarios.
-        #[arg(long)]
-        scenario: String,
-        /// 32-bit float WAV to write.
-        #[arg(long)]
-        output: PathBuf,
-        /// Take the scenario and seed from this experiment config, so the output is exactly
-        /// what the experiment fed the model for this track.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Seed (without `--config`).
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// The track id the noise is drawn for (default: the input path as given).
-        #[arg(long)]
-        track_id: Option<String>,
-    },
+    Deform(DeformRequest),
     /// Render every fixture dataset (synthetic audio in each real dataset's layout).
     Fixtures {
         /// Output folder; each dataset goes to a subfolder.
@@ -195,21 +174,7 @@ fn run() -> Result<()> {
                 built.spectrograms
             );
         }
-        Cmd::Deform {
-            input,
-            scenario,
-            output,
-            config,
-            seed,
-            track_id,
-        } => print_deformed(&xtask::deform_file(&DeformRequest {
-            input,
-            scenario,
-            output,
-            config,
-            seed,
-            track_id,
-        })?),
+        Cmd::Deform(request) => print_deformed(&xtask::deform_file(&request)?),
         Cmd::Fixtures { out } => {
             for f in xtask::render_fixtures(&out)? {
                 println!("{}: {} under {}", f.name, f.written, f.dir.display());
