@@ -291,31 +291,57 @@ fn quickstart_runs_end_to_end() {
         .build()
         .unwrap();
     let store = TableStore::open(out_dir.to_str().unwrap()).unwrap();
-    for (rel, kind) in [
-        ("tracks/tinysol/instrument.parquet", TableKind::Tracks),
+    // Row counts: 280 notes; one whole-track embedding per note clean, and per test note (fold
+    // 0: 56) under each deformation; predictions for 56 validation notes (clean) and 56 test
+    // notes under 6 conditions.
+    let probe = "probes/tinysol/instrument/logmel/0/linear/seed-0";
+    for (rel, kind, rows) in [
         (
-            "embeddings/tinysol/logmel/clean.parquet",
-            TableKind::Embeddings,
+            "tracks/tinysol/instrument.parquet".to_string(),
+            TableKind::Tracks,
+            280,
         ),
         (
-            "embeddings/tinysol/logmel/white_noise_20db.parquet",
+            "embeddings/tinysol/logmel/clean.parquet".into(),
             TableKind::Embeddings,
+            280,
         ),
         (
-            "probes/tinysol/instrument/logmel/0/linear/seed-0/predictions.parquet",
+            "embeddings/tinysol/logmel/white_noise_20db.parquet".into(),
+            TableKind::Embeddings,
+            56,
+        ),
+        (
+            format!("{probe}/predictions.parquet"),
             TableKind::Predictions,
+            56 + 6 * 56,
         ),
-        (
-            "probes/tinysol/instrument/logmel/0/linear/seed-0/training_log.parquet",
-            TableKind::TrainingLog,
-        ),
-        ("metrics.parquet", TableKind::Metrics),
-        ("confusion.parquet", TableKind::Confusion),
     ] {
         let table = rt
-            .block_on(store.read(rel, kind))
+            .block_on(store.read(&rel, kind))
             .unwrap_or_else(|e| panic!("{rel}: {e}"));
-        assert!(table.num_rows() > 0, "{rel} is empty");
+        assert_eq!(table.num_rows(), rows, "{rel}");
+    }
+    // Early stopping with patience 30 keeps training at least 31 epochs, at most 200.
+    let log = rt
+        .block_on(store.read(
+            &format!("{probe}/training_log.parquet"),
+            TableKind::TrainingLog,
+        ))
+        .unwrap();
+    assert!(
+        (31..=200).contains(&log.num_rows()),
+        "{} epochs",
+        log.num_rows()
+    );
+    for rel in ["metrics.parquet", "confusion.parquet"] {
+        let kind = if rel.starts_with("metrics") {
+            TableKind::Metrics
+        } else {
+            TableKind::Confusion
+        };
+        rt.block_on(store.read(rel, kind))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"));
     }
     // The saved probe scores the test tracks as its predictions say.
     let dir = "probes/tinysol/instrument/logmel/0/linear/seed-0";
