@@ -85,10 +85,10 @@ fn ensure_chromium() -> bool {
     found()
 }
 
-/// What CI runs: formatting, lints, tests, after provisioning ONNX Runtime and basic-pitch
+/// What CI runs: formatting, lints, tests, docs, after provisioning ONNX Runtime and basic-pitch
 /// (which the tests then require) and chromium (for the browser tests).
 pub fn ci() -> Result<()> {
-    let steps: [&[&str]; 3] = [
+    let steps: [&[&str]; 4] = [
         &["fmt", "--all", "--", "--check"],
         &[
             "clippy",
@@ -99,6 +99,8 @@ pub fn ci() -> Result<()> {
             "warnings",
         ],
         &["test", "--workspace"], // tidy: not a split
+        // Every intra-doc link resolves (`RUSTDOCFLAGS=-D warnings`, set below).
+        &["doc", "--workspace", "--no-deps"],
     ];
     // The ONNX tests run on a real pretrained network: provision ONNX Runtime and basic-pitch
     // from their PyPI wheels (cached), and make the tests fail rather than skip without them.
@@ -115,6 +117,7 @@ pub fn ci() -> Result<()> {
             .current_dir(project_root())
             .args(args)
             .env("MIRREF_REQUIRE_MODELS", "1")
+            .envs((args[0] == "doc").then_some(("RUSTDOCFLAGS", "-D warnings")))
             .env("MIRREF_REQUIRE_BROWSER", if browser { "1" } else { "0" })
             .status()
             .with_context(|| format!("running cargo {}", args[0]))?;

@@ -175,7 +175,7 @@ pub fn prepare(config: &CustomConfig) -> Result<()> {
 ///
 /// Every referenced audio file must exist (a missing one is an error naming it); durations come
 /// from the file headers. Splits come from a `split` column when the CSV has one, else from
-/// [`stratified`] with `seed` and `dataset`.
+/// [`stratified`](crate::split::stratified) with `seed` and `dataset`.
 pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskTracks>> {
     let path = match config.layout {
         Layout::Csv => config.metadata_path(),
