@@ -85,6 +85,50 @@ fn ensure_chromium() -> bool {
     found()
 }
 
+/// `moto_server` (a local S3 server for the object-store tests) from a venv in mir-ref's cache,
+/// created with `pip install "moto[server]"` the first time. Where that fails the reason is
+/// printed and the S3 tests skip; where it is there they must pass.
+fn ensure_moto() -> Option<PathBuf> {
+    if let Some(given) = std::env::var_os("MIRREF_MOTO_SERVER") {
+        return Some(PathBuf::from(given));
+    }
+    let venv = mir_embed::onnx::runtime::cache_dir().join("venv");
+    let server = venv.join("bin").join("moto_server");
+    if server.is_file() {
+        return Some(server);
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let pip = venv.join("bin").join("pip");
+    eprintln!(
+        "$ {python} -m venv {} && pip install 'moto[server]'",
+        venv.display()
+    );
+    let venv_arg = venv.as_os_str();
+    let steps: [(&std::ffi::OsStr, Vec<&std::ffi::OsStr>); 2] = [
+        (
+            python.as_ref(),
+            vec!["-m".as_ref(), "venv".as_ref(), venv_arg],
+        ),
+        (
+            pip.as_os_str(),
+            vec!["install".as_ref(), "-q".as_ref(), "moto[server]".as_ref()],
+        ),
+    ];
+    for (program, args) in steps {
+        match Command::new(program).args(&args).status() {
+            Ok(s) if s.success() => {}
+            other => {
+                eprintln!(
+                    "warning: installing moto failed ({other:?}): the S3 tests will be skipped; \
+                     set MIRREF_MOTO_SERVER to a moto_server to run them"
+                );
+                return None;
+            }
+        }
+    }
+    server.is_file().then_some(server)
+}
+
 /// What CI runs: formatting, lints, tests, docs, after provisioning ONNX Runtime and basic-pitch
 /// (which the tests then require) and chromium (for the browser tests).
 pub fn ci() -> Result<()> {
@@ -110,6 +154,8 @@ pub fn ci() -> Result<()> {
     models::fetch(&card.to_string_lossy()).context("fetching basic-pitch for the tests")?;
     // The report's browser test runs Debian's chromium.
     let browser = ensure_chromium();
+    // The object-store tests run against moto, a local S3 server, from a venv of the cache.
+    let moto = ensure_moto();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in steps {
         eprintln!("$ cargo {}", args.join(" "));
@@ -119,6 +165,8 @@ pub fn ci() -> Result<()> {
             .env("MIRREF_REQUIRE_MODELS", "1")
             .envs((args[0] == "doc").then_some(("RUSTDOCFLAGS", "-D warnings")))
             .env("MIRREF_REQUIRE_BROWSER", if browser { "1" } else { "0" })
+            .env("MIRREF_REQUIRE_S3", if moto.is_some() { "1" } else { "0" })
+            .envs(moto.iter().map(|m| ("MIRREF_MOTO_SERVER", m)))
             .status()
             .with_context(|| format!("running cargo {}", args[0]))?;
         if !status.success() {

@@ -103,6 +103,7 @@ fn run_in(config: &xtask::ExperimentConfig, store: &TableStore) -> xtask::RunSum
 /// A table of `store`, read on a fresh runtime.
 fn read(store: &TableStore, rel: &str, kind: TableKind) -> mir_table::Table {
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     rt.block_on(store.read(rel, kind))
@@ -111,6 +112,7 @@ fn read(store: &TableStore, rel: &str, kind: TableKind) -> mir_table::Table {
 
 fn exists(store: &TableStore, rel: &str) -> bool {
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     rt.block_on(store.exists(rel)).unwrap()
@@ -1145,4 +1147,60 @@ fn a_config_in_its_own_folder_runs_from_anywhere() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("-> other/run"));
+}
+
+/// A run directory on S3 (a local moto server): the experiment writes every table, the kept
+/// audio and the report there, and a rerun finds them and recomputes nothing.
+#[test]
+fn a_run_directory_on_s3() {
+    let Some(s3) = mir_testkit::s3::S3::start("runs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = VALID.replace(
+        "linear: {type: linear}",
+        "linear: {type: linear, epochs: 5}",
+    );
+    let mut config = load(dir.path(), &yaml).unwrap();
+    config.keep_audio = true;
+    let store = TableStore::open_remote(&s3.url("runs/t"), s3.options()).unwrap();
+    let first = run_in(&config, &store);
+    assert!(
+        first.stages.contains("| train 1 probes (0 cached) |"),
+        "{}",
+        first.stages
+    );
+    let metrics = read_metrics(&read(&store, "metrics.parquet", TableKind::Metrics)).unwrap();
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m.metric == "accuracy" && m.deformation == "noise")
+    );
+    let tracks = mir_table::read_tracks(&read(
+        &store,
+        "tracks/synth/instrument.parquet",
+        TableKind::Tracks,
+    ))
+    .unwrap();
+    let test_track = tracks.iter().find(|t| t.split == Split::Test).unwrap();
+    for rel in [
+        "report/index.html".to_string(),
+        "report/confusion/synth_instrument_logmel_L0_linear.html".into(),
+        format!("audio/synth/noise/{}.wav", test_track.track_id),
+    ] {
+        assert!(exists(&store, &rel), "{rel} on S3");
+    }
+    let again = run_in(&config, &store);
+    for stage in [
+        "| embed synth/logmel (cached) |",
+        "| train 0 probes (1 cached) |",
+        "| evaluate 1 runs (1 cached) |",
+    ] {
+        assert!(
+            again.stages.contains(stage),
+            "{stage} in:\n{}",
+            again.stages
+        );
+    }
+    assert_eq!(first.table, again.table);
 }

@@ -46,8 +46,9 @@ pub struct TableStore {
 }
 
 impl TableStore {
-    /// Opens `location`: a plain path or `file://` URL (the folder is created), or `memory://`
-    /// (a fresh in-memory store, kept alive by this handle and its clones).
+    /// Opens `location`: a plain path or `file://` URL (the folder is created), `s3://bucket/prefix`
+    /// (an S3 or S3-compatible bucket, configured by the `AWS_*` environment variables), or
+    /// `memory://` (a fresh in-memory store, kept alive by this handle and its clones).
     pub fn open(location: &str) -> Result<Self> {
         let invalid = |reason: String| Error::InvalidLocation {
             location: location.into(),
@@ -66,9 +67,12 @@ impl TableStore {
                 .ok()
                 .and_then(|u| u.to_file_path().ok())
                 .ok_or_else(|| invalid("not a valid file:// URL".into()))?
+        } else if location.starts_with("s3://") {
+            let env = std::env::vars().filter(|(k, _)| k.starts_with("AWS_"));
+            return Self::open_remote(location, env);
         } else if location.contains("://") {
             return Err(invalid(
-                "supported schemes are file:// and memory://, or a plain path".into(),
+                "supported schemes are file://, memory:// and s3://, or a plain path".into(),
             ));
         } else {
             std::path::PathBuf::from(location)
@@ -80,6 +84,28 @@ impl TableStore {
             store: Arc::new(fs),
             root: Path::default(),
             url: location.into(),
+        })
+    }
+
+    /// An object-store location (`s3://bucket/prefix`) with object_store's configuration
+    /// `options` (`aws_endpoint`, `aws_allow_http`, `aws_access_key_id`, ...; names in any case,
+    /// unknown ones ignored). [`TableStore::open`] passes the `AWS_*` environment variables.
+    /// Nothing is contacted until the first read or write.
+    pub fn open_remote<K: AsRef<str>, V: Into<String>>(
+        location: &str,
+        options: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidLocation {
+            location: location.into(),
+            reason,
+        };
+        let url = url::Url::parse(location).map_err(|e| invalid(e.to_string()))?;
+        let (store, root) =
+            object_store::parse_url_opts(&url, options).map_err(|e| invalid(e.to_string()))?;
+        Ok(Self {
+            store: Arc::from(store),
+            root,
+            url: location.trim_end_matches('/').into(),
         })
     }
 
