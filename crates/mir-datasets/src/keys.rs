@@ -280,7 +280,36 @@ pub fn prepare_giantsteps(config: &GiantStepsConfig) -> Result<()> {
 /// GiantSteps: MTG key tracks (train and validation) and key tracks (test), one task `key`.
 pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> Result<TaskTracks> {
     let (mut missing, mut left_out) = (Vec::new(), 0usize);
-    // MTG key: annotations.txt, `ID<TAB>MANUAL KEY<TAB>C`.
+    let mut train = mtg_tracks(dataset, config, seed, &mut missing, &mut left_out)?;
+    let test = giantsteps_test_tracks(config, &mut missing, &mut left_out)?;
+    if !missing.is_empty() && !config.skip_missing_audio {
+        return Err(missing_error(
+            &missing,
+            "run each repository's `audio_dl.sh`",
+        ));
+    }
+    tracing::info!(
+        dataset,
+        train = train.len(),
+        test = test.len(),
+        left_out,
+        missing = missing.len(),
+        "key annotations"
+    );
+    train.extend(test);
+    Ok(task_tracks("key", TaskType::Multiclass, train))
+}
+
+/// GiantSteps MTG key (`annotations.txt`, `ID<TAB>MANUAL KEY<TAB>C`): the training and
+/// validation tracks, split by key from the seed. Keys below `min_confidence` or not one key
+/// count in `left_out`; absent audio files go to `missing`.
+fn mtg_tracks(
+    dataset: &str,
+    config: &GiantStepsConfig,
+    seed: u64,
+    missing: &mut Vec<PathBuf>,
+    left_out: &mut usize,
+) -> Result<Vec<Track>> {
     let mtg = config.root.join(GS_MTG);
     let annotations = mtg.join("annotations/annotations.txt");
     let text = std::fs::read_to_string(&annotations).map_err(|source| Error::Io {
@@ -313,10 +342,10 @@ pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> R
                     format!("mtg/{}", id.trim()),
                     audio_path,
                     key,
-                    &mut missing,
+                    missing,
                 )?);
             }
-            _ => left_out += 1,
+            _ => *left_out += 1,
         }
     }
     let items: Vec<(String, String)> = train
@@ -339,7 +368,15 @@ pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> R
             Split::Validation
         };
     }
-    // GiantSteps key: `annotations/key/<id>.LOFI.key`, `audio/<id>.LOFI.mp3`.
+    Ok(train)
+}
+
+/// GiantSteps key (`annotations/key/<id>.LOFI.key`, `audio/<id>.LOFI.mp3`): the test tracks.
+fn giantsteps_test_tracks(
+    config: &GiantStepsConfig,
+    missing: &mut Vec<PathBuf>,
+    left_out: &mut usize,
+) -> Result<Vec<Track>> {
     let gs = config.root.join(GS_KEY);
     let mut test = Vec::new();
     for path in list(&gs.join("annotations/key"), "key")? {
@@ -351,35 +388,15 @@ pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> R
         match read_key(&path)? {
             Some(key) => {
                 let audio_path = gs.join("audio").join(format!("{id}.LOFI.mp3"));
-                test.extend(keyed_track(
-                    format!("gs/{id}"),
-                    audio_path,
-                    key,
-                    &mut missing,
-                )?);
+                test.extend(keyed_track(format!("gs/{id}"), audio_path, key, missing)?);
             }
-            None => left_out += 1,
+            None => *left_out += 1,
         }
     }
     for t in &mut test {
         t.split = Split::Test;
     }
-    if !missing.is_empty() && !config.skip_missing_audio {
-        return Err(missing_error(
-            &missing,
-            "run each repository's `audio_dl.sh`",
-        ));
-    }
-    tracing::info!(
-        dataset,
-        train = train.len(),
-        test = test.len(),
-        left_out,
-        missing = missing.len(),
-        "key annotations"
-    );
-    train.extend(test);
-    Ok(task_tracks("key", TaskType::Multiclass, train))
+    Ok(test)
 }
 
 /// Files with extension `ext` in `dir` (not recursive), sorted.
