@@ -15,7 +15,7 @@
 //!
 //! ```no_run
 //! let config = xtask::config::load(std::path::Path::new("configs/quickstart.yml"))?;
-//! let summary = xtask::experiment(&config, None)?;
+//! let summary = xtask::experiment(&config, &xtask::RunOptions::default())?;
 //! println!("{}", summary.table);
 //! # Ok::<(), anyhow::Error>(())
 //! ```
@@ -28,6 +28,7 @@ pub mod models;
 mod pipeline;
 pub mod report;
 pub mod runlog;
+pub mod status;
 pub mod tidy;
 mod work;
 
@@ -37,29 +38,74 @@ use anyhow::{Context, Result, bail};
 use mir_table::{RunLayout, TableStore};
 
 pub use config::ExperimentConfig;
-pub use pipeline::{GridSize, RunSummary, Stage, describe_plan, grid_size};
+pub use mir_table::{Shard, Stage};
+pub use pipeline::{GridSize, Incomplete, RunOptions, RunSummary, describe_plan, grid_size};
 
-/// Runs an experiment: datasets, extraction, probes, metrics and report, reusing what an
-/// earlier run into the same directory left with unchanged inputs (`force` recomputes that
-/// stage and the later ones). Tracing events also go to the run's `run.log` when it is local.
-pub fn experiment(config: &ExperimentConfig, force: Option<Stage>) -> Result<RunSummary> {
+/// Runs an experiment, or the part of it `options` says: datasets, extraction, probes, metrics
+/// and report, reusing what an earlier run or worker left in the same directory with
+/// unchanged inputs. Tracing events also go to the run's `run.log`, a worker's (`--stage`) to
+/// its own log under `logs/`, on the run's store.
+pub fn experiment(config: &ExperimentConfig, options: &RunOptions) -> Result<RunSummary> {
     let output = config.output();
-    if let Some(dir) = runlog::local_dir(&output) {
-        runlog::open(dir)
-            .with_context(|| format!("opening {}/{}", dir.display(), RunLayout::RUN_LOG))?;
+    let store = TableStore::open(&output)?;
+    let rel = match options.stage {
+        Some(stage) => RunLayout::worker_log(stage, options.shard),
+        None => RunLayout::RUN_LOG.to_string(),
+    };
+    let log = runlog::LogFile::open(&output, &store, &rel)
+        .with_context(|| format!("opening the log {}", store.display(&rel)))?;
+    let (stage, shard) = (
+        options.stage.map(|s| s.to_string()),
+        options.shard.to_string(),
+    );
+    tracing::info!(
+        stage,
+        shard,
+        host = pipeline::markers::host(),
+        pid = std::process::id(),
+        "worker started"
+    );
+    log.sync()?;
+    let result = experiment_in(config, &store, options);
+    match &result {
+        Ok(_) => tracing::info!(stage, shard, "worker finished"),
+        Err(e) => tracing::error!(stage, shard, error = format!("{e:#}"), "worker failed"),
     }
-    experiment_in(config, &TableStore::open(&output)?, force)
+    log.sync()?;
+    result
 }
 
 /// [`experiment`] into `store` (a `memory://` store, for one) instead of the config's
-/// `output`; the caller reads the tables back from the same store.
+/// `output`; the caller reads the tables back from the same store. With `wait_s`, a stage
+/// whose earlier stages are not complete yet checks again every few seconds until they are
+/// or the time is up.
 pub fn experiment_in(
     config: &ExperimentConfig,
     store: &TableStore,
-    force: Option<Stage>,
+    options: &RunOptions,
 ) -> Result<RunSummary> {
-    tokio::runtime::Runtime::new()?.block_on(pipeline::run(config, store, force))
+    let runtime = tokio::runtime::Runtime::new()?;
+    let started = std::time::Instant::now();
+    let wait = std::time::Duration::from_secs(options.wait_s);
+    loop {
+        match runtime.block_on(pipeline::run(config, store, options)) {
+            Err(e) if e.is::<Incomplete>() && started.elapsed() < wait => {
+                tracing::info!("waiting for the earlier stages: {e:#}");
+                std::thread::sleep(WAIT_POLL.min(wait));
+            }
+            Err(e) if e.is::<Incomplete>() && options.wait_s > 0 => {
+                return Err(e.context(format!(
+                    "still not complete after waiting {} s (--wait)",
+                    options.wait_s
+                )));
+            }
+            result => return result,
+        }
+    }
 }
+
+/// How often a waiting stage checks the earlier ones.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The dry run: the planned grid, what is cached and what would run; writes nothing and
 /// prepares (downloads, renders) no dataset.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use mir_table::RunLayout;
-use xtask::{DeformRequest, Stage, chores, config, models, runlog, tidy};
+use xtask::{DeformRequest, RunOptions, Shard, Stage, chores, config, models, runlog, tidy};
 
 // glibc's malloc returns burn's per-step tensor buffers to the kernel and faults them in again:
 // measured on the probe benchmark, up to 25 s of system time in a 60 s run and twice the wall
@@ -40,10 +40,28 @@ enum Cmd {
         /// Write the deformed audio under `audio/` of the run directory.
         #[arg(long)]
         keep_audio: bool,
-        /// Recompute even what an earlier run left with unchanged inputs: `--force` everything,
-        /// `--force STAGE` that stage and the later ones.
-        #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "embeddings")]
+        /// Recompute even what an earlier run left with unchanged inputs: `--force` everything
+        /// but the datasets, `--force STAGE` that stage and the later ones.
+        #[arg(long, value_parser = stage_parser(), num_args = 0..=1, default_missing_value = "extract")]
         force: Option<Stage>,
+        /// Do one stage only, once the earlier ones are complete (a cluster's job does one
+        /// stage); without it every stage runs, finishing whatever workers left undone.
+        #[arg(long, value_parser = stage_parser())]
+        stage: Option<Stage>,
+        /// With `--stage extract` or `--stage train`: only shard K of N of its work (K from 0
+        /// to N-1, as Slurm array and Kubernetes completion indices count).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<Shard>,
+        /// With `--stage`: wait up to this many seconds for the earlier stages to be complete
+        /// (they are checked every 5 s), instead of failing at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        wait: u64,
+    },
+    /// Summarise the workers of a run directory (a path or URL): shards done, running and
+    /// failed per stage, and the tracks left out.
+    Status {
+        /// The run directory.
+        run: String,
     },
     /// Rebuild `report/` of a run directory from its tables alone (nothing is rerun).
     Report {
@@ -146,7 +164,11 @@ fn run() -> Result<()> {
             dry_run,
             keep_audio,
             force,
+            stage,
+            shard,
+            wait,
         } => {
+            let options = RunOptions::new(force, stage, shard, wait)?;
             let mut config = config::load(&config)?;
             config.keep_audio |= keep_audio;
             if output.is_some() {
@@ -155,9 +177,10 @@ fn run() -> Result<()> {
             if dry_run {
                 print!("{}", xtask::plan(&config)?);
             } else {
-                experiment(&config, force)?;
+                experiment(&config, &options)?;
             }
         }
+        Cmd::Status { run } => print!("{}", xtask::status::of_run(&run)?),
         Cmd::Report {
             run,
             tables,
@@ -212,11 +235,22 @@ fn run() -> Result<()> {
     Ok(())
 }
 
+/// `--stage` and `--force` values: the stage names.
+fn stage_parser() -> impl clap::builder::TypedValueParser<Value = Stage> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Stage::NAMES).try_map(|s| s.parse::<Stage>())
+}
+
 /// Runs the experiment and prints its tables, failures, stages and where the results are.
-fn experiment(config: &config::ExperimentConfig, force: Option<Stage>) -> Result<()> {
+fn experiment(config: &config::ExperimentConfig, options: &RunOptions) -> Result<()> {
     print!("{}", xtask::describe_plan(config, &config.plan()));
-    let summary = xtask::experiment(config, force)?;
+    let summary = xtask::experiment(config, options)?;
     let output = config.output();
+    if let Some(stage) = options.stage {
+        println!("{}", summary.stages);
+        println!("stage {stage}, shard {}: done ({output}/)", options.shard);
+        return Ok(());
+    }
     println!("\n{}", summary.table);
     if summary.skipped_tracks > 0 {
         println!(

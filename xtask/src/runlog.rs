@@ -1,23 +1,90 @@
-//! Observability of a run: tracing as JSON lines into `<run dir>/run.log`, and peak memory.
+//! Observability of a run: tracing as JSON lines into `<run dir>/run.log` (a worker's into
+//! `logs/<stage>-shard-K-of-N.jsonl`), on a local disk or an object store, and peak memory.
 
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use mir_table::TableStore;
 
 /// The open `run.log`, once the run directory is known.
 static RUN_LOG: Mutex<Option<File>> = Mutex::new(None);
 
-/// Appends the JSON lines of this process's tracing events to `dir/run.log` from now on
+/// Appends the JSON lines of this process's tracing events to the file `path` from now on
 /// (events before this call, such as config warnings, go to the terminal only).
-pub fn open(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+pub fn open(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("run.log"))?;
+        .open(path)?;
     *RUN_LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
     Ok(())
+}
+
+/// The log of one process at `rel` of a run directory: written in place when the run is
+/// local, else staged in a local file (after what an earlier process logged there) and copied
+/// to the store by [`sync`](Self::sync).
+pub struct LogFile {
+    local: PathBuf,
+    remote: Option<(TableStore, String)>,
+}
+
+impl LogFile {
+    /// Opens the log at `rel` of `store` (whose location is `output`) for this process's events.
+    pub fn open(output: &str, store: &TableStore, rel: &str) -> anyhow::Result<Self> {
+        let log = match local_dir(output) {
+            Some(dir) => Self {
+                local: dir.join(rel),
+                remote: None,
+            },
+            None => {
+                let local = std::env::temp_dir().join(format!(
+                    "mir-ref-{}-{}",
+                    std::process::id(),
+                    rel.replace('/', "_")
+                ));
+                let earlier = block_on(store.get(rel))?.unwrap_or_default();
+                std::fs::write(&local, &earlier)?;
+                Self {
+                    local,
+                    remote: Some((store.clone(), rel.to_string())),
+                }
+            }
+        };
+        open(&log.local).map_err(|e| anyhow::anyhow!("opening {}: {e}", log.local.display()))?;
+        Ok(log)
+    }
+
+    /// Copies the staged log to the store (nothing to do for a local run).
+    pub fn sync(&self) -> anyhow::Result<()> {
+        let Some((store, rel)) = &self.remote else {
+            return Ok(());
+        };
+        let bytes = std::fs::read(&self.local)?;
+        block_on(store.put(rel, bytes.into()))??;
+        Ok(())
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        if self.remote.is_some() {
+            *RUN_LOG.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            let _ = std::fs::remove_file(&self.local);
+        }
+    }
+}
+
+/// Runs `f` to completion on a runtime of its own.
+fn block_on<F: std::future::Future>(f: F) -> std::io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(f))
 }
 
 /// The local folder of a run's output location (`runs/x`, `file:///abs/x`), if it has one.
@@ -140,4 +207,11 @@ pub fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
     );
     bar.set_prefix(what.to_string());
     bar
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

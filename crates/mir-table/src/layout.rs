@@ -5,11 +5,14 @@
 //! run.log
 //! tracks/<dataset>/<task>.parquet
 //! embeddings/<dataset>/<model>/<condition>.parquet, failures.parquet
-//! embeddings/<dataset>/<model>/parts/<hash>/<chunk>.parquet, <chunk>.failures.parquet
+//! embeddings/<dataset>/<model>/parts/<hash>/shard-<k>-of-<n>/<chunk>.parquet,
+//!     <chunk>.failures.parquet, done.parquet
 //! probes/<dataset>/<task>/<model>/<layer>/<probe>/seed-<s>/{predictions, training_log,
 //!     metrics, confusion}.parquet, model.{json,bpk}
 //! metrics.parquet, confusion.parquet, failures.parquet
 //! audio/<dataset>/<deformation>/<track_id>.wav
+//! shards/<stage>/shard-<k>-of-<n>.json
+//! logs/<stage>-shard-<k>-of-<n>.jsonl
 //! report/index.html, tables.md, summary.md, tables/<preset>.<ext>, plots/<stem>.<ext>,
 //!     confusion/<page>.html, media/<dataset>/[<deformation>/]<track>_<hash>.png
 //! ```
@@ -17,7 +20,9 @@
 //! The paths are the same for a local folder and an object-store prefix: a [`crate::TableStore`]
 //! opened at the run's location joins them to it.
 
-use crate::RunKey;
+use std::collections::BTreeMap;
+
+use crate::{RunKey, Shard, Stage};
 
 /// Where each part of a run lives, relative to the run directory.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,6 +80,39 @@ impl RunLayout {
         format!("audio/{dataset}/{deformation}/{track_id}.wav")
     }
 
+    /// The folder of the workers' done markers.
+    pub const SHARDS: &'static str = "shards";
+    /// The folder of the workers' logs.
+    pub const LOGS: &'static str = "logs";
+
+    /// The marker a worker writes once it has done `shard` of `stage` (JSON).
+    pub fn shard_done(stage: Stage, shard: Shard) -> String {
+        format!("{}/{stage}/{}.json", Self::SHARDS, shard.slug())
+    }
+
+    /// The folder of the done markers of `stage`.
+    pub fn shards_of(stage: Stage) -> String {
+        format!("{}/{stage}", Self::SHARDS)
+    }
+
+    /// The log (JSON lines) of the worker of `shard` of `stage`.
+    pub fn worker_log(stage: Stage, shard: Shard) -> String {
+        format!("{}/{stage}-{}.jsonl", Self::LOGS, shard.slug())
+    }
+
+    /// The stage and shard of a path under [`LOGS`](Self::LOGS) or [`SHARDS`](Self::SHARDS).
+    pub fn worker_of(path: &str) -> Option<(Stage, Shard)> {
+        let (stage, shard) = match path.split_once('/')? {
+            (Self::LOGS, file) => file.strip_suffix(".jsonl")?.split_once('-')?,
+            (Self::SHARDS, rest) => {
+                let (stage, file) = rest.split_once('/')?;
+                (stage, file.strip_suffix(".json")?)
+            }
+            _ => return None,
+        };
+        Some((stage.parse().ok()?, Shard::from_slug(shard)?))
+    }
+
     /// The report's files.
     pub fn report() -> ReportDir {
         ReportDir
@@ -118,13 +156,56 @@ impl EmbeddingsDir {
     }
 }
 
-/// The saved chunks of one extraction.
+/// The saved parts of one extraction, shard by shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartsDir {
     dir: String,
 }
 
 impl PartsDir {
+    /// The folder itself.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    /// The parts of one shard of the extraction's tracks.
+    pub fn shard(&self, shard: Shard) -> ShardParts {
+        ShardParts {
+            dir: format!("{}/{}", self.dir, shard.slug()),
+        }
+    }
+
+    /// The shards of the files `listed` under [`dir`](Self::dir), each with whether it is
+    /// done (its [`ShardParts::done`] is among them).
+    pub fn shards_in(&self, listed: &[String]) -> BTreeMap<Shard, bool> {
+        let mut shards = BTreeMap::new();
+        for path in listed {
+            let Some(rest) = path
+                .strip_prefix(&self.dir)
+                .and_then(|r| r.strip_prefix('/'))
+            else {
+                continue;
+            };
+            let Some((slug, file)) = rest.split_once('/') else {
+                continue;
+            };
+            if let Some(shard) = Shard::from_slug(slug) {
+                *shards.entry(shard).or_insert(false) |= file == ShardParts::DONE;
+            }
+        }
+        shards
+    }
+}
+
+/// `parts/<hash>/shard-K-of-N/`: the chunks one worker saved, and its done marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardParts {
+    dir: String,
+}
+
+impl ShardParts {
+    const DONE: &'static str = "done.parquet";
+
     /// Chunk `index`'s `embeddings` table.
     pub fn embeddings(&self, index: usize) -> String {
         format!("{}/{index}.parquet", self.dir)
@@ -133,6 +214,12 @@ impl PartsDir {
     /// Chunk `index`'s `failures` table, written after its embeddings: it marks the chunk done.
     pub fn failures(&self, index: usize) -> String {
         format!("{}/{index}.failures.parquet", self.dir)
+    }
+
+    /// The shard's `failures` table (every chunk's), written after its last chunk: it marks
+    /// the shard done.
+    pub fn done(&self) -> String {
+        format!("{}/{}", self.dir, Self::DONE)
     }
 }
 
@@ -332,9 +419,29 @@ mod tests {
             emb.table("clean"),
             "embeddings/tinysol/logmel/clean.parquet"
         );
+        let parts = emb.parts("0123456789abcdef0123");
+        let shard = Shard::new(1, 3).unwrap();
         assert_eq!(
-            emb.parts("0123456789abcdef0123").failures(2),
-            "embeddings/tinysol/logmel/parts/0123456789abcdef/2.failures.parquet"
+            parts.shard(shard).failures(2),
+            "embeddings/tinysol/logmel/parts/0123456789abcdef/shard-1-of-3/2.failures.parquet"
+        );
+        let listed = [
+            parts.shard(shard).done(),
+            parts.shard(Shard::WHOLE).embeddings(0),
+        ];
+        let found: Vec<_> = parts.shards_in(&listed).into_iter().collect();
+        assert_eq!(found, [(Shard::WHOLE, false), (shard, true)]);
+        for stage in Stage::ALL {
+            for path in [
+                RunLayout::shard_done(*stage, shard),
+                RunLayout::worker_log(*stage, shard),
+            ] {
+                assert_eq!(RunLayout::worker_of(&path), Some((*stage, shard)), "{path}");
+            }
+        }
+        assert_eq!(
+            RunLayout::worker_log(Stage::Train, shard),
+            "logs/train-shard-1-of-3.jsonl"
         );
         assert_eq!(
             RunLayout::tracks("tinysol", "instrument"),

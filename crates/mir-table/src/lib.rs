@@ -38,12 +38,13 @@ pub mod layout;
 mod names;
 mod records;
 mod schema;
+mod shard;
 mod validate;
 
 pub use columns::column;
 pub use io::{Table, TableStore, decode, encode};
 pub use layout::RunLayout;
-pub use names::{FailureStage, Preset, Split, UnknownName};
+pub use names::{FailureStage, Preset, Split, Stage, UnknownName};
 pub use records::{
     ConfusionRow, EmbeddingRow, Epoch, FailureRow, MetricRow, Prediction, Track, confusion_batch,
     embeddings_batch, failures_batch, metrics_batch, predictions_batch, read_confusion,
@@ -54,6 +55,7 @@ pub use schema::{
     CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, RunKey,
     SCHEMA_VERSION, TableKind, TaskType, keys, vocabulary_json,
 };
+pub use shard::{Shard, ShardError};
 pub use validate::validate;
 
 /// Errors of the table contract.

@@ -98,6 +98,21 @@ names! {
     }
 }
 
+names! {
+    /// A stage of an experiment, in order: what `--stage` runs alone and `--force` recomputes
+    /// (with the later ones).
+    "stage", Stage {
+        /// Datasets prepared (downloaded, rendered) and parsed into `tracks` tables.
+        Datasets = "datasets",
+        /// Audio decoded, deformed and embedded into `embeddings` tables.
+        Extract = "extract",
+        /// Probes trained: `predictions` and `training_log` per probe run.
+        Train = "train",
+        /// Metrics, confusion matrices and the report.
+        Evaluate = "evaluate",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

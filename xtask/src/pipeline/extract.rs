@@ -4,7 +4,8 @@
 //! applies to its split ([`deformation_splits`]). Tracks go to the workers in groups, so a
 //! model that batches (ONNX) fills its batches with the windows of several tracks; long tracks
 //! that nothing deforms are streamed block by block. The work is saved in chunks under
-//! `parts/`, so a run cut off mid-extraction resumes at the chunk it was in.
+//! `parts/`, so a run cut off mid-extraction resumes at the chunk it was in; the tracks are
+//! split in shards ([`Sharding`]) that separate workers can extract.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,10 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result};
 use arrow::datatypes::SchemaRef;
 use mir_embed::{Embedder, WindowEmbedding};
-use mir_table::layout::{EmbeddingsDir, PartsDir};
+use mir_table::layout::{EmbeddingsDir, PartsDir, ShardParts};
 use mir_table::{
-    CLEAN, EmbeddingRow, FailureRow, FailureStage, Metadata, RunLayout, Split, Table, TableKind,
-    TableStore, Track,
+    CLEAN, EmbeddingRow, FailureRow, FailureStage, Metadata, RunLayout, Shard, Split, Stage, Table,
+    TableKind, TableStore, Track,
 };
 use tracing::info;
 
@@ -205,40 +206,143 @@ impl<'a> Job<'a> {
         true
     }
 
-    /// Extracts every track, chunk by chunk (reusing the chunks an interrupted run saved),
-    /// then writes one table per condition and the extraction's failures, which mark it
+    /// Extracts the tracks as `sharding` says, shard by shard and chunk by chunk (reusing what
+    /// an interrupted run or another worker saved), then, unless this process does one shard
+    /// only, writes one table per condition and the extraction's failures, which mark it
     /// complete.
-    pub async fn compute(&self, tracks: &[Track]) -> Result<Extraction> {
-        let bar = crate::runlog::progress(
-            tracks.len(),
-            &format!("{}/{}", self.dataset, self.model_name),
-        );
+    pub async fn compute(
+        &self,
+        tracks: &[Track],
+        sharding: Sharding,
+    ) -> Result<Option<Extraction>> {
         let parts = self.dir.parts(&self.input_hash);
-        let mut all = Embedded::default();
-        let chunks = tracks.chunks(self.config.checkpoint_tracks.max(1));
-        for (c, chunk) in chunks.enumerate() {
-            let done = self.chunk(&parts, c, chunk, &bar).await;
-            all.extend(done.inspect_err(|_| bar.finish_and_clear())?);
+        if let Sharding::Only(shard) = sharding {
+            self.shard(&parts, shard, tracks).await?;
+            return Ok(None);
         }
-        bar.finish_and_clear();
+        let count = self.shard_count(&parts).await?;
+        let (mut all, mut missing) = (Embedded::default(), Vec::new());
+        for shard in Shard::all(count) {
+            match self.done_shard(&parts, shard, tracks).await {
+                Some(done) => all.extend(done),
+                None if sharding == Sharding::Require => missing.push(shard),
+                None => all.extend(self.shard(&parts, shard, tracks).await?),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(super::Incomplete(self.missing_shards(&missing, tracks)).into());
+        }
         let tables = self.write_tables(all.rows).await?;
         let mut failures = all.failures;
         failures.sort_by(|a, b| a.track_id.cmp(&b.track_id));
         // Written last, so a run cut off before this point extracts again (from its parts).
         self.write_failures(&self.dir.failures(), &failures).await?;
-        self.finish().await;
-        Ok(Extraction {
+        self.log_streamed();
+        Ok(Some(Extraction {
             tables,
             failures,
             streamed: self.streamed.load(Ordering::Relaxed),
-        })
+        }))
+    }
+
+    /// The shard count of the workers that saved parts of this extraction (the count most
+    /// of whose shards are done), else 1.
+    async fn shard_count(&self, parts: &PartsDir) -> Result<usize> {
+        let listed = self.store.list(parts.dir()).await?;
+        let mut counts: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+        for (shard, done) in parts.shards_in(&listed) {
+            let (d, seen) = counts.entry(shard.count).or_default();
+            *d += usize::from(done);
+            *seen += 1;
+        }
+        let best = counts.into_iter().max_by_key(|(_, tally)| *tally);
+        Ok(best.map_or(1, |(count, _)| count))
+    }
+
+    /// Extracts the tracks of `shard`, chunk by chunk, then writes its failures, which mark
+    /// it done.
+    async fn shard(
+        &self,
+        parts: &PartsDir,
+        shard: Shard,
+        tracks: &[Track],
+    ) -> Result<Embedded<'a>> {
+        let owned = owned(shard, tracks);
+        let mut label = format!("{}/{}", self.dataset, self.model_name);
+        if shard != Shard::WHOLE {
+            label.push_str(&format!(" shard {shard}"));
+            info!(dataset = self.dataset, model = self.model_name, %shard, tracks = owned.len(), "extracting a shard");
+        }
+        let bar = crate::runlog::progress(owned.len(), &label);
+        let dir = parts.shard(shard);
+        let mut all = Embedded::default();
+        for (c, chunk) in owned.chunks(self.chunk_tracks()).enumerate() {
+            let done = self.chunk(&dir, c, chunk, &bar).await;
+            all.extend(done.inspect_err(|_| bar.finish_and_clear())?);
+        }
+        bar.finish_and_clear();
+        all.failures.sort_by(|a, b| a.track_id.cmp(&b.track_id));
+        self.write_failures(&dir.done(), &all.failures).await?;
+        Ok(all)
+    }
+
+    /// A shard a worker finished (its done marker and every chunk carry the input hash, and
+    /// its kept audio is there), read back.
+    async fn done_shard(
+        &self,
+        parts: &PartsDir,
+        shard: Shard,
+        tracks: &[Track],
+    ) -> Option<Embedded<'a>> {
+        let dir = parts.shard(shard);
+        let hash = &self.input_hash;
+        let done = read_with_hash(self.store, &dir.done(), TableKind::Failures, hash).await?;
+        let failures = mir_table::read_failures(&done).ok()?;
+        let owned = owned(shard, tracks);
+        if self.config.keep_audio && !self.kept_audio_complete(&owned, &failures).await {
+            return None;
+        }
+        let mut all = Embedded::default();
+        for c in 0..owned.len().div_ceil(self.chunk_tracks()) {
+            all.extend(self.read_part(&dir.embeddings(c), &dir.failures(c)).await?);
+        }
+        Some(all)
+    }
+
+    /// Tracks per saved chunk.
+    fn chunk_tracks(&self) -> usize {
+        self.config.checkpoint_tracks.max(1)
+    }
+
+    /// Which shards are not done, and their tracks.
+    fn missing_shards(&self, missing: &[Shard], tracks: &[Track]) -> String {
+        let mut text = format!(
+            "the embeddings of dataset `{}` by model `{}` are not complete:",
+            self.dataset, self.model_name
+        );
+        for shard in missing {
+            let owned = owned(*shard, tracks);
+            let ids: Vec<&str> = owned.iter().map(|t| t.track_id.as_str()).collect();
+            let shown = ids.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+            let more = if ids.len() > 5 { ", ..." } else { "" };
+            text.push_str(&format!(
+                "\n  shard {shard} is not done ({} tracks: {shown}{more})",
+                ids.len()
+            ));
+        }
+        text.push_str(&format!(
+            "\nrun `mir-ref experiment CONFIG --stage {} --shard K/N` for each, or the experiment \
+             without --stage to finish them in one process",
+            Stage::Extract
+        ));
+        text
     }
 
     /// Chunk `c`: read back from `parts` when an interrupted run saved it, else embedded and
     /// saved (its embeddings, then its failures, which mark the part complete).
     async fn chunk(
         &self,
-        parts: &PartsDir,
+        parts: &ShardParts,
         c: usize,
         tracks: &[Track],
         bar: &indicatif::ProgressBar,
@@ -535,8 +639,8 @@ impl<'a> Job<'a> {
         Ok(())
     }
 
-    /// Logs what was streamed and removes the parts, which are in the tables now.
-    async fn finish(&self) {
+    /// Logs how many tracks were streamed.
+    fn log_streamed(&self) {
         let streamed = self.streamed.load(Ordering::Relaxed);
         if streamed > 0 {
             info!(
@@ -546,11 +650,38 @@ impl<'a> Job<'a> {
                 self.config.stream_tracks_longer_than_s
             );
         }
+    }
+
+    /// Removes the saved parts (every shard's, of every input hash), once the tables are
+    /// complete or a forced run starts over.
+    pub async fn remove_parts(&self) {
         let parts = self.dir.all_parts();
         if let Err(e) = self.store.delete_prefix(&parts).await {
             tracing::warn!("could not remove {parts}: {e}");
         }
     }
+}
+
+/// How one process does an extraction's shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharding {
+    /// Every shard not done yet is extracted here (with the shard count earlier workers used,
+    /// else 1), then the tables are written.
+    Finish,
+    /// Only this shard is extracted; no table is written.
+    Only(Shard),
+    /// Nothing is extracted: every shard must be done (an error names those that are not and
+    /// their tracks); the tables are written.
+    Require,
+}
+
+/// The tracks of `shard`, in the order of `tracks`.
+fn owned(shard: Shard, tracks: &[Track]) -> Vec<Track> {
+    tracks
+        .iter()
+        .filter(|t| shard.owns_track(&t.track_id))
+        .cloned()
+        .collect()
 }
 
 /// A track's windows as `embeddings` rows of `condition`.

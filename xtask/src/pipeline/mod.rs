@@ -3,18 +3,20 @@
 mod datasets;
 mod evaluate;
 mod extract;
+pub mod markers;
 mod train;
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use mir_table::{CLEAN, FailureRow, Metadata, RunLayout, TableKind, TableStore};
+use anyhow::{Context, Result, bail};
+use mir_table::{CLEAN, FailureRow, Metadata, RunLayout, Shard, Stage, TableKind, TableStore};
 use tracing::info;
 
 use crate::config::{ExperimentConfig, Plan, planned_datasets};
 use crate::runlog::Stages;
 use datasets::TaskTables;
+use extract::Sharding;
 use train::EmbeddingTables;
 
 /// Counts of the work a plan implies.
@@ -76,7 +78,8 @@ pub fn describe_plan(config: &ExperimentConfig, plan: &Plan) -> String {
 
 /// What a run prints at the end.
 pub struct RunSummary {
-    /// The report's tables, as Markdown (also `report/tables.md`).
+    /// The report's tables, as Markdown (also `report/tables.md`); empty when the process did
+    /// one stage other than `evaluate`.
     pub table: String,
     /// Time and peak memory per stage.
     pub stages: String,
@@ -86,37 +89,132 @@ pub struct RunSummary {
     pub streamed_tracks: usize,
 }
 
-/// Runs the whole experiment: the steps in order, each reusing what an earlier run into the
-/// same directory left with unchanged inputs (their `input_hash`); `force` recomputes its
-/// stage and every later one.
+/// Which part of an experiment one process does, and what it recomputes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Recompute this stage and the later ones even where inputs are unchanged.
+    pub force: Option<Stage>,
+    /// Do this stage only, after checking the earlier ones are complete (`None`: every stage,
+    /// finishing whatever workers left undone).
+    pub stage: Option<Stage>,
+    /// With `stage` extract or train: only this shard of the stage's work.
+    pub shard: Shard,
+    /// How long a stage waits for the earlier ones to be complete (0: it fails at once).
+    pub wait_s: u64,
+}
+
+impl RunOptions {
+    /// The options, checked together.
+    pub fn new(
+        force: Option<Stage>,
+        stage: Option<Stage>,
+        shard: Option<Shard>,
+        wait_s: u64,
+    ) -> Result<Self> {
+        let shard = shard.unwrap_or_default();
+        if shard != Shard::WHOLE && !matches!(stage, Some(Stage::Extract | Stage::Train)) {
+            bail!(
+                "--shard {shard} needs --stage {} or --stage {}: the stages split in shards",
+                Stage::Extract,
+                Stage::Train
+            );
+        }
+        if let (Some(f), Some(s)) = (force, stage)
+            && f < s
+        {
+            bail!("--force {f} with --stage {s}: the {s} stage does not {f}");
+        }
+        Ok(Self {
+            force,
+            stage,
+            shard,
+            wait_s,
+        })
+    }
+
+    /// Whether this process does `stage`.
+    fn does(&self, stage: Stage) -> bool {
+        self.stage.is_none_or(|s| s == stage)
+    }
+
+    /// Whether this process recomputes `stage`.
+    fn forces(&self, stage: Stage) -> bool {
+        self.force.is_some_and(|f| f <= stage)
+    }
+
+    /// How this process does each extraction's shards.
+    fn sharding(&self) -> Sharding {
+        match self.stage {
+            None => Sharding::Finish,
+            Some(Stage::Extract) => Sharding::Only(self.shard),
+            Some(_) => Sharding::Require,
+        }
+    }
+}
+
+/// An earlier stage is not complete: a later one cannot start yet (it may, once the workers
+/// still at it are done: `--wait`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Incomplete(pub String);
+
+/// Runs the experiment, or the part of it `options` says: the stages in order, each reusing
+/// what an earlier run or worker left in the same directory with unchanged inputs (their
+/// `input_hash`).
 pub async fn run(
     config: &ExperimentConfig,
     store: &TableStore,
-    force: Option<Stage>,
+    options: &RunOptions,
 ) -> Result<RunSummary> {
-    let forced = |stage: Stage| force.is_some_and(|f| f <= stage);
     let plan = config.plan();
     let (started, mut stages) = (Instant::now(), Stages::start());
     write_resolved_config(config, store).await?;
-    let mut tasks = datasets::prepare(config, &plan, store).await?;
-    info!(seconds = started.elapsed().as_secs_f64(), "datasets ready");
+    let mut tasks = datasets_stage(config, &plan, store, options).await?;
     stages.done("datasets");
-    let forced_embeddings = forced(Stage::Embeddings);
-    let (embeddings, failures, streamed_tracks) =
-        extract_all(config, &plan, store, &tasks, forced_embeddings, &mut stages).await?;
-    write_failures(store, &failures).await?;
+    let done = |stages: Stages| async move {
+        let shard = options.shard;
+        let stage = options.stage.unwrap_or(Stage::Evaluate);
+        markers::write(store, stage, shard, started.elapsed().as_secs_f64()).await?;
+        Ok::<_, anyhow::Error>(RunSummary {
+            table: String::new(),
+            stages: stages.markdown(),
+            skipped_tracks: 0,
+            streamed_tracks: 0,
+        })
+    };
+    if options.stage == Some(Stage::Datasets) {
+        return done(stages).await;
+    }
+    let Some((embeddings, failures, streamed_tracks)) =
+        extract_all(config, &plan, store, &tasks, options, &mut stages).await?
+    else {
+        return done(stages).await;
+    };
+    if options.does(Stage::Evaluate) {
+        write_failures(store, &failures).await?;
+    }
     datasets::drop_failed(&mut tasks, &failures)?;
-    let keys = train::keys(config, &plan, &tasks);
-    let forced_probes = forced(Stage::Probes);
-    let jobs = train::jobs(config, store, keys, &tasks, &embeddings, forced_probes).await;
-    let cached = jobs.iter().filter(|j| j.cached.is_some()).count();
-    let runs = train::run(config, store, jobs, &tasks, &embeddings).await?;
-    stages.done(format!(
-        "train {} probes ({cached} cached)",
-        runs.len() - cached
-    ));
-    let forced_metrics = forced(Stage::Metrics);
-    let evaluated = evaluate::all(config, store, &runs, &tasks, forced_metrics).await?;
+    let runs = train_stage(
+        config,
+        &plan,
+        store,
+        &tasks,
+        &embeddings,
+        options,
+        &mut stages,
+    )
+    .await?;
+    if options.stage == Some(Stage::Train) {
+        return done(stages).await;
+    }
+    let evaluated = evaluate::all(
+        config,
+        store,
+        &runs,
+        &tasks,
+        options.forces(Stage::Evaluate),
+    )
+    .await?;
     stages.done(format!(
         "evaluate {} runs ({} cached)",
         runs.len(),
@@ -127,6 +225,13 @@ pub async fn run(
         "report ({} plots, {} confusion pages, {} spectrograms rendered)",
         built.plots, built.pages, built.spectrograms
     ));
+    markers::write(
+        store,
+        Stage::Evaluate,
+        Shard::WHOLE,
+        started.elapsed().as_secs_f64(),
+    )
+    .await?;
     info!(
         seconds = started.elapsed().as_secs_f64(),
         "experiment finished"
@@ -139,6 +244,63 @@ pub async fn run(
     })
 }
 
+/// The planned tasks' tracks: prepared and written by the datasets stage (and a whole run),
+/// which marks itself done; parsed from disk by the later stages, once it is.
+async fn datasets_stage(
+    config: &ExperimentConfig,
+    plan: &Plan,
+    store: &TableStore,
+    options: &RunOptions,
+) -> Result<TaskTables> {
+    if options.does(Stage::Datasets) {
+        let tasks = datasets::prepare(config, plan, store).await?;
+        markers::write(store, Stage::Datasets, Shard::WHOLE, 0.0).await?;
+        return Ok(tasks);
+    }
+    if !markers::done(store, Stage::Datasets, Shard::WHOLE).await? {
+        return Err(Incomplete(format!(
+            "the datasets are not prepared yet ({} is missing): run `mir-ref experiment CONFIG \
+             --stage {}` first",
+            store.display(&RunLayout::shard_done(Stage::Datasets, Shard::WHOLE)),
+            Stage::Datasets
+        ))
+        .into());
+    }
+    datasets::load(config, plan)
+}
+
+/// The training stage: every probe run of the grid (only this shard's with `--stage train`),
+/// reused or trained; with `--stage evaluate`, every one must have been trained.
+async fn train_stage(
+    config: &ExperimentConfig,
+    plan: &Plan,
+    store: &TableStore,
+    tasks: &TaskTables,
+    embeddings: &EmbeddingTables,
+    options: &RunOptions,
+    stages: &mut Stages,
+) -> Result<Vec<(train::Job, mir_table::Table)>> {
+    let keys = train::keys(config, plan, tasks);
+    let forced = options.forces(Stage::Train);
+    let mut jobs = train::jobs(config, store, keys, tasks, embeddings, forced).await;
+    if options.stage == Some(Stage::Train) {
+        let shard = options.shard;
+        jobs = (jobs.into_iter().enumerate())
+            .filter_map(|(k, job)| shard.owns_position(k).then_some(job))
+            .collect();
+    }
+    if options.stage == Some(Stage::Evaluate) {
+        train::require_trained(store, &jobs).await?;
+    }
+    let cached = jobs.iter().filter(|j| j.cached.is_some()).count();
+    let runs = train::run(config, store, jobs, tasks, embeddings).await?;
+    stages.done(format!(
+        "train {} probes ({cached} cached)",
+        runs.len() - cached
+    ));
+    Ok(runs)
+}
+
 /// `config.resolved.yml`: the config after defaults, with its hash.
 async fn write_resolved_config(config: &ExperimentConfig, store: &TableStore) -> Result<()> {
     let mut resolved = serde_yaml::to_string(config)?;
@@ -147,16 +309,17 @@ async fn write_resolved_config(config: &ExperimentConfig, store: &TableStore) ->
     Ok(())
 }
 
-/// Every (dataset, model) extraction, reused or computed; the failures of all of them, and how
-/// many tracks were streamed.
+/// Every (dataset, model) extraction, reused or computed as `options` says; the failures of
+/// all of them, and how many tracks were streamed. `None` when this process extracts one shard.
 async fn extract_all(
     config: &ExperimentConfig,
     plan: &Plan,
     store: &TableStore,
     tasks: &TaskTables,
-    force: bool,
+    options: &RunOptions,
     stages: &mut Stages,
-) -> Result<(EmbeddingTables, Vec<FailureRow>, usize)> {
+) -> Result<Option<(EmbeddingTables, Vec<FailureRow>, usize)>> {
+    let (force, sharding) = (options.forces(Stage::Extract), options.sharding());
     let mut embeddings = EmbeddingTables::new();
     let (mut failures, mut streamed) = (Vec::new(), 0);
     for dataset in planned_datasets(plan) {
@@ -169,10 +332,21 @@ async fn extract_all(
                 false => job.cached(&tracks).await,
             };
             let reused = cached.is_some();
+            if force && sharding == Sharding::Finish {
+                job.remove_parts().await;
+            }
             let extraction = match cached {
-                Some(e) => e,
-                None => job.compute(&tracks).await?,
+                Some(e) => Some(e),
+                None => job.compute(&tracks, sharding).await?,
             };
+            let note = if reused { " (cached)" } else { "" };
+            stages.done(format!("embed {dataset}/{model}{note}"));
+            let Some(extraction) = extraction else {
+                continue;
+            };
+            if options.does(Stage::Evaluate) {
+                job.remove_parts().await;
+            }
             // Failures recorded by an earlier extraction count too.
             check_fail_fast(config, &extraction.failures)?;
             failures.extend(extraction.failures);
@@ -184,11 +358,9 @@ async fn extract_all(
                 "embeddings ready"
             );
             embeddings.insert((dataset.clone(), model.clone()), extraction.tables);
-            let note = if reused { " (cached)" } else { "" };
-            stages.done(format!("embed {dataset}/{model}{note}"));
         }
     }
-    Ok((embeddings, failures, streamed))
+    Ok((!matches!(sharding, Sharding::Only(_))).then_some((embeddings, failures, streamed)))
 }
 
 /// With `fail_fast`, the first failed track ends the run.
@@ -285,15 +457,4 @@ pub async fn cache_status(config: &ExperimentConfig, store: &TableStore) -> Resu
     lines.push(format!("probe trainings: {}", will(trained)));
     lines.push(format!("evaluations: {}", will(evaluated)));
     Ok(lines.iter().map(|l| format!("  {l}\n")).collect())
-}
-
-/// The stages `--force` can recompute, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Stage {
-    /// Embeddings (and everything after).
-    Embeddings,
-    /// Probe training (and metrics).
-    Probes,
-    /// Metrics.
-    Metrics,
 }

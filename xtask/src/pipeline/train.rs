@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use mir_table::layout::ProbeDir;
-use mir_table::{RunKey, RunLayout, Table, TableKind, TableStore};
+use mir_table::{RunKey, RunLayout, Stage, Table, TableKind, TableStore};
 use tracing::info;
 
 use super::datasets::TaskTables;
@@ -197,4 +197,38 @@ async fn save(
         schema: pschema,
         batches: vec![pbatch],
     })
+}
+
+/// With `--stage evaluate`: every probe run must have been trained. The error names those
+/// that were not, with the training shard each belongs to (of the shard count the training
+/// workers' done markers show).
+pub async fn require_trained(store: &TableStore, jobs: &[Job]) -> Result<()> {
+    let missing: Vec<usize> = (jobs.iter().enumerate())
+        .filter_map(|(k, job)| job.cached.is_none().then_some(k))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let markers = super::markers::of_stage(store, Stage::Train).await?;
+    let count = markers.first().map(|(shard, _)| shard.count);
+    let mut text = format!(
+        "{} of {} probe runs are not trained:",
+        missing.len(),
+        jobs.len()
+    );
+    for k in missing.iter().take(10) {
+        text.push_str(&format!("\n  {}", describe(&jobs[*k].key)));
+        if let Some(count) = count {
+            text.push_str(&format!(" (training shard {}/{count})", k % count));
+        }
+    }
+    if missing.len() > 10 {
+        text.push_str(&format!("\n  and {} more", missing.len() - 10));
+    }
+    text.push_str(&format!(
+        "\nrun `mir-ref experiment CONFIG --stage {} --shard K/N` for each shard, or the \
+         experiment without --stage to train them in one process",
+        Stage::Train
+    ));
+    Err(super::Incomplete(text).into())
 }

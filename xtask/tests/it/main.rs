@@ -9,6 +9,8 @@
               one scenario, top to bottom"
 )]
 
+mod shards;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -97,7 +99,8 @@ fn check_message(err: &str, path: &str, expected: &[&str]) {
 
 /// A valid config in `dir`, run by the library into `store`.
 fn run_in(config: &xtask::ExperimentConfig, store: &TableStore) -> xtask::RunSummary {
-    xtask::experiment_in(config, store, None).unwrap_or_else(|e| panic!("{e:#}"))
+    xtask::experiment_in(config, store, &xtask::RunOptions::default())
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// A table of `store`, read on a fresh runtime.
@@ -814,7 +817,7 @@ fn a_corrupt_track_is_skipped_and_recorded() {
     config.fail_fast = true;
     let fresh = TableStore::open(dir.path().join("fresh").to_str().unwrap()).unwrap();
     for (store, fresh) in [(&store, false), (&fresh, true)] {
-        let err = match xtask::experiment_in(&config, store, None) {
+        let err = match xtask::experiment_in(&config, store, &xtask::RunOptions::default()) {
             Ok(_) => panic!("fail_fast stops the run (fresh: {fresh})"),
             Err(e) => format!("{e:#}"),
         };
@@ -841,7 +844,11 @@ fn unchanged_inputs_reuse_embeddings() {
         load(dir.path(), &yaml).unwrap()
     };
     let run = |config: &xtask::ExperimentConfig, force| {
-        xtask::experiment_in(config, &store, force).unwrap_or_else(|e| panic!("{e:#}"))
+        let options = xtask::RunOptions {
+            force,
+            ..Default::default()
+        };
+        xtask::experiment_in(config, &store, &options).unwrap_or_else(|e| panic!("{e:#}"))
     };
     let base = config_with("20", "0.001");
     let first = run(&base, None);
@@ -883,7 +890,7 @@ fn unchanged_inputs_reuse_embeddings() {
         "{dry}"
     );
     // `force` recomputes that stage and the later ones.
-    let forced = run(&base, Some(xtask::Stage::Metrics));
+    let forced = run(&base, Some(xtask::Stage::Evaluate));
     assert!(forced.stages.contains("| embed synth/logmel (cached) |"));
     assert!(
         forced.stages.contains("| train 0 probes (2 cached) |"),
@@ -895,13 +902,13 @@ fn unchanged_inputs_reuse_embeddings() {
         "{}",
         forced.stages
     );
-    let forced = run(&base, Some(xtask::Stage::Probes));
+    let forced = run(&base, Some(xtask::Stage::Train));
     assert!(
         forced.stages.contains("| train 2 probes (0 cached) |"),
         "{}",
         forced.stages
     );
-    let forced = run(&base, Some(xtask::Stage::Embeddings));
+    let forced = run(&base, Some(xtask::Stage::Extract));
     assert!(
         forced.stages.contains("| embed synth/logmel |"),
         "{}",
