@@ -85,48 +85,100 @@ fn ensure_chromium() -> bool {
     found()
 }
 
-/// `moto_server` (a local S3 server for the object-store tests) from a venv in mir-ref's cache,
-/// created with `pip install "moto[server]"` the first time. Where that fails the reason is
-/// printed and the S3 tests skip; where it is there they must pass.
-fn ensure_moto() -> Option<PathBuf> {
-    if let Some(given) = std::env::var_os("MIRREF_MOTO_SERVER") {
-        return Some(PathBuf::from(given));
-    }
+/// The Python tools of the tests, from a venv in mir-ref's cache: `moto_server` (a local S3
+/// server, `moto[server]`) and `kubernetes-validate` (the Kubernetes schemas). Each is pip
+/// installed the first time; where that fails the reason is printed and its tests skip, where
+/// it is there they must pass.
+struct VenvTools {
+    moto: Option<PathBuf>,
+    kubernetes_validate: Option<PathBuf>,
+}
+
+fn ensure_venv_tools() -> VenvTools {
     let venv = mir_embed::onnx::runtime::cache_dir().join("venv");
-    let server = venv.join("bin").join("moto_server");
-    if server.is_file() {
-        return Some(server);
+    let bin = |name: &str| venv.join("bin").join(name);
+    let wanted = [
+        ("moto_server", "moto[server]"),
+        ("kubernetes-validate", "kubernetes-validate"),
+    ];
+    let missing: Vec<&str> = (wanted.iter())
+        .filter(|(b, _)| !bin(b).is_file())
+        .map(|(_, package)| *package)
+        .collect();
+    if !missing.is_empty() {
+        pip_install(&venv, &missing);
     }
+    let found = |name: &str| bin(name).is_file().then(|| bin(name));
+    VenvTools {
+        moto: std::env::var_os("MIRREF_MOTO_SERVER")
+            .map(PathBuf::from)
+            .or_else(|| found("moto_server")),
+        kubernetes_validate: found("kubernetes-validate"),
+    }
+}
+
+/// Creates `venv` if needed and pip installs `packages` into it (a warning when it fails).
+fn pip_install(venv: &Path, packages: &[&str]) {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let pip = venv.join("bin").join("pip");
     eprintln!(
-        "$ {python} -m venv {} && pip install 'moto[server]'",
-        venv.display()
+        "$ {python} -m venv {} && pip install {}",
+        venv.display(),
+        packages.join(" ")
     );
-    let venv_arg = venv.as_os_str();
-    let steps: [(&std::ffi::OsStr, Vec<&std::ffi::OsStr>); 2] = [
-        (
-            python.as_ref(),
-            vec!["-m".as_ref(), "venv".as_ref(), venv_arg],
-        ),
-        (
-            pip.as_os_str(),
-            vec!["install".as_ref(), "-q".as_ref(), "moto[server]".as_ref()],
+    let pip = venv.join("bin").join("pip");
+    let create = !pip.is_file();
+    let steps = [
+        create.then(|| {
+            Command::new(&python)
+                .arg("-m")
+                .arg("venv")
+                .arg(venv)
+                .status()
+        }),
+        Some(
+            Command::new(&pip)
+                .arg("install")
+                .arg("-q")
+                .args(packages)
+                .status(),
         ),
     ];
-    for (program, args) in steps {
-        match Command::new(program).args(&args).status() {
+    for status in steps.into_iter().flatten() {
+        match status {
             Ok(s) if s.success() => {}
             other => {
                 eprintln!(
-                    "warning: installing moto failed ({other:?}): the S3 tests will be skipped; \
-                     set MIRREF_MOTO_SERVER to a moto_server to run them"
+                    "warning: installing {packages:?} failed ({other:?}): their tests will be skipped"
                 );
-                return None;
+                return;
             }
         }
     }
-    server.is_file().then_some(server)
+}
+
+/// A single-node Slurm cluster for the cluster tests (`scripts/slurm-up.sh`: Debian's
+/// slurm-wlm and munge, installed once, their state in mir-ref's cache); the path of its
+/// `slurm.conf`, or `None` (printed) where it cannot start.
+fn ensure_slurm() -> Option<String> {
+    let script = project_root().join("scripts/slurm-up.sh");
+    eprintln!("$ {}", script.display());
+    match Command::new("bash")
+        .arg(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            stdout.lines().last().map(|l| l.trim().to_string())
+        }
+        other => {
+            eprintln!(
+                "warning: Slurm did not start ({:?}): the Slurm test will be skipped",
+                other.map(|o| o.status)
+            );
+            None
+        }
+    }
 }
 
 /// What CI runs: formatting, lints, tests, docs, after provisioning ONNX Runtime and basic-pitch
@@ -155,7 +207,10 @@ pub fn ci() -> Result<()> {
     // The report's browser test runs Debian's chromium.
     let browser = ensure_chromium();
     // The object-store tests run against moto, a local S3 server, from a venv of the cache.
-    let moto = ensure_moto();
+    let tools = ensure_venv_tools();
+    let moto = tools.moto;
+    // The cluster tests submit to a real single-node Slurm.
+    let slurm = ensure_slurm();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in steps {
         eprintln!("$ cargo {}", args.join(" "));
@@ -167,6 +222,17 @@ pub fn ci() -> Result<()> {
             .env("MIRREF_REQUIRE_BROWSER", if browser { "1" } else { "0" })
             .env("MIRREF_REQUIRE_S3", if moto.is_some() { "1" } else { "0" })
             .envs(moto.iter().map(|m| ("MIRREF_MOTO_SERVER", m)))
+            .env(
+                "MIRREF_REQUIRE_SLURM",
+                if slurm.is_some() { "1" } else { "0" },
+            )
+            .envs(slurm.iter().map(|c| ("SLURM_CONF", c)))
+            .envs(
+                tools
+                    .kubernetes_validate
+                    .iter()
+                    .map(|k| ("MIRREF_K8S_VALIDATE", k)),
+            )
             .status()
             .with_context(|| format!("running cargo {}", args[0]))?;
         if !status.success() {

@@ -22,6 +22,7 @@
 
 mod cache;
 pub mod chores;
+pub mod cluster;
 pub mod config;
 mod media;
 pub mod models;

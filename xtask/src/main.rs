@@ -57,6 +57,12 @@ enum Cmd {
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         wait: u64,
     },
+    /// Write (and with `--submit`, submit) the jobs that run an experiment on a cluster: one
+    /// job per stage, the extraction and training stages as arrays of `--shards` workers.
+    Cluster {
+        #[command(subcommand)]
+        engine: ClusterCmd,
+    },
     /// Summarise the workers of a run directory (a path or URL): shards done, running and
     /// failed per stage, and the tracks left out.
     Status {
@@ -110,6 +116,49 @@ enum Cmd {
     Bench {
         /// Passed to `cargo bench`, for example a benchmark name filter.
         args: Vec<String>,
+    },
+}
+
+/// What `cluster` generates for each engine.
+#[derive(clap::Args)]
+struct ClusterJobs {
+    /// The experiment config.
+    config: PathBuf,
+    /// Workers of the extraction and training stages.
+    #[arg(long, default_value_t = 4)]
+    shards: usize,
+    /// The run directory (default: the config's `output`, else `runs/<name>` of the current
+    /// folder, made absolute).
+    #[arg(long)]
+    output: Option<String>,
+    /// Folder of the generated files (default `cluster/<name>/<engine>`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Slurm batch scripts: datasets, an extraction array, a training array, evaluation,
+    /// chained by `afterok` in `submit.sh`.
+    Slurm {
+        #[command(flatten)]
+        jobs: ClusterJobs,
+        #[command(flatten)]
+        options: xtask::cluster::SlurmOptions,
+        /// The `mir-ref` binary the jobs run (default: this one).
+        #[arg(long)]
+        binary: Option<String>,
+        /// Submit them (`submit.sh`) once written.
+        #[arg(long)]
+        submit: bool,
+    },
+    /// Kubernetes Jobs in one `jobs.yaml` (Indexed Jobs for the sharded stages), for
+    /// `kubectl apply -f`.
+    K8s {
+        #[command(flatten)]
+        jobs: ClusterJobs,
+        #[command(flatten)]
+        options: xtask::cluster::K8sOptions,
     },
 }
 
@@ -180,6 +229,7 @@ fn run() -> Result<()> {
                 experiment(&config, &options)?;
             }
         }
+        Cmd::Cluster { engine } => cluster(engine)?,
         Cmd::Status { run } => print!("{}", xtask::status::of_run(&run)?),
         Cmd::Report {
             run,
@@ -231,6 +281,48 @@ fn run() -> Result<()> {
         }
         Cmd::Ci => chores::ci()?,
         Cmd::Bench { args } => chores::bench(&args)?,
+    }
+    Ok(())
+}
+
+/// Writes a cluster's jobs, says where, and submits them when asked.
+fn cluster(engine: ClusterCmd) -> Result<()> {
+    let load = |jobs: &ClusterJobs, engine: &str, binary: Option<String>| -> Result<_> {
+        let mut config = config::load(&jobs.config)?;
+        if jobs.output.is_some() {
+            config.output.clone_from(&jobs.output);
+        }
+        let out = (jobs.out.clone())
+            .unwrap_or_else(|| PathBuf::from(format!("cluster/{}/{engine}", config.name)));
+        Ok((
+            xtask::cluster::Jobs::new(&jobs.config, &config, jobs.shards, binary)?,
+            out,
+        ))
+    };
+    let generated = match &engine {
+        ClusterCmd::Slurm {
+            jobs,
+            options,
+            binary,
+            ..
+        } => {
+            let (jobs, out) = load(jobs, "slurm", binary.clone())?;
+            xtask::cluster::slurm(&jobs, options, &out)?
+        }
+        ClusterCmd::K8s { jobs, options } => {
+            let (jobs, out) = load(jobs, "k8s", None)?;
+            xtask::cluster::kubernetes(&jobs, options, &out)?
+        }
+    };
+    for f in &generated.files {
+        println!("wrote {}", f.display());
+    }
+    match engine {
+        ClusterCmd::Slurm { submit: true, .. } => print!("{}", xtask::cluster::submit(&generated)?),
+        ClusterCmd::Slurm { .. } => println!("submit with: bash {}", generated.entry.display()),
+        ClusterCmd::K8s { .. } => {
+            println!("apply with: kubectl apply -f {}", generated.entry.display())
+        }
     }
     Ok(())
 }

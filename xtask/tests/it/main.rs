@@ -9,6 +9,7 @@
               one scenario, top to bottom"
 )]
 
+mod cluster;
 mod shards;
 
 use std::path::{Path, PathBuf};
