@@ -200,7 +200,7 @@ pub fn ci() -> Result<()> {
     ];
     // The ONNX tests run on a real pretrained network: provision ONNX Runtime and basic-pitch
     // from their PyPI wheels (cached), and make the tests fail rather than skip without them.
-    models::setup_ort(mir_embed::onnx::runtime::ORT_VERSION, false)
+    models::setup_ort(mir_embed::onnx::runtime::ORT_VERSION, false, false)
         .context("provisioning ONNX Runtime for the tests")?;
     let card = project_root().join(models::CARDS).join("basic-pitch.yml");
     models::fetch(&card.to_string_lossy()).context("fetching basic-pitch for the tests")?;

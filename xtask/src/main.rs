@@ -99,6 +99,9 @@ enum Cmd {
         /// Extract again even if it is there.
         #[arg(long)]
         force: bool,
+        /// The CUDA build (`onnxruntime-gpu` wheel, Linux x86-64), for `device: cuda:N`.
+        #[arg(long)]
+        gpu: bool,
     },
     /// Model files described by the cards in `$MIRREF_MODELS`, else `configs/models/`.
     Models {
@@ -166,6 +169,24 @@ enum ClusterCmd {
 enum ModelsCmd {
     /// List the cards and whether each model file is in place.
     List,
+    /// Embed generated audio with a card's model on the CPU and on a device: the largest
+    /// difference and both throughputs (the GPU check of `scripts/gpu-check.sh`).
+    CheckDevice {
+        /// Card name (`basic-pitch`) or path.
+        card: String,
+        /// The device to compare with the CPU (`cuda:0`).
+        #[arg(long, default_value = "cuda:0")]
+        device: mir_embed::onnx::Device,
+        /// Clips to embed.
+        #[arg(long, default_value_t = 16)]
+        tracks: usize,
+        /// Seconds per clip.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// The largest difference allowed.
+        #[arg(long, default_value_t = 1e-3)]
+        tolerance: f32,
+    },
     /// Get a card's model file (from its PyPI wheel or URL) and check its SHA-256.
     Fetch {
         /// Card names (`basic-pitch`) or card paths.
@@ -253,27 +274,26 @@ fn run() -> Result<()> {
                 println!("{}: {} under {}", f.name, f.written, f.dir.display());
             }
         }
-        Cmd::SetupOrt { version, force } => {
-            let lib = models::setup_ort(&version, force)?;
+        Cmd::SetupOrt {
+            version,
+            force,
+            gpu: true,
+        } => {
+            let lib = models::setup_ort(&version, force, true)?;
+            println!(
+                "ONNX Runtime {version} for CUDA: {} (use it with ORT_DYLIB_PATH={0})",
+                lib.display()
+            );
+        }
+        Cmd::SetupOrt { version, force, .. } => {
+            let lib = models::setup_ort(&version, force, false)?;
             println!(
                 "ONNX Runtime {version}: {} (loads; used when ORT_DYLIB_PATH is unset and Python \
                  has no onnxruntime)",
                 lib.display()
             );
         }
-        Cmd::Models { action } => match action {
-            ModelsCmd::List => {
-                for (name, state) in models::list() {
-                    println!("{name:<16} {state}");
-                }
-            }
-            ModelsCmd::Fetch { names } => {
-                for name in names {
-                    let path = models::fetch(&name)?;
-                    println!("{name}: {}", path.display());
-                }
-            }
-        },
+        Cmd::Models { action } => models_cmd(action)?,
         Cmd::Docs => println!("wrote {}", chores::docs()?.display()),
         Cmd::Tidy => {
             let n = tidy::check_workspace(&chores::project_root())?;
@@ -281,6 +301,46 @@ fn run() -> Result<()> {
         }
         Cmd::Ci => chores::ci()?,
         Cmd::Bench { args } => chores::bench(&args)?,
+    }
+    Ok(())
+}
+
+/// `models list`, `models check-device`, `models fetch`.
+fn models_cmd(action: ModelsCmd) -> Result<()> {
+    match action {
+        ModelsCmd::List => {
+            for (name, state) in models::list() {
+                println!("{name:<16} {state}");
+            }
+        }
+        ModelsCmd::CheckDevice {
+            card,
+            device,
+            tracks,
+            seconds,
+            tolerance,
+        } => {
+            let c = models::check_device(&card, device, tracks, seconds)?;
+            println!(
+                "{card}: {} values, max |{device} - cpu| = {:.3e} (tolerance {tolerance:.0e}); \
+                 audio seconds per second: cpu {:.1}, {device} {:.1} ({:.1}x)",
+                c.values,
+                c.max_abs_diff,
+                c.cpu_audio_s_per_s,
+                c.device_audio_s_per_s,
+                c.device_audio_s_per_s / c.cpu_audio_s_per_s
+            );
+            anyhow::ensure!(
+                c.max_abs_diff <= tolerance,
+                "{card}: {device} differs from the CPU by more than {tolerance}"
+            );
+        }
+        ModelsCmd::Fetch { names } => {
+            for name in names {
+                let path = models::fetch(&name)?;
+                println!("{name}: {}", path.display());
+            }
+        }
     }
     Ok(())
 }

@@ -86,14 +86,20 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Extracts ONNX Runtime's shared library from the `onnxruntime` wheel into the cache and loads
-/// it once to prove it works; returns its path.
-pub fn setup_ort(version: &str, force: bool) -> Result<PathBuf> {
-    let dir = runtime::provisioned_dir(version);
+/// it once to prove it works; returns its path. With `gpu`, from the `onnxruntime-gpu` wheel
+/// (Linux x86-64) with its CUDA providers, into a folder of its own: a process uses it when
+/// `ORT_DYLIB_PATH` names it.
+pub fn setup_ort(version: &str, force: bool, gpu: bool) -> Result<PathBuf> {
+    let dir = match gpu {
+        true => runtime::cache_dir().join("onnxruntime-gpu").join(version),
+        false => runtime::provisioned_dir(version),
+    };
     let lib = match runtime::library_in(&dir) {
         Some(lib) if !force => {
             eprintln!("already provisioned: {}", lib.display());
             lib
         }
+        _ if gpu => extract_gpu_runtime(version, &dir)?,
         _ => {
             let (_tmp, wheel) = pip_download(&format!("onnxruntime=={version}"))?;
             let (name, bytes) = wheel_member(&wheel, "onnxruntime/capi/libonnxruntime.so.*")
@@ -113,6 +119,29 @@ pub fn setup_ort(version: &str, force: bool) -> Result<PathBuf> {
     runtime::init_from(&lib)
         .with_context(|| format!("loading {} (is it for this platform?)", lib.display()))?;
     Ok(lib)
+}
+
+/// Every `libonnxruntime*` of the `onnxruntime-gpu` wheel (the runtime, its shared and CUDA
+/// providers) into `dir`; the runtime's path.
+fn extract_gpu_runtime(version: &str, dir: &Path) -> Result<PathBuf> {
+    let (_tmp, wheel) = pip_download(&format!("onnxruntime-gpu=={version}"))?;
+    let file =
+        std::fs::File::open(&wheel).with_context(|| format!("opening {}", wheel.display()))?;
+    let mut zip =
+        zip::ZipArchive::new(file).with_context(|| format!("reading {}", wheel.display()))?;
+    let names: Vec<String> = (zip.file_names())
+        .filter(|n| n.starts_with("onnxruntime/capi/libonnxruntime"))
+        .map(str::to_string)
+        .collect();
+    for name in &names {
+        let mut bytes = Vec::new();
+        zip.by_name(name)?.read_to_end(&mut bytes)?;
+        let file = Path::new(name).file_name().context("library name")?;
+        write_atomic(&dir.join(file), &bytes)?;
+        eprintln!("extracted {name} ({:.1} MB)", bytes.len() as f64 / 1e6);
+    }
+    runtime::library_in(dir)
+        .with_context(|| format!("{} has no ONNX Runtime library", wheel.display()))
 }
 
 /// The card file of `name`: a path, or a card name under [`cards_dir`].
@@ -223,4 +252,93 @@ pub fn fetch(name: &str) -> Result<PathBuf> {
         bytes.len()
     );
     Ok(target)
+}
+
+/// What [`check_device`] measured: the largest difference from the CPU and each device's
+/// throughput.
+pub struct DeviceCheck {
+    /// Largest absolute difference of any embedding value, device against CPU.
+    pub max_abs_diff: f32,
+    /// Embedding values compared.
+    pub values: usize,
+    /// Seconds of audio embedded per second of wall time, on the CPU.
+    pub cpu_audio_s_per_s: f64,
+    /// The same on `device`.
+    pub device_audio_s_per_s: f64,
+}
+
+/// Embeds `tracks` clips of `seconds` of generated audio (a chord whose notes glide, in white
+/// noise, fixed seed) with the card's model on the CPU and on `device`; every layer, every
+/// window compared value by value, after one warm-up batch on each.
+pub fn check_device(
+    card: &str,
+    device: mir_embed::onnx::Device,
+    tracks: usize,
+    seconds: f64,
+) -> Result<DeviceCheck> {
+    use mir_embed::Embedder;
+    use mir_embed::onnx::{Device, OnnxConfig, OnnxEmbedder};
+    let embedder = |device| {
+        OnnxEmbedder::new(&OnnxConfig {
+            device,
+            ..OnnxConfig::new(card_path(card))
+        })
+    };
+    let (cpu, other) = (embedder(Device::Cpu)?, embedder(device)?);
+    let rate = cpu.info().sample_rate_hz;
+    let clips: Vec<Vec<f32>> = (0..tracks)
+        .map(|k| test_clip(rate, seconds, k as u64))
+        .collect();
+    let refs: Vec<&[f32]> = clips.iter().map(Vec::as_slice).collect();
+    let timed = |model: &OnnxEmbedder| -> Result<(Vec<mir_embed::WindowEmbedding>, f64)> {
+        model
+            .embed_batch(&refs[..1])
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        let started = std::time::Instant::now();
+        let out: Vec<Vec<_>> = model
+            .embed_batch(&refs)
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let rate = (tracks as f64 * seconds) / started.elapsed().as_secs_f64();
+        Ok((out.into_iter().flatten().collect(), rate))
+    };
+    let (a, cpu_rate) = timed(&cpu)?;
+    let (b, device_rate) = timed(&other)?;
+    if a.len() != b.len() {
+        bail!("{} windows on the CPU, {} on {device}", a.len(), b.len());
+    }
+    let pairs = a
+        .iter()
+        .zip(&b)
+        .flat_map(|(x, y)| x.embedding.iter().zip(&y.embedding));
+    let (max, values) = pairs.fold((0f32, 0), |(m, n), (x, y)| (m.max((x - y).abs()), n + 1));
+    Ok(DeviceCheck {
+        max_abs_diff: max,
+        values,
+        cpu_audio_s_per_s: cpu_rate,
+        device_audio_s_per_s: device_rate,
+    })
+}
+
+/// A test clip: three gliding partials and white noise at -30 dB, reproducible from `seed`.
+fn test_clip(rate: u32, seconds: f64, seed: u64) -> Vec<f32> {
+    let n = (f64::from(rate) * seconds) as usize;
+    let mut state = seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            let f0 = 110.0 * 2f64.powf((t * 0.25 + seed as f64 * 0.1) % 3.0);
+            let tone: f64 = (1..=3)
+                .map(|h| (std::f64::consts::TAU * f0 * h as f64 * t).sin() / h as f64)
+                .sum();
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let noise = ((state >> 33) as f64 / f64::from(1u32 << 31)) * 2.0 - 1.0;
+            (0.2 * tone + 0.03 * noise) as f32
+        })
+        .collect()
 }

@@ -19,15 +19,55 @@ use crate::logmel::{LogMel, LogMelConfig};
 use crate::{Embedder, Error, ModelInfo, Result, WindowEmbedding};
 use card::{Dim, DimName, FrontEnd, LogScale, ModelCard, Pooling, card_error};
 
-/// Where the model runs.
+/// Where the model runs: `cpu`, or `cuda:N` (`cuda` is `cuda:0`), the N-th CUDA device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String", into = "String")]
 pub enum Device {
     /// ONNX Runtime's CPU execution provider.
     #[default]
     Cpu,
-    /// CUDA, with a runtime built for it (the `onnxruntime-gpu` wheel) and the `cuda` feature.
-    Cuda,
+    /// ONNX Runtime's CUDA execution provider on this device, with a runtime built for CUDA
+    /// (`mir-ref setup-ort --gpu`, from the `onnxruntime-gpu` wheel).
+    Cuda(u32),
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("unknown device `{s}` (known: cpu, cuda, cuda:N)");
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            _ => {
+                let n = s.strip_prefix("cuda:").ok_or_else(bad)?;
+                n.parse().map(Device::Cuda).map_err(|_| bad())
+            }
+        }
+    }
+}
+
+impl TryFrom<String> for Device {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Device> for String {
+    fn from(d: Device) -> String {
+        d.to_string()
+    }
 }
 
 /// An ONNX model in the experiment config.
@@ -682,35 +722,32 @@ fn pool(
         .collect())
 }
 
-#[cfg(feature = "cuda")]
-fn with_device(
-    builder: ort::session::builder::SessionBuilder,
-    device: Device,
-    _model: &str,
-) -> Result<ort::session::builder::SessionBuilder> {
-    match device {
-        Device::Cpu => Ok(builder),
-        Device::Cuda => builder
-            .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-            .map_err(|e| Error::Runtime(format!("CUDA execution provider: {e}"))),
-    }
-}
-
-#[cfg(not(feature = "cuda"))]
+/// The session builder with the execution provider of `device`. A CUDA device the runtime
+/// cannot use (a CPU-only build, no such device, no CUDA libraries) is an error naming it:
+/// never a silent run on the CPU.
 fn with_device(
     builder: ort::session::builder::SessionBuilder,
     device: Device,
     model: &str,
 ) -> Result<ort::session::builder::SessionBuilder> {
-    match device {
-        Device::Cpu => Ok(builder),
-        Device::Cuda => Err(Error::InvalidConfig {
+    let Device::Cuda(id) = device else {
+        return Ok(builder);
+    };
+    let cuda = ort::ep::CUDA::default()
+        .with_device_id(i32::try_from(id).unwrap_or(i32::MAX))
+        .build()
+        .error_on_failure();
+    builder
+        .with_execution_providers([cuda])
+        .map_err(|e| Error::InvalidConfig {
             model: model.into(),
-            reason: "`device: cuda` needs mir-embed's `cuda` feature and an ONNX Runtime built \
-                     for CUDA (`pip download onnxruntime-gpu`, then ORT_DYLIB_PATH)"
-                .into(),
-        }),
-    }
+            reason: format!(
+                "device `{device}`: ONNX Runtime's CUDA execution provider is not available \
+                 ({e}); it needs an NVIDIA GPU with that index, its CUDA 12 and cuDNN 9 \
+                 libraries, and a runtime built for CUDA (`mir-ref setup-ort --gpu`, then \
+                 ORT_DYLIB_PATH as it prints)"
+            ),
+        })
 }
 
 /// Whether `path` is a model card (a YAML file).

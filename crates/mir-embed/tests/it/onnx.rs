@@ -530,3 +530,38 @@ fn a_ten_minute_track_is_embedded_in_memory_that_does_not_grow_with_its_length()
     );
     assert!(peak10 < 120.0, "peak memory {peak10:.1} MB");
 }
+
+/// A CUDA device the runtime cannot use is an error naming the model and the device, never a
+/// silent run on the CPU; device names parse as the config writes them.
+#[test]
+fn an_unusable_cuda_device_is_an_error_naming_it() {
+    use mir_embed::onnx::Device;
+    assert_eq!("cuda".parse::<Device>(), Ok(Device::Cuda(0)));
+    assert_eq!("cuda:3".parse::<Device>(), Ok(Device::Cuda(3)));
+    assert_eq!(
+        "gpu".parse::<Device>().unwrap_err(),
+        "unknown device `gpu` (known: cpu, cuda, cuda:N)"
+    );
+    let config: OnnxConfig = serde_yaml::from_str("{card: c.yml, device: 'cuda:1'}").unwrap();
+    assert_eq!(config.device, Device::Cuda(1));
+    if !available(true) {
+        return;
+    }
+    let result = OnnxEmbedder::new(&OnnxConfig {
+        device: Device::Cuda(7),
+        ..OnnxConfig::new(root().join("configs/models/basic-pitch.yml"))
+    });
+    match result {
+        // A CUDA runtime with an eighth GPU: nothing to check here.
+        Ok(_) => eprintln!("this runtime has a usable cuda:7"),
+        Err(e) => {
+            let e = e.to_string();
+            assert!(e.contains("device `cuda:7`"), "{e}");
+            assert!(
+                e.contains("CUDA execution provider is not available"),
+                "{e}"
+            );
+            assert!(e.contains("basic"), "the model is named: {e}");
+        }
+    }
+}
