@@ -28,8 +28,16 @@ if ! ldconfig -p | grep -q 'libcudnn\.so\.9'; then
   LD_LIBRARY_PATH=$(find "$VENV"/lib/python3*/site-packages/nvidia -maxdepth 2 -name lib -type d | paste -sd:):${LD_LIBRARY_PATH:-}
   export LD_LIBRARY_PATH
 fi
-"$BIN" models fetch basic-pitch musicnn-msd
+"$BIN" models fetch basic-pitch
+checked=0
 for card in basic-pitch musicnn-msd; do
-  "$BIN" models check-device "$card" --device cuda:0 --tracks 64 --seconds 30 --tolerance 1e-3
+  if "$BIN" models list | grep -q "^$card  *ready"; then
+    "$BIN" models check-device "$card" --device cuda:0 --tracks 64 --seconds 30 --tolerance 1e-3
+    checked=$((checked + 1))
+  else
+    # MusiCNN is exported from its PyPI package: configs/models/export/musicnn.py (see its header).
+    echo "gpu-check: $card is not there: $("$BIN" models list | grep "^$card")" >&2
+  fi
 done
+[[ $checked -eq 2 ]] || { echo "gpu-check: only $checked of 2 models checked" >&2; exit 1; }
 echo "gpu-check: passed"
