@@ -253,8 +253,10 @@ async fn datasets_stage(
     options: &RunOptions,
 ) -> Result<TaskTables> {
     if options.does(Stage::Datasets) {
+        let started = Instant::now();
         let tasks = datasets::prepare(config, plan, store).await?;
-        markers::write(store, Stage::Datasets, Shard::WHOLE, 0.0).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        markers::write(store, Stage::Datasets, Shard::WHOLE, seconds).await?;
         return Ok(tasks);
     }
     if !markers::done(store, Stage::Datasets, Shard::WHOLE).await? {
