@@ -39,20 +39,11 @@ impl InputHash {
     }
 }
 
-/// The size and modification time of a file (`unreadable` when it cannot be read), so a
-/// replaced audio file changes the hash of what was computed from it.
-pub fn file_stamp(path: &str) -> String {
-    std::fs::metadata(path)
-        .ok()
-        .and_then(|m| {
-            let modified = m
-                .modified()
-                .ok()?
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?;
-            Some(format!("{} {}", m.len(), modified.as_nanos()))
-        })
-        .unwrap_or_else(|| "unreadable".into())
+/// What identifies a track's audio (a file's size and modification time, an object's size
+/// and ETag; `unreadable` when neither can be had), so a replaced audio file changes the hash
+/// of what was computed from it.
+pub fn file_stamp(uri: &str) -> String {
+    mir_datasets::uri::version(uri)
 }
 
 /// Everything an extraction depends on: the model's definition, the dataset, the experiment

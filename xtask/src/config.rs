@@ -198,7 +198,11 @@ fn resolve_paths(config: &mut ExperimentConfig, file: &Path) -> Result<()> {
         .deformations
         .values_mut()
         .flat_map(Scenario::paths_mut);
-    for p in datasets.chain(scenarios) {
+    // A URL (a dataset on a bucket) is no path.
+    for p in datasets
+        .chain(scenarios)
+        .filter(|p| !p.to_string_lossy().contains("://"))
+    {
         *p = relative_to(&base, p);
     }
     for card in config.models.values_mut().flat_map(ModelConfig::paths_mut) {
@@ -479,6 +483,7 @@ impl ExperimentConfig {
             // them; a custom one must be there.
             if let DatasetConfig::Custom(c) = dataset
                 && c.generate.is_none()
+                && !c.on_object_store()
                 && !c.root.is_dir()
             {
                 let reason = format!("audio folder `{}` does not exist", c.root.display());

@@ -107,6 +107,34 @@ pub struct AudioReader {
     finished: bool,
 }
 
+/// A seekable reader of known length as symphonia's source.
+struct Seekable<R> {
+    reader: R,
+    len: Option<u64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Seekable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for Seekable<R> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.reader.seek(to)
+    }
+}
+
+impl<R: std::io::Read + std::io::Seek + Send + Sync> MediaSource for Seekable<R> {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        self.len
+    }
+}
+
 /// Input chunk of the streaming resampler, in source frames.
 const CHUNK: usize = 1024;
 
@@ -114,11 +142,33 @@ impl AudioReader {
     /// Opens `path` for reading at `sample_rate_hz` (`None`: the file's rate).
     pub fn open(path: &Path, sample_rate_hz: Option<u32>) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|e| Error::decode(path, e))?;
+        Self::from_source(Box::new(file), path, sample_rate_hz)
+    }
+
+    /// Reads the file `reader` gives (an object on a bucket, read by ranged requests), of
+    /// `len` bytes; `label` names it in errors and its extension hints the format.
+    pub fn from_reader<R>(
+        reader: R,
+        len: Option<u64>,
+        label: &Path,
+        sample_rate_hz: Option<u32>,
+    ) -> Result<Self>
+    where
+        R: std::io::Read + std::io::Seek + Send + Sync + 'static,
+    {
+        Self::from_source(Box::new(Seekable { reader, len }), label, sample_rate_hz)
+    }
+
+    fn from_source(
+        source: Box<dyn MediaSource>,
+        path: &Path,
+        sample_rate_hz: Option<u32>,
+    ) -> Result<Self> {
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mss = MediaSourceStream::new(source, Default::default());
         let format = symphonia::default::get_probe()
             .probe(
                 &hint,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::split::{SplitConfig, assign};
 use mir_table::{Split, TaskType, Track};
 
-use crate::{Error, Result, audio};
+use crate::{Error, Result};
 
 /// A dataset described by a metadata CSV.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -139,6 +139,36 @@ pub struct TaskTracks {
 }
 
 impl CustomConfig {
+    /// Whether `root` is an object-store URL (`s3://bucket/prefix`): the metadata CSV and the
+    /// audio are read from the bucket, the audio by ranged GETs, and nothing is copied.
+    pub fn on_object_store(&self) -> bool {
+        mir_table::remote::is_url(&self.root.to_string_lossy())
+    }
+
+    /// A dataset on a bucket has its metadata CSV there, and is not generated nor laid out in
+    /// class folders (which would need listing).
+    fn check_remote(&self) -> Result<()> {
+        let metadata = self.metadata_path();
+        let reason = match (self.generate, self.layout) {
+            (Some(_), _) => "a generated dataset is rendered into a local folder, not a bucket",
+            (None, Layout::ClassFolders) => {
+                "class folders are read from a local folder; on a bucket, list the files in a metadata CSV"
+            }
+            (None, Layout::Csv) => {
+                return crate::uri::exists(&metadata.to_string_lossy())?
+                    .then_some(())
+                    .ok_or_else(|| Error::Io {
+                        path: metadata.clone(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "metadata CSV not found",
+                        ),
+                    });
+            }
+        };
+        Err(metadata_error(&self.root, reason.to_string()))
+    }
+
     /// Where the metadata CSV lives.
     pub fn metadata_path(&self) -> PathBuf {
         if self.metadata.is_absolute() {
@@ -152,6 +182,9 @@ impl CustomConfig {
 /// Makes sure the dataset is on disk: renders a generated dataset when its metadata is missing,
 /// and otherwise checks that `root` and the metadata exist.
 pub fn prepare(config: &CustomConfig) -> Result<()> {
+    if config.on_object_store() {
+        return config.check_remote();
+    }
     let metadata = config.metadata_path();
     if metadata.is_file() || (config.layout == Layout::ClassFolders && config.root.is_dir()) {
         return Ok(());
@@ -171,6 +204,19 @@ pub fn prepare(config: &CustomConfig) -> Result<()> {
     }
 }
 
+/// The metadata CSV's text, from a file or an object.
+fn read_metadata(path: &Path) -> Result<String> {
+    let location = path.to_string_lossy();
+    let bytes = match mir_table::remote::is_url(&location) {
+        true => mir_table::remote::get(&location)?.to_vec(),
+        false => std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?,
+    };
+    String::from_utf8(bytes).map_err(|_| metadata_error(path, "not UTF-8 text".into()))
+}
+
 /// Parses the metadata CSV into one [`TaskTracks`] per task.
 ///
 /// Every referenced audio file must exist (a missing one is an error naming it); durations come
@@ -182,10 +228,7 @@ pub fn load(dataset: &str, config: &CustomConfig, seed: u64) -> Result<Vec<TaskT
         Layout::ClassFolders => config.root.clone(),
     };
     let text = match config.layout {
-        Layout::Csv => std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?,
+        Layout::Csv => read_metadata(&path)?,
         Layout::ClassFolders => class_folder_csv(&config.root)?,
     };
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -282,7 +325,8 @@ fn read_rows(
         let record = record.map_err(|e| metadata_error(path, e.to_string()))?;
         let rel = &record[columns.path];
         let audio_path = config.root.join(rel);
-        if !audio_path.is_file() {
+        let uri = audio_path.to_string_lossy();
+        if !crate::uri::exists(&uri)? {
             return Err(Error::MissingAudio {
                 path: audio_path,
                 metadata: path.to_path_buf(),
@@ -306,7 +350,7 @@ fn read_rows(
             None => None,
         };
         rows.push(Row {
-            duration_s: audio::track_duration_s(&audio_path),
+            duration_s: crate::uri::track_duration_s(&uri),
             track_id,
             audio_path,
             split,

@@ -41,6 +41,7 @@ pub mod keys;
 pub mod split;
 pub mod synth;
 pub mod tinysol;
+pub mod uri;
 pub mod vocalset;
 
 pub use custom::TaskTracks;

@@ -33,6 +33,19 @@ impl Table {
     }
 }
 
+/// What [`TableStore::head`] says of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Its size in bytes.
+    pub size: u64,
+    /// What changes when it is rewritten: its ETag, else its modification time.
+    pub version: String,
+}
+
+/// The object-store schemes, each with the prefix of the environment variables that
+/// configure it.
+pub(crate) const REMOTE: [(&str, &str); 3] = [("s3", "AWS_"), ("gs", "GOOGLE_"), ("az", "AZURE_")];
+
 /// A directory of tables: a local folder or an object-store prefix.
 ///
 /// Writes are atomic: the object appears under its final name only once complete (a local
@@ -46,9 +59,11 @@ pub struct TableStore {
 }
 
 impl TableStore {
-    /// Opens `location`: a plain path or `file://` URL (the folder is created), `s3://bucket/prefix`
-    /// (an S3 or S3-compatible bucket, configured by the `AWS_*` environment variables), or
-    /// `memory://` (a fresh in-memory store, kept alive by this handle and its clones).
+    /// Opens `location`: a plain path or `file://` URL (the folder is created), an object-store
+    /// prefix configured by the usual environment variables (`s3://bucket/prefix` by `AWS_*`,
+    /// for S3 and S3-compatible servers; `gs://bucket/prefix` by `GOOGLE_*`;
+    /// `az://container/prefix` by `AZURE_*`), or `memory://` (a fresh in-memory store, kept
+    /// alive by this handle and its clones).
     pub fn open(location: &str) -> Result<Self> {
         let invalid = |reason: String| Error::InvalidLocation {
             location: location.into(),
@@ -67,12 +82,19 @@ impl TableStore {
                 .ok()
                 .and_then(|u| u.to_file_path().ok())
                 .ok_or_else(|| invalid("not a valid file:// URL".into()))?
-        } else if location.starts_with("s3://") {
-            let env = std::env::vars().filter(|(k, _)| k.starts_with("AWS_"));
+        } else if let Some(prefix) = REMOTE.iter().find_map(|(s, p)| {
+            location
+                .strip_prefix(s)
+                .filter(|r| r.starts_with("://"))
+                .map(|_| *p)
+        }) {
+            let env = std::env::vars().filter(|(k, _)| k.starts_with(prefix));
             return Self::open_remote(location, env);
         } else if location.contains("://") {
             return Err(invalid(
-                "supported schemes are file://, memory:// and s3://, or a plain path".into(),
+                "supported schemes are file://, memory://, s3://, gs:// and az://, or a plain \
+                 path"
+                    .into(),
             ));
         } else {
             std::path::PathBuf::from(location)
@@ -87,9 +109,10 @@ impl TableStore {
         })
     }
 
-    /// An object-store location (`s3://bucket/prefix`) with object_store's configuration
-    /// `options` (`aws_endpoint`, `aws_allow_http`, `aws_access_key_id`, ...; names in any case,
-    /// unknown ones ignored). [`TableStore::open`] passes the `AWS_*` environment variables.
+    /// An object-store location (`s3://bucket/prefix`, `gs://...`, `az://...`) with
+    /// object_store's configuration `options` (`aws_endpoint`, `aws_allow_http`,
+    /// `google_service_account`, `azure_storage_account_name`, ...; names in any case, unknown
+    /// ones ignored). [`TableStore::open`] passes the `AWS_*` environment variables.
     /// Nothing is contacted until the first read or write.
     pub fn open_remote<K: AsRef<str>, V: Into<String>>(
         location: &str,
@@ -257,6 +280,31 @@ impl TableStore {
             }
         }
         Ok(())
+    }
+
+    /// The size and version of the object at `rel` ([`Error::NotFound`] when there is none).
+    pub async fn head(&self, rel: &str) -> Result<ObjectInfo> {
+        let location = self.display(rel);
+        match self.store.head(&self.path(rel)?).await {
+            Ok(meta) => Ok(ObjectInfo {
+                size: meta.size,
+                version: meta
+                    .e_tag
+                    .unwrap_or_else(|| meta.last_modified.to_rfc3339()),
+            }),
+            Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound { location }),
+            Err(source) => Err(Error::ObjectStore { location, source }),
+        }
+    }
+
+    /// The bytes `range` of the object at `rel` (one ranged GET on an object store).
+    pub async fn get_range(&self, rel: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
+        let location = self.display(rel);
+        match self.store.get_range(&self.path(rel)?, range).await {
+            Ok(bytes) => Ok(bytes),
+            Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound { location }),
+            Err(source) => Err(Error::ObjectStore { location, source }),
+        }
     }
 
     /// Whether an object exists at `rel`.

@@ -37,12 +37,13 @@ mod io;
 pub mod layout;
 mod names;
 mod records;
+pub mod remote;
 mod schema;
 mod shard;
 mod validate;
 
 pub use columns::column;
-pub use io::{Table, TableStore, decode, encode};
+pub use io::{ObjectInfo, Table, TableStore, decode, encode};
 pub use layout::RunLayout;
 pub use names::{FailureStage, Preset, Split, Stage, UnknownName};
 pub use records::{

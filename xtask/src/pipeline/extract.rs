@@ -523,11 +523,8 @@ impl<'a> Job<'a> {
             let condition = condition.to_string();
             move |e: anyhow::Error| Stop::Skip(stage, condition, e)
         };
-        let audio = mir_audio::load(
-            std::path::Path::new(&track.audio_uri),
-            Some(self.sample_rate_hz),
-        )
-        .map_err(|e| skip(FailureStage::Decode, CLEAN)(e.into()))?;
+        let audio = mir_datasets::uri::load(&track.audio_uri, Some(self.sample_rate_hz))
+            .map_err(|e| skip(FailureStage::Decode, CLEAN)(e.into()))?;
         let mut out = Vec::new();
         for (condition, splits) in &self.deformations {
             if !splits.contains(&track.split) {
@@ -576,8 +573,8 @@ impl<'a> Job<'a> {
         if self.config.keep_audio || deformed {
             return None;
         }
-        let path = std::path::Path::new(&track.audio_uri);
-        let mut reader = mir_audio::AudioReader::open(path, Some(self.sample_rate_hz)).ok()?;
+        let mut reader =
+            mir_datasets::uri::open(&track.audio_uri, Some(self.sample_rate_hz)).ok()?;
         let long = reader
             .header_duration_s()
             .is_some_and(|d| d > self.config.stream_tracks_longer_than_s);

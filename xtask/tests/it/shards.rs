@@ -314,3 +314,123 @@ fn a_waiting_stage_starts_once_the_earlier_one_is_done() {
     );
     assert!(!quick.status.success());
 }
+
+#[test]
+fn a_dataset_on_s3_is_read_in_place_with_the_metrics_of_a_local_copy() {
+    let Some(s3) = mir_testkit::s3::S3::start("data") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synth");
+    mir_datasets::synth::render(&data, &mir_datasets::synth::SynthConfig::default()).unwrap();
+    std::fs::write(
+        data.join("audio/flute/flute-C4.wav"),
+        b"RIFF....WAVEnot really",
+    )
+    .unwrap();
+    // The dataset's files, copied to the bucket under the same relative paths.
+    let bucket = TableStore::open_remote(&s3.url("synth"), s3.options()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for entry in walk(&data) {
+        let rel = entry
+            .strip_prefix(&data)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        rt.block_on(bucket.put(&rel, std::fs::read(&entry).unwrap().into()))
+            .unwrap();
+    }
+    let yaml = VALID
+        .replace("    generate: synth_instruments\n", "")
+        .replace(
+            "linear: {type: linear}",
+            "linear: {type: linear, epochs: 20}",
+        );
+    let local_config = config(dir.path(), &yaml.replace("ROOT", &data.to_string_lossy()));
+    let local = dir.path().join("local");
+    let out = xtask(
+        &[
+            "experiment",
+            &local_config,
+            "--output",
+            local.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let remote_dir = dir.path().join("remote");
+    std::fs::create_dir_all(&remote_dir).unwrap();
+    let remote_config = config(&remote_dir, &yaml.replace("ROOT", &s3.url("synth")));
+    let run = dir.path().join("run");
+    let out = run_bin(
+        &experiment(&remote_config, &["--output", run.to_str().unwrap()]),
+        &s3.env(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store = |p: &Path| TableStore::open(p.to_str().unwrap()).unwrap();
+    assert!(
+        metrics_at(&store(&run)) == metrics_at(&store(&local)),
+        "metrics differ from the local copy's"
+    );
+    let tracks = super::read(
+        &store(&run),
+        "tracks/synth/instrument.parquet",
+        TableKind::Tracks,
+    );
+    let tracks = mir_table::read_tracks(&tracks).unwrap();
+    assert!(
+        tracks
+            .iter()
+            .all(|t| t.audio_uri.starts_with("s3://data/synth/audio/")),
+        "{:?}",
+        tracks[0]
+    );
+    assert!(
+        tracks
+            .iter()
+            .all(|t| t.duration_s > 0.9 || t.track_id == "audio/flute/flute-C4")
+    );
+    let failures = super::read(&store(&run), "failures.parquet", TableKind::Failures);
+    let failures = mir_table::read_failures(&failures).unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0]
+            .error
+            .contains("s3://data/synth/audio/flute/flute-C4.wav"),
+        "{}",
+        failures[0].error
+    );
+    // A listed object that is not on the bucket is named with its line.
+    rt.block_on(bucket.delete_prefix("audio/reed")).unwrap();
+    let out = run_bin(
+        &experiment(
+            &remote_config,
+            &["--output", dir.path().join("run2").to_str().unwrap()],
+        ),
+        &s3.env(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("s3://data/synth/audio/reed/"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
