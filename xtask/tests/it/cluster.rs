@@ -274,3 +274,33 @@ fn kubernetes_jobs_are_indexed_and_later_stages_wait() {
         assert!(out.status.success(), "{}", stderr(&out));
     }
 }
+
+/// Every shipped config loads and plans (the paper's grid: 6 tasks, 4 deformations and 5
+/// probes), and its Slurm scripts are generated.
+#[test]
+fn every_shipped_config_loads_and_its_jobs_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = std::fs::read_dir(root().join("configs")).unwrap().flatten();
+    let mut seen = Vec::new();
+    for entry in configs.filter(|e| e.path().extension().is_some_and(|x| x == "yml")) {
+        let path = entry.path();
+        let config =
+            xtask::config::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+        let plan = config.plan();
+        let jobs = xtask::cluster::Jobs::new(&path, &config, 4, Some("mir-ref".into())).unwrap();
+        let out = dir.path().join(&config.name);
+        let generated = xtask::cluster::slurm(&jobs, &Default::default(), &out).unwrap();
+        assert_eq!(generated.files.len(), 5);
+        if config.name == "paper" {
+            assert_eq!(plan.tasks.len(), 6);
+            assert_eq!(plan.deformations.len(), 4);
+            assert_eq!(plan.probes.len(), 5);
+        }
+        seen.push(config.name);
+    }
+    seen.sort();
+    assert!(
+        seen.contains(&"paper".to_string()) && seen.contains(&"quickstart".to_string()),
+        "{seen:?}"
+    );
+}
