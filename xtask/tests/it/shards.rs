@@ -114,8 +114,10 @@ fn three_workers_on_s3_then_the_finishing_run_equal_one_process() {
     );
     finish(spawn(&stage(&["--stage", "datasets"]), &env), "datasets");
 
-    // Shards 0 and 2 at once; shard 1 killed once its first chunk is saved.
-    let workers: Vec<Child> = ["0/3", "2/3"]
+    // Shards 0 and 2 at once, shard 0 twice by mistake; shard 1 killed once its first chunk is
+    // saved.
+    let started_shards = ["0/3", "0/3", "2/3"];
+    let workers: Vec<Child> = started_shards
         .iter()
         .map(|s| spawn(&stage(&["--stage", "extract", "--shard", s]), &env))
         .collect();
@@ -139,7 +141,7 @@ fn three_workers_on_s3_then_the_finishing_run_equal_one_process() {
     }
     killed.kill().unwrap(); // SIGKILL
     killed.wait().unwrap();
-    for (w, shard) in workers.into_iter().zip(["0/3", "2/3"]) {
+    for (w, shard) in workers.into_iter().zip(started_shards) {
         finish(w, shard);
     }
 
