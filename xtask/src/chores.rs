@@ -86,35 +86,71 @@ fn ensure_chromium() -> bool {
 }
 
 /// The Python tools of the tests, from a venv in mir-ref's cache: `moto_server` (a local S3
-/// server, `moto[server]`) and `kubernetes-validate` (the Kubernetes schemas). Each is pip
-/// installed the first time; where that fails the reason is printed and its tests skip, where
-/// it is there they must pass.
+/// server, `moto[server]`), `kubernetes-validate` (the Kubernetes schemas) and
+/// `azure-storage-blob` (to create Azurite's container); and Azurite (npm), a local Azure Blob
+/// Storage. Each is installed the first time; where that fails the reason is printed and its
+/// tests skip, where it is there they must pass.
 struct VenvTools {
     moto: Option<PathBuf>,
     kubernetes_validate: Option<PathBuf>,
+    /// `azurite-blob` and the venv's Python.
+    azure: Option<(PathBuf, PathBuf)>,
 }
 
 fn ensure_venv_tools() -> VenvTools {
-    let venv = mir_embed::onnx::runtime::cache_dir().join("venv");
+    let cache = mir_embed::onnx::runtime::cache_dir();
+    let venv = cache.join("venv");
     let bin = |name: &str| venv.join("bin").join(name);
-    let wanted = [
+    let python = bin("python");
+    let has_module = |m: &str| {
+        Command::new(&python)
+            .args(["-c", &format!("import {m}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let mut missing = Vec::new();
+    for (binary, package) in [
         ("moto_server", "moto[server]"),
         ("kubernetes-validate", "kubernetes-validate"),
-    ];
-    let missing: Vec<&str> = (wanted.iter())
-        .filter(|(b, _)| !bin(b).is_file())
-        .map(|(_, package)| *package)
-        .collect();
+    ] {
+        if !bin(binary).is_file() {
+            missing.push(package);
+        }
+    }
+    if !has_module("azure.storage.blob") {
+        missing.push("azure-storage-blob");
+    }
     if !missing.is_empty() {
         pip_install(&venv, &missing);
     }
     let found = |name: &str| bin(name).is_file().then(|| bin(name));
+    let azurite = ensure_azurite(&cache.join("npm"));
     VenvTools {
         moto: std::env::var_os("MIRREF_MOTO_SERVER")
             .map(PathBuf::from)
             .or_else(|| found("moto_server")),
         kubernetes_validate: found("kubernetes-validate"),
+        azure: azurite
+            .filter(|_| has_module("azure.storage.blob"))
+            .map(|a| (a, python.clone())),
     }
+}
+
+/// Azurite's `azurite-blob`, `npm install`ed under `prefix` the first time.
+fn ensure_azurite(prefix: &Path) -> Option<PathBuf> {
+    let exe = prefix.join("node_modules/.bin/azurite-blob");
+    if !exe.is_file() {
+        eprintln!("$ npm install --prefix {} azurite@3", prefix.display());
+        let status = Command::new("npm")
+            .args(["install", "--silent", "--prefix"])
+            .arg(prefix)
+            .arg("azurite@3")
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            eprintln!("warning: installing Azurite failed: the Azure tests will be skipped");
+        }
+    }
+    exe.is_file().then_some(exe)
 }
 
 /// Creates `venv` if needed and pip installs `packages` into it (a warning when it fails).
@@ -209,6 +245,7 @@ pub fn ci() -> Result<()> {
     // The object-store tests run against moto, a local S3 server, from a venv of the cache.
     let tools = ensure_venv_tools();
     let moto = tools.moto;
+    let azure = tools.azure;
     // The cluster tests submit to a real single-node Slurm.
     let slurm = ensure_slurm();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -232,6 +269,15 @@ pub fn ci() -> Result<()> {
                     .kubernetes_validate
                     .iter()
                     .map(|k| ("MIRREF_K8S_VALIDATE", k)),
+            )
+            .env(
+                "MIRREF_REQUIRE_AZURE",
+                if azure.is_some() { "1" } else { "0" },
+            )
+            .envs(
+                azure
+                    .iter()
+                    .flat_map(|(a, p)| [("MIRREF_AZURITE", a), ("MIRREF_AZURE_PYTHON", p)]),
             )
             .status()
             .with_context(|| format!("running cargo {}", args[0]))?;

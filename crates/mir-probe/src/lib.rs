@@ -81,8 +81,9 @@ pub enum Backend {
     Ndarray,
     /// burn's pure-Rust flex backend (CPU).
     Flex,
-    /// burn-wgpu: a GPU through Vulkan, Metal or DirectX (or Mesa's lavapipe on a CPU); needs
-    /// this crate's `gpu` feature (`cargo xtask --features gpu` builds the pipeline with it).
+    /// burn-wgpu: a GPU through Vulkan, Metal, DirectX or OpenGL; a machine with no GPU (only a
+    /// CPU rasterizer such as Mesa's lavapipe) is an error. Needs this crate's `gpu` feature
+    /// (`cargo run -p xtask --features gpu` builds the pipeline with it).
     Wgpu,
 }
 

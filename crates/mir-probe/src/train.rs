@@ -197,10 +197,55 @@ fn device(backend: Backend) -> Result<Device> {
         Backend::Ndarray => Ok(Device::ndarray()),
         Backend::Flex => Ok(Device::flex()),
         #[cfg(feature = "gpu")]
-        Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        Backend::Wgpu => match gpu() {
+            Ok(_) => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+            Err(reason) => Err(Error::InvalidConfig(reason.clone())),
+        },
         #[cfg(not(feature = "gpu"))]
         Backend::Wgpu => Err(Error::InvalidConfig(crate::NO_GPU.into())),
     }
+}
+
+/// The GPU wgpu finds (its name and graphics API), looked for once; the error when it finds
+/// only CPU adapters (Mesa's lavapipe or llvmpipe) or none: `backend: wgpu` asks for a GPU and
+/// never trains on a CPU rasterizer instead.
+#[cfg(feature = "gpu")]
+fn gpu() -> &'static std::result::Result<String, String> {
+    static FOUND: std::sync::OnceLock<std::result::Result<String, String>> =
+        std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        let backends = wgpu::Backends::all();
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let adapters: Vec<wgpu::AdapterInfo> =
+            futures::executor::block_on(instance.enumerate_adapters(backends))
+                .iter()
+                .map(wgpu::Adapter::get_info)
+                .collect();
+        let describe =
+            |a: &wgpu::AdapterInfo| format!("{} ({:?}, {:?})", a.name, a.backend, a.device_type);
+        match adapters
+            .iter()
+            .find(|a| a.device_type != wgpu::DeviceType::Cpu)
+        {
+            Some(gpu) => Ok(describe(gpu)),
+            None => {
+                let found = match adapters.is_empty() {
+                    true => "no adapter at all".to_string(),
+                    false => format!(
+                        "only {}",
+                        adapters.iter().map(describe).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                Err(format!(
+                    "`backend: wgpu` asks for a GPU, and wgpu finds {found}: there is no GPU to \
+                     train on (train on the CPU with `backend: ndarray` or `flex`)"
+                ))
+            }
+        }
+    })
 }
 
 fn to_vec(t: Tensor<2>) -> Result<Vec<f32>> {

@@ -5,6 +5,7 @@
 //! - [`browser`]: a minimal DevTools-protocol client that drives Debian's headless chromium
 //!   (mir-report's confusion pages and the quickstart's report are checked in a real browser).
 //! - [`s3`]: a local S3 server (moto) with a bucket, for object-store run directories.
+//! - [`azure`]: a local Azure Blob Storage (Azurite) with a container, likewise.
 //! - [`assert_table_text`]: a table compared as text, as DataFusion's `assert_batches_eq!`, so a
 //!   failure can be pasted back into the test.
 //!
@@ -30,6 +31,7 @@
 //! ");
 //! ```
 
+pub mod azure;
 pub mod browser;
 pub mod s3;
 

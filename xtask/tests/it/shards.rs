@@ -436,3 +436,33 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A whole experiment into a run directory on Azure Blob Storage (a local Azurite), then a
+/// rerun that reuses everything.
+#[test]
+fn a_run_directory_on_azure() {
+    let Some(azure) = mir_testkit::azure::Azurite::start("runs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = VALID.replace(
+        "linear: {type: linear}",
+        "linear: {type: linear, epochs: 5}",
+    );
+    let config = super::load(dir.path(), &yaml).unwrap();
+    let store = TableStore::open_remote(&azure.url("runs/t"), azure.options()).unwrap();
+    let first = super::run_in(&config, &store);
+    assert!(!metrics_at(&store).is_empty());
+    let again = super::run_in(&config, &store);
+    assert!(
+        again.stages.contains("| embed synth/logmel (cached) |"),
+        "{}",
+        again.stages
+    );
+    assert!(
+        again.stages.contains("| train 0 probes (1 cached) |"),
+        "{}",
+        again.stages
+    );
+    assert_eq!(first.table, again.table);
+}
