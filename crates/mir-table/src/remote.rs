@@ -94,7 +94,7 @@ fn block_on<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> R
     })
 }
 
-/// An object read by ranged GETs of [`BLOCK`] bytes, as a file would be.
+/// An object read by ranged GETs of 1 MiB, as a file would be.
 pub struct ObjectReader {
     url: String,
     store: TableStore,
