@@ -226,7 +226,12 @@ impl<'a> Job<'a> {
             match self.done_shard(&parts, shard, tracks).await {
                 Some(done) => all.extend(done),
                 None if sharding == Sharding::Require => missing.push(shard),
-                None => all.extend(self.shard(&parts, shard, tracks).await?),
+                None => {
+                    if count > 1 {
+                        self.warn_undone(shard, tracks);
+                    }
+                    all.extend(self.shard(&parts, shard, tracks).await?);
+                }
             }
         }
         if !missing.is_empty() {
@@ -312,6 +317,21 @@ impl<'a> Job<'a> {
     /// Tracks per saved chunk.
     fn chunk_tracks(&self) -> usize {
         self.config.checkpoint_tracks.max(1)
+    }
+
+    /// A finishing run says which shard no worker finished, and its tracks, before doing it.
+    fn warn_undone(&self, shard: Shard, tracks: &[Track]) {
+        let owned = owned(shard, tracks);
+        let ids: Vec<&str> = owned.iter().take(5).map(|t| t.track_id.as_str()).collect();
+        let more = if owned.len() > 5 { ", ..." } else { "" };
+        tracing::warn!(
+            "embeddings of dataset `{}` by model `{}`: shard {shard} was not done by a worker; \
+             extracting its {} tracks here ({}{more})",
+            self.dataset,
+            self.model_name,
+            owned.len(),
+            ids.join(", ")
+        );
     }
 
     /// Which shards are not done, and their tracks.

@@ -466,3 +466,44 @@ fn a_run_directory_on_azure() {
     );
     assert_eq!(first.table, again.table);
 }
+
+/// A plain run after some workers finishes the shard none did, saying which and its tracks,
+/// with the metrics of one process.
+#[test]
+fn a_finishing_run_names_the_shard_no_worker_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synth");
+    mir_datasets::synth::render(&data, &mir_datasets::synth::SynthConfig::default()).unwrap();
+    let yaml = VALID.replace("ROOT", &data.to_string_lossy()).replace(
+        "linear: {type: linear}",
+        "linear: {type: linear, epochs: 10}",
+    );
+    let path = config(dir.path(), &yaml);
+    let whole = dir.path().join("whole");
+    let out = xtask(
+        &["experiment", &path, "--output", whole.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = dir.path().join("run");
+    let env = vec![("MIR_OUTPUT".to_string(), run.display().to_string())];
+    finish(
+        spawn(&experiment(&path, &["--stage", "datasets"]), &env),
+        "datasets",
+    );
+    finish(
+        spawn(
+            &experiment(&path, &["--stage", "extract", "--shard", "0/2"]),
+            &env,
+        ),
+        "0/2",
+    );
+    let log = finish(spawn(&experiment(&path, &[]), &env), "finishing run");
+    assert!(
+        log.contains("shard 1/2 was not done by a worker; extracting its"),
+        "{log}"
+    );
+    assert!(log.contains("tracks here (audio/"), "{log}");
+    let store = |p: &Path| TableStore::open(p.to_str().unwrap()).unwrap();
+    assert!(metrics_at(&store(&run)) == metrics_at(&store(&whole)));
+}
