@@ -59,7 +59,7 @@ pub fn track_duration_s(path: &Path) -> f64 {
     })
 }
 
-/// Decodes `path` (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A), mixes it down to mono and resamples it
+/// Decodes `path` (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, Sun AU), mixes it down to mono and resamples it
 /// to `sample_rate_hz` (`None` keeps the file's rate). For long files, [`AudioReader`] reads
 /// the same samples block by block.
 ///
@@ -141,6 +141,11 @@ const CHUNK: usize = 1024;
 impl AudioReader {
     /// Opens `path` for reading at `sample_rate_hz` (`None`: the file's rate).
     pub fn open(path: &Path, sample_rate_hz: Option<u32>) -> Result<Self> {
+        if crate::au::is_au(path) {
+            let bytes = std::fs::read(path).map_err(|e| Error::decode(path, e))?;
+            let wav = crate::au::to_wav(&bytes, path)?;
+            return Self::from_source(Box::new(std::io::Cursor::new(wav)), path, sample_rate_hz);
+        }
         let file = std::fs::File::open(path).map_err(|e| Error::decode(path, e))?;
         Self::from_source(Box::new(file), path, sample_rate_hz)
     }

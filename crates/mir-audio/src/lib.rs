@@ -25,6 +25,7 @@
 //! assert_eq!(loudest, (440.0_f32 * 1024.0 / 16_000.0).round() as usize); // bin of 440 Hz
 //! ```
 
+mod au;
 mod decode;
 mod resample;
 pub mod spectral;
