@@ -191,7 +191,7 @@ mod tests {
                     let t = i as f64 / f64::from(rate);
                     let l =
                         (0.6 * (std::f64::consts::TAU * 440.0 * t).sin() * f64::from(peak)) as i32;
-                    let r = ((i * 7919) % (2 * peak as usize) as usize) as i32 - peak;
+                    let r = ((i * 7919) % (2 * peak as usize)) as i32 - peak;
                     [l, r]
                 })
                 .collect();
