@@ -269,6 +269,7 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
     let vocalset = fixtures::vocalset(&dir("vocalset"))?;
     let (beatport, usable) = fixtures::beatport(&dir("beatport_key"))?;
     let (test, train) = fixtures::giantsteps(&dir("giantsteps_key"))?;
+    let gtzan = fixtures::gtzan(&dir("gtzan"), 1.0, false)?;
     Ok(vec![
         fixture("synth", format!("{synth} files")),
         fixture("tinysol", format!("{tinysol} files")),
@@ -281,5 +282,6 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
             "giantsteps_key",
             format!("{test} test and {train} training tracks"),
         ),
+        fixture("gtzan", format!("{gtzan} files of 1 s")),
     ])
 }

@@ -236,6 +236,40 @@ mod tests {
                 );
                 assert!(!a.samples.is_empty());
             }
+            sox_twins(&wav, dir.path(), bits);
+        }
+    }
+
+    /// Where sox is installed: its AU of the same WAV decodes alike, and its mu-law and A-law
+    /// AU files decode as its mu-law and A-law WAV files do (read by symphonia).
+    fn sox_twins(wav: &Path, dir: &Path, bits: u16) {
+        use std::ffi::OsStr;
+        let sox = |args: &[&OsStr]| std::process::Command::new("sox").args(args).status();
+        let out = |name: &str| dir.join(format!("{bits}{name}"));
+        let pcm = out("sox.au");
+        if !sox(&[wav.as_os_str(), pcm.as_os_str()]).is_ok_and(|s| s.success()) {
+            eprintln!("skipped: no sox");
+            return;
+        }
+        let samples = |p: &Path| crate::load(p, None).unwrap().samples;
+        assert!(
+            samples(&pcm) == samples(wav),
+            "sox's AU differs from the WAV"
+        );
+        for law in ["u-law", "a-law"] {
+            let (au, twin) = (out(&format!("{law}.au")), out(&format!("{law}.wav")));
+            for file in [&au, &twin] {
+                // No dither: both files hold the same codes.
+                let args: [&OsStr; 5] = [
+                    "-D".as_ref(),
+                    wav.as_os_str(),
+                    "-e".as_ref(),
+                    law.as_ref(),
+                    file.as_os_str(),
+                ];
+                assert!(sox(&args).unwrap().success());
+            }
+            assert!(samples(&au) == samples(&twin), "{law}: AU and WAV differ");
         }
     }
 

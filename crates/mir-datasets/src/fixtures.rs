@@ -389,3 +389,53 @@ pub fn giantsteps(root: &Path) -> Result<(usize, usize)> {
     write(&mtg.join("annotations/annotations.txt"), table)?;
     Ok((test, usable))
 }
+
+/// GTZAN's archive layout, `genres/<genre>/<genre>.000NN.wav` for all 1,000 names (so the
+/// fault-filtered split finds every listed file), each `seconds` long at 22,050 Hz: a genre is a
+/// timbre, each file one of 36 notes that every genre plays. With `au`, Sun `.au` files (16-bit
+/// PCM) instead, as older copies ship. Returns the number of files.
+pub fn gtzan(root: &Path, seconds: f32, au: bool) -> Result<usize> {
+    let sr = 22_050;
+    for (g, genre) in crate::gtzan::GENRES.iter().enumerate() {
+        let character = Timbre {
+            brightness: 0.25 + 0.07 * g as f32,
+            even: if g % 2 == 0 { 1.0 } else { 0.3 },
+            formant_hz: 400.0 + 250.0 * g as f32,
+            formant_gain: 2.0,
+            attack: 0.002 + 0.004 * (g % 3) as f32,
+            noise: 0.02 * (g % 4) as f32,
+        };
+        for n in 0..100u32 {
+            // Every genre plays the same notes: only the timbre tells genres apart.
+            let freq = midi_hz(40 + ((n * 7) % 36) as i32);
+            let samples = timbre(
+                freq,
+                seconds,
+                sr,
+                &character,
+                u64::from(n) + 1000 * g as u64,
+            );
+            let name = format!("{genre}.{n:05}");
+            let dir = root.join("genres").join(genre);
+            match au {
+                true => write(&dir.join(format!("{name}.au")), au_bytes(&samples, sr))?,
+                false => wav(&dir.join(format!("{name}.wav")), &samples, sr)?,
+            }
+        }
+    }
+    Ok(1000)
+}
+
+/// A mono 16-bit PCM Sun AU file (the 24-byte big-endian header, then big-endian samples),
+/// quantised as [`crate::audio::wav_bytes`] quantises.
+pub fn au_bytes(samples: &[f32], sr: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + 2 * samples.len());
+    let size = (2 * samples.len()) as u32;
+    for word in [0x2e73_6e64u32, 24, size, 3, sr, 1] {
+        out.extend(word.to_be_bytes());
+    }
+    for s in samples {
+        out.extend(((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_be_bytes());
+    }
+    out
+}

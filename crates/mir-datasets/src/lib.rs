@@ -37,6 +37,7 @@ pub use mir_audio as audio;
 pub mod custom;
 pub mod download;
 pub mod fixtures;
+pub mod gtzan;
 pub mod keys;
 pub mod split;
 pub mod synth;
@@ -169,6 +170,8 @@ pub enum DatasetConfig {
     BeatportKey(keys::BeatportConfig),
     /// GiantSteps key (test) with GiantSteps MTG key (train).
     GiantstepsKey(keys::GiantStepsConfig),
+    /// GTZAN genre, on the fault-filtered split.
+    Gtzan(gtzan::GtzanConfig),
 }
 
 impl DatasetConfig {
@@ -179,6 +182,7 @@ impl DatasetConfig {
             DatasetConfig::Tinysol(c) => tinysol::task_names(c),
             DatasetConfig::Vocalset(c) => vocalset::task_names(c),
             DatasetConfig::BeatportKey(_) | DatasetConfig::GiantstepsKey(_) => vec!["key".into()],
+            DatasetConfig::Gtzan(_) => vec!["genre".into()],
         }
     }
 
@@ -190,6 +194,7 @@ impl DatasetConfig {
             DatasetConfig::Vocalset(c) => &c.root,
             DatasetConfig::BeatportKey(c) => &c.root,
             DatasetConfig::GiantstepsKey(c) => &c.root,
+            DatasetConfig::Gtzan(c) => &c.root,
         }
     }
 
@@ -203,6 +208,7 @@ impl DatasetConfig {
             DatasetConfig::Vocalset(c) => &mut c.root,
             DatasetConfig::BeatportKey(c) => &mut c.root,
             DatasetConfig::GiantstepsKey(c) => &mut c.root,
+            DatasetConfig::Gtzan(c) => &mut c.root,
         }]
     }
 
@@ -215,6 +221,7 @@ impl DatasetConfig {
             DatasetConfig::Vocalset(c) => vocalset::prepare(c, options),
             DatasetConfig::BeatportKey(c) => keys::prepare_beatport(c, options),
             DatasetConfig::GiantstepsKey(c) => keys::prepare_giantsteps(c),
+            DatasetConfig::Gtzan(c) => gtzan::prepare(c, options),
         }
     }
 
@@ -226,6 +233,7 @@ impl DatasetConfig {
             DatasetConfig::Vocalset(c) => vocalset::load(dataset, c, seed),
             DatasetConfig::BeatportKey(c) => Ok(vec![keys::load_beatport(dataset, c, seed)?]),
             DatasetConfig::GiantstepsKey(c) => Ok(vec![keys::load_giantsteps(dataset, c, seed)?]),
+            DatasetConfig::Gtzan(c) => gtzan::load(c),
         }
     }
 }

@@ -12,7 +12,7 @@ use mir_table::Split;
 
 use crate::server::Server;
 
-fn options() -> Options {
+pub fn options() -> Options {
     Options {
         attempts: 2,
         backoff: Duration::from_millis(10),
@@ -21,21 +21,21 @@ fn options() -> Options {
     }
 }
 
-fn config<T: serde::de::DeserializeOwned>(yaml: &str, root: &Path) -> T {
+pub fn config<T: serde::de::DeserializeOwned>(yaml: &str, root: &Path) -> T {
     let yaml = yaml.replace("ROOT", &root.to_string_lossy());
     serde_yaml::from_str(&yaml).unwrap()
 }
 
-fn by_task(tasks: Vec<TaskTracks>) -> BTreeMap<String, TaskTracks> {
+pub fn by_task(tasks: Vec<TaskTracks>) -> BTreeMap<String, TaskTracks> {
     tasks.into_iter().map(|t| (t.task.clone(), t)).collect()
 }
 
-fn split_sizes(t: &TaskTracks) -> (usize, usize, usize) {
+pub fn split_sizes(t: &TaskTracks) -> (usize, usize, usize) {
     let n = |s: Split| t.tracks.iter().filter(|x| x.split == s).count();
     (n(Split::Train), n(Split::Validation), n(Split::Test))
 }
 
-fn label<'a>(t: &'a TaskTracks, track_id: &str) -> &'a str {
+pub fn label<'a>(t: &'a TaskTracks, track_id: &str) -> &'a str {
     &t.tracks
         .iter()
         .find(|x| x.track_id == track_id)

@@ -4,5 +4,6 @@
 mod audio;
 mod download;
 mod encode;
+mod gtzan;
 mod handlers;
 mod server;
