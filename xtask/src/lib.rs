@@ -270,6 +270,7 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
     let (beatport, usable) = fixtures::beatport(&dir("beatport_key"))?;
     let (test, train) = fixtures::giantsteps(&dir("giantsteps_key"))?;
     let gtzan = fixtures::gtzan(&dir("gtzan"), 1.0, false)?;
+    let nsynth = fixtures::nsynth(&dir("nsynth"), 48)?;
     Ok(vec![
         fixture("synth", format!("{synth} files")),
         fixture("tinysol", format!("{tinysol} files")),
@@ -283,5 +284,6 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
             format!("{test} test and {train} training tracks"),
         ),
         fixture("gtzan", format!("{gtzan} files of 1 s")),
+        fixture("nsynth", format!("{nsynth} notes in three splits")),
     ])
 }

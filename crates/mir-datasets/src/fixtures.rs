@@ -439,3 +439,96 @@ pub fn au_bytes(samples: &[f32], sr: u32) -> Vec<u8> {
     }
     out
 }
+
+/// NSynth's layout, `nsynth-{train,valid,test}/examples.json` and `audio/<note_str>.wav`, with
+/// `per_split` notes in each split (16 kHz, 0.25 s): `examples.json` written as the dataset's
+/// own (Python 2's `json.dump(indent=4)`: the file's key order, a space before each line
+/// break), every split with instruments of its own, one note below MIDI 21 per split, and
+/// notes with no quality. Returns the number of notes.
+pub fn nsynth(root: &Path, per_split: usize) -> Result<usize> {
+    const FAMILIES: [&str; 4] = ["bass", "keyboard", "string", "vocal"];
+    const SOURCES: [&str; 3] = ["acoustic", "electronic", "synthetic"];
+    let sr = 16_000;
+    let mut n = 0;
+    for (s, split) in ["nsynth-train", "nsynth-valid", "nsynth-test"]
+        .iter()
+        .enumerate()
+    {
+        let mut entries = Vec::new();
+        for k in 0..per_split {
+            let (f, src) = (k % FAMILIES.len(), (k / FAMILIES.len()) % SOURCES.len());
+            let instrument = 100 * s + k % 8;
+            let pitch = if k == 0 { 9 } else { 21 + (k * 13) % 88 };
+            let velocity = [25, 50, 75, 100, 127][k % 5];
+            let name = format!(
+                "{}_{}_{instrument:03}-{pitch:03}-{velocity:03}",
+                FAMILIES[f], SOURCES[src]
+            );
+            let qualities: Vec<usize> =
+                (0..10).filter(|q| k % 3 != 0 && (k + q) % 4 == 0).collect();
+            let brightness = 0.2 + 0.15 * f as f32;
+            let tone = note(midi_hz(pitch as i32), 0.25, sr, brightness);
+            wav(
+                &root.join(split).join("audio").join(format!("{name}.wav")),
+                &tone,
+                sr,
+            )?;
+            entries.push(nsynth_entry(
+                &name, k, pitch, velocity, instrument, f, src, &qualities,
+            ));
+            n += 1;
+        }
+        let json = format!("{{\n{}\n}}\n", entries.join(", \n"));
+        write(&root.join(split).join("examples.json"), json)?;
+    }
+    Ok(n)
+}
+
+/// One `examples.json` entry in the dataset's key order and layout.
+#[allow(clippy::too_many_arguments, reason = "the fields of one entry")]
+fn nsynth_entry(
+    name: &str,
+    note: usize,
+    pitch: usize,
+    velocity: usize,
+    instrument: usize,
+    family: usize,
+    source: usize,
+    qualities: &[usize],
+) -> String {
+    const FAMILIES: [&str; 4] = ["bass", "keyboard", "string", "vocal"];
+    const FAMILY_IDS: [usize; 4] = [0, 4, 8, 10];
+    const SOURCES: [&str; 3] = ["acoustic", "electronic", "synthetic"];
+    let bits: Vec<String> = (0..10)
+        .map(|q| format!("            {}", u8::from(qualities.contains(&q))))
+        .collect();
+    let names: Vec<String> = qualities
+        .iter()
+        .map(|q| format!("            \"{}\"", crate::nsynth::QUALITIES[*q]))
+        .collect();
+    let list = |items: &[String]| match items.is_empty() {
+        true => "[]".to_string(),
+        false => format!("[\n{}\n        ]", items.join(", \n")),
+    };
+    let instrument_str = name
+        .rsplit_once('-')
+        .and_then(|(a, _)| a.rsplit_once('-'))
+        .map_or(name, |(a, _)| a);
+    let fields = [
+        format!("\"qualities\": {}", list(&bits)),
+        format!("\"pitch\": {pitch}"),
+        format!("\"note\": {}", 200_000 + note),
+        format!("\"instrument_source_str\": \"{}\"", SOURCES[source]),
+        format!("\"velocity\": {velocity}"),
+        format!("\"instrument_str\": \"{instrument_str}\""),
+        format!("\"instrument\": {instrument}"),
+        "\"sample_rate\": 16000".to_string(),
+        format!("\"qualities_str\": {}", list(&names)),
+        format!("\"instrument_source\": {source}"),
+        format!("\"note_str\": \"{name}\""),
+        format!("\"instrument_family\": {}", FAMILY_IDS[family]),
+        format!("\"instrument_family_str\": \"{}\"", FAMILIES[family]),
+    ];
+    let body: Vec<String> = fields.iter().map(|f| format!("        {f}")).collect();
+    format!("    \"{name}\": {{\n{}\n    }}", body.join(", \n"))
+}

@@ -39,6 +39,7 @@ pub mod download;
 pub mod fixtures;
 pub mod gtzan;
 pub mod keys;
+pub mod nsynth;
 pub mod split;
 pub mod synth;
 pub mod tinysol;
@@ -172,6 +173,8 @@ pub enum DatasetConfig {
     GiantstepsKey(keys::GiantStepsConfig),
     /// GTZAN genre, on the fault-filtered split.
     Gtzan(gtzan::GtzanConfig),
+    /// NSynth: instrument family and source, pitch, qualities.
+    Nsynth(nsynth::NsynthConfig),
 }
 
 impl DatasetConfig {
@@ -183,6 +186,7 @@ impl DatasetConfig {
             DatasetConfig::Vocalset(c) => vocalset::task_names(c),
             DatasetConfig::BeatportKey(_) | DatasetConfig::GiantstepsKey(_) => vec!["key".into()],
             DatasetConfig::Gtzan(_) => vec!["genre".into()],
+            DatasetConfig::Nsynth(c) => nsynth::task_names(c),
         }
     }
 
@@ -195,6 +199,7 @@ impl DatasetConfig {
             DatasetConfig::BeatportKey(c) => &c.root,
             DatasetConfig::GiantstepsKey(c) => &c.root,
             DatasetConfig::Gtzan(c) => &c.root,
+            DatasetConfig::Nsynth(c) => &c.root,
         }
     }
 
@@ -209,6 +214,7 @@ impl DatasetConfig {
             DatasetConfig::BeatportKey(c) => &mut c.root,
             DatasetConfig::GiantstepsKey(c) => &mut c.root,
             DatasetConfig::Gtzan(c) => &mut c.root,
+            DatasetConfig::Nsynth(c) => &mut c.root,
         }]
     }
 
@@ -222,6 +228,7 @@ impl DatasetConfig {
             DatasetConfig::BeatportKey(c) => keys::prepare_beatport(c, options),
             DatasetConfig::GiantstepsKey(c) => keys::prepare_giantsteps(c),
             DatasetConfig::Gtzan(c) => gtzan::prepare(c, options),
+            DatasetConfig::Nsynth(c) => nsynth::prepare(c, options),
         }
     }
 
@@ -234,6 +241,7 @@ impl DatasetConfig {
             DatasetConfig::BeatportKey(c) => Ok(vec![keys::load_beatport(dataset, c, seed)?]),
             DatasetConfig::GiantstepsKey(c) => Ok(vec![keys::load_giantsteps(dataset, c, seed)?]),
             DatasetConfig::Gtzan(c) => gtzan::load(c),
+            DatasetConfig::Nsynth(c) => nsynth::load(c),
         }
     }
 }

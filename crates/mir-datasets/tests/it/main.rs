@@ -6,4 +6,5 @@ mod download;
 mod encode;
 mod gtzan;
 mod handlers;
+mod nsynth;
 mod server;
