@@ -532,3 +532,67 @@ fn nsynth_entry(
     let body: Vec<String> = fields.iter().map(|f| format!("        {f}")).collect();
     format!("    \"{name}\": {{\n{}\n    }}", body.join(", \n"))
 }
+
+/// emoMusic's annotation CSVs and `clips_45seconds/<id>.mp3` (1 s, 44.1 kHz mono, 64 kbit/s):
+/// `songs` songs by artists of three songs each, every fourth artist in MediaEval's evaluation
+/// set; `songs_info.csv` quoted with TABs inside the values and minutes.seconds times with one
+/// second digit (`0.2`), as the real file; static ratings that follow the clip's brightness
+/// (arousal) and register (valence). Returns the number of songs.
+pub fn emomusic(root: &Path, songs: usize) -> Result<usize> {
+    let mut info = String::from(
+        "\"song_id\",\"file_name\",\"Artist\",\"Song title\",\"start of the segment (min.sec)\",\
+         \"end of the segment (min.sec)\",\"Genre\",\"Mediaeval 2013 set\"\n",
+    );
+    let mut ratings = String::from("song_id,mean_arousal,std_arousal,mean_valence,std_valence\n");
+    let header: Vec<String> = (0..61)
+        .map(|k| format!("sample_{}ms", 15_000 + 500 * k))
+        .collect();
+    let mut continuous = format!("song_id,{}\n", header.join(","));
+    for k in 0..songs {
+        let id = 2 + 3 * k; // ids with gaps, not zero-padded
+        let artist_index = k / 3;
+        let artist = format!(
+            "The {} Band{}",
+            ["Blue", "Red", "Jazz", "Folk", "Pop"][artist_index % 5],
+            artist_index
+        );
+        let set = if artist_index % 4 == 3 {
+            "evaluation"
+        } else {
+            "development"
+        };
+        let (start, end) = if k % 2 == 0 {
+            ("0.2", "1.5")
+        } else {
+            ("0.48", "1.33")
+        };
+        info.push_str(&format!(
+            "{id},\"\t{id}.mp3\",\"{artist}\t\",\"\tSong {k}\t\",\"\t{start}\t\",\"\t{end}\t\",\"\tBlues\t\",\"{set}\"\n"
+        ));
+        let (brightness, midi) = (0.15 + 0.05 * (k % 10) as f32, 45 + ((k * 5) % 24) as i32);
+        let arousal = 2.0 + 6.0 * (k % 10) as f32 / 9.0;
+        let valence = 2.0 + 6.0 * ((k * 5) % 24) as f32 / 23.0;
+        ratings.push_str(&format!("{id},{arousal:.5},0.9,{valence:.5},0.8\n"));
+        let values: Vec<String> = (0..61)
+            .map(|_| format!("{:.3}", (arousal - 5.0) / 4.0))
+            .collect();
+        continuous.push_str(&format!("{id},{}\n", values.join(",")));
+        let clip = note(midi_hz(midi), 1.0, 44_100, brightness);
+        mp3(
+            &root.join("clips_45seconds").join(format!("{id}.mp3")),
+            &clip,
+            44_100,
+        )?;
+    }
+    write(&root.join("songs_info.csv"), info)?;
+    write(&root.join("static_annotations.csv"), ratings)?;
+    for name in [
+        "arousal_cont_average",
+        "arousal_cont_std",
+        "valence_cont_average",
+        "valence_cont_std",
+    ] {
+        write(&root.join(format!("{name}.csv")), &continuous)?;
+    }
+    Ok(songs)
+}

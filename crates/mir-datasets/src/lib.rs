@@ -36,6 +36,7 @@
 pub use mir_audio as audio;
 pub mod custom;
 pub mod download;
+pub mod emomusic;
 pub mod fixtures;
 pub mod gtzan;
 pub mod keys;
@@ -175,6 +176,8 @@ pub enum DatasetConfig {
     Gtzan(gtzan::GtzanConfig),
     /// NSynth: instrument family and source, pitch, qualities.
     Nsynth(nsynth::NsynthConfig),
+    /// emoMusic: arousal and valence regression.
+    Emomusic(emomusic::EmoMusicConfig),
 }
 
 impl DatasetConfig {
@@ -187,6 +190,7 @@ impl DatasetConfig {
             DatasetConfig::BeatportKey(_) | DatasetConfig::GiantstepsKey(_) => vec!["key".into()],
             DatasetConfig::Gtzan(_) => vec!["genre".into()],
             DatasetConfig::Nsynth(c) => nsynth::task_names(c),
+            DatasetConfig::Emomusic(c) => emomusic::task_names(c),
         }
     }
 
@@ -200,6 +204,7 @@ impl DatasetConfig {
             DatasetConfig::GiantstepsKey(c) => &c.root,
             DatasetConfig::Gtzan(c) => &c.root,
             DatasetConfig::Nsynth(c) => &c.root,
+            DatasetConfig::Emomusic(c) => &c.root,
         }
     }
 
@@ -215,6 +220,7 @@ impl DatasetConfig {
             DatasetConfig::GiantstepsKey(c) => &mut c.root,
             DatasetConfig::Gtzan(c) => &mut c.root,
             DatasetConfig::Nsynth(c) => &mut c.root,
+            DatasetConfig::Emomusic(c) => &mut c.root,
         }]
     }
 
@@ -229,6 +235,7 @@ impl DatasetConfig {
             DatasetConfig::GiantstepsKey(c) => keys::prepare_giantsteps(c),
             DatasetConfig::Gtzan(c) => gtzan::prepare(c, options),
             DatasetConfig::Nsynth(c) => nsynth::prepare(c, options),
+            DatasetConfig::Emomusic(c) => emomusic::prepare(c, options),
         }
     }
 
@@ -242,6 +249,7 @@ impl DatasetConfig {
             DatasetConfig::GiantstepsKey(c) => Ok(vec![keys::load_giantsteps(dataset, c, seed)?]),
             DatasetConfig::Gtzan(c) => gtzan::load(c),
             DatasetConfig::Nsynth(c) => nsynth::load(c),
+            DatasetConfig::Emomusic(c) => emomusic::load(c),
         }
     }
 }

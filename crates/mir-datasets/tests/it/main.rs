@@ -3,6 +3,7 @@
 
 mod audio;
 mod download;
+mod emomusic;
 mod encode;
 mod gtzan;
 mod handlers;
