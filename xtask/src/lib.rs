@@ -271,6 +271,7 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
     let (test, train) = fixtures::giantsteps(&dir("giantsteps_key"))?;
     let gtzan = fixtures::gtzan(&dir("gtzan"), 1.0, false)?;
     let nsynth = fixtures::nsynth(&dir("nsynth"), 48)?;
+    let emomusic = fixtures::emomusic(&dir("emomusic"), 120)?;
     Ok(vec![
         fixture("synth", format!("{synth} files")),
         fixture("tinysol", format!("{tinysol} files")),
@@ -285,5 +286,6 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
         ),
         fixture("gtzan", format!("{gtzan} files of 1 s")),
         fixture("nsynth", format!("{nsynth} notes in three splits")),
+        fixture("emomusic", format!("{emomusic} songs")),
     ])
 }
