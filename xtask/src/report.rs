@@ -121,9 +121,13 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
     };
     let markdown = write_tables(&mut out, &mut index, name, &metrics, options).await?;
     let (runs, logs) = read_runs(store, &metrics).await?;
-    let figures = figures(&metrics, &deformations, metric, &logs);
-    let plots = write_plots(&mut out, &mut index, figures).await?;
     let tracks = read_tracks_tables(store).await?;
+    let mut figures = figures(&metrics, &deformations, metric, &logs);
+    figures.push((
+        "Regression: predicted against true",
+        scatters(&runs, &tracks),
+    ));
+    let plots = write_plots(&mut out, &mut index, figures).await?;
     let mut media = MediaMaker::new(store, options.spectrogram_tracks);
     let pages = write_pages(
         &mut out,
@@ -286,6 +290,46 @@ fn figures(
         ("Per layer", plot::per_layer(metrics, metric)),
         ("Training curves", training),
     ]
+}
+
+/// A scatter of predicted against true values per regression run, test tracks on clean audio;
+/// a target is named by its task when there is one, else `task[k]`.
+fn scatters(
+    runs: &[ProbeRun],
+    tracks: &BTreeMap<(String, String), Vec<Track>>,
+) -> Vec<(String, Figure)> {
+    let mut out = Vec::new();
+    for run in runs.iter().filter(|r| r.task_type == TaskType::Regression) {
+        let Some(tracks) = tracks.get(&(run.id.dataset.clone(), run.id.task.clone())) else {
+            continue;
+        };
+        let truth: BTreeMap<&str, &Vec<f32>> = (tracks.iter())
+            .filter_map(|t| Some((t.track_id.as_str(), t.targets.as_ref()?)))
+            .collect();
+        let width = truth.values().next().map_or(0, |t| t.len());
+        let mut pairs = vec![Vec::new(); width];
+        let test = run
+            .predictions
+            .iter()
+            .filter(|p| p.split == Split::Test && p.deformation == mir_table::CLEAN);
+        for p in test {
+            let Some(t) = truth.get(p.track_id.as_str()) else {
+                continue;
+            };
+            for (k, (y, yhat)) in t.iter().zip(&p.scores).enumerate().take(width) {
+                pairs[k].push((f64::from(*y), f64::from(*yhat)));
+            }
+        }
+        let names: Vec<String> = match width {
+            1 => vec![run.id.task.clone()],
+            _ => (0..width)
+                .map(|k| format!("{}[{k}]", run.id.task))
+                .collect(),
+        };
+        let stem = format!("regression_{}", run.id.slug());
+        out.push((stem, plot::regression_scatter(&run.id, &names, &pairs)));
+    }
+    out
 }
 
 /// Every figure as SVG and PNG, linked from the index; returns how many.
@@ -468,5 +512,6 @@ fn figure_title(figure: &Figure) -> String {
     match figure {
         Figure::Lines(panels) => panels.first().map(|p| p.title.clone()).unwrap_or_default(),
         Figure::Bars { title, .. } => title.clone(),
+        Figure::Scatter { title, .. } => title.clone(),
     }
 }

@@ -88,6 +88,19 @@ pub struct Panel {
     pub integer_x: bool,
 }
 
+/// One scatter plot: points `(x, y)` and the diagonal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScatterPanel {
+    /// Caption.
+    pub title: String,
+    /// Horizontal axis description.
+    pub x_label: String,
+    /// Vertical axis description.
+    pub y_label: String,
+    /// The points.
+    pub points: Vec<(f64, f64)>,
+}
+
 /// A bar with an interval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
@@ -104,6 +117,14 @@ pub struct Bar {
 pub enum Figure {
     /// Line charts side by side.
     Lines(Vec<Panel>),
+    /// Scatter plots side by side under one title, each with the diagonal `y = x` (predicted
+    /// against true).
+    Scatter {
+        /// Caption above the panels.
+        title: String,
+        /// The panels, left to right.
+        panels: Vec<ScatterPanel>,
+    },
     /// A bar chart with error bars.
     Bars {
         /// Caption.
@@ -173,6 +194,13 @@ impl Figure {
                 let areas = root.split_evenly((1, panels.len().max(1)));
                 for (panel, area) in panels.iter().zip(&areas) {
                     draw_panel(panel, area)?;
+                }
+            }
+            Figure::Scatter { title, panels } => {
+                let below = root.titled(title, ("sans-serif", 18)).map_err(draw_error)?;
+                let areas = below.split_evenly((1, panels.len().max(1)));
+                for (panel, area) in panels.iter().zip(&areas) {
+                    draw_scatter(panel, area)?;
                 }
             }
             Figure::Bars {
@@ -275,6 +303,45 @@ where
         .background_style(WHITE.mix(0.85))
         .label_font(("sans-serif", 12))
         .draw()
+        .map_err(draw_error)?;
+    Ok(())
+}
+
+fn draw_scatter<DB: DrawingBackend>(
+    panel: &ScatterPanel,
+    area: &DrawingArea<DB, Shift>,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    // One range for both axes, so the diagonal is the line of perfect predictions.
+    let (lo, hi) = range(panel.points.iter().flat_map(|(x, y)| [*x, *y]), false);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(lo..hi, lo..hi)
+        .map_err(draw_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(&panel.x_label)
+        .y_desc(&panel.y_label)
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(draw_error)?;
+    let grey = ShapeStyle::from(&BLACK.mix(0.5)).stroke_width(1);
+    chart
+        .draw_series(DashedLineSeries::new([(lo, lo), (hi, hi)], 4, 4, grey))
+        .map_err(draw_error)?;
+    let c = colour(0);
+    chart
+        .draw_series(
+            panel
+                .points
+                .iter()
+                .map(|&p| Circle::new(p, 3, c.mix(0.7).filled())),
+        )
         .map_err(draw_error)?;
     Ok(())
 }
@@ -613,6 +680,25 @@ pub fn per_layer(rows: &[MetricRow], metric: Option<&str>) -> Vec<(String, Figur
         ));
     }
     out
+}
+
+/// Predicted against true values of a regression run's test tracks on clean audio, one panel
+/// per target: `targets` names them, `pairs[k]` holds target k's `(true, predicted)` values.
+pub fn regression_scatter(run: &RunKey, targets: &[String], pairs: &[Vec<(f64, f64)>]) -> Figure {
+    let panels = targets
+        .iter()
+        .zip(pairs)
+        .map(|(name, points)| ScatterPanel {
+            title: name.clone(),
+            x_label: format!("true {name}"),
+            y_label: format!("predicted {name}"),
+            points: points.clone(),
+        })
+        .collect();
+    Figure::Scatter {
+        title: format!("{}: predicted against true, test tracks", run.label()),
+        panels,
+    }
 }
 
 /// Training curves of one probe run: training and validation loss per epoch, and the

@@ -181,7 +181,7 @@ fn bars_have_one_bar_per_system_with_its_interval() {
     // Seeds give ± one standard deviation (0.50 and 0.52: 0.02 / sqrt 2).
     let genre = match &figures[0].1 {
         Figure::Bars { bars, .. } => bars[0].clone(),
-        Figure::Lines(_) => unreachable!(),
+        _ => unreachable!(),
     };
     let (lo, hi) = genre.interval.unwrap();
     assert!(
@@ -263,4 +263,56 @@ fn sweeps_group_single_step_scenarios_by_kind_and_parameter() {
             ("noise_20db".to_owned(), 20.0)
         ]
     );
+}
+
+/// A regression scatter: a panel per target under the run's title, a point per test track
+/// and the dashed diagonal; perfect predictions lie on it.
+#[test]
+fn regression_scatter_has_a_point_per_track_on_the_diagonal_when_perfect() {
+    let run = RunKey {
+        dataset: "emomusic".into(),
+        task: "arousal_valence".into(),
+        model: "logmel".into(),
+        layer: 0,
+        probe: "linear".into(),
+        seed: 0,
+    };
+    let perfect: Vec<(f64, f64)> = (0..25)
+        .map(|i| (f64::from(i) / 10.0 - 1.0, f64::from(i) / 10.0 - 1.0))
+        .collect();
+    let noisy: Vec<(f64, f64)> = perfect.iter().map(|(x, _)| (*x, -x)).collect();
+    let names = ["arousal".to_string(), "valence".to_string()];
+    let figure = plot::regression_scatter(&run, &names, &[perfect, noisy]);
+    let svg_text = figure.svg().unwrap();
+    let svg = parse(&svg_text);
+    assert!(
+        svg.texts
+            .iter()
+            .any(|t| t.contains("predicted against true")),
+        "{:?}",
+        svg.texts
+    );
+    for t in ["arousal", "valence", "true arousal", "predicted valence"] {
+        assert!(svg.texts.iter().any(|x| x == t), "{t}");
+    }
+    let doc = roxmltree::Document::parse(&svg_text).unwrap();
+    let circles: Vec<(f64, f64)> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "circle")
+        .map(|n| {
+            (
+                n.attribute("cx").unwrap().parse().unwrap(),
+                n.attribute("cy").unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(circles.len(), 50, "a point per track and target");
+    // The first panel's points rise to the right (y grows downwards), the second's fall.
+    assert!(
+        circles[..25]
+            .windows(2)
+            .all(|w| w[1].0 > w[0].0 && w[1].1 < w[0].1)
+    );
+    assert!(circles[25..].windows(2).all(|w| w[1].1 > w[0].1));
+    png_colours(&figure.png().unwrap());
 }
