@@ -121,6 +121,20 @@ struct Song {
     artist: String,
     evaluation: bool,
     line: usize,
+    /// The clip's segment of the song, in seconds.
+    segment_s: (f64, f64),
+}
+
+/// A `min.sec` time of `songs_info.csv` in seconds: `0.48` is 48 s, `0.2` is 20 s (one second
+/// digit stands for tens, as JukeMIR pads it), `1` is 60 s.
+pub fn min_sec(text: &str) -> Option<f64> {
+    let (minutes, seconds) = text.trim().split_once('.').unwrap_or((text.trim(), "0"));
+    let seconds = match seconds.len() {
+        1 => format!("{seconds}0"),
+        _ => seconds.to_string(),
+    };
+    let (m, s): (u32, u32) = (minutes.parse().ok()?, seconds.parse().ok()?);
+    (s < 60).then(|| f64::from(m * 60 + s))
 }
 
 /// The rows of a CSV file with a header, as maps from column to stripped value.
@@ -156,11 +170,22 @@ fn songs(path: &Path) -> Result<Vec<Song>> {
             })
         };
         let set = field("Mediaeval 2013 set")?;
+        let time = |name: &str| -> Result<f64> {
+            let text = field(name)?;
+            min_sec(&text).ok_or_else(|| Error::Metadata {
+                path: path.to_path_buf(),
+                reason: format!("line {}: `{name}` is `{text}`, not minutes.seconds", i + 2),
+            })
+        };
         out.push(Song {
             id: field("song_id")?,
             artist: field("Artist")?,
             evaluation: set == "evaluation",
             line: i + 2,
+            segment_s: (
+                time("start of the segment (min.sec)")?,
+                time("end of the segment (min.sec)")?,
+            ),
         });
     }
     Ok(out)
@@ -239,6 +264,13 @@ pub fn load(config: &EmoMusicConfig) -> Result<Vec<TaskTracks>> {
     let (songs, ratings) = (songs(&songs_path)?, ratings(&ratings_path)?);
     let scale = standardisation(config)?;
     let mut base = Vec::with_capacity(songs.len());
+    let odd: Vec<&str> = (songs.iter())
+        .filter(|s| (s.segment_s.1 - s.segment_s.0 - 45.0).abs() > 0.5)
+        .map(|s| s.id.as_str())
+        .collect();
+    if !odd.is_empty() {
+        tracing::warn!(songs = ?odd, "segments of songs_info.csv that are not 45 s long");
+    }
     for song in &songs {
         let clip = config.root.join(CLIPS).join(format!("{}.mp3", song.id));
         if !clip.is_file() {
@@ -305,6 +337,16 @@ fn task_of(task: Task, base: &[(Track, [f32; 2])]) -> TaskTracks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_sec_times_are_minutes_and_seconds() {
+        assert_eq!(min_sec("0.48"), Some(48.0));
+        assert_eq!(min_sec("\t0.2\t"), Some(20.0));
+        assert_eq!(min_sec("1"), Some(60.0));
+        assert_eq!(min_sec("1.33"), Some(93.0));
+        assert_eq!(min_sec("0.75"), None);
+        assert_eq!(min_sec("x"), None);
+    }
 
     #[test]
     fn artists_are_normalised_as_jukemir_does() {

@@ -562,7 +562,7 @@ pub fn emomusic(root: &Path, songs: usize) -> Result<usize> {
             "development"
         };
         let (start, end) = if k % 2 == 0 {
-            ("0.2", "1.5")
+            ("0.2", "1.05")
         } else {
             ("0.48", "1.33")
         };
