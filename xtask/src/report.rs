@@ -293,7 +293,8 @@ fn figures(
 }
 
 /// A scatter of predicted against true values per regression run, test tracks on clean audio;
-/// a target is named by its task when there is one, else `task[k]`.
+/// a target is named as the task's vocabulary names it, else by its task when there is one,
+/// else `task[k]`.
 fn scatters(
     runs: &[ProbeRun],
     tracks: &BTreeMap<(String, String), Vec<Track>>,
@@ -321,6 +322,7 @@ fn scatters(
             }
         }
         let names: Vec<String> = match width {
+            _ if run.vocabulary.len() == width => run.vocabulary.clone(),
             1 => vec![run.id.task.clone()],
             _ => (0..width)
                 .map(|k| format!("{}[{k}]", run.id.task))

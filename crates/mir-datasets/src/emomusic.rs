@@ -327,9 +327,13 @@ fn task_of(task: Task, base: &[(Track, [f32; 2])]) -> TaskTracks {
     TaskTracks {
         task: task.name().into(),
         task_type: TaskType::Regression,
-        // Regression targets are columns, not classes: the order is the task's (arousal, then
-        // valence).
-        vocabulary: vec![],
+        // The targets' names, in their order: mir-eval names per-target metrics by them
+        // (`r2/arousal`).
+        vocabulary: match task {
+            Task::ArousalValence => vec!["arousal".into(), "valence".into()],
+            Task::Arousal => vec!["arousal".into()],
+            Task::Valence => vec!["valence".into()],
+        },
         tracks,
     }
 }

@@ -43,6 +43,11 @@ fn the_split_by_artist_and_the_z_scores_equal_the_protocol_in_python() {
     );
     let tasks = by_task(emomusic::load(&cfg).unwrap());
     let both = &tasks["arousal_valence"];
+    assert_eq!(
+        both.vocabulary,
+        ["arousal", "valence"],
+        "the targets' names, in order"
+    );
     let out = std::process::Command::new("python3")
         .args(["-c", PROTOCOL])
         .arg(dir.path())
