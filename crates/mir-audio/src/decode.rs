@@ -34,29 +34,7 @@ impl Audio {
 /// The duration of an audio file from its container header, decoding it only when the header
 /// does not say.
 pub fn duration_s(path: &Path) -> Result<f64> {
-    let mut reader = AudioReader::open(path, None)?;
-    if let Some(d) = reader.header_duration_s() {
-        return Ok(d);
-    }
-    let rate = f64::from(reader.sample_rate_hz());
-    let mut frames = 0usize;
-    loop {
-        let n = reader.read(1 << 16)?.len();
-        if n == 0 {
-            return Ok(frames as f64 / rate);
-        }
-        frames += n;
-    }
-}
-
-/// The duration of a dataset's track for its `tracks` row: [`duration_s`], or NaN (with a
-/// warning) when the file cannot be read, so that one corrupt file does not stop a dataset from
-/// loading; the extraction then fails on it, records it and skips it.
-pub fn track_duration_s(path: &Path) -> f64 {
-    duration_s(path).unwrap_or_else(|e| {
-        tracing::warn!("{e}");
-        f64::NAN
-    })
+    AudioReader::open(path, None)?.duration_s()
 }
 
 /// Decodes `path` (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, Sun AU), mixes it down to mono and resamples it
@@ -66,19 +44,7 @@ pub fn track_duration_s(path: &Path) -> f64 {
 /// A missing, corrupt, truncated or unsupported file is an [`Error::Decode`] naming the path:
 /// callers may record it and skip the track.
 pub fn load(path: &Path, sample_rate_hz: Option<u32>) -> Result<Audio> {
-    let mut reader = AudioReader::open(path, sample_rate_hz)?;
-    let mut samples = Vec::new();
-    loop {
-        let block = reader.read(1 << 16)?;
-        if block.is_empty() {
-            break;
-        }
-        samples.extend(block);
-    }
-    Ok(Audio {
-        samples,
-        sample_rate_hz: reader.sample_rate_hz(),
-    })
+    AudioReader::open(path, sample_rate_hz)?.read_to_end()
 }
 
 /// Streaming decoder: symphonia packets, mixed to mono, resampled chunk by chunk with rubato's
@@ -238,6 +204,38 @@ impl AudioReader {
             packets: 0,
             finished: false,
         })
+    }
+
+    /// Every sample not read yet, as one [`Audio`].
+    pub fn read_to_end(mut self) -> Result<Audio> {
+        let mut samples = Vec::new();
+        loop {
+            let block = self.read(1 << 16)?;
+            if block.is_empty() {
+                break;
+            }
+            samples.extend(block);
+        }
+        Ok(Audio {
+            samples,
+            sample_rate_hz: self.sample_rate_hz(),
+        })
+    }
+
+    /// The stream's duration: from the container header, else by decoding to the end.
+    pub fn duration_s(mut self) -> Result<f64> {
+        if let Some(d) = self.header_duration_s() {
+            return Ok(d);
+        }
+        let rate = f64::from(self.sample_rate_hz());
+        let mut frames = 0usize;
+        loop {
+            let n = self.read(1 << 16)?.len();
+            if n == 0 {
+                return Ok(frames as f64 / rate);
+            }
+            frames += n;
+        }
     }
 
     /// The rate of the samples [`AudioReader::read`] returns.

@@ -33,10 +33,7 @@ mod wav;
 
 use std::path::PathBuf;
 
-pub use decode::{
-    Audio, AudioReader, Window, Windows, decode_planar, duration_s, load, mix_down,
-    track_duration_s,
-};
+pub use decode::{Audio, AudioReader, Window, Windows, decode_planar, duration_s, load, mix_down};
 pub use resample::resample;
 pub use wav::{wav_bytes, write_wav};
 

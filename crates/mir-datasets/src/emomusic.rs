@@ -244,16 +244,18 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
 /// The z-scoring of each target: (mean, population standard deviation) over the development
 /// songs, arousal then valence.
 pub fn standardisation(config: &EmoMusicConfig) -> Result<[(f64, f64); 2]> {
-    let (songs, ratings) = (
-        songs(&config.root.join(SONGS))?,
-        ratings(&config.root.join(RATINGS))?,
-    );
+    let songs = songs(&config.root.join(SONGS))?;
+    Ok(scale(&songs, &ratings(&config.root.join(RATINGS))?))
+}
+
+/// [`standardisation`] of songs and ratings already read.
+fn scale(songs: &[Song], ratings: &BTreeMap<String, [f64; 2]>) -> [(f64, f64); 2] {
     let dev: Vec<[f64; 2]> = (songs.iter())
         .filter(|s| !s.evaluation)
         .filter_map(|s| ratings.get(&s.id).copied())
         .collect();
     let column = |k: usize| mean_std(&dev.iter().map(|r| r[k]).collect::<Vec<_>>());
-    Ok([column(0), column(1)])
+    [column(0), column(1)]
 }
 
 /// The configured tasks: every song with its clip and ratings (a song without them is an
@@ -262,7 +264,7 @@ pub fn load(config: &EmoMusicConfig) -> Result<Vec<TaskTracks>> {
     let songs_path = config.root.join(SONGS);
     let ratings_path = config.root.join(RATINGS);
     let (songs, ratings) = (songs(&songs_path)?, ratings(&ratings_path)?);
-    let scale = standardisation(config)?;
+    let scale = scale(&songs, &ratings);
     let mut base = Vec::with_capacity(songs.len());
     let odd: Vec<&str> = (songs.iter())
         .filter(|s| (s.segment_s.1 - s.segment_s.0 - 45.0).abs() > 0.5)

@@ -440,14 +440,18 @@ pub fn au_bytes(samples: &[f32], sr: u32) -> Vec<u8> {
     out
 }
 
+/// The NSynth fixture's instrument families, with their indices in NSynth's list of 11.
+const NSYNTH_FAMILIES: [&str; 4] = ["bass", "keyboard", "string", "vocal"];
+const NSYNTH_FAMILY_IDS: [usize; 4] = [0, 4, 8, 10];
+/// NSynth's sources, in index order.
+const NSYNTH_SOURCES: [&str; 3] = ["acoustic", "electronic", "synthetic"];
+
 /// NSynth's layout, `nsynth-{train,valid,test}/examples.json` and `audio/<note_str>.wav`, with
 /// `per_split` notes in each split (16 kHz, 0.25 s): `examples.json` written as the dataset's
 /// own (Python 2's `json.dump(indent=4)`: the file's key order, a space before each line
 /// break), every split with instruments of its own, one note below MIDI 21 per split, and
 /// notes with no quality. Returns the number of notes.
 pub fn nsynth(root: &Path, per_split: usize) -> Result<usize> {
-    const FAMILIES: [&str; 4] = ["bass", "keyboard", "string", "vocal"];
-    const SOURCES: [&str; 3] = ["acoustic", "electronic", "synthetic"];
     let sr = 16_000;
     let mut n = 0;
     for (s, split) in ["nsynth-train", "nsynth-valid", "nsynth-test"]
@@ -456,13 +460,16 @@ pub fn nsynth(root: &Path, per_split: usize) -> Result<usize> {
     {
         let mut entries = Vec::new();
         for k in 0..per_split {
-            let (f, src) = (k % FAMILIES.len(), (k / FAMILIES.len()) % SOURCES.len());
+            let (f, src) = (
+                k % NSYNTH_FAMILIES.len(),
+                (k / NSYNTH_FAMILIES.len()) % NSYNTH_SOURCES.len(),
+            );
             let instrument = 100 * s + k % 8;
             let pitch = if k == 0 { 9 } else { 21 + (k * 13) % 88 };
             let velocity = [25, 50, 75, 100, 127][k % 5];
             let name = format!(
                 "{}_{}_{instrument:03}-{pitch:03}-{velocity:03}",
-                FAMILIES[f], SOURCES[src]
+                NSYNTH_FAMILIES[f], NSYNTH_SOURCES[src]
             );
             let qualities: Vec<usize> =
                 (0..10).filter(|q| k % 3 != 0 && (k + q) % 4 == 0).collect();
@@ -496,9 +503,6 @@ fn nsynth_entry(
     source: usize,
     qualities: &[usize],
 ) -> String {
-    const FAMILIES: [&str; 4] = ["bass", "keyboard", "string", "vocal"];
-    const FAMILY_IDS: [usize; 4] = [0, 4, 8, 10];
-    const SOURCES: [&str; 3] = ["acoustic", "electronic", "synthetic"];
     let bits: Vec<String> = (0..10)
         .map(|q| format!("            {}", u8::from(qualities.contains(&q))))
         .collect();
@@ -518,7 +522,7 @@ fn nsynth_entry(
         format!("\"qualities\": {}", list(&bits)),
         format!("\"pitch\": {pitch}"),
         format!("\"note\": {}", 200_000 + note),
-        format!("\"instrument_source_str\": \"{}\"", SOURCES[source]),
+        format!("\"instrument_source_str\": \"{}\"", NSYNTH_SOURCES[source]),
         format!("\"velocity\": {velocity}"),
         format!("\"instrument_str\": \"{instrument_str}\""),
         format!("\"instrument\": {instrument}"),
@@ -526,8 +530,8 @@ fn nsynth_entry(
         format!("\"qualities_str\": {}", list(&names)),
         format!("\"instrument_source\": {source}"),
         format!("\"note_str\": \"{name}\""),
-        format!("\"instrument_family\": {}", FAMILY_IDS[family]),
-        format!("\"instrument_family_str\": \"{}\"", FAMILIES[family]),
+        format!("\"instrument_family\": {}", NSYNTH_FAMILY_IDS[family]),
+        format!("\"instrument_family_str\": \"{}\"", NSYNTH_FAMILIES[family]),
     ];
     let body: Vec<String> = fields.iter().map(|f| format!("        {f}")).collect();
     format!("    \"{name}\": {{\n{}\n    }}", body.join(", \n"))

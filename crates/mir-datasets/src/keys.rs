@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::custom::TaskTracks;
 use crate::download::{Options, Remote, fetch};
 use crate::split::{SplitConfig, assign, stratified};
-use crate::{Error, Result, audio, task_tracks};
+use crate::{Error, Result, task_tracks};
 use mir_table::{Split, TaskType, Track};
 
 /// The 24 keys, spelled with sharps.
@@ -153,7 +153,7 @@ fn keyed_track(
     }
     Ok(Some(Track {
         track_id,
-        duration_s: audio::track_duration_s(&audio_path),
+        duration_s: crate::uri::track_duration_s(&audio_path.to_string_lossy()),
         audio_uri: audio_path.to_string_lossy().into_owned(),
         split: Split::Train,
         labels: vec![key],

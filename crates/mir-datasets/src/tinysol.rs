@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::custom::TaskTracks;
 use crate::download::{Options, Remote, fetch};
 use crate::split::fold_split;
-use crate::{Error, Result, audio, task_tracks};
+use crate::{Error, Result, task_tracks};
 use mir_table::{TaskType, Track};
 
 /// The metadata file's name.
@@ -213,7 +213,7 @@ pub fn load(config: &TinySolConfig) -> Result<Vec<TaskTracks>> {
             split: fold_split(fold, config.test_fold, validation_fold),
             labels: vec![],
             targets: None,
-            duration_s: audio::track_duration_s(&audio_path),
+            duration_s: crate::uri::track_duration_s(&audio_path.to_string_lossy()),
             fold: Some(fold as i32),
         };
         rows.push((

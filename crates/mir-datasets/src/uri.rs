@@ -31,19 +31,7 @@ pub fn open(uri: &str, sample_rate_hz: Option<u32>) -> Result<AudioReader> {
 /// The whole audio at `uri`, mono, at `sample_rate_hz` (`None`: the file's rate); the samples
 /// of [`mir_audio::load`] for a path.
 pub fn load(uri: &str, sample_rate_hz: Option<u32>) -> Result<Audio> {
-    let mut reader = open(uri, sample_rate_hz)?;
-    let mut samples = Vec::new();
-    loop {
-        let block = reader.read(1 << 16)?;
-        if block.is_empty() {
-            break;
-        }
-        samples.extend(block);
-    }
-    Ok(Audio {
-        samples,
-        sample_rate_hz: reader.sample_rate_hz(),
-    })
+    Ok(open(uri, sample_rate_hz)?.read_to_end()?)
 }
 
 /// Whether there is a file or object at `uri`.
@@ -81,24 +69,15 @@ pub fn version(uri: &str) -> String {
 }
 
 /// The duration of the track at `uri` for its `tracks` row, from the container header where
-/// it says (a few ranged reads for an object); NaN, with a warning, when it cannot be read.
+/// it says (a few ranged reads for an object); NaN, with a warning, when it cannot be read, so
+/// that one corrupt file does not stop a dataset from loading (the extraction then fails on it,
+/// records it and skips it).
 pub fn track_duration_s(uri: &str) -> f64 {
-    let duration = || -> Result<f64> {
-        let mut reader = open(uri, None)?;
-        if let Some(d) = reader.header_duration_s() {
-            return Ok(d);
+    match open(uri, None).and_then(|reader| Ok(reader.duration_s()?)) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!("{e}");
+            f64::NAN
         }
-        let (rate, mut frames) = (f64::from(reader.sample_rate_hz()), 0usize);
-        loop {
-            let n = reader.read(1 << 16)?.len();
-            if n == 0 {
-                return Ok(frames as f64 / rate);
-            }
-            frames += n;
-        }
-    };
-    duration().unwrap_or_else(|e| {
-        tracing::warn!("{e}");
-        f64::NAN
-    })
+    }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::custom::TaskTracks;
 use crate::download::{Options, Remote, fetch};
 use crate::split::{SplitConfig, assign, by_group};
-use crate::{Error, Result, audio, task_tracks};
+use crate::{Error, Result, task_tracks};
 use mir_table::{Split, TaskType, Track};
 
 /// The ten techniques of the VocalSet paper's classification task.
@@ -198,7 +198,7 @@ pub fn load(dataset: &str, config: &VocalSetConfig, seed: u64) -> Result<Vec<Tas
             split: Split::Train,
             labels: vec![],
             targets: None,
-            duration_s: audio::track_duration_s(&path),
+            duration_s: crate::uri::track_duration_s(&path.to_string_lossy()),
             fold: None,
         });
     }

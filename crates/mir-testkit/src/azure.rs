@@ -1,10 +1,8 @@
 //! A local Azure Blob Storage for tests: Microsoft's Azurite (npm) on a free port, with one
 //! container, created through Python's `azure-storage-blob` (object_store creates none).
 
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Azurite's well-known development account.
 const ACCOUNT: &str = "devstoreaccount1";
@@ -56,10 +54,7 @@ impl Azurite {
             eprintln!("skipped: no Azurite (npm install azurite) or azure-storage-blob");
             return None;
         };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::server::free_port();
         let data = tempfile::tempdir().expect("a folder for Azurite");
         let child = Command::new(&exe)
             .args([
@@ -81,20 +76,9 @@ impl Azurite {
             container: container.into(),
             _data: data,
         };
-        azurite.wait_ready();
+        crate::server::wait_ready(port, "Azurite");
         azurite.create_container(&python);
         Some(azurite)
-    }
-
-    fn wait_ready(&self) {
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "Azurite did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     fn create_container(&self, python: &PathBuf) {

@@ -34,6 +34,7 @@
 pub mod azure;
 pub mod browser;
 pub mod s3;
+mod server;
 
 use arrow::array::RecordBatch;
 

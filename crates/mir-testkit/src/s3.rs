@@ -1,10 +1,9 @@
 //! A local S3 server for tests: moto's `moto_server` on a free port, with one bucket.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// `moto_server`: `MIRREF_MOTO_SERVER`, else on `PATH`.
 pub fn moto_server() -> Option<PathBuf> {
@@ -43,10 +42,7 @@ impl S3 {
             eprintln!("skipped: no moto_server on PATH");
             return None;
         };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::server::free_port();
         let child = Command::new(&exe)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -58,20 +54,9 @@ impl S3 {
             port,
             bucket: bucket.into(),
         };
-        s3.wait_ready();
+        crate::server::wait_ready(port, "moto");
         s3.request(&format!("PUT /{bucket}"));
         Some(s3)
-    }
-
-    fn wait_ready(&self) {
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// Sends `METHOD /path` with no body; panics unless moto answers 200.

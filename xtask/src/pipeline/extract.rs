@@ -217,20 +217,21 @@ impl<'a> Job<'a> {
     ) -> Result<Option<Extraction>> {
         let parts = self.dir.parts(&self.input_hash);
         if let Sharding::Only(shard) = sharding {
-            self.shard(&parts, shard, tracks).await?;
+            self.shard(&parts, shard, &owned(shard, tracks)).await?;
             return Ok(None);
         }
         let count = self.shard_count(&parts).await?;
         let (mut all, mut missing) = (Embedded::default(), Vec::new());
         for shard in Shard::all(count) {
-            match self.done_shard(&parts, shard, tracks).await {
+            let mine = owned(shard, tracks);
+            match self.done_shard(&parts, shard, &mine).await {
                 Some(done) => all.extend(done),
                 None if sharding == Sharding::Require => missing.push(shard),
                 None => {
                     if count > 1 {
-                        self.warn_undone(shard, tracks);
+                        self.warn_undone(shard, &mine);
                     }
-                    all.extend(self.shard(&parts, shard, tracks).await?);
+                    all.extend(self.shard(&parts, shard, &mine).await?);
                 }
             }
         }
@@ -264,15 +265,9 @@ impl<'a> Job<'a> {
         Ok(best.map_or(1, |(count, _)| count))
     }
 
-    /// Extracts the tracks of `shard`, chunk by chunk, then writes its failures, which mark
-    /// it done.
-    async fn shard(
-        &self,
-        parts: &PartsDir,
-        shard: Shard,
-        tracks: &[Track],
-    ) -> Result<Embedded<'a>> {
-        let owned = owned(shard, tracks);
+    /// Extracts `owned`, the tracks of `shard`, chunk by chunk, then writes its failures,
+    /// which mark it done.
+    async fn shard(&self, parts: &PartsDir, shard: Shard, owned: &[Track]) -> Result<Embedded<'a>> {
         let mut label = format!("{}/{}", self.dataset, self.model_name);
         if shard != Shard::WHOLE {
             label.push_str(&format!(" shard {shard}"));
@@ -292,19 +287,18 @@ impl<'a> Job<'a> {
     }
 
     /// A shard a worker finished (its done marker and every chunk carry the input hash, and
-    /// its kept audio is there), read back.
+    /// the kept audio of `owned`, its tracks, is there), read back.
     async fn done_shard(
         &self,
         parts: &PartsDir,
         shard: Shard,
-        tracks: &[Track],
+        owned: &[Track],
     ) -> Option<Embedded<'a>> {
         let dir = parts.shard(shard);
         let hash = &self.input_hash;
         let done = read_with_hash(self.store, &dir.done(), TableKind::Failures, hash).await?;
         let failures = mir_table::read_failures(&done).ok()?;
-        let owned = owned(shard, tracks);
-        if self.config.keep_audio && !self.kept_audio_complete(&owned, &failures).await {
+        if self.config.keep_audio && !self.kept_audio_complete(owned, &failures).await {
             return None;
         }
         let mut all = Embedded::default();
@@ -319,9 +313,9 @@ impl<'a> Job<'a> {
         self.config.checkpoint_tracks.max(1)
     }
 
-    /// A finishing run says which shard no worker finished, and its tracks, before doing it.
-    fn warn_undone(&self, shard: Shard, tracks: &[Track]) {
-        let owned = owned(shard, tracks);
+    /// A finishing run says which shard no worker finished, and its tracks (`owned`), before
+    /// doing it.
+    fn warn_undone(&self, shard: Shard, owned: &[Track]) {
         let ids: Vec<&str> = owned.iter().take(5).map(|t| t.track_id.as_str()).collect();
         let more = if owned.len() > 5 { ", ..." } else { "" };
         tracing::warn!(
