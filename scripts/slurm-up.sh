@@ -28,6 +28,13 @@ die() {
   done
   exit 1
 }
+# Start daemon $1 (args follow) detached from our stdio: a daemon that kept the
+# caller's stdout (fd 3) or stderr open would make `$(slurm-up.sh)`, or any
+# caller reading to EOF, wait forever. Its own early output goes to log/$1.out.
+daemon() {
+  mkdir -p "$STATE/log"
+  "$@" </dev/null >>"$STATE/log/$1.out" 2>&1 3>&-
+}
 
 # --- 1. packages -----------------------------------------------------------
 missing=0
@@ -52,7 +59,7 @@ if ! munge_ok; then
   fi
   mkdir -p /run/munge                       # default socket dir (Slurm's default too)
   # As root, munged refuses a key/dir owned by the 'munge' user: --force.
-  munged --force --key-file="$key" --log-file="$STATE/log/munged.log" \
+  daemon munged --force --key-file="$key" --log-file="$STATE/log/munged.log" \
     --pid-file="$STATE/run/munged.pid" --seed-file="$STATE/munge/munged.seed"
   for _ in $(seq 50); do munge_ok && break; sleep 0.2; done
   munge_ok || die "munged did not start (see $STATE/log/munged.log)"
@@ -110,7 +117,7 @@ same_conf() { diff -q <(gen_conf | sed 's/RealMemory=[0-9]*//') \
 our_pid() {
   local pid
   pid=$(cat "$STATE/run/$1.pid" 2>/dev/null) || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$1 .*-f $CONF" || return 1
+  { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q "$1 .*-f $CONF" || return 1
   echo "$pid"
 }
 
@@ -127,8 +134,8 @@ else
   gen_conf >"$CONF"
   # -c: start from a clean state, so jobs left over from an earlier (cached)
   # run are not requeued/started again.
-  slurmctld -c -f "$CONF" || die "slurmctld failed to start"
-  slurmd -f "$CONF" || die "slurmd failed to start"
+  daemon slurmctld -c -f "$CONF" || die "slurmctld failed to start (see $STATE/log/slurmctld.out)"
+  daemon slurmd -f "$CONF" || die "slurmd failed to start (see $STATE/log/slurmd.out)"
   log "started slurmctld and slurmd"
 fi
 
