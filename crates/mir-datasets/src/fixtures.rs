@@ -393,7 +393,8 @@ pub fn giantsteps(root: &Path) -> Result<(usize, usize)> {
 /// GTZAN's archive layout, `genres/<genre>/<genre>.000NN.wav` for all 1,000 names (so the
 /// fault-filtered split finds every listed file), each `seconds` long at 22,050 Hz: a genre is a
 /// timbre, each file one of 36 notes that every genre plays. With `au`, Sun `.au` files (16-bit
-/// PCM) instead, as older copies ship. Returns the number of files.
+/// PCM) instead, as older copies ship. The 14 known pairs of identical files are identical here
+/// too. Returns the number of files.
 pub fn gtzan(root: &Path, seconds: f32, au: bool) -> Result<usize> {
     let sr = 22_050;
     for (g, genre) in crate::gtzan::GENRES.iter().enumerate() {
@@ -422,6 +423,17 @@ pub fn gtzan(root: &Path, seconds: f32, au: bool) -> Result<usize> {
                 false => wav(&dir.join(format!("{name}.wav")), &samples, sr)?,
             }
         }
+    }
+    // As in the archive, the second of each known pair is a bitwise copy of the first.
+    let ext = if au { "au" } else { "wav" };
+    let path = |stem: &str| {
+        let genre = stem.split('.').next().unwrap_or_default();
+        root.join("genres")
+            .join(genre)
+            .join(format!("{stem}.{ext}"))
+    };
+    for (a, b) in crate::gtzan::DUPLICATES {
+        std::fs::copy(path(a), path(b)).map_err(io(&path(b)))?;
     }
     Ok(1000)
 }

@@ -41,6 +41,7 @@ pub mod fixtures;
 pub mod gtzan;
 pub mod keys;
 pub mod nsynth;
+mod pyrandom;
 pub mod split;
 pub mod synth;
 pub mod tinysol;

@@ -189,6 +189,53 @@ pub fn by_group(
         .collect()
 }
 
+/// HEAR's k folds (`hearpreprocess` `pipeline.py`, `split_k_folds`): the sorted distinct keys
+/// are shuffled by CPython's `random.Random(seed)` and cut into `k` nearly equal runs, the
+/// longer ones first (`np.array_split`); the seed is `"split_k_folds"`, then
+/// `"split_k_folds_retry_0"`, `_1`, ... up to 999 retries, until every fold holds every label.
+/// `items` are `(key, label)`; returns each item's fold, or `None` when no seed gives every
+/// fold every label.
+pub fn hear_kfold(items: &[(String, String)], k: u32) -> Option<Vec<u32>> {
+    let k = k.max(1) as usize;
+    let keys: Vec<&str> = items
+        .iter()
+        .map(|(key, _)| key.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let labels = items
+        .iter()
+        .map(|(_, l)| l)
+        .collect::<std::collections::BTreeSet<_>>();
+    let seeds = std::iter::once("split_k_folds".to_string())
+        .chain((0..999).map(|i| format!("split_k_folds_retry_{i}")));
+    for seed in seeds {
+        let mut shuffled = keys.clone();
+        crate::pyrandom::PyRandom::new(&seed).shuffle(&mut shuffled);
+        let (base, longer) = (shuffled.len() / k, shuffled.len() % k);
+        let mut fold_of = BTreeMap::new();
+        let mut start = 0;
+        for fold in 0..k {
+            let len = base + usize::from(fold < longer);
+            for key in &shuffled[start..start + len] {
+                fold_of.insert(*key, fold as u32);
+            }
+            start += len;
+        }
+        let folds: Vec<u32> = items.iter().map(|(key, _)| fold_of[key.as_str()]).collect();
+        let complete = (0..k as u32).all(|f| {
+            let held = items.iter().zip(&folds).filter(|(_, g)| **g == f);
+            held.map(|((_, l), _)| l)
+                .collect::<std::collections::BTreeSet<_>>()
+                == labels
+        });
+        if complete {
+            return Some(folds);
+        }
+    }
+    None
+}
+
 fn counts(n: usize, config: &SplitConfig) -> (usize, usize) {
     let mut n_train = (config.train * n as f64).round() as usize;
     let mut n_val = (config.validation * n as f64).round() as usize;
@@ -210,6 +257,51 @@ mod tests {
         (0..n)
             .map(|i| (format!("track{i}"), format!("c{}", i % classes)))
             .collect()
+    }
+
+    /// Reference: hearpreprocess's `split_k_folds` loop run in CPython 3.11.7 with numpy 2.4.6
+    /// (`random.Random(seed).shuffle`, `np.array_split`, the same seed list).
+    #[test]
+    fn hear_kfold_is_hearpreprocesss() {
+        let genres = crate::gtzan::GENRES;
+        let gtzan: Vec<(String, String)> = genres
+            .iter()
+            .flat_map(|g| (0..100).map(move |i| (format!("{g}.{i:05}"), g.to_string())))
+            .collect();
+        let folds = hear_kfold(&gtzan, 10).unwrap();
+        let fold_of = |key: &str| folds[gtzan.iter().position(|(k, _)| k == key).unwrap()];
+        let named = [
+            "blues.00000",
+            "classical.00042",
+            "jazz.00054",
+            "metal.00058",
+        ];
+        let named = named.map(fold_of);
+        assert_eq!(named, [0, 8, 1, 4]);
+        assert_eq!([fold_of("rock.00016"), fold_of("reggae.00099")], [2, 5]);
+        let fold3: Vec<&str> = gtzan
+            .iter()
+            .zip(&folds)
+            .filter(|(_, f)| **f == 3)
+            .map(|((k, _), _)| k.as_str())
+            .collect();
+        assert_eq!(fold3.len(), 100);
+        assert_eq!(
+            fold3[..4],
+            ["blues.00004", "blues.00012", "blues.00022", "blues.00024"]
+        );
+        // 14 keys, 3 labels, 4 folds: seed "split_k_folds_retry_51" is the first to give every
+        // fold every label.
+        let small: Vec<(String, String)> = (0..14)
+            .map(|i| (format!("k{i:02}"), format!("l{}", i % 3)))
+            .collect();
+        let want = [3, 0, 0, 0, 1, 2, 1, 2, 3, 2, 3, 1, 1, 0];
+        assert_eq!(hear_kfold(&small, 4).unwrap(), want);
+        // 4 keys cannot give 4 folds 2 labels each.
+        let tiny: Vec<(String, String)> = (0..4)
+            .map(|i| (format!("k{i}"), format!("l{}", i % 2)))
+            .collect();
+        assert_eq!(hear_kfold(&tiny, 4), None);
     }
 
     #[test]

@@ -46,6 +46,62 @@ fn the_filtered_split_is_443_197_290_with_its_published_labels() {
     assert!(genre.tracks.iter().any(|t| t.track_id == "disco.00099"));
 }
 
+/// HEAR's protocol: all 1,000 files, fold 3 tests and fold 4 validates; the folds of named
+/// files are hearpreprocess's (see `split::hear_kfold`'s reference test).
+#[test]
+fn hears_folds_take_all_1000_files() {
+    let dir = tempfile::tempdir().unwrap();
+    fixtures::gtzan(dir.path(), 0.05, false).unwrap();
+    let cfg: GtzanConfig = config("{root: ROOT, split: {folds: 10, test_fold: 3}}", dir.path());
+    let genre = by_task(gtzan::load(&cfg).unwrap()).remove("genre").unwrap();
+    assert_eq!(split_sizes(&genre), (800, 100, 100));
+    let track = |id: &str| genre.tracks.iter().find(|t| t.track_id == id).unwrap();
+    assert_eq!(track("blues.00004").split, Split::Test);
+    assert_eq!(track("blues.00004").fold, Some(3));
+    assert_eq!(track("metal.00058").split, Split::Validation);
+    assert_eq!(track("blues.00000").split, Split::Train);
+    assert_eq!(track("blues.00000").fold, Some(0));
+    for fold in 0..10 {
+        let genres: std::collections::BTreeSet<&str> = genre
+            .tracks
+            .iter()
+            .filter(|t| t.fold == Some(fold))
+            .map(|t| t.labels[0].as_str())
+            .collect();
+        assert_eq!(genres.len(), 10, "fold {fold}");
+    }
+    // The fixture, like the archive, holds the 14 known pairs of identical files.
+    let twins = gtzan::twins(&dir.path().join("genres"));
+    assert_eq!(twins.len(), 14);
+    assert_eq!(
+        twins[10],
+        ("rock.00016".to_string(), "metal.00058".to_string())
+    );
+}
+
+#[test]
+fn a_bad_split_is_refused_with_what_is_known() {
+    let dir = tempfile::tempdir().unwrap();
+    for (split, says) in [
+        (
+            "stratified",
+            "unknown GTZAN split `stratified` (known: `filtered`",
+        ),
+        (
+            "{folds: 10, test_fold: 10}",
+            "test_fold from 0 to folds - 1",
+        ),
+        ("{folds: 2}", "needs at least 3 folds"),
+    ] {
+        let yaml = format!("{{root: ROOT, split: {split}}}");
+        let yaml = yaml.replace("ROOT", &dir.path().to_string_lossy());
+        let err = serde_yaml::from_str::<GtzanConfig>(&yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{split}: {err}");
+    }
+}
+
 #[test]
 fn au_copies_and_the_kaggle_layout_read_alike() {
     let wav = tempfile::tempdir().unwrap();
