@@ -47,6 +47,12 @@ fn spec(preset: Preset) -> Spec {
             cols: &[Dataset, Task],
             clean_only: true,
         },
+        Preset::Regression => Spec {
+            tables: &[Dataset, Task],
+            rows: &[Model, Layer, Probe],
+            cols: &[Metric],
+            clean_only: true,
+        },
     }
 }
 
@@ -66,6 +72,20 @@ enum Dim {
     Layer,
     Probe,
     Deformation,
+    Metric,
+}
+
+/// The regression preset's metrics, in column order; each also per target (`r2/arousal`).
+pub const REGRESSION_METRICS: [&str; 3] = ["r2", "pearson", "spearman"];
+
+/// Where `metric` goes among the regression preset's columns: `None` for other metrics.
+fn regression_order(metric: &str) -> Option<(i32, i64)> {
+    let (base, per_target) = match metric.split_once('/') {
+        Some((base, _)) => (base, 1),
+        None => (metric, 0),
+    };
+    let at = REGRESSION_METRICS.iter().position(|m| *m == base)?;
+    Some((at as i32, per_target))
 }
 
 impl Dim {
@@ -77,6 +97,7 @@ impl Dim {
             Dim::Layer => "layer",
             Dim::Probe => "probe",
             Dim::Deformation => "deformation",
+            Dim::Metric => "metric",
         }
     }
 
@@ -94,6 +115,10 @@ impl Dim {
             Dim::Deformation => Label {
                 order: (i32::from(r.deformation != CLEAN), 0),
                 text: r.deformation.clone(),
+            },
+            Dim::Metric => Label {
+                order: regression_order(&r.metric).unwrap_or((i32::MAX, 0)),
+                text: r.metric.clone(),
             },
         }
     }
@@ -265,9 +290,33 @@ pub fn pivot(rows: &[MetricRow], preset: Preset, metric: Option<&str>) -> Vec<Pi
     let spec = spec(preset);
     let metrics = task_metrics(rows, metric);
     let chosen = |r: &MetricRow| metrics.get(&(r.dataset.clone(), r.task.clone()));
+    // The regression preset takes every regression metric of the tasks whose primary metric
+    // is R² (per target only where there are several); the others one metric per task.
+    let mut targets: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for r in rows {
+        if let Some(target) = r.metric.strip_prefix("r2/") {
+            targets
+                .entry((&r.dataset, &r.task))
+                .or_default()
+                .insert(target);
+        }
+    }
+    let several = |r: &MetricRow| {
+        targets
+            .get(&(&*r.dataset, &*r.task))
+            .is_some_and(|t| t.len() > 1)
+    };
+    let wanted = |r: &MetricRow| match preset {
+        Preset::Regression => {
+            chosen(r).is_some_and(|m| m == "r2")
+                && regression_order(&r.metric)
+                    .is_some_and(|(_, per_target)| per_target == 0 || several(r))
+        }
+        _ => chosen(r) == Some(&r.metric),
+    };
     let selected: Vec<&MetricRow> = rows
         .iter()
-        .filter(|r| chosen(r) == Some(&r.metric))
+        .filter(|r| wanted(r))
         .filter(|r| !spec.clean_only || r.deformation == CLEAN)
         .collect();
     let mut layers: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
@@ -347,7 +396,13 @@ fn one_table(
     }
     let columns: Vec<Column> = col_keys
         .iter()
-        .map(|(k, metric)| Column::of(k, metric, metrics.len() > 1))
+        .map(|(k, metric)| {
+            Column::of(
+                k,
+                metric,
+                metrics.len() > 1 && !col_dims.contains(&Dim::Metric),
+            )
+        })
         .collect();
     let clean_key: Option<Key> = col_keys
         .keys()

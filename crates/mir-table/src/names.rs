@@ -95,6 +95,9 @@ names! {
         Probes = "probes",
         /// Layer (rows) by task (columns) for each model with several layers, clean audio.
         Layers = "layers",
+        /// Model (rows) by regression metric (columns): R², Pearson and Spearman, averaged
+        /// over the targets and per target, clean audio, a table per regression task.
+        Regression = "regression",
     }
 }
 

@@ -192,7 +192,54 @@ fn unknown_presets_are_named_with_the_known_ones() {
     let err = "robust".parse::<Preset>().unwrap_err().to_string();
     assert_eq!(
         err,
-        "unknown table preset `robust` (known: overview, robustness, probes, layers)"
+        "unknown table preset `robust` (known: overview, robustness, probes, layers, regression)"
     );
     assert_eq!("layers".parse::<Preset>().unwrap(), Preset::Layers);
+}
+
+/// A regression task's table: R², Pearson and Spearman averaged, then per target, clean audio;
+/// error metrics (MAE) and the classification tasks stay out.
+#[test]
+fn regression_preset() {
+    let mut rows = fixture();
+    for (model, base) in [("a", 0.5), ("b", 0.6)] {
+        for (k, metric) in ["r2", "pearson", "spearman", "mae"].into_iter().enumerate() {
+            let value = base + 0.1 * k as f64;
+            for (name, v) in [
+                (metric.to_string(), value),
+                (format!("{metric}/arousal"), value + 0.01),
+                (format!("{metric}/valence"), value - 0.01),
+            ] {
+                for deformation in ["clean", "noise_10db"] {
+                    rows.push(crate::row(
+                        "emo",
+                        (model, 0, "linear"),
+                        deformation,
+                        &name,
+                        v,
+                    ));
+                }
+            }
+        }
+    }
+    let expected = "\
+### Regression: dataset ds, task emo, layer 0, probe linear
+
+| model | r2 | r2/arousal | r2/valence | pearson | pearson/arousal | pearson/valence | spearman | spearman/arousal | spearman/valence |
+|---|---|---|---|---|---|---|---|---|---|
+| a | 0.500 | 0.510 | 0.490 | 0.600 | 0.610 | 0.590 | 0.700 | 0.710 | 0.690 |
+| b | **0.600** | **0.610** | **0.590** | **0.700** | **0.710** | **0.690** | **0.800** | **0.810** | **0.790** |
+";
+    assert_eq!(
+        tables_markdown(&pivot(&rows, Preset::Regression, None)),
+        expected
+    );
+    assert!(pivot(&fixture(), Preset::Regression, None).is_empty());
+    // One target: its per-target columns would repeat the averages.
+    let one: Vec<_> = rows
+        .into_iter()
+        .filter(|r| !r.metric.ends_with("/valence"))
+        .collect();
+    let md = tables_markdown(&pivot(&one, Preset::Regression, None));
+    assert!(md.contains("| model | r2 | pearson | spearman |\n"), "{md}");
 }
