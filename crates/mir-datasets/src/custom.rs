@@ -136,6 +136,8 @@ pub struct TaskTracks {
     pub vocabulary: Vec<String>,
     /// One entry per track.
     pub tracks: Vec<Track>,
+    /// Tracks of the dataset the task's protocol leaves out, by reason: how many.
+    pub left_out: std::collections::BTreeMap<String, usize>,
 }
 
 impl CustomConfig {
@@ -409,6 +411,7 @@ fn task_of(
         task_type: task.task_type,
         vocabulary: vocabulary.into_iter().collect(),
         tracks,
+        left_out: Default::default(),
     })
 }
 

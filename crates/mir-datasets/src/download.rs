@@ -80,16 +80,51 @@ pub fn fetch(remote: &Remote, dir: &Path, options: &Options) -> Result<PathBuf> 
         stamp(&path)?;
     }
     if remote.extract {
-        let marker = dir.join(format!(".{}.extracted", remote.filename));
-        if !marker.is_file() {
-            extract(&path, dir)?;
-            std::fs::write(&marker, b"").map_err(|source| Error::Io {
-                path: marker.clone(),
-                source,
-            })?;
-        }
+        extract_once(&path, dir)?;
     }
     Ok(path)
+}
+
+/// The marker that says `archive` was unpacked into `dir`.
+fn extracted_marker(archive: &Path, dir: &Path) -> PathBuf {
+    let name = archive.file_name().unwrap_or_default().to_string_lossy();
+    dir.join(format!(".{name}.extracted"))
+}
+
+/// Whether `archive` was unpacked into `dir` completely (by [`extract_once`]).
+pub fn is_extracted(archive: &Path, dir: &Path) -> bool {
+    extracted_marker(archive, dir).is_file()
+}
+
+/// Unpacks `archive` into `dir` unless it was, then marks it unpacked: an unpacking cut short
+/// is redone on the next call.
+pub fn extract_once(archive: &Path, dir: &Path) -> Result<()> {
+    if is_extracted(archive, dir) {
+        return Ok(());
+    }
+    extract(archive, dir)?;
+    let marker = extracted_marker(archive, dir);
+    std::fs::write(&marker, b"").map_err(|source| Error::Io {
+        path: marker,
+        source,
+    })
+}
+
+/// Concatenates `parts` in order into `into` (a split archive's `.001`, `.002`, ...), all or
+/// nothing: written under a temporary name and renamed.
+pub fn join_parts(parts: &[PathBuf], into: &Path) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    let part = part_path(into);
+    let mut out = File::create(&part).map_err(io(&part))?;
+    for p in parts {
+        let mut input = File::open(p).map_err(io(p))?;
+        std::io::copy(&mut input, &mut out).map_err(io(p))?;
+    }
+    out.sync_all().map_err(io(&part))?;
+    std::fs::rename(&part, into).map_err(io(into))
 }
 
 fn download_error(remote: &Remote, path: &Path, reason: impl Into<String>) -> Error {

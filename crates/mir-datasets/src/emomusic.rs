@@ -337,6 +337,7 @@ fn task_of(task: Task, base: &[(Track, [f32; 2])]) -> TaskTracks {
             Task::Valence => vec!["valence".into()],
         },
         tracks,
+        left_out: Default::default(),
     }
 }
 

@@ -11,6 +11,9 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
+mod tagging;
+pub use tagging::{magnatagatune, magnatagatune_parts};
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
@@ -95,7 +98,12 @@ fn wav(path: &Path, samples: &[f32], sr: u32) -> Result<()> {
 }
 
 fn mp3(path: &Path, samples: &[f32], sr: u32) -> Result<()> {
-    use mp3lame_encoder::{Bitrate, Builder, FlushGap, MonoPcm};
+    mp3_at(path, samples, sr, mp3lame_encoder::Bitrate::Kbps64)
+}
+
+/// A mono MP3 of `samples` at `bitrate`.
+fn mp3_at(path: &Path, samples: &[f32], sr: u32, bitrate: mp3lame_encoder::Bitrate) -> Result<()> {
+    use mp3lame_encoder::{Builder, FlushGap, MonoPcm};
     let e = |what: &str| Error::Io {
         path: path.to_path_buf(),
         source: std::io::Error::other(format!("MP3 encoder: {what}")),
@@ -103,8 +111,7 @@ fn mp3(path: &Path, samples: &[f32], sr: u32) -> Result<()> {
     let mut b = Builder::new().ok_or_else(|| e("cannot allocate"))?;
     b.set_num_channels(1).map_err(|x| e(&x.to_string()))?;
     b.set_sample_rate(sr).map_err(|x| e(&x.to_string()))?;
-    b.set_brate(Bitrate::Kbps64)
-        .map_err(|x| e(&x.to_string()))?;
+    b.set_brate(bitrate).map_err(|x| e(&x.to_string()))?;
     let mut enc = b.build().map_err(|x| e(&x.to_string()))?;
     let mut out = Vec::with_capacity(samples.len() * 2 + 7200);
     enc.encode_to_vec(MonoPcm(samples), &mut out)

@@ -162,23 +162,6 @@ fn keyed_track(
     }))
 }
 
-fn missing_error(missing: &[PathBuf], how: &str) -> Error {
-    Error::Missing {
-        path: missing[0].clone(),
-        hint: format!(
-            "{} annotated tracks have no audio ({}{}); {how}, or set `skip_missing_audio: true`",
-            missing.len(),
-            missing
-                .iter()
-                .take(3)
-                .map(|p| format!("`{}`", p.display()))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if missing.len() > 3 { ", ..." } else { "" }
-        ),
-    }
-}
-
 /// Beatport EDM key: `keys/<name>.txt` holding the key, `audio/<name>.mp3`.
 pub fn load_beatport(dataset: &str, config: &BeatportConfig, seed: u64) -> Result<TaskTracks> {
     let keys_dir = config.root.join("keys");
@@ -200,7 +183,7 @@ pub fn load_beatport(dataset: &str, config: &BeatportConfig, seed: u64) -> Resul
         }
     }
     if !missing.is_empty() && !config.skip_missing_audio {
-        return Err(missing_error(
+        return Err(crate::missing_error(
             &missing,
             "extract audio.zip into the dataset folder",
         ));
@@ -283,7 +266,7 @@ pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> R
     let mut train = mtg_tracks(dataset, config, seed, &mut missing, &mut left_out)?;
     let test = giantsteps_test_tracks(config, &mut missing, &mut left_out)?;
     if !missing.is_empty() && !config.skip_missing_audio {
-        return Err(missing_error(
+        return Err(crate::missing_error(
             &missing,
             "run each repository's `audio_dl.sh`",
         ));

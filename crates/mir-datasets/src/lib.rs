@@ -40,6 +40,7 @@ pub mod emomusic;
 pub mod fixtures;
 pub mod gtzan;
 pub mod keys;
+pub mod magnatagatune;
 pub mod nsynth;
 mod pyrandom;
 pub mod split;
@@ -179,6 +180,8 @@ pub enum DatasetConfig {
     Nsynth(nsynth::NsynthConfig),
     /// emoMusic: arousal and valence regression.
     Emomusic(emomusic::EmoMusicConfig),
+    /// MagnaTagATune: top-50 (or all 188) tags.
+    Magnatagatune(magnatagatune::MagnaTagATuneConfig),
 }
 
 impl DatasetConfig {
@@ -192,6 +195,7 @@ impl DatasetConfig {
             DatasetConfig::Gtzan(_) => vec!["genre".into()],
             DatasetConfig::Nsynth(c) => nsynth::task_names(c),
             DatasetConfig::Emomusic(c) => emomusic::task_names(c),
+            DatasetConfig::Magnatagatune(_) => vec!["tags".into()],
         }
     }
 
@@ -206,6 +210,7 @@ impl DatasetConfig {
             DatasetConfig::Gtzan(c) => &c.root,
             DatasetConfig::Nsynth(c) => &c.root,
             DatasetConfig::Emomusic(c) => &c.root,
+            DatasetConfig::Magnatagatune(c) => &c.root,
         }
     }
 
@@ -222,6 +227,7 @@ impl DatasetConfig {
             DatasetConfig::Gtzan(c) => &mut c.root,
             DatasetConfig::Nsynth(c) => &mut c.root,
             DatasetConfig::Emomusic(c) => &mut c.root,
+            DatasetConfig::Magnatagatune(c) => &mut c.root,
         }]
     }
 
@@ -237,6 +243,7 @@ impl DatasetConfig {
             DatasetConfig::Gtzan(c) => gtzan::prepare(c, options),
             DatasetConfig::Nsynth(c) => nsynth::prepare(c, options),
             DatasetConfig::Emomusic(c) => emomusic::prepare(c, options),
+            DatasetConfig::Magnatagatune(c) => magnatagatune::prepare(c, options),
         }
     }
 
@@ -251,6 +258,7 @@ impl DatasetConfig {
             DatasetConfig::Gtzan(c) => gtzan::load(c),
             DatasetConfig::Nsynth(c) => nsynth::load(c),
             DatasetConfig::Emomusic(c) => emomusic::load(c),
+            DatasetConfig::Magnatagatune(c) => magnatagatune::load(c),
         }
     }
 }
@@ -270,6 +278,23 @@ pub(crate) fn task_tracks(
         task_type,
         vocabulary: vocabulary.into_iter().collect(),
         tracks,
+        left_out: Default::default(),
+    }
+}
+
+/// The error for annotated tracks without audio: how many, the first three, what to do.
+pub(crate) fn missing_error(missing: &[PathBuf], how: &str) -> Error {
+    let first: Vec<String> = (missing.iter().take(3))
+        .map(|p| format!("`{}`", p.display()))
+        .collect();
+    Error::Missing {
+        path: missing[0].clone(),
+        hint: format!(
+            "{} annotated tracks have no audio ({}{}); {how}, or set `skip_missing_audio: true`",
+            missing.len(),
+            first.join(", "),
+            if missing.len() > 3 { ", ..." } else { "" }
+        ),
     }
 }
 

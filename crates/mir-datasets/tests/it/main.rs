@@ -7,5 +7,7 @@ mod emomusic;
 mod encode;
 mod gtzan;
 mod handlers;
+mod magnatagatune;
+mod mirrors;
 mod nsynth;
 mod server;
