@@ -272,6 +272,7 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
     let gtzan = fixtures::gtzan(&dir("gtzan"), 1.0, false)?;
     let nsynth = fixtures::nsynth(&dir("nsynth"), 48)?;
     let emomusic = fixtures::emomusic(&dir("emomusic"), 120)?;
+    let mtt = fixtures::magnatagatune(&dir("magnatagatune"), 40, 1.0)?;
     Ok(vec![
         fixture("synth", format!("{synth} files")),
         fixture("tinysol", format!("{tinysol} files")),
@@ -287,5 +288,6 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
         fixture("gtzan", format!("{gtzan} files of 1 s")),
         fixture("nsynth", format!("{nsynth} notes in three splits")),
         fixture("emomusic", format!("{emomusic} songs")),
+        fixture("magnatagatune", format!("{mtt} clips of 1 s")),
     ])
 }
