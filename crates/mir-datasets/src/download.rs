@@ -35,7 +35,7 @@ pub struct Remote {
     /// SHA-256 as lowercase hex, when known.
     #[serde(default)]
     pub sha256: Option<String>,
-    /// Unpack into the dataset folder after download (zip, tar.gz, tar.bz2).
+    /// Unpack into the dataset folder after download (zip, tar, tar.gz, tar.bz2).
     #[serde(default)]
     pub extract: bool,
 }
@@ -434,9 +434,11 @@ pub fn extract(archive: &Path, dir: &Path) -> Result<()> {
         untar(flate2::read::GzDecoder::new(file), dir, &bad)
     } else if name.ends_with(".tar.bz2") || name.ends_with(".tbz2") {
         untar(bzip2::read::BzDecoder::new(file), dir, &bad)
+    } else if name.ends_with(".tar") {
+        untar(file, dir, &bad)
     } else {
         Err(bad(
-            "unknown archive type (expected .zip, .tar.gz, .tgz, .tar.bz2)".into(),
+            "unknown archive type (expected .zip, .tar, .tar.gz, .tgz, .tar.bz2)".into(),
         ))
     }
 }

@@ -41,6 +41,7 @@ pub mod fixtures;
 pub mod gtzan;
 pub mod keys;
 pub mod magnatagatune;
+pub mod mtg_jamendo;
 pub mod nsynth;
 mod pyrandom;
 pub mod split;
@@ -182,6 +183,8 @@ pub enum DatasetConfig {
     Emomusic(emomusic::EmoMusicConfig),
     /// MagnaTagATune: top-50 (or all 188) tags.
     Magnatagatune(magnatagatune::MagnaTagATuneConfig),
+    /// MTG-Jamendo autotagging: mood/theme, instrument, genre, top-50, all tags.
+    MtgJamendo(mtg_jamendo::MtgJamendoConfig),
 }
 
 impl DatasetConfig {
@@ -196,6 +199,7 @@ impl DatasetConfig {
             DatasetConfig::Nsynth(c) => nsynth::task_names(c),
             DatasetConfig::Emomusic(c) => emomusic::task_names(c),
             DatasetConfig::Magnatagatune(_) => vec!["tags".into()],
+            DatasetConfig::MtgJamendo(c) => mtg_jamendo::task_names(c),
         }
     }
 
@@ -211,6 +215,7 @@ impl DatasetConfig {
             DatasetConfig::Nsynth(c) => &c.root,
             DatasetConfig::Emomusic(c) => &c.root,
             DatasetConfig::Magnatagatune(c) => &c.root,
+            DatasetConfig::MtgJamendo(c) => &c.root,
         }
     }
 
@@ -228,6 +233,7 @@ impl DatasetConfig {
             DatasetConfig::Nsynth(c) => &mut c.root,
             DatasetConfig::Emomusic(c) => &mut c.root,
             DatasetConfig::Magnatagatune(c) => &mut c.root,
+            DatasetConfig::MtgJamendo(c) => &mut c.root,
         }]
     }
 
@@ -244,6 +250,7 @@ impl DatasetConfig {
             DatasetConfig::Nsynth(c) => nsynth::prepare(c, options),
             DatasetConfig::Emomusic(c) => emomusic::prepare(c, options),
             DatasetConfig::Magnatagatune(c) => magnatagatune::prepare(c, options),
+            DatasetConfig::MtgJamendo(c) => mtg_jamendo::prepare(c, options),
         }
     }
 
@@ -259,6 +266,7 @@ impl DatasetConfig {
             DatasetConfig::Nsynth(c) => nsynth::load(c),
             DatasetConfig::Emomusic(c) => emomusic::load(c),
             DatasetConfig::Magnatagatune(c) => magnatagatune::load(c),
+            DatasetConfig::MtgJamendo(c) => mtg_jamendo::load(c),
         }
     }
 }

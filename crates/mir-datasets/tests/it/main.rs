@@ -9,5 +9,6 @@ mod gtzan;
 mod handlers;
 mod magnatagatune;
 mod mirrors;
+mod mtg_jamendo;
 mod nsynth;
 mod server;
