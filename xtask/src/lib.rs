@@ -24,6 +24,7 @@ mod cache;
 pub mod chores;
 pub mod cluster;
 pub mod config;
+pub mod inventory;
 mod media;
 pub mod models;
 mod pipeline;

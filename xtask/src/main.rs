@@ -57,6 +57,17 @@ enum Cmd {
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         wait: u64,
     },
+    /// Prepare (render, download or explain) and parse every dataset of a config, write its
+    /// tasks' `tracks` tables to the run directory, and print per task the split sizes, the
+    /// vocabulary, labels per track and what was left out: a download checked before hours of
+    /// extraction. Fails, after the summary, when a dataset did.
+    Datasets {
+        /// The config file.
+        config: PathBuf,
+        /// The run directory (default as for `experiment`).
+        #[arg(long)]
+        output: Option<String>,
+    },
     /// Write (and with `--submit`, submit) the jobs that run an experiment on a cluster: one
     /// job per stage, the extraction and training stages as arrays of `--shards` workers.
     Cluster {
@@ -248,6 +259,21 @@ fn run() -> Result<()> {
                 print!("{}", xtask::plan(&config)?);
             } else {
                 experiment(&config, &options)?;
+            }
+        }
+        Cmd::Datasets { config, output } => {
+            let mut config = config::load(&config)?;
+            if output.is_some() {
+                config.output = output;
+            }
+            let inventory = xtask::inventory::check(&config)?;
+            print!("{}", inventory.text());
+            if !inventory.failed.is_empty() {
+                anyhow::bail!(
+                    "{} of {} datasets failed",
+                    inventory.failed.len(),
+                    config.datasets.len()
+                );
             }
         }
         Cmd::Cluster { engine } => cluster(engine)?,

@@ -206,7 +206,28 @@ pub fn load_beatport(dataset: &str, config: &BeatportConfig, seed: u64) -> Resul
         t.split = s;
         t.fold = fold.map(|f| f as i32);
     }
-    Ok(task_tracks("key", TaskType::Multiclass, tracks))
+    let mut task = task_tracks("key", TaskType::Multiclass, tracks);
+    task.left_out = left_out_of(left_out, &missing);
+    Ok(task)
+}
+
+/// What a key dataset left out: annotations that are not one key, and (with
+/// `skip_missing_audio`) tracks without audio.
+fn left_out_of(
+    not_one_key: usize,
+    missing: &[PathBuf],
+) -> std::collections::BTreeMap<String, usize> {
+    [
+        (
+            "annotation not one key (or below min_confidence)",
+            not_one_key,
+        ),
+        ("audio file missing", missing.len()),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(why, n)| (why.to_string(), n))
+    .collect()
 }
 
 fn default_min_confidence() -> u32 {
@@ -280,7 +301,9 @@ pub fn load_giantsteps(dataset: &str, config: &GiantStepsConfig, seed: u64) -> R
         "key annotations"
     );
     train.extend(test);
-    Ok(task_tracks("key", TaskType::Multiclass, train))
+    let mut task = task_tracks("key", TaskType::Multiclass, train);
+    task.left_out = left_out_of(left_out, &missing);
+    Ok(task)
 }
 
 /// GiantSteps MTG key (`annotations.txt`, `ID<TAB>MANUAL KEY<TAB>C`): the training and

@@ -10,6 +10,7 @@
 )]
 
 mod cluster;
+mod inventory;
 mod shards;
 
 use std::path::{Path, PathBuf};
