@@ -220,6 +220,7 @@ pub fn fetch(name: &str) -> Result<PathBuf> {
             size: None,
             md5: None,
             sha256: Some(card.file.sha256.to_lowercase()),
+            sha1: None,
             extract: false,
         };
         let got = mir_datasets::download::fetch(

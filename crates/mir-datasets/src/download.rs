@@ -35,6 +35,9 @@ pub struct Remote {
     /// SHA-256 as lowercase hex, when known.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// SHA-1 as lowercase hex, when known (what FMA publishes).
+    #[serde(default)]
+    pub sha1: Option<String>,
     /// Unpack into the dataset folder after download (zip, tar, tar.gz, tar.bz2).
     #[serde(default)]
     pub extract: bool,
@@ -329,10 +332,15 @@ fn verify(remote: &Remote, path: &Path) -> Result<()> {
             format!("{size} bytes"),
         ));
     }
-    if remote.md5.is_none() && remote.sha256.is_none() {
+    if remote.md5.is_none() && remote.sha256.is_none() && remote.sha1.is_none() {
         return Ok(());
     }
-    let (md5, sha256) = hash_file(path)?;
+    let [md5, sha1, sha256] = digests(path)?;
+    if let Some(expected) = &remote.sha1
+        && !expected.eq_ignore_ascii_case(&sha1)
+    {
+        return Err(fail("SHA-1", expected.clone(), sha1));
+    }
     if let Some(expected) = &remote.md5
         && !expected.eq_ignore_ascii_case(&md5)
     {
@@ -348,12 +356,18 @@ fn verify(remote: &Remote, path: &Path) -> Result<()> {
 
 /// MD5 and SHA-256 of a file, as lowercase hex.
 pub fn hash_file(path: &Path) -> Result<(String, String)> {
+    let [md5, _, sha256] = digests(path)?;
+    Ok((md5, sha256))
+}
+
+/// MD5, SHA-1 and SHA-256 of a file in one read, as lowercase hex.
+fn digests(path: &Path) -> Result<[String; 3]> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut file = File::open(path).map_err(io)?;
-    let (mut md5, mut sha) = (Md5::new(), Sha256::new());
+    let (mut md5, mut sha1, mut sha) = (Md5::new(), sha1::Sha1::new(), Sha256::new());
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf).map_err(io)?;
@@ -361,9 +375,14 @@ pub fn hash_file(path: &Path) -> Result<(String, String)> {
             break;
         }
         md5.update(&buf[..n]);
+        sha1.update(&buf[..n]);
         sha.update(&buf[..n]);
     }
-    Ok((hex(&md5.finalize()), hex(&sha.finalize())))
+    Ok([
+        hex(&md5.finalize()),
+        hex(&sha1.finalize()),
+        hex(&sha.finalize()),
+    ])
 }
 
 fn hex(bytes: &[u8]) -> String {

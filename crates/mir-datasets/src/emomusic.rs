@@ -81,6 +81,7 @@ pub fn remotes(mirror: Option<&str>) -> Vec<Remote> {
         size: None,
         md5: None,
         sha256: Some(sha256.into()),
+        sha1: None,
         extract: true,
     };
     vec![

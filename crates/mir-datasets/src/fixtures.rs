@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::{Error, Result};
 
 mod tagging;
-pub use tagging::{magnatagatune, magnatagatune_parts, mtg_jamendo};
+pub use tagging::{fma, magnatagatune, magnatagatune_parts, mtg_jamendo};
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Io {

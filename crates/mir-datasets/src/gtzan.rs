@@ -161,6 +161,7 @@ pub fn remotes(mirror: Option<&str>) -> Vec<Remote> {
         size: None,
         md5: Some("5b3d6dddb579ab49814ab86dba69e7c7".into()),
         sha256: Some("24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6".into()),
+        sha1: None,
         extract: true,
     }]
 }

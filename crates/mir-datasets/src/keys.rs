@@ -97,6 +97,7 @@ pub fn beatport_remotes(mirror: Option<&str>) -> Vec<Remote> {
         size: None,
         md5: Some(md5.into()),
         sha256: None,
+        sha1: None,
         extract: true,
     })
     .collect()

@@ -38,6 +38,7 @@ pub mod custom;
 pub mod download;
 pub mod emomusic;
 pub mod fixtures;
+pub mod fma;
 pub mod gtzan;
 pub mod keys;
 pub mod magnatagatune;
@@ -185,6 +186,8 @@ pub enum DatasetConfig {
     Magnatagatune(magnatagatune::MagnaTagATuneConfig),
     /// MTG-Jamendo autotagging: mood/theme, instrument, genre, top-50, all tags.
     MtgJamendo(mtg_jamendo::MtgJamendoConfig),
+    /// FMA: top-level genre, or every genre.
+    Fma(fma::FmaConfig),
 }
 
 impl DatasetConfig {
@@ -200,6 +203,7 @@ impl DatasetConfig {
             DatasetConfig::Emomusic(c) => emomusic::task_names(c),
             DatasetConfig::Magnatagatune(_) => vec!["tags".into()],
             DatasetConfig::MtgJamendo(c) => mtg_jamendo::task_names(c),
+            DatasetConfig::Fma(c) => fma::task_names(c),
         }
     }
 
@@ -216,6 +220,7 @@ impl DatasetConfig {
             DatasetConfig::Emomusic(c) => &c.root,
             DatasetConfig::Magnatagatune(c) => &c.root,
             DatasetConfig::MtgJamendo(c) => &c.root,
+            DatasetConfig::Fma(c) => &c.root,
         }
     }
 
@@ -234,6 +239,7 @@ impl DatasetConfig {
             DatasetConfig::Emomusic(c) => &mut c.root,
             DatasetConfig::Magnatagatune(c) => &mut c.root,
             DatasetConfig::MtgJamendo(c) => &mut c.root,
+            DatasetConfig::Fma(c) => &mut c.root,
         }]
     }
 
@@ -251,6 +257,7 @@ impl DatasetConfig {
             DatasetConfig::Emomusic(c) => emomusic::prepare(c, options),
             DatasetConfig::Magnatagatune(c) => magnatagatune::prepare(c, options),
             DatasetConfig::MtgJamendo(c) => mtg_jamendo::prepare(c, options),
+            DatasetConfig::Fma(c) => fma::prepare(c, options),
         }
     }
 
@@ -267,6 +274,7 @@ impl DatasetConfig {
             DatasetConfig::Emomusic(c) => emomusic::load(c),
             DatasetConfig::Magnatagatune(c) => magnatagatune::load(c),
             DatasetConfig::MtgJamendo(c) => mtg_jamendo::load(c),
+            DatasetConfig::Fma(c) => fma::load(c),
         }
     }
 }

@@ -143,6 +143,7 @@ pub fn metadata_remote(mirror: Option<&str>) -> Remote {
         size: None,
         md5: Some("039ce10f267f6e4e9f72837c76d72b2f".into()),
         sha256: None,
+        sha1: None,
         extract: true,
     }
 }
@@ -190,6 +191,7 @@ pub fn audio_remotes(
                 size: None,
                 md5: None,
                 sha256: Some(sha256.to_string()),
+                sha1: None,
                 extract: false,
             })
         })

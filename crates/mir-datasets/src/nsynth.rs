@@ -127,6 +127,7 @@ pub fn remotes(mirror: Option<&str>) -> Vec<Remote> {
             size: None,
             md5: Some((*md5).into()),
             sha256: None,
+            sha1: None,
             extract: true,
         })
         .collect()

@@ -87,6 +87,7 @@ pub fn remotes(mirror: Option<&str>) -> Vec<Remote> {
             size: None,
             md5: Some("36030a7fe389da86c3419e5ee48e3b7f".into()),
             sha256: None,
+            sha1: None,
             extract: true,
         },
         Remote {
@@ -95,6 +96,7 @@ pub fn remotes(mirror: Option<&str>) -> Vec<Remote> {
             size: None,
             md5: Some("a86c9bb115f69e61f2f25872e397fc4a".into()),
             sha256: None,
+            sha1: None,
             extract: false,
         },
     ]

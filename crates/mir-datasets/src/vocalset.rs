@@ -92,6 +92,7 @@ pub fn remotes(mirror: Option<&str>) -> Vec<Remote> {
         size: Some(2_077_243_579),
         md5: Some("0c09396242f946e7111ad7d8fc649b81".into()),
         sha256: None,
+        sha1: None,
         extract: true,
     }]
 }

@@ -44,6 +44,7 @@ fn remote(url: String, filename: &str, data: &[u8]) -> Remote {
         size: Some(data.len() as u64),
         md5: Some(md5),
         sha256: Some(sha256),
+        sha1: None,
         extract: false,
     }
 }

@@ -5,6 +5,7 @@ mod audio;
 mod download;
 mod emomusic;
 mod encode;
+mod fma;
 mod gtzan;
 mod handlers;
 mod magnatagatune;
