@@ -275,6 +275,7 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
     let emomusic = fixtures::emomusic(&dir("emomusic"), 120)?;
     let mtt = fixtures::magnatagatune(&dir("magnatagatune"), 40, 1.0)?;
     let jamendo = fixtures::mtg_jamendo(&dir("mtg_jamendo"), 300, 1.0)?;
+    let fma = fixtures::fma(&dir("fma"), 40, 1.0)?;
     Ok(vec![
         fixture("synth", format!("{synth} files")),
         fixture("tinysol", format!("{tinysol} files")),
@@ -292,5 +293,6 @@ pub fn render_fixtures(out: &Path) -> Result<Vec<Fixture>> {
         fixture("emomusic", format!("{emomusic} songs")),
         fixture("magnatagatune", format!("{mtt} clips of 1 s")),
         fixture("mtg_jamendo", format!("{jamendo} tracks of 1 s")),
+        fixture("fma", format!("{fma} tracks of 1 s in three subsets")),
     ])
 }
