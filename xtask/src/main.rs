@@ -84,7 +84,7 @@ enum Cmd {
     Report {
         /// The run directory (`runs/NAME`).
         run: PathBuf,
-        /// Table presets (`overview`, `robustness`, `probes`, `layers`, `regression`), repeatable; default:
+        /// Table presets (`overview`, `robustness`, `probes`, `layers`, `regression`, `tags`), repeatable; default:
         /// the run config's `report.tables`, else all.
         #[arg(long = "table")]
         tables: Vec<String>,

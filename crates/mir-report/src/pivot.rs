@@ -53,6 +53,12 @@ fn spec(preset: Preset) -> Spec {
             cols: &[Metric],
             clean_only: true,
         },
+        Preset::Tags => Spec {
+            tables: &[Dataset, Task],
+            rows: &[Tag],
+            cols: &[Model, Layer, Probe, TagMetric],
+            clean_only: true,
+        },
     }
 }
 
@@ -73,6 +79,24 @@ enum Dim {
     Probe,
     Deformation,
     Metric,
+    /// The tag of a per-tag metric (`macro` for the averages).
+    Tag,
+    /// ROC-AUC or PR-AUC, per tag or macro.
+    TagMetric,
+}
+
+/// A tagging metric's kind (0: ROC-AUC, 1: PR-AUC, as `roc_auc`, `pr_auc`) and its tag
+/// (`None` for the macro average): `None` for other metrics.
+fn tag_metric(metric: &str) -> Option<(i32, &'static str, Option<&str>)> {
+    match metric {
+        "roc_auc_macro" => Some((0, "roc_auc", None)),
+        "pr_auc_macro" => Some((1, "pr_auc", None)),
+        m => match m.split_once('/')? {
+            ("roc_auc", tag) => Some((0, "roc_auc", Some(tag))),
+            ("average_precision", tag) => Some((1, "pr_auc", Some(tag))),
+            _ => None,
+        },
+    }
 }
 
 /// The regression preset's metrics, in column order; each also per target (`r2/arousal`).
@@ -97,7 +121,8 @@ impl Dim {
             Dim::Layer => "layer",
             Dim::Probe => "probe",
             Dim::Deformation => "deformation",
-            Dim::Metric => "metric",
+            Dim::Metric | Dim::TagMetric => "metric",
+            Dim::Tag => "tag",
         }
     }
 
@@ -119,6 +144,23 @@ impl Dim {
             Dim::Metric => Label {
                 order: regression_order(&r.metric).unwrap_or((i32::MAX, 0)),
                 text: r.metric.clone(),
+            },
+            Dim::Tag => match tag_metric(&r.metric) {
+                Some((_, _, Some(tag))) => Label {
+                    order: (1, 0),
+                    text: tag.to_owned(),
+                },
+                _ => Label {
+                    order: (0, 0),
+                    text: "macro".into(),
+                },
+            },
+            Dim::TagMetric => match tag_metric(&r.metric) {
+                Some((kind, name, _)) => Label {
+                    order: (kind, 0),
+                    text: name.into(),
+                },
+                None => Label::text(&r.metric),
             },
         }
     }
@@ -312,6 +354,9 @@ pub fn pivot(rows: &[MetricRow], preset: Preset, metric: Option<&str>) -> Vec<Pi
                 && regression_order(&r.metric)
                     .is_some_and(|(_, per_target)| per_target == 0 || several(r))
         }
+        Preset::Tags => {
+            chosen(r).is_some_and(|m| m == "roc_auc_macro") && tag_metric(&r.metric).is_some()
+        }
         _ => chosen(r) == Some(&r.metric),
     };
     let selected: Vec<&MetricRow> = rows
@@ -400,7 +445,10 @@ fn one_table(
             Column::of(
                 k,
                 metric,
-                metrics.len() > 1 && !col_dims.contains(&Dim::Metric),
+                metrics.len() > 1
+                    && !col_dims
+                        .iter()
+                        .any(|d| matches!(d, Dim::Metric | Dim::TagMetric)),
             )
         })
         .collect();
@@ -444,7 +492,10 @@ fn one_table(
                 .collect(),
         );
     }
-    mark_best(&mut cells, &columns);
+    // A tags table's columns hold one system's tags: its best tag is no finding.
+    if preset != Preset::Tags {
+        mark_best(&mut cells, &columns);
+    }
     PivotTable {
         preset,
         title,

@@ -98,6 +98,9 @@ names! {
         /// Model (rows) by regression metric (columns): R², Pearson and Spearman, averaged
         /// over the targets and per target, clean audio, a table per regression task.
         Regression = "regression",
+        /// Tag (rows) by model and metric (columns): ROC-AUC and PR-AUC per tag under their
+        /// macro averages, clean audio, a table per tagging task.
+        Tags = "tags",
     }
 }
 

@@ -192,7 +192,7 @@ fn unknown_presets_are_named_with_the_known_ones() {
     let err = "robust".parse::<Preset>().unwrap_err().to_string();
     assert_eq!(
         err,
-        "unknown table preset `robust` (known: overview, robustness, probes, layers, regression)"
+        "unknown table preset `robust` (known: overview, robustness, probes, layers, regression, tags)"
     );
     assert_eq!("layers".parse::<Preset>().unwrap(), Preset::Layers);
 }
@@ -242,4 +242,37 @@ fn regression_preset() {
         .collect();
     let md = tables_markdown(&pivot(&one, Preset::Regression, None));
     assert!(md.contains("| model | r2 | pearson | spearman |\n"), "{md}");
+}
+
+/// A tagging task's table: a row per tag under the macro averages, a column per system and
+/// metric (ROC-AUC, then PR-AUC); micro averages, F1 and the other tasks stay out.
+#[test]
+fn tags_preset() {
+    let mut rows = fixture();
+    for (model, base) in [("a", 0.7), ("b", 0.8)] {
+        let metrics = [
+            ("roc_auc_macro", base),
+            ("pr_auc_macro", base - 0.3),
+            ("roc_auc_micro", 0.99),
+            ("f1_macro", 0.5),
+            ("roc_auc/rock", base + 0.1),
+            ("average_precision/rock", base - 0.2),
+            ("roc_auc/jazz", base - 0.1),
+            ("average_precision/jazz", base - 0.4),
+        ];
+        for (metric, v) in metrics {
+            rows.push(crate::row("tags", (model, 0, "linear"), "clean", metric, v));
+        }
+    }
+    let expected = "\
+### Tags: dataset ds, task tags, layer 0, probe linear
+
+| tag | a / roc_auc | a / pr_auc | b / roc_auc | b / pr_auc |
+|---|---|---|---|---|
+| macro | 0.700 | 0.400 | 0.800 | 0.500 |
+| jazz | 0.600 | 0.300 | 0.700 | 0.400 |
+| rock | 0.800 | 0.500 | 0.900 | 0.600 |
+";
+    assert_eq!(tables_markdown(&pivot(&rows, Preset::Tags, None)), expected);
+    assert!(pivot(&fixture(), Preset::Tags, None).is_empty());
 }
