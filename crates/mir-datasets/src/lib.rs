@@ -263,6 +263,26 @@ impl DatasetConfig {
 
     /// Parses the dataset into one [`custom::TaskTracks`] per task.
     pub fn load(&self, dataset: &str, seed: u64) -> Result<Vec<custom::TaskTracks>> {
+        let mut tasks = self.load_all(dataset, seed)?;
+        if let Some(n) = self.max_tracks() {
+            for task in &mut tasks {
+                split::max_tracks(task, n, seed, dataset);
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// The `max_tracks` of the tagging datasets' configs.
+    fn max_tracks(&self) -> Option<usize> {
+        match self {
+            DatasetConfig::Magnatagatune(c) => c.max_tracks,
+            DatasetConfig::MtgJamendo(c) => c.max_tracks,
+            DatasetConfig::Fma(c) => c.max_tracks,
+            _ => None,
+        }
+    }
+
+    fn load_all(&self, dataset: &str, seed: u64) -> Result<Vec<custom::TaskTracks>> {
         match self {
             DatasetConfig::Custom(c) => custom::load(dataset, c, seed),
             DatasetConfig::Tinysol(c) => tinysol::load(c),

@@ -133,6 +133,10 @@ pub struct MagnaTagATuneConfig {
     /// left out), instead of failing.
     #[serde(default)]
     pub skip_missing_audio: bool,
+    /// At most this many tracks per split, the same on every machine, keeping every tag of
+    /// the split present where the number allows: a quick run on a large dataset.
+    #[serde(default)]
+    pub max_tracks: Option<usize>,
 }
 
 /// The four files, with the SHA-256s jukemir pins (`assets/magnatagatune.json`).

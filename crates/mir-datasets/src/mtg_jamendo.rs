@@ -103,6 +103,10 @@ pub struct MtgJamendoConfig {
     /// Leave out tracks whose audio is missing, instead of failing.
     #[serde(default)]
     pub skip_missing_audio: bool,
+    /// At most this many tracks per split, the same on every machine, keeping every tag of
+    /// the split present where the number allows: a quick run on a large dataset.
+    #[serde(default)]
+    pub max_tracks: Option<usize>,
 }
 
 fn default_tasks() -> Vec<Task> {

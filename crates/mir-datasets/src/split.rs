@@ -236,6 +236,49 @@ pub fn hear_kfold(items: &[(String, String)], k: u32) -> Option<Vec<u32>> {
     None
 }
 
+/// At most `n` tracks of each split of `task`, the same on every machine, keeping every label
+/// of the split where `n` allows: first, label by label (in vocabulary order), the track of
+/// that label with the smallest [`track_hash`] not yet kept; then the smallest hashes. The
+/// tracks left out are counted in `task.left_out`. Labels no kept track has (when a split has
+/// more labels than `n`) are what the count cannot keep.
+pub fn max_tracks(task: &mut crate::TaskTracks, n: usize, seed: u64, dataset: &str) {
+    let mut keep = vec![false; task.tracks.len()];
+    for split in [Split::Train, Split::Validation, Split::Test] {
+        let mut members: Vec<usize> = (0..task.tracks.len())
+            .filter(|&i| task.tracks[i].split == split)
+            .collect();
+        let hash = |i: &usize| track_hash(seed, dataset, &task.tracks[*i].track_id);
+        members.sort_by_key(|i| (hash(i), task.tracks[*i].track_id.clone()));
+        let mut kept = 0;
+        for label in &task.vocabulary {
+            if kept == n {
+                break;
+            }
+            let has = |i: &&usize| !keep[**i] && task.tracks[**i].labels.contains(label);
+            let covered = members
+                .iter()
+                .any(|&i| keep[i] && task.tracks[i].labels.contains(label));
+            if let (false, Some(&i)) = (covered, members.iter().find(has)) {
+                keep[i] = true;
+                kept += 1;
+            }
+        }
+        for &i in &members {
+            if kept < n && !keep[i] {
+                keep[i] = true;
+                kept += 1;
+            }
+        }
+    }
+    let before = task.tracks.len();
+    let mut flags = keep.into_iter();
+    task.tracks.retain(|_| flags.next().unwrap_or(false));
+    if task.tracks.len() < before {
+        let why = format!("beyond max_tracks {n} per split");
+        *task.left_out.entry(why).or_default() += before - task.tracks.len();
+    }
+}
+
 fn counts(n: usize, config: &SplitConfig) -> (usize, usize) {
     let mut n_train = (config.train * n as f64).round() as usize;
     let mut n_val = (config.validation * n as f64).round() as usize;

@@ -140,3 +140,37 @@ fn splits_audio_low_and_bad_files_are_named() {
         "{err}"
     );
 }
+
+/// `max_tracks`: at most N per split, every tag of the split still there, the same tracks on
+/// every load, the rest counted as left out.
+#[test]
+fn max_tracks_keeps_every_tag_of_each_split() {
+    let dir = tempfile::tempdir().unwrap();
+    fixtures::mtg_jamendo(dir.path(), 120, 0.1).unwrap();
+    let load = |yaml: &str| {
+        let cfg: DatasetConfig = config(yaml, dir.path());
+        cfg.load("jamendo", 3).unwrap().remove(0)
+    };
+    let full = load("{type: mtg_jamendo, root: ROOT}");
+    let small = load("{type: mtg_jamendo, root: ROOT, max_tracks: 20}");
+    assert_eq!(
+        small,
+        load("{type: mtg_jamendo, root: ROOT, max_tracks: 20}")
+    );
+    for split in [
+        mir_table::Split::Train,
+        mir_table::Split::Validation,
+        mir_table::Split::Test,
+    ] {
+        let tags = |t: &mir_datasets::TaskTracks| -> BTreeSet<String> {
+            let of = t.tracks.iter().filter(|x| x.split == split);
+            of.flat_map(|x| x.labels.iter().cloned()).collect()
+        };
+        let n = small.tracks.iter().filter(|t| t.split == split).count();
+        let all = full.tracks.iter().filter(|t| t.split == split).count();
+        assert_eq!(n, all.min(20), "{split:?}");
+        assert_eq!(tags(&small), tags(&full), "{split:?}");
+    }
+    let left = small.left_out["beyond max_tracks 20 per split"];
+    assert_eq!(left, full.tracks.len() - small.tracks.len());
+}
