@@ -132,7 +132,8 @@ pub struct TaskTracks {
     pub task: String,
     /// Task type.
     pub task_type: TaskType,
-    /// Sorted class names.
+    /// Class names in index order: sorted, unless the dataset has a standard order
+    /// (MagnaTagATune's top 50, emoMusic's targets).
     pub vocabulary: Vec<String>,
     /// One entry per track.
     pub tracks: Vec<Track>,

@@ -377,8 +377,8 @@ fn row(
     };
     let split = match field(cols.split) {
         "training" => Split::Train,
-        "validation" => Split::Validation,
-        "test" => Split::Test,
+        "validation" => Split::Validation, // tidy: not a split (FMA's word)
+        "test" => Split::Test,             // tidy: not a split (FMA's word)
         other => {
             return Err(bad(
                 path,

@@ -283,8 +283,8 @@ pub fn load(config: &MagnaTagATuneConfig) -> Result<Vec<TaskTracks>> {
         MttTags::All => clips_vocabulary(&csv_path)?,
     };
     let mut task = crate::task_tracks("tags", TaskType::Multilabel, tracks);
+    // The standard order, not sorted: a probe's output k is tag k of musicnn's and MARBLE's.
     task.vocabulary = vocabulary;
-    task.vocabulary.sort();
     task.left_out = left_out;
     Ok(vec![task])
 }
@@ -297,7 +297,7 @@ struct Clip {
     split: Split,
 }
 
-/// The tag columns of the annotations' header.
+/// The tag columns of the annotations' header, in their order.
 fn clips_vocabulary(path: &Path) -> Result<Vec<String>> {
     Ok(header(&mut reader(path)?, path)?.0)
 }

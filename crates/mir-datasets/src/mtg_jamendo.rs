@@ -118,12 +118,8 @@ pub fn task_names(config: &MtgJamendoConfig) -> Vec<String> {
     config.tasks.iter().map(|t| t.name().to_string()).collect()
 }
 
-/// The split parts, as the files name them.
-const PARTS: [(Split, &str); 3] = [
-    (Split::Train, "train"),
-    (Split::Validation, "validation"),
-    (Split::Test, "test"),
-];
+/// The split parts; the files name them as [`Split`] does.
+const PARTS: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
 
 /// The columns before the tags.
 const HEADER: [&str; 6] = [
@@ -258,8 +254,8 @@ pub fn load(config: &MtgJamendoConfig) -> Result<Vec<TaskTracks>> {
 fn load_task(config: &MtgJamendoConfig, task: Task) -> Result<TaskTracks> {
     let mut tracks = Vec::new();
     let mut missing = Vec::new();
-    for (split, part) in PARTS {
-        let file = splits_dir(config).join(task.file(part));
+    for split in PARTS {
+        let file = splits_dir(config).join(task.file(&split.to_string()));
         for row in read_split(&file)? {
             let path = audio_path(config, &row.path);
             if !path.is_file() {
