@@ -105,6 +105,10 @@ pub fn extract_once(archive: &Path, dir: &Path) -> Result<()> {
     if is_extracted(archive, dir) {
         return Ok(());
     }
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     extract(archive, dir)?;
     let marker = extracted_marker(archive, dir);
     std::fs::write(&marker, b"").map_err(|source| Error::Io {

@@ -199,8 +199,8 @@ pub fn audio_remotes(
 }
 
 /// Makes sure the split files and the audio are on disk, downloading them when allowed: the
-/// metadata archive, then each tar the tasks need into `tars/` (resumed, checked) and
-/// unpacked into `audio/` once.
+/// metadata archive (unless `data/` is there, a clone of the repository), then each tar the
+/// tasks need into `tars/` (resumed, checked) and unpacked into `audio/` once.
 pub fn prepare(config: &MtgJamendoConfig, options: &Options) -> Result<()> {
     let splits = splits_dir(config);
     let audio = config.root.join("audio");
@@ -216,11 +216,10 @@ pub fn prepare(config: &MtgJamendoConfig, options: &Options) -> Result<()> {
                 .into(),
         });
     }
-    fetch(
-        &metadata_remote(config.mirror.as_deref()),
-        &config.root,
-        options,
-    )?;
+    if !splits.is_dir() {
+        let metadata = metadata_remote(config.mirror.as_deref());
+        fetch(&metadata, &config.root, options)?;
+    }
     let datasets: BTreeSet<&str> = config.tasks.iter().map(|t| dataset_of(*t)).collect();
     let tars = config.root.join("tars");
     for dataset in datasets {

@@ -174,3 +174,64 @@ fn max_tracks_keeps_every_tag_of_each_split() {
     let left = small.left_out["beyond max_tracks 20 per split"];
     assert_eq!(left, full.tracks.len() - small.tracks.len());
 }
+
+/// The audio tars from a mirror: each checked against the metadata's SHA-256 list, unpacked
+/// into `audio/` (a tar's first member is its two-digit folder), and a tar whose bytes are not
+/// the listed ones refused by name.
+#[test]
+fn audio_tars_download_checked_and_unpack() {
+    let dir = tempfile::tempdir().unwrap();
+    fixtures::mtg_jamendo(dir.path(), 30, 0.1).unwrap();
+    let cfg: MtgJamendoConfig = config("{root: ROOT}", dir.path());
+    let before = split_sizes(&mtg_jamendo::load(&cfg).unwrap()[0]);
+    let audio = dir.path().join("audio");
+    let server = Server::start();
+    let mut list = String::new();
+    let mut folders: Vec<String> = std::fs::read_dir(&audio)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    for folder in &folders {
+        let mut tar = tar::Builder::new(Vec::new());
+        tar.append_dir_all(folder, audio.join(folder)).unwrap();
+        let bytes = tar.into_inner().unwrap();
+        let name = format!("autotagging_moodtheme_audio-{folder}.tar");
+        list.push_str(&format!(
+            "{} {name}\n",
+            mir_datasets::audio::sha256_hex(&bytes)
+        ));
+        server.add(&format!("/j/autotagging_moodtheme/audio/{name}"), bytes);
+    }
+    let lists = dir.path().join("data/download");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(
+        lists.join("autotagging_moodtheme_audio_sha256_tars.txt"),
+        &list,
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&audio).unwrap();
+    let mirror = server.url("/j");
+    let yaml = format!("{{type: mtg_jamendo, root: ROOT, download: true, mirror: '{mirror}'}}");
+    let cfg: DatasetConfig = config(&yaml, dir.path());
+    cfg.prepare(&options()).unwrap();
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|(p, _)| p.ends_with("data.zip"))
+    );
+    let after = cfg.load("jamendo", 0).unwrap().remove(0);
+    assert_eq!(split_sizes(&after), before);
+
+    // A tar whose bytes are not the listed ones.
+    std::fs::remove_dir_all(&audio).unwrap();
+    std::fs::remove_dir_all(dir.path().join("tars")).unwrap();
+    let first = format!("autotagging_moodtheme_audio-{}.tar", folders[0]);
+    server.add(
+        &format!("/j/autotagging_moodtheme/audio/{first}"),
+        b"another tar".to_vec(),
+    );
+    let err = cfg.prepare(&options()).unwrap_err().to_string();
+    assert!(err.contains(&first) && err.contains("SHA-256"), "{err}");
+}
