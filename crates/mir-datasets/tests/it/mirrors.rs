@@ -1,4 +1,4 @@
-//! NSynth's and emoMusic's downloads through a mirror on the local server. The archives are
+//! NSynth's, emoMusic's and FMA's downloads through a mirror on the local server. The archives are
 //! the fixtures packed as the real ones are (NSynth: one `nsynth-<split>/` per archive;
 //! emoMusic: the six CSVs at the root of one, `clips_45seconds/` in the other). Fetched with
 //! their own checksums they unpack into what the handler parses; through the handler's
@@ -48,6 +48,7 @@ fn fetch_from_mirror(
             .unwrap();
         remote.md5 = remote.md5.map(|_| hex(&Md5::digest(bytes)));
         remote.sha256 = remote.sha256.map(|_| sha256_hex(bytes));
+        remote.sha1 = remote.sha1.map(|_| hex(&sha1::Sha1::digest(bytes)));
         fetch(&remote, into, &options()).unwrap();
     }
     mirror
@@ -124,4 +125,60 @@ fn emomusic_unpacks_its_csvs_and_clips_and_checks_their_sha256s() {
     let err = cfg.prepare(&options()).unwrap_err().to_string();
     assert!(err.contains("clips_45sec.tar.gz"), "{err}");
     assert!(err.contains("3994a5d5"), "{err}");
+}
+
+/// A zip of `members` (folders) of `root`, under the same names.
+fn zip_of(root: &Path, members: &[&str]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for m in members {
+        let mut stack = vec![root.join(m)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let name = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                zip.start_file(name, options).unwrap();
+                zip.write_all(&std::fs::read(&path).unwrap()).unwrap();
+            }
+        }
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn fma_unpacks_from_its_two_zips_and_checks_their_sha1s() {
+    let made = tempfile::tempdir().unwrap();
+    fixtures::fma(made.path(), 4, 0.1).unwrap();
+    let archives = vec![
+        (
+            "fma_metadata.zip".to_string(),
+            zip_of(made.path(), &["fma_metadata"]),
+        ),
+        (
+            "fma_small.zip".to_string(),
+            zip_of(made.path(), &["fma_small"]),
+        ),
+    ];
+    let server = Server::start();
+    let fetched = tempfile::tempdir().unwrap();
+    fetch_from_mirror(
+        &server,
+        |m| mir_datasets::fma::remotes(Some(m), mir_datasets::fma::Subset::Small),
+        &archives,
+        fetched.path(),
+    );
+    let load = |root: &Path| {
+        let cfg: mir_datasets::fma::FmaConfig = config("{root: ROOT}", root);
+        split_sizes(&mir_datasets::fma::load(&cfg).unwrap()[0])
+    };
+    assert_eq!(load(fetched.path()), load(made.path()));
 }
