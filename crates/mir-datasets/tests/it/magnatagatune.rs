@@ -196,3 +196,19 @@ fn the_split_archive_joins_and_unpacks_and_downloads_are_checked() {
     let err = cfg.prepare(&options()).unwrap_err().to_string();
     assert!(err.contains("cat mp3.zip.*"), "{err}");
 }
+
+/// The folders may sit under `mp3/`, as MARBLE unzips them.
+#[test]
+fn the_folders_may_be_under_mp3() {
+    let dir = tempfile::tempdir().unwrap();
+    fixtures::magnatagatune(dir.path(), 2, 0.1).unwrap();
+    let cfg: MagnaTagATuneConfig = config("{root: ROOT}", dir.path());
+    let flat = split_sizes(&magnatagatune::load(&cfg).unwrap()[0]);
+    std::fs::create_dir(dir.path().join("mp3")).unwrap();
+    for c in "0123456789abcdef".chars().map(String::from) {
+        std::fs::rename(dir.path().join(&c), dir.path().join("mp3").join(&c)).unwrap();
+    }
+    let nested = magnatagatune::load(&cfg).unwrap().remove(0);
+    assert_eq!(split_sizes(&nested), flat);
+    assert!(nested.tracks[0].audio_uri.contains("/mp3/"));
+}
