@@ -79,6 +79,61 @@ pub fn paired_intervals(
     a: impl Fn(&[usize]) -> Named + Sync,
     b: impl Fn(&[usize]) -> Named + Sync,
 ) -> BTreeMap<String, (f64, f64)> {
+    summarise(config, paired_differences(samples, a, b))
+}
+
+/// A paired bootstrap test of `b - a` on one metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairedTest {
+    /// Lower bound of the difference's percentile interval.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+    /// Two-sided bootstrap p-value of "no difference" ([`p_value`]).
+    pub p: f64,
+}
+
+/// [`paired_intervals`] with each metric's two-sided p-value.
+pub fn paired_tests(
+    config: &Bootstrap,
+    samples: &[Vec<usize>],
+    a: impl Fn(&[usize]) -> Named + Sync,
+    b: impl Fn(&[usize]) -> Named + Sync,
+) -> BTreeMap<String, PairedTest> {
+    let dist = paired_differences(samples, a, b);
+    let p: BTreeMap<String, f64> = dist.iter().map(|(m, d)| (m.clone(), p_value(d))).collect();
+    summarise(config, dist)
+        .into_iter()
+        .map(|(m, (low, high))| {
+            (
+                m.clone(),
+                PairedTest {
+                    low,
+                    high,
+                    p: p[&m],
+                },
+            )
+        })
+        .collect()
+}
+
+/// The two-sided p-value of "no difference" from the bootstrap distribution of a difference:
+/// twice the smaller share of resamples on either side of 0 (a tie counts on both), each share
+/// with the usual +1 in numerator and denominator, at most 1. Identical systems give 1; a
+/// difference of one sign in every one of B resamples gives 2 / (B + 1).
+pub fn p_value(differences: &[f64]) -> f64 {
+    let b = differences.len() as f64;
+    let below = differences.iter().filter(|d| **d <= 0.0).count() as f64;
+    let above = differences.iter().filter(|d| **d >= 0.0).count() as f64;
+    (2.0 * (below.min(above) + 1.0) / (b + 1.0)).min(1.0)
+}
+
+/// The bootstrap distribution of `b - a` per metric both compute (NaN differences left out).
+fn paired_differences(
+    samples: &[Vec<usize>],
+    a: impl Fn(&[usize]) -> Named + Sync,
+    b: impl Fn(&[usize]) -> Named + Sync,
+) -> BTreeMap<String, Vec<f64>> {
     let mut dist: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (a, b) in map_parallel(samples, |idx| (a(idx), b(idx))) {
         let a: BTreeMap<String, f64> = a.into_iter().collect();
@@ -91,7 +146,23 @@ pub fn paired_intervals(
             }
         }
     }
-    summarise(config, dist)
+    dist
+}
+
+/// Holm's step-down adjustment of p-values for testing them together (statsmodels'
+/// `multipletests(method="holm")`): the k-th smallest becomes the running maximum of
+/// `(m - j) p_(j)` over `j <= k`, at most 1, returned in the input's order.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&i, &j| p[i].total_cmp(&p[j]));
+    let mut adjusted = vec![0.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
 }
 
 fn summarise(config: &Bootstrap, dist: BTreeMap<String, Vec<f64>>) -> BTreeMap<String, (f64, f64)> {
@@ -107,6 +178,35 @@ fn summarise(config: &Bootstrap, dist: BTreeMap<String, Vec<f64>>) -> BTreeMap<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// statsmodels 0.15.0: `multipletests(p, method="holm")[1]`, ties included.
+    #[test]
+    fn holm_is_statsmodels() {
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        let p = [0.01, 0.04, 0.03, 0.005, 0.2, 0.04];
+        assert!(
+            close(&holm(&p), &[0.05, 0.12, 0.12, 0.03, 0.2, 0.12]),
+            "{:?}",
+            holm(&p)
+        );
+        let p = [0.5, 0.0001, 0.9, 0.02];
+        assert!(
+            close(&holm(&p), &[1.0, 0.0004, 1.0, 0.06]),
+            "{:?}",
+            holm(&p)
+        );
+        assert!(holm(&[]).is_empty());
+    }
+
+    #[test]
+    fn p_values_of_identical_and_dominated_systems() {
+        assert_eq!(p_value(&[0.0; 999]), 1.0);
+        assert!((p_value(&[0.1; 999]) - 2.0 / 1000.0).abs() < 1e-15);
+        assert!((p_value(&[-0.1; 999]) - 2.0 / 1000.0).abs() < 1e-15);
+        // 30 of 99 resamples at or below 0: p = 2 * 31 / 100.
+        let mixed: Vec<f64> = (0..99).map(|i| if i < 30 { -1.0 } else { 1.0 }).collect();
+        assert!((p_value(&mixed) - 0.62).abs() < 1e-12);
+    }
 
     #[test]
     fn percentile_matches_numpy_linear() {

@@ -420,7 +420,9 @@ pub fn evaluate(
 
 /// A paired comparison of two systems on the same test tracks: for each summary metric,
 /// `b - a` with its paired bootstrap interval, as `metrics` rows labelled with `b`'s run and
-/// named `delta_vs/<a's model>/<a's probe>/<metric>`.
+/// named `delta_vs/<a's model>/<a's probe>/<metric>`, and the two-sided bootstrap p-value of
+/// no difference ([`bootstrap::p_value`]) as `p_vs/<a's model>/<a's probe>/<metric>` (adjust
+/// the p-values of several pairs together with [`bootstrap::holm`]).
 ///
 /// Both predictions must cover the same test tracks for `deformation`; `a` might be another
 /// model, probe or seed on the same task.
@@ -448,16 +450,20 @@ pub fn compare(
     let fb = |idx: &[usize]| compute(&gb.truth, &gb.scores, &rb.vocabulary, idx, config);
     let (pa, pb): (BTreeMap<String, f64>, Named) = (fa(&all).into_iter().collect(), fb(&all));
     let samples = bootstrap::resamples(&boot, n);
-    let cis = bootstrap::paired_intervals(&boot, &samples, fa, fb);
-    Ok(pb
-        .into_iter()
-        .filter(|(m, _)| is_summary(m))
-        .filter_map(|(m, v)| {
-            let name = format!("delta_vs/{}/{}/{m}", ra.model, ra.probe);
-            pa.get(&m)
-                .map(|va| rb.row(deformation, name, v - va, cis.get(&m), n))
-        })
-        .collect())
+    let tests = bootstrap::paired_tests(&boot, &samples, fa, fb);
+    let mut rows = Vec::new();
+    for (m, v) in pb.into_iter().filter(|(m, _)| is_summary(m)) {
+        let Some(va) = pa.get(&m) else { continue };
+        let test = tests.get(&m);
+        let ci = test.map(|t| (t.low, t.high));
+        let delta = format!("delta_vs/{}/{}/{m}", ra.model, ra.probe);
+        rows.push(rb.row(deformation, delta, v - va, ci.as_ref(), n));
+        if let Some(t) = test {
+            let p = format!("p_vs/{}/{}/{m}", ra.model, ra.probe);
+            rows.push(rb.row(deformation, p, t.p, None, n));
+        }
+    }
+    Ok(rows)
 }
 
 /// The confusion matrix of a multiclass run's test predictions, per deformation, as

@@ -332,6 +332,16 @@ fn two_systems_compare_with_a_paired_interval() {
     assert!((d.value - (point(&weak) - point(&strong))).abs() < 1e-12);
     assert!(d.ci_low.unwrap() <= d.value && d.value <= d.ci_high.unwrap());
     assert!(d.ci_high.unwrap() < 0.0, "{d:?}");
+    // Every one of the 200 paired resamples is below 0: p = 2 / 201.
+    let p = |rows: &[mir_table::MetricRow]| {
+        rows.iter()
+            .find(|r| r.metric == "p_vs/x/x/accuracy")
+            .unwrap()
+            .value
+    };
+    assert!((p(&rows) - 2.0 / 201.0).abs() < 1e-12, "{}", p(&rows));
+    let same = mir_eval::compare(&config, 3, &tracks, &strong, &strong, "clean").unwrap();
+    assert_eq!(p(&same), 1.0);
     assert!(mir_eval::compare(&config, 3, &tracks, &strong, &weak, "reverb").is_err());
 }
 
