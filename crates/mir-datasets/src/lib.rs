@@ -326,8 +326,11 @@ pub(crate) fn missing_error(missing: &[PathBuf], how: &str) -> Error {
     Error::Missing {
         path: missing[0].clone(),
         hint: format!(
-            "{} annotated tracks have no audio ({}{}); {how}, or set `skip_missing_audio: true`",
-            missing.len(),
+            "{} ({}{}); {how}, or set `skip_missing_audio: true`",
+            match missing.len() {
+                1 => "1 annotated track has no audio".to_string(),
+                n => format!("{n} annotated tracks have no audio"),
+            },
             first.join(", "),
             if missing.len() > 3 { ", ..." } else { "" }
         ),
