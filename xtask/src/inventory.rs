@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use mir_datasets::TaskTracks;
-use mir_table::{RunLayout, Split, TableKind, TableStore};
+use mir_table::{Split, TableStore};
 
 use crate::config::ExperimentConfig;
+use crate::pipeline::datasets;
 
 /// One task's summary.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +91,8 @@ impl Inventory {
 }
 
 /// Prepares and parses every dataset of `config`, writes the planned tasks' `tracks` tables to
-/// its run directory and summarises them; fails after the summary when a dataset failed.
+/// its run directory (as the datasets stage does) and summarises them; a dataset that fails is
+/// recorded with its error and the others still checked.
 pub fn check(config: &ExperimentConfig) -> Result<Inventory> {
     let store = TableStore::open(&config.output())?;
     let plan = config.plan();
@@ -99,7 +101,8 @@ pub fn check(config: &ExperimentConfig) -> Result<Inventory> {
     for (name, dataset) in &config.datasets {
         let loaded = dataset
             .prepare(&Default::default())
-            .and_then(|()| dataset.load(name, config.seed));
+            .map_err(anyhow::Error::from)
+            .and_then(|()| datasets::load_one(config, &plan, name));
         let tasks = match loaded {
             Ok(tasks) => tasks,
             Err(e) => {
@@ -107,16 +110,9 @@ pub fn check(config: &ExperimentConfig) -> Result<Inventory> {
                 continue;
             }
         };
-        for task in tasks {
-            if plan.tasks.contains(&(name.clone(), task.task.clone())) {
-                let (schema, batch) = mir_datasets::tracks_table(name, &task)?;
-                let rel = RunLayout::tracks(name, &task.task);
-                runtime
-                    .block_on(store.write(&rel, TableKind::Tracks, &schema, &[batch]))
-                    .with_context(|| format!("writing {}", store.display(&rel)))?;
-            }
-            inventory.tasks.push(TaskSummary::of(name, &task));
-        }
+        runtime.block_on(datasets::write(&store, &tasks))?;
+        let summaries = tasks.values().map(|(_, task)| TaskSummary::of(name, task));
+        inventory.tasks.extend(summaries);
     }
     Ok(inventory)
 }

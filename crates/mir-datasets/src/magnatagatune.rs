@@ -227,7 +227,7 @@ pub fn load(config: &MagnaTagATuneConfig) -> Result<Vec<TaskTracks>> {
     let audio = audio_dir(&config.root).ok_or_else(|| Error::MissingAudioDir {
         path: config.root.join("0"),
     })?;
-    let clips = read_annotations(&csv_path)?;
+    let (header_tags, clips) = read_annotations(&csv_path)?;
     let top50 = |tags: &[String]| tags.iter().any(|t| TOP50.contains(&t.as_str()));
     let mut left_out: BTreeMap<String, usize> = BTreeMap::new();
     let mut missing = Vec::new();
@@ -280,7 +280,7 @@ pub fn load(config: &MagnaTagATuneConfig) -> Result<Vec<TaskTracks>> {
     }
     let vocabulary = match config.tags {
         MttTags::Top50 => TOP50.iter().map(|t| t.to_string()).collect(),
-        MttTags::All => clips_vocabulary(&csv_path)?,
+        MttTags::All => header_tags,
     };
     let mut task = crate::task_tracks("tags", TaskType::Multilabel, tracks);
     // The standard order, not sorted: a probe's output k is tag k of musicnn's and MARBLE's.
@@ -295,11 +295,6 @@ struct Clip {
     tags: Vec<String>,
     mp3_path: String,
     split: Split,
-}
-
-/// The tag columns of the annotations' header, in their order.
-fn clips_vocabulary(path: &Path) -> Result<Vec<String>> {
-    Ok(header(&mut reader(path)?, path)?.0)
 }
 
 fn reader(path: &Path) -> Result<csv::Reader<std::fs::File>> {
@@ -349,8 +344,9 @@ fn header(reader: &mut csv::Reader<std::fs::File>, path: &Path) -> Result<(Vec<S
     Ok((tags, n - 1))
 }
 
-/// Every clip of the annotations, with its tags and its split by folder.
-fn read_annotations(path: &Path) -> Result<Vec<Clip>> {
+/// The header's tags, in their order, and every clip of the annotations, with its tags and its
+/// split by folder.
+fn read_annotations(path: &Path) -> Result<(Vec<String>, Vec<Clip>)> {
     let mut reader = reader(path)?;
     let (tags, path_col) = header(&mut reader, path)?;
     let mut clips = Vec::new();
@@ -387,7 +383,7 @@ fn read_annotations(path: &Path) -> Result<Vec<Clip>> {
             split,
         });
     }
-    Ok(clips)
+    Ok((tags, clips))
 }
 
 /// The folder rule: `0`-`b` train, `c` validation, `d`-`f` test.

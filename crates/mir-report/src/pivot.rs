@@ -393,14 +393,10 @@ pub fn pivot(rows: &[MetricRow], preset: Preset, metric: Option<&str>) -> Vec<Pi
         .collect()
 }
 
-fn one_table(
-    preset: Preset,
-    spec: &Spec,
-    table_key: &[Label],
-    rows: &[&MetricRow],
-    deltas: &[&MetricRow],
-) -> PivotTable {
-    // Identifiers constant over the table go to its title.
+/// The row and column identifiers a table keeps: those that vary over its rows (the others go
+/// to its title), and at least one of each: the first of the rows (the model) and the last of
+/// the columns (the task rather than the dataset).
+fn kept_dims(spec: &Spec, rows: &[&MetricRow]) -> (Vec<Dim>, Vec<Dim>) {
     let varies = |d: Dim| {
         rows.iter()
             .map(|r| d.value(r))
@@ -408,8 +404,6 @@ fn one_table(
             .len()
             > 1
     };
-    // A table keeps one row and one column identifier even when constant: the first of the
-    // rows (the model) and the last of the columns (the task rather than the dataset).
     let keep = |dims: &[Dim], fallback: Option<&Dim>| -> Vec<Dim> {
         let kept: Vec<Dim> = dims.iter().copied().filter(|&d| varies(d)).collect();
         if kept.is_empty() {
@@ -418,10 +412,47 @@ fn one_table(
             kept
         }
     };
-    let (row_dims, col_dims) = (
+    (
         keep(spec.rows, spec.rows.first()),
         keep(spec.cols, spec.cols.last()),
-    );
+    )
+}
+
+/// One cell: its seeds' statistics, and against the clean cell of its row (robustness
+/// tables) the paired `delta` rows where there are some, else the difference of the means.
+fn cell(
+    rows: &[&MetricRow],
+    clean: Option<&Stat>,
+    is_clean: bool,
+    deltas: Option<&Vec<&MetricRow>>,
+) -> Option<Cell> {
+    let stat = Stat::of(rows)?;
+    let delta = match (clean, is_clean) {
+        (_, true) | (None, _) => None,
+        (Some(c), false) => deltas.and_then(|v| Stat::of(v)).or(Some(Stat {
+            mean: stat.mean - c.mean,
+            low: None,
+            high: None,
+            std: None,
+            seeds: stat.seeds,
+            n: stat.n,
+        })),
+    };
+    Some(Cell {
+        stat,
+        delta,
+        best: false,
+    })
+}
+
+fn one_table(
+    preset: Preset,
+    spec: &Spec,
+    table_key: &[Label],
+    rows: &[&MetricRow],
+    deltas: &[&MetricRow],
+) -> PivotTable {
+    let (row_dims, col_dims) = kept_dims(spec, rows);
     let metrics: BTreeSet<&str> = rows.iter().map(|r| r.metric.as_str()).collect();
     let title = title(preset, spec, table_key, rows, [&row_dims, &col_dims]);
 
@@ -468,26 +499,9 @@ fn one_table(
             col_keys
                 .keys()
                 .map(|ck| {
-                    let stat = Stat::of(by_col.get(ck)?)?;
-                    let delta = match (&clean, Some(ck) == clean_key.as_ref()) {
-                        (_, true) | (None, _) => None,
-                        (Some(c), false) => delta_grid
-                            .get(&(rk.clone(), ck.clone()))
-                            .and_then(|v| Stat::of(v))
-                            .or(Some(Stat {
-                                mean: stat.mean - c.mean,
-                                low: None,
-                                high: None,
-                                std: None,
-                                seeds: stat.seeds,
-                                n: stat.n,
-                            })),
-                    };
-                    Some(Cell {
-                        stat,
-                        delta,
-                        best: false,
-                    })
+                    let is_clean = Some(ck) == clean_key.as_ref();
+                    let paired = delta_grid.get(&(rk.clone(), ck.clone()));
+                    cell(by_col.get(ck)?, clean.as_ref(), is_clean, paired)
                 })
                 .collect(),
         );

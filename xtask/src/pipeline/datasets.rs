@@ -25,14 +25,20 @@ pub async fn prepare(
             .with_context(|| format!("preparing dataset `{dataset}`"))?;
     }
     let tasks = load(config, plan)?;
-    for ((dataset, task), (table, tracks)) in &tasks {
+    write(store, &tasks).await?;
+    Ok(tasks)
+}
+
+/// Writes the `tracks` table of every task of `tasks`.
+pub async fn write(store: &TableStore, tasks: &TaskTables) -> Result<()> {
+    for ((dataset, task), (table, tracks)) in tasks {
         let rel = RunLayout::tracks(dataset, task);
         store
             .write(&rel, TableKind::Tracks, &table.schema, &table.batches)
             .await?;
         info!(dataset, task, tracks = tracks.tracks.len(), "wrote {rel}");
     }
-    Ok(tasks)
+    Ok(())
 }
 
 /// Parses the planned tasks of datasets already on disk (prepares nothing).

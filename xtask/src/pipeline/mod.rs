@@ -1,6 +1,6 @@
 //! `mir-ref experiment`: the grid through every crate, table by table, one stage per module.
 
-mod datasets;
+pub(crate) mod datasets;
 mod evaluate;
 mod extract;
 pub mod markers;

@@ -7,7 +7,7 @@ use mir_datasets::emomusic::{self, EmoMusicConfig};
 use mir_datasets::fixtures;
 use mir_table::Split;
 
-use crate::handlers::{by_task, config};
+use crate::handlers::{by_task, config, python};
 
 /// JukeMIR's protocol in Python (csv, re, hashlib, statistics), printed as `id split a v`.
 const PROTOCOL: &str = r#"
@@ -48,17 +48,7 @@ fn the_split_by_artist_and_the_z_scores_equal_the_protocol_in_python() {
         ["arousal", "valence"],
         "the targets' names, in order"
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", PROTOCOL])
-        .arg(dir.path())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let expected: BTreeMap<String, (String, f64, f64)> = String::from_utf8_lossy(&out.stdout)
+    let expected: BTreeMap<String, (String, f64, f64)> = python(PROTOCOL, dir.path())
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();

@@ -8,7 +8,7 @@ use mir_datasets::fma::{self, FmaConfig};
 use mir_datasets::{DatasetConfig, fixtures};
 use mir_table::Split;
 
-use crate::handlers::{by_task, config, options, split_sizes};
+use crate::handlers::{by_task, config, options, python, split_sizes};
 use crate::server::Server;
 
 /// Python's csv module over `tracks.csv` (the columns found from the two header lines):
@@ -25,17 +25,7 @@ print("BIO", repr(next(r[col["artist", "bio"]] for r in rows[3:] if r[col["artis
 
 /// `(id, subset, split, genre_top)` per track, and the first bio, as Python reads them.
 fn python_rows(root: &std::path::Path) -> (Vec<[String; 4]>, String) {
-    let out = std::process::Command::new("python3")
-        .args(["-c", PLAIN])
-        .arg(root)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = python(PLAIN, root);
     let (rows, bio) = text.split_once("BIO ").unwrap();
     let rows = rows
         .lines()

@@ -26,6 +26,22 @@ pub fn config<T: serde::de::DeserializeOwned>(yaml: &str, root: &Path) -> T {
     serde_yaml::from_str(&yaml).unwrap()
 }
 
+/// What `python3 -c script root` prints (the reference implementations of the tests run in
+/// plain CPython); fails the test with Python's stderr when it does not run.
+pub fn python(script: &str, root: &Path) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(root)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("Python prints UTF-8")
+}
+
 pub fn by_task(tasks: Vec<TaskTracks>) -> BTreeMap<String, TaskTracks> {
     tasks.into_iter().map(|t| (t.task.clone(), t)).collect()
 }
