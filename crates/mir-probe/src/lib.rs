@@ -32,7 +32,11 @@
 //! assert!(scores[0][0] > 0.5 && scores[1][1] > 0.5); // class probabilities per row
 //! ```
 
+mod neighbors;
+mod subset;
 mod train;
+
+pub use neighbors::{Distance, Voting};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -100,6 +104,17 @@ pub enum ProbeKind {
     Linear,
     /// Hidden layers (sizes from `hidden` or from an `adaptive` rule), ReLU between them.
     Mlp,
+    /// No training: the `k` nearest training tracks vote (`distance`, `weights`).
+    Knn,
+    /// No training: the nearest class mean of the training tracks (multiclass; `distance`).
+    Centroid,
+}
+
+impl ProbeKind {
+    /// Whether it is a network trained by gradient descent (else it remembers its rows).
+    pub fn trains(self) -> bool {
+        matches!(self, ProbeKind::Linear | ProbeKind::Mlp)
+    }
 }
 
 /// Hidden sizes computed from each embedding's dimension `d` and class count `C`
@@ -292,7 +307,7 @@ pub fn hidden_sizes(config: &ProbeConfig, d: usize, c: usize) -> Vec<usize> {
     let n = config.hidden_layers;
     let (d, c) = (d as f64, c as f64);
     match (config.kind, config.adaptive) {
-        (ProbeKind::Linear, _) => vec![],
+        (ProbeKind::Linear | ProbeKind::Knn | ProbeKind::Centroid, _) => vec![],
         (ProbeKind::Mlp, None) => config.hidden.clone(),
         (ProbeKind::Mlp, Some(Adaptive::Infer)) => (0..n)
             .map(|i| even(c + (n - i) as f64 * (d - c) / (n + 1) as f64))
@@ -382,6 +397,28 @@ pub struct ProbeConfig {
     /// Validation stays clean, so early stopping selects on clean audio.
     #[serde(default)]
     pub augment: Vec<String>,
+    /// Neighbours that vote (`knn` only).
+    #[serde(default = "d_k")]
+    pub k: usize,
+    /// Distance between standardised embeddings (`knn` and `centroid`).
+    #[serde(default)]
+    pub distance: Distance,
+    /// How neighbours vote (`knn` only): `uniform` or `distance`.
+    #[serde(default)]
+    pub weights: Voting,
+    /// Few-shot: train on `shots` training tracks of each class (multiclass), chosen by the
+    /// probe seed; a smaller `shots` takes a subset of a larger one's tracks.
+    #[serde(default)]
+    pub shots: Option<usize>,
+    /// Data efficiency: train on this fraction (in (0, 1]) of each class's training tracks
+    /// (all tracks for multilabel and regression tasks), rounded up, chosen by the probe seed
+    /// so that a smaller fraction takes a subset of a larger one's tracks.
+    #[serde(default)]
+    pub train_fraction: Option<f64>,
+}
+
+fn d_k() -> usize {
+    5
 }
 
 fn d_hidden_layers() -> usize {
@@ -424,6 +461,11 @@ impl Default for ProbeConfig {
             search: None,
             backend: Backend::default(),
             augment: vec![],
+            k: d_k(),
+            distance: Distance::default(),
+            weights: Voting::default(),
+            shots: None,
+            train_fraction: None,
         }
     }
 }
@@ -432,6 +474,9 @@ impl ProbeConfig {
     /// Checks the parameters against each other.
     pub fn check(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::InvalidConfig(m.into()));
+        if !self.kind.trains() {
+            return self.check_untrained();
+        }
         match (self.kind, self.hidden.is_empty(), self.adaptive.is_some()) {
             (ProbeKind::Linear, false, _) | (ProbeKind::Linear, _, true) => {
                 return bad("a linear probe has no `hidden` sizes or `adaptive` rule");
@@ -485,6 +530,49 @@ impl ProbeConfig {
         if self.batch_norm && self.kind == ProbeKind::Linear {
             return bad("a linear probe has no hidden layer to normalise");
         }
+        self.check_shots()
+    }
+
+    /// The rules of `knn` and `centroid`, which train nothing.
+    fn check_untrained(&self) -> Result<()> {
+        let kind = if self.kind == ProbeKind::Knn {
+            "knn"
+        } else {
+            "centroid"
+        };
+        let bad = |m: String| Err(Error::InvalidConfig(m));
+        if !self.hidden.is_empty() || self.adaptive.is_some() {
+            return bad(format!(
+                "a {kind} probe has no `hidden` sizes or `adaptive` rule"
+            ));
+        }
+        if self.search.is_some() || self.dropout > 0.0 || self.batch_norm {
+            return bad(format!(
+                "a {kind} probe trains nothing: `search`, `dropout` and `batch_norm` do not apply"
+            ));
+        }
+        if self.k == 0 {
+            return bad("`k` must be at least 1".into());
+        }
+        if self.kind == ProbeKind::Centroid && self.weights != Voting::Uniform {
+            return bad("`weights` are the votes of a knn probe; a centroid has none".into());
+        }
+        self.check_shots()
+    }
+
+    fn check_shots(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::InvalidConfig(m.into()));
+        if self.shots == Some(0) {
+            return bad("`shots` must be at least 1");
+        }
+        if let Some(f) = self.train_fraction
+            && !(f > 0.0 && f <= 1.0)
+        {
+            return bad("`train_fraction` must be in (0, 1]");
+        }
+        if self.shots.is_some() && self.train_fraction.is_some() {
+            return bad("give `shots` or `train_fraction`, not both");
+        }
         Ok(())
     }
 }
@@ -498,11 +586,11 @@ pub struct ProbeOutput {
     pub epochs: Vec<Epoch>,
     /// With a `search`: JSON of the chosen values.
     pub hyperparameters: Option<String>,
-    /// The probe's architecture and standardisation, to save as `model.json`.
-    pub saved: SavedProbe,
-    /// Its best weights as a burnpack file, to save as `model.bpk`.
-    pub weights: Vec<u8>,
-    /// The epoch whose weights made the predictions.
+    /// A trained network: its architecture and standardisation, to save as `model.json`, and
+    /// its best weights as a burnpack file, to save as `model.bpk` (none for `knn` and
+    /// `centroid`, which keep their training rows).
+    pub saved: Option<(SavedProbe, Vec<u8>)>,
+    /// The epoch whose weights made the predictions (0 when nothing was trained).
     pub best_epoch: usize,
     /// Class vocabulary, score column order.
     pub vocabulary: Vec<String>,
@@ -560,16 +648,17 @@ fn track_vectors(tables: &[Table], layer: i32, aggregation: Aggregation) -> Resu
 /// A classifier probe fit on plain rows by [`fit_classifier`], with the standardisation it
 /// learnt from them.
 pub struct Classifier {
-    trained: train::Trained,
+    fitted: Fitted,
     scaler: Scaler,
     dim: usize,
+    classes: usize,
 }
 
 impl std::fmt::Debug for Classifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Classifier")
             .field("dim", &self.dim)
-            .field("best_epoch", &self.trained.best_epoch)
+            .field("best_epoch", &self.fitted.best_epoch())
             .finish_non_exhaustive()
     }
 }
@@ -579,7 +668,7 @@ impl Classifier {
     pub fn predict(&self, x: &[f32]) -> Result<Vec<Vec<f32>>> {
         let mut x = x.to_vec();
         self.scaler.apply(&mut x);
-        self.trained.predict(&x, self.dim)
+        self.fitted.predict(&x, self.dim, self.classes)
     }
 }
 
@@ -619,11 +708,12 @@ pub fn fit_classifier(
     };
     let scaler = Scaler::fit(&train_set.x, dim);
     scaler.apply(&mut train_set.x);
-    let (trained, _, _) = fit(config, seed, &train_set, &validation)?;
+    let (fitted, _, _) = fit(config, seed, &train_set, &validation)?;
     Ok(Classifier {
-        trained,
+        fitted,
         scaler,
         dim,
+        classes,
     })
 }
 
@@ -641,7 +731,7 @@ pub fn run(
 ) -> Result<ProbeOutput> {
     config.check()?;
     let task = Task::of(tracks)?;
-    let tracks = read_tracks(tracks)?;
+    let tracks = subset::training(config, seed, &task, read_tracks(tracks)?)?;
     let means = track_vectors(embeddings, layer, config.aggregation)?;
     let dim = means
         .values()
@@ -654,37 +744,49 @@ pub fn run(
     let scaler = Scaler::fit(&train_set.x, dim);
     scaler.apply(&mut train_set.x);
     scaler.apply(&mut validation.x);
-    let (trained, hyperparameters, effective) = fit(config, seed, &train_set, &validation)?;
-    let predictions = predict_tracks(&trained, &tracks, &means, &scaler, dim, width)?;
-    let out_vocabulary = match task.task_type {
-        TaskType::Regression => Vec::new(),
-        _ => task.vocabulary.clone(),
+    let (fitted, hyperparameters, effective) = fit(config, seed, &train_set, &validation)?;
+    let predictions = predict_tracks(&fitted, &tracks, &means, &scaler, dim, width)?;
+    let saved = match &fitted {
+        Fitted::Network(trained) => {
+            let probe = SavedProbe::of(&effective, &task, &scaler, dim, width);
+            Some((probe, trained.weights()?))
+        }
+        Fitted::Memory(_) => None,
     };
     Ok(ProbeOutput {
         predictions,
-        epochs: epochs_of(&trained),
-        best_epoch: trained.best_epoch,
+        epochs: epochs_of(&fitted),
+        best_epoch: fitted.best_epoch(),
         vocabulary: task.vocabulary,
         task_type: task.task_type,
         width,
         aggregation: config.aggregation,
         hyperparameters,
-        weights: trained.weights()?,
-        saved: SavedProbe {
-            sizes: std::iter::once(dim)
-                .chain(hidden_sizes(&effective, dim, width))
-                .chain(std::iter::once(width))
-                .collect(),
-            activation: effective.activation,
-            batch_norm: effective.batch_norm,
-            backend: effective.backend,
-            task_type: task.task_type,
-            vocabulary: out_vocabulary,
-            aggregation: config.aggregation,
-            mean: scaler.mean.clone(),
-            scale: scaler.scale.clone(),
-        },
+        saved,
     })
+}
+
+/// A fitted probe: a trained network, or the rows a `knn` or `centroid` probe remembers.
+enum Fitted {
+    Network(train::Trained),
+    Memory(neighbors::Memory),
+}
+
+impl Fitted {
+    /// Scores of each standardised row of `x`, `width` a row.
+    fn predict(&self, x: &[f32], dim: usize, width: usize) -> Result<Vec<Vec<f32>>> {
+        match self {
+            Fitted::Network(trained) => trained.predict(x, dim),
+            Fitted::Memory(memory) => Ok(memory.predict(x, dim, width)),
+        }
+    }
+
+    fn best_epoch(&self) -> usize {
+        match self {
+            Fitted::Network(trained) => trained.best_epoch,
+            Fitted::Memory(_) => 0,
+        }
+    }
 }
 
 /// What a `tracks` table's metadata says of its task.
@@ -824,10 +926,23 @@ fn fit(
     seed: u64,
     train_set: &train::Dataset,
     validation: &train::Dataset,
-) -> Result<(train::Trained, Option<String>, ProbeConfig)> {
+) -> Result<(Fitted, Option<String>, ProbeConfig)> {
+    let memory = match config.kind {
+        ProbeKind::Linear | ProbeKind::Mlp => None,
+        ProbeKind::Knn => Some(neighbors::Memory::knn(
+            train_set,
+            config.k,
+            config.distance,
+            config.weights,
+        )),
+        ProbeKind::Centroid => Some(neighbors::Memory::centroid(train_set, config.distance)?),
+    };
+    if let Some(memory) = memory {
+        return Ok((Fitted::Memory(memory), None, config.clone()));
+    }
     let Some(search) = &config.search else {
         let trained = train::train(config, train_set, validation, seed)?;
-        return Ok((trained, None, config.clone()));
+        return Ok((Fitted::Network(trained), None, config.clone()));
     };
     if validation.is_empty() {
         return Err(Error::InvalidConfig(
@@ -851,13 +966,13 @@ fn fit(
     }
     let (t, chosen, candidate) =
         best.ok_or_else(|| Error::InvalidConfig("the `search` space has no candidate".into()))?;
-    Ok((t, Some(chosen.to_string()), candidate))
+    Ok((Fitted::Network(t), Some(chosen.to_string()), candidate))
 }
 
 /// Predicts every validation (clean) and test (every deformation) track that has an
 /// embedding: the mean of its window scores (a single row under `embedding_mean`).
 fn predict_tracks(
-    trained: &train::Trained,
+    fitted: &Fitted,
     tracks: &[Track],
     means: &TrackVectors,
     scaler: &Scaler,
@@ -884,7 +999,7 @@ fn predict_tracks(
             keys_out.push((t.track_id.clone(), t.split, key.1.clone(), means[key].len()));
         }
     }
-    let mut scores = trained.predict(&x, dim)?.into_iter();
+    let mut scores = fitted.predict(&x, dim, width)?.into_iter();
     Ok(keys_out
         .into_iter()
         .map(|(track_id, split, deformation, windows)| {
@@ -905,7 +1020,10 @@ fn predict_tracks(
 }
 
 /// The training log's rows.
-fn epochs_of(trained: &train::Trained) -> Vec<Epoch> {
+fn epochs_of(fitted: &Fitted) -> Vec<Epoch> {
+    let Fitted::Network(trained) = fitted else {
+        return Vec::new();
+    };
     trained
         .history
         .iter()
@@ -921,7 +1039,7 @@ fn epochs_of(trained: &train::Trained) -> Vec<Epoch> {
 }
 
 /// A trained probe as saved beside its predictions: `model.json` (this) and the burnpack
-/// weights `model.bpk` ([`ProbeOutput::weights`]). [`SavedProbe::predict`] scores new
+/// weights `model.bpk` ([`ProbeOutput::saved`]). [`SavedProbe::predict`] scores new
 /// embeddings with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedProbe {
@@ -947,6 +1065,28 @@ pub struct SavedProbe {
 }
 
 impl SavedProbe {
+    /// The saved form of a network trained with `config`.
+    fn of(config: &ProbeConfig, task: &Task, scaler: &Scaler, dim: usize, width: usize) -> Self {
+        let vocabulary = match task.task_type {
+            TaskType::Regression => Vec::new(),
+            _ => task.vocabulary.clone(),
+        };
+        SavedProbe {
+            sizes: std::iter::once(dim)
+                .chain(hidden_sizes(config, dim, width))
+                .chain(std::iter::once(width))
+                .collect(),
+            activation: config.activation,
+            batch_norm: config.batch_norm,
+            backend: config.backend,
+            task_type: task.task_type,
+            vocabulary,
+            aggregation: config.aggregation,
+            mean: scaler.mean.clone(),
+            scale: scaler.scale.clone(),
+        }
+    }
+
     /// Scores (probabilities, or values for regression) of each embedding in `x`
     /// (`n x sizes[0]`, raw, as in the `embeddings` table) with `weights`.
     pub fn predict(&self, weights: &[u8], x: &[f32]) -> Result<Vec<Vec<f32>>> {

@@ -850,7 +850,8 @@ fn saved_probe_reloads(tracks: &Table, emb: &[Table], batch_norm: bool) {
     };
     let out = run(&config, 1, 0, tracks, emb).unwrap();
     // Through JSON and bytes, as `model.json` and `model.bpk`.
-    let json = serde_json::to_string(&out.saved).unwrap();
+    let (saved, weights) = out.saved.as_ref().unwrap();
+    let json = serde_json::to_string(saved).unwrap();
     let saved: mir_probe::SavedProbe = serde_json::from_str(&json).unwrap();
     assert_eq!(saved.sizes, [2, 16, 8, 2]);
     let rows = mir_table::read_embeddings(&emb[0]).unwrap();
@@ -869,7 +870,7 @@ fn saved_probe_reloads(tracks: &Table, emb: &[Table], batch_norm: bool) {
                 .clone()
         })
         .collect();
-    let scores = saved.predict(&out.weights, &x).unwrap();
+    let scores = saved.predict(weights, &x).unwrap();
     assert_eq!(scores.len(), test.len());
     for (s, p) in scores.iter().zip(&test) {
         for (a, b) in s.iter().zip(&p.scores) {
@@ -940,3 +941,5 @@ fn plain_rows_fit_and_predict() {
     let err = mir_probe::fit_classifier(&config, 3, &x, 3, &y, 1).unwrap_err();
     assert!(err.to_string().contains("row 1"), "{err}");
 }
+
+mod neighbors;

@@ -148,8 +148,9 @@ fn train(
     Ok((out, started.elapsed().as_secs_f64()))
 }
 
-/// Saves a trained probe (architecture and standardisation, burnpack weights), its training
-/// log, then its predictions, which mark the job done; returns the predictions.
+/// Saves a trained network (architecture and standardisation, burnpack weights; a `knn` or
+/// `centroid` probe has none), its training log, then its predictions, which mark the job
+/// done; returns the predictions.
 async fn save(
     store: &TableStore,
     job: &Job,
@@ -162,11 +163,13 @@ async fn save(
     let lschema = with_input_hash(lschema, &job.hash);
     let pbatch = mir_table::predictions_batch(&pschema, &out.predictions)?;
     let lbatch = mir_table::training_log_batch(&lschema, &out.epochs)?;
-    let json = serde_json::to_vec_pretty(&out.saved)?;
-    store.put(&dir.model_json(), json.into()).await?;
-    store
-        .put(&dir.model_weights(), out.weights.clone().into())
-        .await?;
+    if let Some((saved, weights)) = &out.saved {
+        let json = serde_json::to_vec_pretty(saved)?;
+        store.put(&dir.model_json(), json.into()).await?;
+        store
+            .put(&dir.model_weights(), weights.clone().into())
+            .await?;
+    }
     let log = dir.training_log();
     store
         .write(&log, TableKind::TrainingLog, &lschema, &[lbatch])
