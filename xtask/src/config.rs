@@ -391,6 +391,7 @@ impl ExperimentConfig {
         };
         self.check_grid(&invalid)?;
         self.check_probes(&file, &invalid)?;
+        self.expand_parts();
         self.check_deformations(&invalid)?;
         for (name, model) in &self.models {
             let built = mir_embed::build(model)
@@ -442,6 +443,33 @@ impl ExperimentConfig {
             }
         }
         Ok(())
+    }
+
+    /// A probe with a list of `train_fraction` values becomes one probe per value,
+    /// `name@value` ([`mir_table::probe_on_part`]), here and in the grid.
+    fn expand_parts(&mut self) {
+        let mut expanded = BTreeMap::new();
+        let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, probe) in std::mem::take(&mut self.probes) {
+            let parts = probe.parts();
+            if parts.is_empty() {
+                names.insert(name.clone(), vec![name.clone()]);
+                expanded.insert(name, probe);
+                continue;
+            }
+            for (part, one) in parts {
+                let part_name = mir_table::probe_on_part(&name, part);
+                names
+                    .entry(name.clone())
+                    .or_default()
+                    .push(part_name.clone());
+                expanded.insert(part_name, one);
+            }
+        }
+        self.probes = expanded;
+        if let Some(grid) = &mut self.grid.probes {
+            *grid = grid.iter().flat_map(|p| names[p].clone()).collect();
+        }
     }
 
     /// Each probe's own checks, and the scenarios it augments with are defined.

@@ -274,8 +274,9 @@ fn figures(
     metric: Option<&str>,
     logs: &[(RunKey, Vec<Epoch>)],
 ) -> Vec<(&'static str, Vec<(String, Figure)>)> {
-    let training: Vec<(String, Figure)> = logs
-        .iter()
+    // A knn or centroid probe trains nothing: no epochs, no curve.
+    let training: Vec<(String, Figure)> = (logs.iter())
+        .filter(|(_, epochs)| !epochs.is_empty())
         .map(|(id, epochs)| {
             let stem = format!("training_{}", id.slug());
             (stem, plot::training_curves(id, epochs))
@@ -288,6 +289,10 @@ fn figures(
         ),
         ("Clean audio", plot::bars(metrics, metric)),
         ("Per layer", plot::per_layer(metrics, metric)),
+        (
+            "Data efficiency: metric against training tracks",
+            plot::data_efficiency(metrics, metric),
+        ),
         ("Training curves", training),
     ]
 }

@@ -237,6 +237,8 @@ struct Run {
     seed: i64,
     vocabulary: Vec<String>,
     groups: BTreeMap<String, Group>,
+    /// The predictions' `train_tracks`, where the probe wrote it.
+    train_tracks: Option<f64>,
 }
 
 impl Run {
@@ -348,6 +350,10 @@ fn load(tracks: &Table, predictions: &Table) -> Result<Run> {
         seed: parse_int(keys::SEED)?,
         vocabulary,
         groups,
+        train_tracks: match pmeta.get(p, keys::TRAIN_TRACKS) {
+            Ok(_) => Some(parse_int(keys::TRAIN_TRACKS)? as f64),
+            Err(_) => None,
+        },
     })
 }
 
@@ -414,6 +420,15 @@ pub fn evaluate(
                 ));
             }
         }
+    }
+    if let Some(count) = run.train_tracks {
+        rows.push(run.row(
+            CLEAN,
+            keys::TRAIN_TRACKS.into(),
+            count,
+            None,
+            clean.ids.len(),
+        ));
     }
     Ok(rows)
 }

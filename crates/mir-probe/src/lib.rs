@@ -411,10 +411,30 @@ pub struct ProbeConfig {
     #[serde(default)]
     pub shots: Option<usize>,
     /// Data efficiency: train on this fraction (in (0, 1]) of each class's training tracks
-    /// (all tracks for multilabel and regression tasks), rounded up, chosen by the probe seed
-    /// so that a smaller fraction takes a subset of a larger one's tracks.
-    #[serde(default)]
-    pub train_fraction: Option<f64>,
+    /// (of all training tracks for multilabel and regression tasks), rounded up, or, above 1,
+    /// on that many tracks in the same proportions; chosen by the probe seed so that a smaller
+    /// part takes a subset of a larger one's tracks. A list (`[0.01, 0.1, 1.0]`) is one probe
+    /// per part ([`ProbeConfig::parts`]), for a curve of the metric against training size.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub train_fraction: Vec<f64>,
+}
+
+/// A number or a list of numbers.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(f64),
+        Many(Vec<f64>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(x) => vec![x],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 fn d_k() -> usize {
@@ -465,7 +485,7 @@ impl Default for ProbeConfig {
             distance: Distance::default(),
             weights: Voting::default(),
             shots: None,
-            train_fraction: None,
+            train_fraction: vec![],
         }
     }
 }
@@ -565,15 +585,32 @@ impl ProbeConfig {
         if self.shots == Some(0) {
             return bad("`shots` must be at least 1");
         }
-        if let Some(f) = self.train_fraction
-            && !(f > 0.0 && f <= 1.0)
-        {
-            return bad("`train_fraction` must be in (0, 1]");
+        for &f in &self.train_fraction {
+            if !(f > 0.0 && (f <= 1.0 || f.fract() == 0.0)) {
+                return bad("`train_fraction` values are fractions in (0, 1] or whole counts");
+            }
         }
-        if self.shots.is_some() && self.train_fraction.is_some() {
+        if self.shots.is_some() && !self.train_fraction.is_empty() {
             return bad("give `shots` or `train_fraction`, not both");
         }
         Ok(())
+    }
+
+    /// One probe per `train_fraction` value of a list, each with that value alone (in list
+    /// order); a probe with one value or none is itself.
+    pub fn parts(&self) -> Vec<(f64, ProbeConfig)> {
+        if self.train_fraction.len() < 2 {
+            return vec![];
+        }
+        (self.train_fraction.iter())
+            .map(|&f| {
+                let one = ProbeConfig {
+                    train_fraction: vec![f],
+                    ..self.clone()
+                };
+                (f, one)
+            })
+            .collect()
     }
 }
 
@@ -600,6 +637,8 @@ pub struct ProbeOutput {
     pub width: usize,
     /// How windows were combined.
     pub aggregation: Aggregation,
+    /// Training tracks it learnt from (with embeddings, after `shots` or `train_fraction`).
+    pub train_tracks: usize,
 }
 
 /// A (track_id, deformation) pair.
@@ -730,6 +769,12 @@ pub fn run(
     embeddings: &[Table],
 ) -> Result<ProbeOutput> {
     config.check()?;
+    if config.train_fraction.len() > 1 {
+        return Err(Error::InvalidConfig(
+            "a list of `train_fraction` values is one probe per value: see ProbeConfig::parts"
+                .into(),
+        ));
+    }
     let task = Task::of(tracks)?;
     let tracks = subset::training(config, seed, &task, read_tracks(tracks)?)?;
     let means = track_vectors(embeddings, layer, config.aggregation)?;
@@ -746,6 +791,11 @@ pub fn run(
     scaler.apply(&mut validation.x);
     let (fitted, hyperparameters, effective) = fit(config, seed, &train_set, &validation)?;
     let predictions = predict_tracks(&fitted, &tracks, &means, &scaler, dim, width)?;
+    let train_tracks = (tracks.iter())
+        .filter(|t| {
+            t.split == Split::Train && means.contains_key(&(t.track_id.clone(), CLEAN.into()))
+        })
+        .count();
     let saved = match &fitted {
         Fitted::Network(trained) => {
             let probe = SavedProbe::of(&effective, &task, &scaler, dim, width);
@@ -763,6 +813,7 @@ pub fn run(
         aggregation: config.aggregation,
         hyperparameters,
         saved,
+        train_tracks,
     })
 }
 
@@ -1169,7 +1220,8 @@ pub fn output_schemas(ids: &RunIds, out: &ProbeOutput) -> Result<(SchemaRef, Sch
             mir_table::vocabulary_json(&out.vocabulary),
         )
         .with(keys::TASK_TYPE, out.task_type)
-        .with(keys::AGGREGATION, out.aggregation.name());
+        .with(keys::AGGREGATION, out.aggregation.name())
+        .with(keys::TRAIN_TRACKS, out.train_tracks);
     let mut log = ids.metadata();
     let mut predictions = predictions;
     if let Some(h) = &out.hyperparameters {

@@ -21,7 +21,17 @@ pub(crate) fn training(
     task: &Task,
     tracks: Vec<Track>,
 ) -> Result<Vec<Track>> {
-    let fraction = config.train_fraction.filter(|&f| f < 1.0);
+    let in_train = tracks.iter().filter(|t| t.split == Split::Train).count();
+    // A count is the fraction of the training split it makes.
+    let fraction = (config.train_fraction.first())
+        .map(|&f| {
+            if f > 1.0 {
+                f / in_train.max(1) as f64
+            } else {
+                f
+            }
+        })
+        .filter(|&f| f < 1.0);
     if config.shots.is_none() && fraction.is_none() {
         return Ok(tracks);
     }
@@ -95,7 +105,7 @@ mod tests {
         let mut previous: Vec<String> = vec![];
         for f in [0.05, 0.25, 0.5, 1.0] {
             let config = ProbeConfig {
-                train_fraction: Some(f),
+                train_fraction: vec![f],
                 ..Default::default()
             };
             let ids = kept(&config, &tracks);

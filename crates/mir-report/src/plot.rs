@@ -682,6 +682,60 @@ pub fn per_layer(rows: &[MetricRow], metric: Option<&str>) -> Vec<(String, Figur
     out
 }
 
+/// Data-efficiency curves: per (dataset, task), the clean-audio metric against the number of
+/// training tracks, a line per (model, layer, probe) trained on several parts of the training
+/// split (probes named by [`mir_table::probe_on_part`], sizes from their `train_tracks`
+/// metric). Returned with a file stem each (`efficiency_<dataset>_<task>`).
+pub fn data_efficiency(rows: &[MetricRow], metric: Option<&str>) -> Vec<(String, Figure)> {
+    let (cells, metrics) = cells(rows, metric);
+    let (sizes, _) = self::cells(rows, Some(mir_table::keys::TRAIN_TRACKS));
+    let mut out = Vec::new();
+    for ((dataset, task), stats) in &cells {
+        let task_key = (dataset.clone(), task.clone());
+        let mut lines: BTreeMap<(&str, i32, &str), Vec<Point>> = BTreeMap::new();
+        for ((m, l, p, d), s) in stats {
+            let Some((base, _)) = mir_table::probe_part(p) else {
+                continue;
+            };
+            let size = sizes
+                .get(&task_key)
+                .and_then(|by| by.get(&(m.clone(), *l, p.clone(), d.clone())));
+            if let (true, Some(size)) = (d == CLEAN, size) {
+                lines.entry((m, *l, base)).or_default().push(Point {
+                    x: size.mean,
+                    y: s.mean,
+                    interval: interval(s),
+                });
+            }
+        }
+        let layers: BTreeSet<i32> = lines.keys().map(|k| k.1).collect();
+        let series: Vec<Series> = lines
+            .into_iter()
+            .filter(|(_, points)| points.len() > 1)
+            .enumerate()
+            .map(|(i, ((m, l, p), mut points))| {
+                points.sort_by(|a, b| a.x.total_cmp(&b.x));
+                Series::line(system(m, l, p, &layers), points, i)
+            })
+            .collect();
+        if series.is_empty() {
+            continue;
+        }
+        let metric = &metrics[&task_key];
+        out.push((
+            format!("efficiency_{}_{}", slug(dataset), slug(task)),
+            Figure::Lines(vec![Panel {
+                title: format!("{task} ({dataset}): {metric} against training tracks, clean audio"),
+                x_label: "training tracks".into(),
+                y_label: metric.clone(),
+                series,
+                integer_x: true,
+            }]),
+        ));
+    }
+    out
+}
+
 /// Predicted against true values of a regression run's test tracks on clean audio, one panel
 /// per target: `targets` names them, `pairs[k]` holds target k's `(true, predicted)` values.
 pub fn regression_scatter(run: &RunKey, targets: &[String], pairs: &[Vec<(f64, f64)>]) -> Figure {

@@ -54,7 +54,7 @@ pub use records::{
 };
 pub use schema::{
     CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, RunKey,
-    SCHEMA_VERSION, TableKind, TaskType, keys, vocabulary_json,
+    SCHEMA_VERSION, TableKind, TaskType, keys, probe_on_part, probe_part, vocabulary_json,
 };
 pub use shard::{Shard, ShardError};
 pub use validate::validate;

@@ -63,6 +63,10 @@ pub mod keys {
     /// their modification times, deformations, seed). A run reuses a table whose input hash
     /// equals the one it would compute.
     pub const INPUT_HASH: &str = "input_hash";
+    /// Optional, on `predictions`: how many training tracks the probe learnt from (fewer than
+    /// the training split under `shots` or `train_fraction`); mir-eval reports it as the
+    /// clean-audio metric of the same name.
+    pub const TRAIN_TRACKS: &str = "train_tracks";
 }
 
 /// The name used for undeformed audio in `deformation` columns and metadata.
@@ -573,6 +577,18 @@ pub struct RunKey {
     pub probe: String,
     /// Probe seed.
     pub seed: i64,
+}
+
+/// The name of probe `probe` trained on part of the training split: `linear@0.05` (a
+/// fraction) or `linear@100` (a count of tracks).
+pub fn probe_on_part(probe: &str, part: f64) -> String {
+    format!("{probe}@{part}")
+}
+
+/// The probe and the part of the training split a [`probe_on_part`] name says.
+pub fn probe_part(name: &str) -> Option<(&str, f64)> {
+    let (probe, part) = name.rsplit_once('@')?;
+    Some((probe, part.parse().ok()?))
 }
 
 impl RunKey {

@@ -9,6 +9,7 @@
               one scenario, top to bottom"
 )]
 
+mod analysis;
 mod cluster;
 mod inventory;
 mod shards;

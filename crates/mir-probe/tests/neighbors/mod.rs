@@ -221,10 +221,10 @@ fn untrained_probes_refuse_what_does_not_apply() {
         ),
         (
             ProbeConfig {
-                train_fraction: Some(1.5),
+                train_fraction: vec![1.5],
                 ..Default::default()
             },
-            "(0, 1]",
+            "(0, 1] or whole counts",
         ),
     ];
     for (config, message) in cases {
