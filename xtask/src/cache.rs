@@ -117,6 +117,19 @@ pub fn evaluation(config: &ExperimentConfig, job_hash: &str) -> String {
     h.finish()
 }
 
+/// What the significance table depends on: every run's predictions (the jobs' hashes, in
+/// grid order), the evaluation settings, the seed and the metrics compared.
+pub fn significance(config: &ExperimentConfig, job_hashes: &[&str], metrics: &[&str]) -> String {
+    let mut h = InputHash::new("significance v1");
+    for job in job_hashes {
+        h.part(job);
+    }
+    h.part(&config.seed.to_string())
+        .json(&config.evaluation)
+        .json(&metrics);
+    h.finish()
+}
+
 /// The table at `rel` if it is there, valid, and carries `input_hash`: what a rerun reuses.
 pub async fn read_with_hash(
     store: &TableStore,

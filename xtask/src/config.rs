@@ -73,7 +73,7 @@ pub struct ExperimentConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportConfig {
-    /// Table presets, in order: `overview`, `robustness`, `probes`, `layers`, `regression`, `tags` (default all).
+    /// Table presets, in order: `overview`, `robustness`, `probes`, `layers`, `regression`, `tags`, `significance` (default all).
     #[serde(default = "default_presets")]
     pub tables: Vec<String>,
     /// The metric of the tables and plots, where a task has it (default: each task's

@@ -23,8 +23,9 @@ use mir_report::{RunKey, Slug};
 use mir_table::Preset;
 use mir_table::layout::{ReportFile, run_file_from_index};
 use mir_table::{
-    Epoch, Metadata, MetricRow, Prediction, RunLayout, Split, TableKind, TableStore, TaskType,
-    Track, keys, read_failures, read_predictions, read_tracks, read_training_log,
+    Epoch, Metadata, MetricRow, Prediction, RunLayout, SignificanceRow, Split, TableKind,
+    TableStore, TaskType, Track, keys, read_failures, read_predictions, read_tracks,
+    read_training_log,
 };
 use serde_json::Value;
 use tracing::{info, warn};
@@ -119,7 +120,9 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         name: name.to_owned(),
         ..Index::default()
     };
-    let markdown = write_tables(&mut out, &mut index, name, &metrics, options).await?;
+    let significance = read_significance(store).await?;
+    let rows = (&metrics[..], &significance[..]);
+    let markdown = write_tables(&mut out, &mut index, name, rows, options).await?;
     let (runs, logs) = read_runs(store, &metrics).await?;
     let tracks = read_tracks_tables(store).await?;
     let mut figures = figures(&metrics, &deformations, metric, &logs);
@@ -195,18 +198,34 @@ async fn read_metrics(store: &TableStore) -> Result<(Vec<MetricRow>, BTreeMap<St
     Ok((metrics, deformations))
 }
 
-/// Every preset's tables as Markdown, CSV and HTML; returns them all as Markdown.
+/// The run's `significance` rows (none when the run predates the table).
+async fn read_significance(store: &TableStore) -> Result<Vec<SignificanceRow>> {
+    if !store.exists(RunLayout::SIGNIFICANCE).await? {
+        return Ok(vec![]);
+    }
+    let table = (store
+        .read(RunLayout::SIGNIFICANCE, TableKind::Significance)
+        .await)
+        .with_context(|| store.display(RunLayout::SIGNIFICANCE))?;
+    Ok(mir_table::read_significance(&table)?)
+}
+
+/// Every preset's tables (from the metrics rows, the significance preset from the
+/// significance rows) as Markdown, CSV and HTML; returns them all as Markdown.
 async fn write_tables(
     out: &mut Writer<'_>,
     index: &mut Index,
     name: &str,
-    metrics: &[MetricRow],
+    (metrics, significance): (&[MetricRow], &[SignificanceRow]),
     options: &Options,
 ) -> Result<String> {
     let report = RunLayout::report();
     let mut markdown = String::new();
     for preset in &options.presets {
-        let tables = pivot(metrics, *preset, options.metric.as_deref());
+        let tables = match preset {
+            Preset::Significance => mir_report::significance::tables(significance),
+            _ => pivot(metrics, *preset, options.metric.as_deref()),
+        };
         if tables.is_empty() {
             continue;
         }

@@ -53,6 +53,35 @@ fn map_parallel<T: Send>(samples: &[Vec<usize>], f: impl Fn(&[usize]) -> T + Syn
     })
 }
 
+/// `metric`'s value on every resample (NaN where undefined), in resample order.
+pub fn values(
+    samples: &[Vec<usize>],
+    metric: &str,
+    metrics: impl Fn(&[usize]) -> Named + Sync,
+) -> Vec<f64> {
+    map_parallel(samples, |idx| {
+        let named = metrics(idx);
+        (named.into_iter().find(|(m, _)| m == metric)).map_or(f64::NAN, |(_, v)| v)
+    })
+}
+
+/// The paired test of two systems' values on the same resamples ([`values`]): the percentile
+/// interval of `b - a` and its p-value, `None` when no resample defines both.
+pub fn paired_test(config: &Bootstrap, a: &[f64], b: &[f64]) -> Option<PairedTest> {
+    let mut d: Vec<f64> = (a.iter().zip(b))
+        .map(|(a, b)| b - a)
+        .filter(|d| !d.is_nan())
+        .collect();
+    if d.is_empty() {
+        return None;
+    }
+    let p = p_value(&d);
+    d.sort_by(f64::total_cmp);
+    let alpha = (1.0 - config.confidence) / 2.0;
+    let (low, high) = (percentile(&d, alpha), percentile(&d, 1.0 - alpha));
+    Some(PairedTest { low, high, p })
+}
+
 /// Percentile intervals of every metric `metrics` computes, over the given resamples. Metrics
 /// undefined on a resample (NaN) are left out of that metric's distribution.
 pub fn intervals(

@@ -43,6 +43,9 @@ pub mod key;
 pub mod multilabel;
 pub mod ranking;
 pub mod regression;
+mod significance;
+
+pub use significance::significance;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -580,6 +583,11 @@ pub fn confusion_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
 /// The `metrics` schema, with the config hash when known.
 pub fn metrics_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
     schema_with_hash(TableKind::Metrics, config_hash)
+}
+
+/// The `significance` schema, with the config hash when known.
+pub fn significance_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
+    schema_with_hash(TableKind::Significance, config_hash)
 }
 
 #[cfg(test)]

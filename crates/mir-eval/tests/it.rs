@@ -406,3 +406,70 @@ fn cli_writes_a_metrics_table() {
         "{err}"
     );
 }
+
+use arrow::array::RecordBatch;
+
+/// `predictions` as if written by model `model`.
+fn as_model(predictions: &Table, model: &str) -> Table {
+    let meta = Metadata::of(&predictions.schema).with(keys::MODEL, model);
+    let schema = TableKind::Predictions.schema(3, &meta).unwrap();
+    let batches = (predictions.batches.iter())
+        .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()).unwrap())
+        .collect();
+    Table { schema, batches }
+}
+
+/// A strong system, a weak one and its identical twin, and one a little better than the weak:
+/// every pair on the same tracks, the wide margin with the smallest p-value 400 resamples
+/// allow, the twins at p = 1, and Holm's adjustment equal to statsmodels 0.15.0's
+/// `multipletests(p, method="holm")` on the same p-values.
+#[test]
+fn every_pair_of_systems_gets_a_paired_test_adjusted_by_holm() {
+    let (tracks, strong) = tables(300, 0.9);
+    let weak = tables(300, 0.5).1;
+    let systems = [
+        as_model(&strong, "strong"),
+        as_model(&weak, "weak"),
+        as_model(&weak, "twin"),
+        as_model(&tables(300, 0.51).1, "medium"),
+    ];
+    let runs: Vec<(&Table, &Table)> = systems.iter().map(|p| (&tracks, p)).collect();
+    let config = EvalConfig {
+        bootstrap: 400,
+        ..EvalConfig::default()
+    };
+    let rows = mir_eval::significance(&config, 3, &runs, &["mirex_weighted", "accuracy"]).unwrap();
+    let clean: Vec<_> = rows.iter().filter(|r| r.deformation == "clean").collect();
+    assert_eq!(clean.len(), 6, "4 systems make 6 pairs");
+    assert!(clean.iter().all(|r| r.metric == "accuracy" && r.n == 300));
+    let pair = |a: &str, b: &str| {
+        let r = clean.iter().find(|r| r.a.model == a && r.b.model == b);
+        *r.unwrap_or_else(|| panic!("{a} vs {b}"))
+    };
+    let (twins, wide) = (pair("twin", "weak"), pair("strong", "weak"));
+    assert_eq!((twins.delta, twins.p_value, twins.p_holm), (0.0, 1.0, 1.0));
+    assert!((wide.p_value - 2.0 / 401.0).abs() < 1e-12, "{wide:?}");
+    assert!(wide.delta < -0.3 && wide.ci_high.unwrap() < 0.0, "{wide:?}");
+    let p: Vec<f64> = clean.iter().map(|r| r.p_value).collect();
+    let holm: Vec<f64> = clean.iter().map(|r| r.p_holm).collect();
+    // The 6 p-values are 2/401 (three pairs with strong), 50/401 (medium against the twins)
+    // and 1; statsmodels 0.15.0's multipletests(p, method="holm")[1] on them:
+    let expected = [
+        (2.0 / 401.0, 0.029925187032418952),
+        (50.0 / 401.0, 0.3740648379052369),
+        (1.0, 1.0),
+    ];
+    for (p, h) in p.iter().zip(&holm) {
+        let (_, e) = expected
+            .iter()
+            .find(|(q, _)| (q - p).abs() < 1e-15)
+            .unwrap();
+        assert!((h - e).abs() < 1e-15, "p {p}: holm {h}, statsmodels {e}");
+    }
+    assert_eq!(
+        p.iter()
+            .filter(|p| (**p - 50.0 / 401.0).abs() < 1e-15)
+            .count(),
+        2
+    );
+}

@@ -35,6 +35,7 @@ pub mod confusion;
 pub mod page;
 pub mod pivot;
 pub mod plot;
+pub mod significance;
 pub mod spectrogram;
 
 use std::collections::{BTreeMap, BTreeSet};

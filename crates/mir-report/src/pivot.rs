@@ -20,9 +20,9 @@ pub const PRIMARY_METRICS: [&str; 4] = ["mirex_weighted", "accuracy", "roc_auc_m
 pub use mir_table::Preset;
 
 /// The identifiers `preset` puts in its tables' titles, rows and columns.
-fn spec(preset: Preset) -> Spec {
+fn spec(preset: Preset) -> Option<Spec> {
     use Dim::*;
-    match preset {
+    Some(match preset {
         Preset::Overview => Spec {
             tables: &[],
             rows: &[Model, Layer, Probe],
@@ -59,7 +59,9 @@ fn spec(preset: Preset) -> Spec {
             cols: &[Model, Layer, Probe, TagMetric],
             clean_only: true,
         },
-    }
+        // From the `significance` table: `crate::significance::tables`.
+        Preset::Significance => return None,
+    })
 }
 
 struct Spec {
@@ -267,6 +269,14 @@ impl Stat {
         })
     }
 
+    /// As [`Stat::text`] with the sign: `+0.125 [+0.036, +0.214]`.
+    pub fn text_signed(&self) -> String {
+        match (self.low, self.high) {
+            (Some(lo), Some(hi)) => format!("{:+.3} [{lo:+.3}, {hi:+.3}]", self.mean),
+            _ => format!("{:+.3}", self.mean),
+        }
+    }
+
     /// `0.792 [0.667, 0.896]`, `0.850 ± 0.071` or `0.900`.
     pub fn text(&self) -> String {
         match (self.low, self.high, self.std) {
@@ -285,16 +295,20 @@ pub struct Cell {
     /// The difference to clean audio (robustness tables): the paired `delta/<metric>` rows
     /// where mir-eval wrote them, else the difference of the values.
     pub delta: Option<Stat>,
-    /// The best value of its column.
+    /// The best value of its column (a significance table: a difference with a
+    /// Holm-adjusted p-value below 0.05).
     pub best: bool,
+    /// The Holm-adjusted p-value of a difference (significance tables).
+    pub p: Option<f64>,
 }
 
 impl Cell {
     /// The cell as text: the metric, and the difference to clean where there is one.
     pub fn text(&self) -> String {
-        match &self.delta {
-            Some(d) => format!("{} (Δ {:+.3})", self.stat.text(), d.mean),
-            None => self.stat.text(),
+        match (&self.delta, self.p) {
+            (_, Some(p)) => format!("{} (p {})", self.stat.text_signed(), p_text(p)),
+            (Some(d), None) => format!("{} (Δ {:+.3})", self.stat.text(), d.mean),
+            (None, None) => self.stat.text(),
         }
     }
 }
@@ -329,7 +343,9 @@ pub struct PivotTable {
 /// where the task has it. A preset that does not apply (layers without a multi-layer model)
 /// gives no table.
 pub fn pivot(rows: &[MetricRow], preset: Preset, metric: Option<&str>) -> Vec<PivotTable> {
-    let spec = spec(preset);
+    let Some(spec) = spec(preset) else {
+        return vec![];
+    };
     let metrics = task_metrics(rows, metric);
     let chosen = |r: &MetricRow| metrics.get(&(r.dataset.clone(), r.task.clone()));
     // The regression preset takes every regression metric of the tasks whose primary metric
@@ -441,6 +457,7 @@ fn cell(
     Some(Cell {
         stat,
         delta,
+        p: None,
         best: false,
     })
 }
@@ -682,10 +699,20 @@ impl PivotTable {
                     opt(d.and_then(|d| d.low)),
                     opt(d.and_then(|d| d.high)),
                     c.best.to_string(),
+                    opt(c.p),
                 ])?;
             }
         }
         Ok(())
+    }
+}
+
+/// A p-value in three significant digits, small ones in scientific notation.
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
     }
 }
 
@@ -699,7 +726,7 @@ pub fn tables_markdown(tables: &[PivotTable]) -> String {
 }
 
 /// The tables as CSV, a line per cell: `preset, table, row, column, metric, mean, ci_low,
-/// ci_high, std, seeds, n, delta, delta_low, delta_high, best`.
+/// ci_high, std, seeds, n, delta, delta_low, delta_high, best, p_holm`.
 pub fn tables_csv(tables: &[PivotTable]) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| Error::Csv(e.to_string());
@@ -719,6 +746,7 @@ pub fn tables_csv(tables: &[PivotTable]) -> Result<String> {
         "delta_low",
         "delta_high",
         "best",
+        "p_holm",
     ])
     .map_err(csv_error)?;
     for t in tables {

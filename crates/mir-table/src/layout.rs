@@ -39,6 +39,8 @@ impl RunLayout {
     pub const CONFUSION: &'static str = "confusion.parquet";
     /// The tracks left out of the run, and why.
     pub const FAILURES: &'static str = "failures.parquet";
+    /// The paired comparisons of the systems scored on the same test tracks.
+    pub const SIGNIFICANCE: &'static str = "significance.parquet";
     /// The folder of the `tracks` tables.
     pub const TRACKS: &'static str = "tracks";
 

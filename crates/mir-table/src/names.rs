@@ -101,6 +101,10 @@ names! {
         /// Tag (rows) by model and metric (columns): ROC-AUC and PR-AUC per tag under their
         /// macro averages, clean audio, a table per tagging task.
         Tags = "tags",
+        /// System (rows) against system (columns): the paired difference on one metric with
+        /// its Holm-adjusted p-value, from the `significance` table, a table per (dataset,
+        /// task, deformation, seed).
+        Significance = "significance",
     }
 }
 

@@ -364,6 +364,132 @@ pub fn read_failures(table: &Table) -> Result<Vec<FailureRow>> {
     Ok(out)
 }
 
+/// One system of a [`SignificanceRow`]: an embedding model's layer with a probe.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct System {
+    /// Model name.
+    pub model: String,
+    /// Layer.
+    pub layer: i32,
+    /// Probe name.
+    pub probe: String,
+}
+
+/// A row of `significance`: system `b` against system `a` on the same test tracks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignificanceRow {
+    /// Task name.
+    pub task: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Condition of the test audio.
+    pub deformation: String,
+    /// Probe seed of both.
+    pub seed: i64,
+    /// The metric compared.
+    pub metric: String,
+    /// The first system.
+    pub a: System,
+    /// The second system.
+    pub b: System,
+    /// `b - a`.
+    pub delta: f64,
+    /// Lower bound of the paired interval.
+    pub ci_low: Option<f64>,
+    /// Upper bound.
+    pub ci_high: Option<f64>,
+    /// Two-sided p-value of no difference.
+    pub p_value: f64,
+    /// Holm-adjusted p-value.
+    pub p_holm: f64,
+    /// Test tracks.
+    pub n: i64,
+}
+
+/// Builds a `significance` batch.
+pub fn significance_batch(schema: &SchemaRef, rows: &[SignificanceRow]) -> Result<RecordBatch> {
+    let f64s = |f: fn(&SignificanceRow) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(f)))
+    };
+    let opt = |f: fn(&SignificanceRow) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    let system = |side: fn(&SignificanceRow) -> &System| -> [ArrayRef; 3] {
+        [
+            strings(rows.iter().map(|r| side(r).model.as_str())),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|r| side(r).layer),
+            )),
+            strings(rows.iter().map(|r| side(r).probe.as_str())),
+        ]
+    };
+    let mut columns = vec![
+        strings(rows.iter().map(|r| r.task.as_str())),
+        strings(rows.iter().map(|r| r.dataset.as_str())),
+        strings(rows.iter().map(|r| r.deformation.as_str())),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.seed))) as ArrayRef,
+        strings(rows.iter().map(|r| r.metric.as_str())),
+    ];
+    columns.extend(system(|r| &r.a));
+    columns.extend(system(|r| &r.b));
+    columns.extend([
+        f64s(|r| r.delta),
+        opt(|r| r.ci_low),
+        opt(|r| r.ci_high),
+        f64s(|r| r.p_value),
+        f64s(|r| r.p_holm),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.n))),
+    ]);
+    batch(TableKind::Significance, schema, columns)
+}
+
+/// Reads every row of a `significance` table.
+pub fn read_significance(table: &Table) -> Result<Vec<SignificanceRow>> {
+    let k = TableKind::Significance;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let s = |name| column::<StringArray>(b, k, name);
+        let f = |name| column::<Float64Array>(b, k, name);
+        let layer = |name| column::<Int32Array>(b, k, name);
+        let (task, dataset, deformation, metric) =
+            (s("task")?, s("dataset")?, s("deformation")?, s("metric")?);
+        let (ma, la, pa) = (s("model_a")?, layer("layer_a")?, s("probe_a")?);
+        let (mb, lb, pb) = (s("model_b")?, layer("layer_b")?, s("probe_b")?);
+        let (delta, lo, hi, p, holm) = (
+            f("delta")?,
+            f("ci_low")?,
+            f("ci_high")?,
+            f("p_value")?,
+            f("p_holm")?,
+        );
+        let seed = column::<Int64Array>(b, k, "seed")?;
+        let n = column::<Int64Array>(b, k, "n")?;
+        for i in 0..b.num_rows() {
+            let system = |m: &StringArray, l: &Int32Array, p: &StringArray| System {
+                model: m.value(i).to_string(),
+                layer: l.value(i),
+                probe: p.value(i).to_string(),
+            };
+            out.push(SignificanceRow {
+                task: task.value(i).to_string(),
+                dataset: dataset.value(i).to_string(),
+                deformation: deformation.value(i).to_string(),
+                seed: seed.value(i),
+                metric: metric.value(i).to_string(),
+                a: system(ma, la, pa),
+                b: system(mb, lb, pb),
+                delta: delta.value(i),
+                ci_low: opt(lo, i, || lo.value(i)),
+                ci_high: opt(hi, i, || hi.value(i)),
+                p_value: p.value(i),
+                p_holm: holm.value(i),
+                n: n.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Builds a `confusion` batch.
 pub fn confusion_batch(schema: &SchemaRef, rows: &[ConfusionRow]) -> Result<RecordBatch> {
     batch(

@@ -89,6 +89,8 @@ pub enum TableKind {
     Confusion,
     /// One row per track a stage could not process and skipped.
     Failures,
+    /// One row per pair of systems scored on the same test tracks: a paired difference.
+    Significance,
 }
 
 /// The type a column must have. `FixedSizeListFloat32` accepts any width.
@@ -382,6 +384,56 @@ const FAILURES: &[ColumnSpec] = &[
     col("error", Utf8, false, "The error, with its causes."),
 ];
 
+const SIGNIFICANCE: &[ColumnSpec] = &[
+    col("task", Utf8, false, "Task name."),
+    col("dataset", Utf8, false, "Dataset name."),
+    col(
+        "deformation",
+        Utf8,
+        false,
+        "Condition of the test audio; `clean` for none.",
+    ),
+    col(
+        "seed",
+        Int64,
+        false,
+        "Probe seed both systems were trained with.",
+    ),
+    col("metric", Utf8, false, "The metric compared."),
+    col("model_a", Utf8, false, "System a: embedding model."),
+    col("layer_a", Int32, false, "System a: layer."),
+    col("probe_a", Utf8, false, "System a: probe."),
+    col("model_b", Utf8, false, "System b: embedding model."),
+    col("layer_b", Int32, false, "System b: layer."),
+    col("probe_b", Utf8, false, "System b: probe."),
+    col(
+        "delta",
+        Float64,
+        false,
+        "b's metric minus a's, on the whole test set.",
+    ),
+    col(
+        "ci_low",
+        Float64,
+        true,
+        "Lower bound of the paired bootstrap interval of the difference.",
+    ),
+    col("ci_high", Float64, true, "Upper bound."),
+    col(
+        "p_value",
+        Float64,
+        false,
+        "Two-sided paired bootstrap p-value of no difference.",
+    ),
+    col(
+        "p_holm",
+        Float64,
+        false,
+        "`p_value` adjusted by Holm's method over the pairs of one (task, dataset, deformation, seed, metric).",
+    ),
+    col("n", Int64, false, "Number of test tracks."),
+];
+
 const RUN_IDS: &[&str] = &[
     keys::DATASET,
     keys::TASK,
@@ -393,7 +445,7 @@ const RUN_IDS: &[&str] = &[
 
 impl TableKind {
     /// Every table, in pipeline order.
-    pub const ALL: [TableKind; 7] = [
+    pub const ALL: [TableKind; 8] = [
         TableKind::Tracks,
         TableKind::Embeddings,
         TableKind::Predictions,
@@ -401,6 +453,7 @@ impl TableKind {
         TableKind::Metrics,
         TableKind::Confusion,
         TableKind::Failures,
+        TableKind::Significance,
     ];
 
     /// The name stored under [`META_TABLE`].
@@ -413,6 +466,7 @@ impl TableKind {
             TableKind::Metrics => "metrics",
             TableKind::Confusion => "confusion",
             TableKind::Failures => "failures",
+            TableKind::Significance => "significance",
         }
     }
 
@@ -437,6 +491,9 @@ impl TableKind {
                 "non-empty (true class, predicted class) cell of one run's test confusion matrix"
             }
             TableKind::Failures => "track that one stage could not process, skipped by the run",
+            TableKind::Significance => {
+                "pair of systems (model, layer, probe) scored on the same test tracks"
+            }
         }
     }
 
@@ -450,6 +507,7 @@ impl TableKind {
             TableKind::Metrics => METRICS,
             TableKind::Confusion => CONFUSION,
             TableKind::Failures => FAILURES,
+            TableKind::Significance => SIGNIFICANCE,
         }
     }
 
@@ -477,7 +535,10 @@ impl TableKind {
                 k
             }
             TableKind::TrainingLog => RUN_IDS.to_vec(),
-            TableKind::Metrics | TableKind::Confusion | TableKind::Failures => vec![],
+            TableKind::Metrics
+            | TableKind::Confusion
+            | TableKind::Failures
+            | TableKind::Significance => vec![],
         }
     }
 

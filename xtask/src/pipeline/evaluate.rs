@@ -56,7 +56,48 @@ pub async fn all(
         out.confusion.extend(confusion);
     }
     write_totals(config, store, &out).await?;
+    significance(config, store, runs, tasks, force).await?;
     Ok(out)
+}
+
+/// The paired comparison of every two systems scored on the same test tracks, on the
+/// report's metric (else each task's primary one), written to `significance.parquet`;
+/// reused while no run's predictions change.
+async fn significance(
+    config: &ExperimentConfig,
+    store: &TableStore,
+    runs: &[(Job, Table)],
+    tasks: &TaskTables,
+    force: bool,
+) -> Result<()> {
+    let mut metrics: Vec<&str> = config.report.metric.iter().map(String::as_str).collect();
+    metrics.extend(mir_report::pivot::PRIMARY_METRICS);
+    let hashes: Vec<&str> = runs.iter().map(|(job, _)| job.hash.as_str()).collect();
+    let hash = cache::significance(config, &hashes, &metrics);
+    let kind = TableKind::Significance;
+    if !force
+        && read_with_hash(store, RunLayout::SIGNIFICANCE, kind, &hash)
+            .await
+            .is_some()
+    {
+        return Ok(());
+    }
+    let pairs: Vec<(&Table, &Table)> = (runs.iter())
+        .map(|(job, predictions)| {
+            let tracks = &tasks[&(job.key.dataset.clone(), job.key.task.clone())].0;
+            (tracks, predictions)
+        })
+        .collect();
+    let rows = mir_eval::significance(&config.evaluation, config.seed, &pairs, &metrics)
+        .context("comparing the systems")?;
+    warn_if_coarse(config, &rows);
+    let schema = mir_eval::significance_schema(Some(&config.hash()))?;
+    let schema = with_input_hash(schema, &hash);
+    let batch = mir_table::significance_batch(&schema, &rows)?;
+    store
+        .write(RunLayout::SIGNIFICANCE, kind, &schema, &[batch])
+        .await?;
+    Ok(())
 }
 
 /// A run's metrics and confusion rows from an earlier run with the same input hash.
@@ -124,4 +165,29 @@ async fn write_totals(
         .write(RunLayout::CONFUSION, kind, &cschema, &[cbatch])
         .await?;
     Ok(())
+}
+
+/// The smallest bootstrap p-value is `2 / (B + 1)`, so Holm's adjustment over `m` pairs can
+/// reach the significance level only with `B >= 2 m / level`: says so when it cannot.
+fn warn_if_coarse(config: &ExperimentConfig, rows: &[mir_table::SignificanceRow]) {
+    let mut family: std::collections::BTreeMap<_, usize> = std::collections::BTreeMap::new();
+    for r in rows {
+        *family
+            .entry((&r.dataset, &r.task, &r.deformation, r.seed))
+            .or_default() += 1;
+    }
+    let Some(&pairs) = family.values().max() else {
+        return;
+    };
+    let alpha = mir_report::significance::ALPHA;
+    let resamples = config.evaluation.bootstrap;
+    let needed = (2.0 * pairs as f64 / alpha).ceil() as usize;
+    if resamples < needed {
+        tracing::warn!(
+            pairs,
+            resamples,
+            "with {resamples} bootstrap resamples no Holm-adjusted p-value of {pairs} pairs can \
+             fall below {alpha}: set `evaluation.bootstrap` to at least {needed}"
+        );
+    }
 }

@@ -56,4 +56,23 @@ fn a_data_efficiency_curve_rises_with_training_size() {
         out.join("report/plots/efficiency_tinysol_pitch_class.svg")
             .is_file()
     );
+    // Every pair of the three probes is compared on the same test notes, and reported.
+    let table = read(&store, "significance.parquet", TableKind::Significance);
+    let pairs = mir_table::read_significance(&table).unwrap();
+    assert_eq!(pairs.len(), 3, "{pairs:?}");
+    let full = pairs
+        .iter()
+        .find(|r| r.a.probe == "linear@0.1" && r.b.probe == "linear@1")
+        .unwrap();
+    let gain = accuracy[2] - accuracy[0];
+    assert!((full.delta - gain).abs() < 1e-12 && full.metric == "accuracy");
+    assert!(
+        full.ci_low.unwrap() > 0.0 && full.p_value < 0.01,
+        "{full:?}"
+    );
+    let tables = std::fs::read_to_string(out.join("report/tables.md")).unwrap();
+    assert!(
+        tables.contains("### Significance: dataset tinysol, task pitch_class, deformation clean"),
+        "{tables}"
+    );
 }

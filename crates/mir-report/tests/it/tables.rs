@@ -153,7 +153,7 @@ fn csv_has_a_line_per_cell_with_interval_delta_and_best() {
         .collect();
     assert_eq!(
         header.join(","),
-        "preset,table,row,column,metric,mean,ci_low,ci_high,std,seeds,n,delta,delta_low,delta_high,best"
+        "preset,table,row,column,metric,mean,ci_low,ci_high,std,seeds,n,delta,delta_low,delta_high,best,p_holm"
     );
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     // Two tasks x 6 systems x 3 deformations.
