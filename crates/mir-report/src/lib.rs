@@ -6,7 +6,7 @@
 //! fall in which cell of a confusion matrix, from the predictions' highest scores (the same
 //! rule mir-eval's `confusion` table uses).
 //!
-//! - [`pivot`]: the table presets (overview, robustness, probes, layers, regression, tags) as Markdown, CSV, HTML;
+//! - [`pivot`]: the table presets (overview, robustness, probes, layers, regression, tags) as Markdown, CSV, HTML; [`significance`]: the significance matrices;
 //! - [`plot`]: robustness curves, bars with intervals, training curves, metric per layer, as
 //!   SVG and PNG;
 //! - [`confusion`]: the interactive confusion-matrix page that lists and plays the tracks of a
