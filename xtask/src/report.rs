@@ -222,10 +222,11 @@ async fn write_tables(
     let report = RunLayout::report();
     let mut markdown = String::new();
     for preset in &options.presets {
-        let tables = match preset {
+        let mut tables = match preset {
             Preset::Significance => mir_report::significance::tables(significance),
             _ => pivot(metrics, *preset, options.metric.as_deref()),
         };
+        mir_report::significance::mark_unproven(&mut tables, significance);
         if tables.is_empty() {
             continue;
         }

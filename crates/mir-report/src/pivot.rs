@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use mir_table::{CLEAN, MetricRow};
+use mir_table::{CLEAN, MetricRow, System};
 
 use crate::{Error, Result, html_escape};
 
@@ -300,11 +300,24 @@ pub struct Cell {
     pub best: bool,
     /// The Holm-adjusted p-value of a difference (significance tables).
     pub p: Option<f64>,
+    /// The (dataset, task, system) its rows share, where they share one.
+    pub system: Option<(String, String, System)>,
+    /// A best value that is not significantly better than the column's runner-up
+    /// ([`crate::significance::mark_unproven`]).
+    pub unproven: bool,
 }
 
 impl Cell {
     /// The cell as text: the metric, and the difference to clean where there is one.
     pub fn text(&self) -> String {
+        let text = self.value_text();
+        match self.unproven {
+            true => format!("{text} {UNPROVEN}"),
+            false => text,
+        }
+    }
+
+    fn value_text(&self) -> String {
         match (&self.delta, self.p) {
             (_, Some(p)) => format!("{} (p {})", self.stat.text_signed(), p_text(p)),
             (Some(d), None) => format!("{} (Δ {:+.3})", self.stat.text(), d.mean),
@@ -454,11 +467,32 @@ fn cell(
             n: stat.n,
         })),
     };
+    let first = rows[0];
+    let same = |r: &&MetricRow| {
+        (&r.dataset, &r.task, &r.model, r.layer, &r.probe)
+            == (
+                &first.dataset,
+                &first.task,
+                &first.model,
+                first.layer,
+                &first.probe,
+            )
+    };
+    let system = rows.iter().all(same).then(|| {
+        let system = System {
+            model: first.model.clone(),
+            layer: first.layer,
+            probe: first.probe.clone(),
+        };
+        (first.dataset.clone(), first.task.clone(), system)
+    });
     Some(Cell {
         stat,
         delta,
         p: None,
         best: false,
+        system,
+        unproven: false,
     })
 }
 
@@ -706,6 +740,9 @@ impl PivotTable {
         Ok(())
     }
 }
+
+/// After a best value not significantly better than the runner-up of its column.
+pub const UNPROVEN: &str = "(≈ next)";
 
 /// A p-value in three significant digits, small ones in scientific notation.
 fn p_text(p: f64) -> String {

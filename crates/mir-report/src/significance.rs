@@ -33,6 +33,57 @@ pub fn tables(rows: &[SignificanceRow]) -> Vec<PivotTable> {
         .collect()
 }
 
+/// Marks, in each column of the `overview` tables, a best value that `rows` do not show to
+/// be significantly better (Holm-adjusted p at least [`ALPHA`], on clean audio, the column's
+/// metric, the lowest seed compared) than the runner-up: the next best value of the column.
+pub fn mark_unproven(tables: &mut [PivotTable], rows: &[SignificanceRow]) {
+    let overview = tables.iter_mut().filter(|t| t.preset == Preset::Overview);
+    for table in overview {
+        for (c, column) in table.columns.iter().enumerate() {
+            let mut ranked: Vec<&mut Cell> = (table.cells.iter_mut())
+                .filter_map(|row| row[c].as_mut())
+                .collect();
+            let higher = crate::pivot::higher_is_better(&column.metric);
+            ranked.sort_by(|a, b| match higher {
+                true => b.stat.mean.total_cmp(&a.stat.mean),
+                false => a.stat.mean.total_cmp(&b.stat.mean),
+            });
+            let Some(next) = ranked.iter().position(|x| !x.best) else {
+                continue;
+            };
+            let runner_up = ranked[next].system.clone();
+            for best in ranked.iter_mut().take(next) {
+                let p = compared(
+                    rows,
+                    &column.metric,
+                    best.system.as_ref(),
+                    runner_up.as_ref(),
+                );
+                best.unproven = p.is_some_and(|p| p >= ALPHA);
+            }
+        }
+    }
+}
+
+/// The Holm-adjusted p-value of the clean-audio comparison of two cells' systems, at the
+/// lowest seed compared.
+fn compared(
+    rows: &[SignificanceRow],
+    metric: &str,
+    x: Option<&(String, String, System)>,
+    y: Option<&(String, String, System)>,
+) -> Option<f64> {
+    let ((dataset, task, x), (_, _, y)) = (x?, y?);
+    (rows.iter())
+        .filter(|r| {
+            (&r.dataset, &r.task, &*r.deformation, &*r.metric)
+                == (dataset, task, mir_table::CLEAN, metric)
+                && ((&r.a, &r.b) == (x, y) || (&r.a, &r.b) == (y, x))
+        })
+        .min_by_key(|r| r.seed)
+        .map(|r| r.p_holm)
+}
+
 fn matrix(title: String, metric: &str, rows: &[&SignificanceRow]) -> PivotTable {
     let systems: Vec<&System> = (rows.iter())
         .flat_map(|r| [&r.a, &r.b])
@@ -64,6 +115,8 @@ fn matrix(title: String, metric: &str, rows: &[&SignificanceRow]) -> PivotTable 
                 delta: None,
                 best: r.p_holm < ALPHA,
                 p: Some(r.p_holm),
+                system: None,
+                unproven: false,
             })
         })
     };
@@ -141,5 +194,40 @@ mod tests {
             "{markdown}"
         );
         assert!(markdown.starts_with("### Significance: dataset d, task t, deformation clean"));
+    }
+
+    fn metric(model: &str, value: f64) -> mir_table::MetricRow {
+        mir_table::MetricRow {
+            task: "t".into(),
+            dataset: "d".into(),
+            model: model.into(),
+            layer: 0,
+            probe: "linear".into(),
+            seed: 0,
+            deformation: "clean".into(),
+            metric: "accuracy".into(),
+            value,
+            ci_low: None,
+            ci_high: None,
+            n: 50,
+        }
+    }
+
+    /// The overview's best value carries the mark when the runner-up is within reach, and
+    /// not when the difference is significant.
+    #[test]
+    fn a_best_value_within_reach_of_the_runner_up_is_marked() {
+        let metrics = [metric("a", 0.5), metric("b", 0.8), metric("c", 0.7)];
+        let overview = |rows: &[SignificanceRow]| {
+            let mut tables = crate::pivot::pivot(&metrics, Preset::Overview, None);
+            mark_unproven(&mut tables, rows);
+            tables[0].markdown()
+        };
+        // b - c: 0.1, Holm p 0.3.
+        let tied = overview(&[row("b", "c", -0.1, 0.3), row("a", "b", 0.3, 0.01)]);
+        assert!(tied.contains("| b | **0.800 (≈ next)** |"), "{tied}");
+        let apart = overview(&[row("b", "c", -0.1, 0.01)]);
+        assert!(apart.contains("| b | **0.800** |"), "{apart}");
+        assert!(!overview(&[]).contains("≈"), "no comparison, no mark");
     }
 }
