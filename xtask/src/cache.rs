@@ -91,12 +91,7 @@ pub fn probe(
     h.json(probe_config)
         .part(&format!("{} {} {}", key.seed, key.layer, key.task))
         .json(&task.vocabulary);
-    for t in &task.tracks {
-        h.part(&format!(
-            "{} {} {:?} {:?}",
-            t.track_id, t.split, t.labels, t.targets
-        ));
-    }
+    labelled_tracks(&mut h, task);
     for table in embeddings {
         let meta = Metadata::of(&table.schema);
         h.part(
@@ -115,6 +110,32 @@ pub fn evaluation(config: &ExperimentConfig, job_hash: &str) -> String {
         .part(&config.seed.to_string())
         .json(&config.evaluation);
     h.finish()
+}
+
+/// What a chance baseline's predictions depend on: its identity, the experiment seed, the
+/// task's tracks and the conditions it is scored under.
+pub fn chance(
+    config: &ExperimentConfig,
+    key: &mir_table::RunKey,
+    task: &mir_datasets::TaskTracks,
+    deformations: &[String],
+) -> String {
+    let mut h = InputHash::new("chance v1");
+    h.part(&format!("{} {} {}", key.probe, key.task, config.seed))
+        .json(&task.vocabulary)
+        .json(&deformations);
+    labelled_tracks(&mut h, task);
+    h.finish()
+}
+
+/// Each track's id, split, labels and targets: what a probe learns from and is scored on.
+fn labelled_tracks(h: &mut InputHash, task: &mir_datasets::TaskTracks) {
+    for t in &task.tracks {
+        h.part(&format!(
+            "{} {} {:?} {:?}",
+            t.track_id, t.split, t.labels, t.targets
+        ));
+    }
 }
 
 /// What the significance table depends on: every run's predictions (the jobs' hashes, in

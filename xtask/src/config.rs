@@ -491,6 +491,10 @@ impl ExperimentConfig {
 
     /// No scenario is called `clean`, and every step's parameters are valid.
     fn check_deformations(&self, invalid: &Invalid) -> Result<()> {
+        if self.models.contains_key(mir_table::CHANCE) {
+            let reason = "`chance` is reserved for the chance baselines".to_string();
+            return Err(invalid("models.chance", reason));
+        }
         if self.deformations.contains_key(mir_table::CLEAN) {
             let reason = "`clean` is reserved for undeformed audio".to_string();
             return Err(invalid("deformations.clean", reason));

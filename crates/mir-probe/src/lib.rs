@@ -32,10 +32,12 @@
 //! assert!(scores[0][0] > 0.5 && scores[1][1] > 0.5); // class probabilities per row
 //! ```
 
+mod chance;
 mod neighbors;
 mod subset;
 mod train;
 
+pub use chance::{Chance, chance};
 pub use neighbors::{Distance, Voting};
 
 use std::collections::{BTreeMap, HashMap};

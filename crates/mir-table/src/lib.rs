@@ -54,7 +54,7 @@ pub use records::{
     training_log_batch,
 };
 pub use schema::{
-    CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, RunKey,
+    CHANCE, CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, RunKey,
     SCHEMA_VERSION, TableKind, TaskType, keys, probe_on_part, probe_part, vocabulary_json,
 };
 pub use shard::{Shard, ShardError};

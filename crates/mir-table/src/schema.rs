@@ -69,6 +69,9 @@ pub mod keys {
     pub const TRAIN_TRACKS: &str = "train_tracks";
 }
 
+/// The model name of the chance baselines' runs (`majority`, `uniform`), which hear nothing.
+pub const CHANCE: &str = "chance";
+
 /// The name used for undeformed audio in `deformation` columns and metadata.
 pub const CLEAN: &str = "clean";
 

@@ -295,11 +295,16 @@ async fn train_stage(
         train::require_trained(store, &jobs).await?;
     }
     let cached = jobs.iter().filter(|j| j.cached.is_some()).count();
-    let runs = train::run(config, store, jobs, tasks, embeddings).await?;
+    let mut runs = train::run(config, store, jobs, tasks, embeddings).await?;
     stages.done(format!(
         "train {} probes ({cached} cached)",
         runs.len() - cached
     ));
+    // The chance baselines are scored with the probes, by whoever evaluates.
+    if options.stage != Some(Stage::Train) {
+        let chance = train::chance(config, store, tasks, &runs).await?;
+        runs.extend(chance);
+    }
     Ok(runs)
 }
 

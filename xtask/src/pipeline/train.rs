@@ -1,7 +1,7 @@
 //! The training stage: one probe run per (task, model, layer, probe, seed), reused when its
 //! inputs are unchanged, else trained (as many at once as there are cores) and saved.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -200,6 +200,53 @@ async fn save(
         schema: pschema,
         batches: vec![pbatch],
     })
+}
+
+/// The chance baselines' runs of every task some probe ran on (model
+/// [`mir_table::CHANCE`], a probe per [`mir_probe::Chance`]), on the conditions of that
+/// probe's test predictions, saved like probe runs.
+pub async fn chance(
+    config: &ExperimentConfig,
+    store: &TableStore,
+    tasks: &TaskTables,
+    runs: &[(Job, Table)],
+) -> Result<Vec<(Job, Table)>> {
+    let mut first: BTreeMap<(&str, &str), &Table> = BTreeMap::new();
+    for (job, predictions) in runs {
+        first
+            .entry((&job.key.dataset, &job.key.task))
+            .or_insert(predictions);
+    }
+    let mut out = Vec::new();
+    for ((dataset, task), predictions) in first {
+        let (tracks, task_tracks) = &tasks[&(dataset.to_owned(), task.to_owned())];
+        let deformations: BTreeSet<String> = (mir_table::read_predictions(predictions)?)
+            .into_iter()
+            .map(|p| p.deformation)
+            .collect();
+        let deformations: Vec<String> = deformations.into_iter().collect();
+        for chance in mir_probe::Chance::ALL {
+            let key = RunKey {
+                dataset: dataset.to_owned(),
+                task: task.to_owned(),
+                model: mir_table::CHANCE.to_owned(),
+                layer: 0,
+                probe: chance.name().to_owned(),
+                seed: 0,
+            };
+            let hash = cache::chance(config, &key, task_tracks, &deformations);
+            let probe = mir_probe::chance(chance, config.seed, tracks, &deformations)
+                .with_context(|| describe(&key))?;
+            let job = Job {
+                key,
+                hash,
+                cached: None,
+            };
+            let table = save(store, &job, &probe, 0.0).await?;
+            out.push((job, table));
+        }
+    }
+    Ok(out)
 }
 
 /// With `--stage evaluate`: every probe run must have been trained. The error names those

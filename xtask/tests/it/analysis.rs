@@ -56,10 +56,22 @@ fn a_data_efficiency_curve_rises_with_training_size() {
         out.join("report/plots/efficiency_tinysol_pitch_class.svg")
             .is_file()
     );
-    // Every pair of the three probes is compared on the same test notes, and reported.
+    // Every pair of the three probes and the two chance baselines is compared on the same
+    // test notes, and reported; each probe beats chance.
     let table = read(&store, "significance.parquet", TableKind::Significance);
     let pairs = mir_table::read_significance(&table).unwrap();
-    assert_eq!(pairs.len(), 3, "{pairs:?}");
+    assert_eq!(pairs.len(), 10, "{pairs:?}");
+    for probe in &names {
+        let against_chance = pairs
+            .iter()
+            .filter(|r| r.a.model == "chance" && &r.b.probe == *probe);
+        assert_eq!(against_chance.clone().count(), 2);
+        assert!(
+            against_chance
+                .into_iter()
+                .all(|r| r.delta > 0.0 && r.p_holm < 0.05)
+        );
+    }
     let full = pairs
         .iter()
         .find(|r| r.a.probe == "linear@0.1" && r.b.probe == "linear@1")

@@ -867,10 +867,11 @@ fn unchanged_inputs_reuse_embeddings() {
     );
     let second = run(&base, None);
     assert_eq!(first.table, second.table, "the same results");
+    // Two probe runs and the two chance baselines of the task.
     for stage in [
         "| embed synth/logmel (cached) |",
         "| train 0 probes (2 cached) |",
-        "| evaluate 2 runs (2 cached) |",
+        "| evaluate 4 runs (4 cached) |",
     ] {
         assert!(
             second.stages.contains(stage),
@@ -901,7 +902,7 @@ fn unchanged_inputs_reuse_embeddings() {
         forced.stages
     );
     assert!(
-        forced.stages.contains("| evaluate 2 runs (0 cached) |"),
+        forced.stages.contains("| evaluate 4 runs (0 cached) |"),
         "{}",
         forced.stages
     );
@@ -1204,7 +1205,7 @@ fn a_run_directory_on_s3() {
     for stage in [
         "| embed synth/logmel (cached) |",
         "| train 0 probes (1 cached) |",
-        "| evaluate 1 runs (1 cached) |",
+        "| evaluate 3 runs (3 cached) |",
     ] {
         assert!(
             again.stages.contains(stage),

@@ -1,4 +1,4 @@
-"""Reference scores for crates/mir-probe/tests/it.rs's kNN and centroid tests.
+"""Reference scores for crates/mir-probe/tests/it.rs's kNN, centroid and chance tests.
 
 Run in a venv with numpy and scikit-learn; writes neighbors.json beside this file.
 Embeddings are float32 (as in an embeddings table), standardised with StandardScaler fitted on
@@ -6,6 +6,7 @@ the training rows, as mir-probe does.
 """
 import json, pathlib
 import numpy as np, sklearn
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestCentroid
 from sklearn.preprocessing import StandardScaler
 
@@ -42,6 +43,13 @@ out = {
     "knn_5_tags": tag_scores.tolist(),
     "knn_4_distance_values": regressor.fit(a, values_train).predict(b).tolist(),
 }
+# The majority baseline: DummyClassifier(strategy="prior") and DummyRegressor(strategy="mean").
+prior = DummyClassifier(strategy="prior").fit(a, y_train)
+out["prior"] = prior.predict_proba(b)[0].tolist()
+out["prior_class"] = int(prior.predict(b)[0])
+tag_prior = DummyClassifier(strategy="prior").fit(a, tags_train).predict_proba(b)
+out["prior_tags"] = [float(p[0, 1]) for p in tag_prior]
+out["prior_mean"] = float(DummyRegressor(strategy="mean").fit(a, values_train).predict(b)[0])
 # Cosine nearest centroid has no scikit-learn estimator: the class mean with the largest cosine.
 means = np.stack([a[y_train == c].mean(axis=0) for c in range(classes)])
 cos = (b @ means.T) / np.linalg.norm(b, axis=1, keepdims=True) / np.linalg.norm(means, axis=1)

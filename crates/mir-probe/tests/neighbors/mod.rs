@@ -270,3 +270,46 @@ fn few_shot_centroids_use_their_shots() {
     );
     assert!(accuracy(1) < all, "one shot: {} vs {all}", accuracy(1));
 }
+
+/// The majority baseline's scores equal scikit-learn's `DummyClassifier(strategy="prior")`
+/// and `DummyRegressor(strategy="mean")`; the uniform one is seeded, sums to one and gives a
+/// track the same scores under every condition.
+#[test]
+fn chance_baselines_are_scikit_learns_dummies() {
+    let r = reference();
+    let deformations = vec!["noise".to_string()];
+    let test_scores = |task_type: &str, chance| {
+        let (tracks, _) = tables(task_type);
+        let out = mir_probe::chance(chance, 3, &tracks, &deformations).unwrap();
+        assert_eq!(out.train_tracks, 60);
+        let test: Vec<_> = out
+            .predictions
+            .into_iter()
+            .filter(|p| p.split == Split::Test)
+            .collect();
+        assert_eq!(test.len(), 60, "30 test tracks, clean and noise");
+        test
+    };
+    let expect = |task_type: &str, key: &str| {
+        let theirs: Vec<f64> = match &r[key] {
+            Value::Array(_) => serde_json::from_value(r[key].clone()).unwrap(),
+            v => vec![v.as_f64().unwrap()],
+        };
+        for p in test_scores(task_type, mir_probe::Chance::Majority) {
+            assert_close(&[p.scores], std::slice::from_ref(&theirs), key);
+        }
+    };
+    expect("multiclass", "prior");
+    expect("multilabel", "prior_tags");
+    expect("regression", "prior_mean");
+    let uniform = test_scores("multiclass", mir_probe::Chance::Uniform);
+    let again = test_scores("multiclass", mir_probe::Chance::Uniform);
+    assert_eq!(uniform, again, "seeded");
+    for p in &uniform {
+        assert!((p.scores.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        let clean = uniform
+            .iter()
+            .find(|q| q.track_id == p.track_id && q.deformation == "clean");
+        assert_eq!(clean.unwrap().scores, p.scores, "the audio does not matter");
+    }
+}
