@@ -64,6 +64,10 @@ pub struct ExperimentConfig {
     /// What the report shows.
     #[serde(default)]
     pub report: ReportConfig,
+    /// Split hygiene: look for exact and near-duplicate tracks within and across splits
+    /// (`hygiene: {near_cosine: 0.99, max_s: 30}`; off when absent).
+    #[serde(default)]
+    pub hygiene: Option<crate::pipeline::hygiene::HygieneConfig>,
     /// Each model's layer names, learnt when [`load`] builds the models.
     #[serde(skip)]
     pub model_layers: BTreeMap<String, Vec<String>>,
@@ -73,7 +77,7 @@ pub struct ExperimentConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportConfig {
-    /// Table presets, in order: `overview`, `robustness`, `probes`, `layers`, `regression`, `tags`, `significance` (default all).
+    /// Table presets, in order: `overview`, `robustness`, `probes`, `layers`, `regression`, `tags`, `significance`, `duplicates` (default all).
     #[serde(default = "default_presets")]
     pub tables: Vec<String>,
     /// The metric of the tables and plots, where a task has it (default: each task's

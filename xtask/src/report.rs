@@ -23,8 +23,8 @@ use mir_report::{RunKey, Slug};
 use mir_table::Preset;
 use mir_table::layout::{ReportFile, run_file_from_index};
 use mir_table::{
-    Epoch, Metadata, MetricRow, Prediction, RunLayout, SignificanceRow, Split, TableKind,
-    TableStore, TaskType, Track, keys, read_failures, read_predictions, read_tracks,
+    DuplicateRow, Epoch, Metadata, MetricRow, Prediction, RunLayout, SignificanceRow, Split,
+    TableKind, TableStore, TaskType, Track, keys, read_failures, read_predictions, read_tracks,
     read_training_log,
 };
 use serde_json::Value;
@@ -121,7 +121,8 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         ..Index::default()
     };
     let significance = read_significance(store).await?;
-    let rows = (&metrics[..], &significance[..]);
+    let duplicates = read_duplicates(store).await?;
+    let rows = (&metrics[..], &significance[..], &duplicates[..]);
     let markdown = write_tables(&mut out, &mut index, name, rows, options).await?;
     let (runs, logs) = read_runs(store, &metrics).await?;
     let tracks = read_tracks_tables(store).await?;
@@ -198,6 +199,18 @@ async fn read_metrics(store: &TableStore) -> Result<(Vec<MetricRow>, BTreeMap<St
     Ok((metrics, deformations))
 }
 
+/// The run's `duplicates` rows (none without a `hygiene:` check).
+async fn read_duplicates(store: &TableStore) -> Result<Vec<DuplicateRow>> {
+    if !store.exists(RunLayout::DUPLICATES).await? {
+        return Ok(vec![]);
+    }
+    let table = (store
+        .read(RunLayout::DUPLICATES, TableKind::Duplicates)
+        .await)
+        .with_context(|| store.display(RunLayout::DUPLICATES))?;
+    Ok(mir_table::read_duplicates(&table)?)
+}
+
 /// The run's `significance` rows (none when the run predates the table).
 async fn read_significance(store: &TableStore) -> Result<Vec<SignificanceRow>> {
     if !store.exists(RunLayout::SIGNIFICANCE).await? {
@@ -216,7 +229,7 @@ async fn write_tables(
     out: &mut Writer<'_>,
     index: &mut Index,
     name: &str,
-    (metrics, significance): (&[MetricRow], &[SignificanceRow]),
+    (metrics, significance, duplicates): (&[MetricRow], &[SignificanceRow], &[DuplicateRow]),
     options: &Options,
 ) -> Result<String> {
     let report = RunLayout::report();
@@ -224,6 +237,7 @@ async fn write_tables(
     for preset in &options.presets {
         let mut tables = match preset {
             Preset::Significance => mir_report::significance::tables(significance),
+            Preset::Duplicates => mir_report::duplicates::tables(duplicates),
             _ => pivot(metrics, *preset, options.metric.as_deref()),
         };
         mir_report::significance::mark_unproven(&mut tables, significance);

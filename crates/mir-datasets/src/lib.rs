@@ -40,6 +40,7 @@ pub mod emomusic;
 pub mod fixtures;
 pub mod fma;
 pub mod gtzan;
+pub mod hygiene;
 pub mod keys;
 pub mod magnatagatune;
 pub mod mtg_jamendo;

@@ -32,6 +32,7 @@
 //! ```
 
 pub mod confusion;
+pub mod duplicates;
 pub mod page;
 pub mod pivot;
 pub mod plot;

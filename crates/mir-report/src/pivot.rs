@@ -60,7 +60,7 @@ fn spec(preset: Preset) -> Option<Spec> {
             clean_only: true,
         },
         // From the `significance` table: `crate::significance::tables`.
-        Preset::Significance => return None,
+        Preset::Significance | Preset::Duplicates => return None,
     })
 }
 

@@ -41,6 +41,8 @@ impl RunLayout {
     pub const FAILURES: &'static str = "failures.parquet";
     /// The paired comparisons of the systems scored on the same test tracks.
     pub const SIGNIFICANCE: &'static str = "significance.parquet";
+    /// The pairs of tracks whose audio is the same or nearly so (split hygiene).
+    pub const DUPLICATES: &'static str = "duplicates.parquet";
     /// The folder of the `tracks` tables.
     pub const TRACKS: &'static str = "tracks";
 

@@ -105,6 +105,9 @@ names! {
         /// its Holm-adjusted p-value, from the `significance` table, a table per (dataset,
         /// task, deformation, seed).
         Significance = "significance",
+        /// Pairs of tracks with the same or nearly the same audio (rows) with their splits,
+        /// from the `duplicates` table (a config's `hygiene:`), a table per (dataset, task).
+        Duplicates = "duplicates",
     }
 }
 

@@ -490,6 +490,79 @@ pub fn read_significance(table: &Table) -> Result<Vec<SignificanceRow>> {
     Ok(out)
 }
 
+/// A row of `duplicates`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuplicateRow {
+    /// Dataset name.
+    pub dataset: String,
+    /// The task whose splits `a` and `b` give.
+    pub task: String,
+    /// One track (the smaller id) and its split.
+    pub a: (String, Split),
+    /// The other track and its split.
+    pub b: (String, Split),
+    /// `exact` or `near`.
+    pub kind: String,
+    /// Cosine of the standardised log-mel summaries.
+    pub cosine: f64,
+}
+
+/// Builds a `duplicates` batch.
+pub fn duplicates_batch(schema: &SchemaRef, rows: &[DuplicateRow]) -> Result<RecordBatch> {
+    batch(
+        TableKind::Duplicates,
+        schema,
+        vec![
+            strings(rows.iter().map(|r| r.dataset.as_str())),
+            strings(rows.iter().map(|r| r.task.as_str())),
+            strings(rows.iter().map(|r| r.a.0.as_str())),
+            strings(rows.iter().map(|r| r.a.1.name())),
+            strings(rows.iter().map(|r| r.b.0.as_str())),
+            strings(rows.iter().map(|r| r.b.1.name())),
+            strings(rows.iter().map(|r| r.kind.as_str())),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.cosine),
+            )),
+        ],
+    )
+}
+
+/// Reads every row of a `duplicates` table.
+pub fn read_duplicates(table: &Table) -> Result<Vec<DuplicateRow>> {
+    let k = TableKind::Duplicates;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let s = |name| column::<StringArray>(b, k, name);
+        let task = s("task")?;
+        let (dataset, ta, sa, tb, sb, kind) = (
+            s("dataset")?,
+            s("track_a")?,
+            s("split_a")?,
+            s("track_b")?,
+            s("split_b")?,
+            s("kind")?,
+        );
+        let cosine = column::<Float64Array>(b, k, "cosine")?;
+        for i in 0..b.num_rows() {
+            out.push(DuplicateRow {
+                dataset: dataset.value(i).to_string(),
+                task: task.value(i).to_string(),
+                a: (
+                    ta.value(i).to_string(),
+                    parse_name(sa, "split_a", i, out.len())?,
+                ),
+                b: (
+                    tb.value(i).to_string(),
+                    parse_name(sb, "split_b", i, out.len())?,
+                ),
+                kind: kind.value(i).to_string(),
+                cosine: cosine.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Builds a `confusion` batch.
 pub fn confusion_batch(schema: &SchemaRef, rows: &[ConfusionRow]) -> Result<RecordBatch> {
     batch(

@@ -94,6 +94,8 @@ pub enum TableKind {
     Failures,
     /// One row per pair of systems scored on the same test tracks: a paired difference.
     Significance,
+    /// One row per pair of tracks of a dataset whose audio is the same or nearly so.
+    Duplicates,
 }
 
 /// The type a column must have. `FixedSizeListFloat32` accepts any width.
@@ -437,6 +439,27 @@ const SIGNIFICANCE: &[ColumnSpec] = &[
     col("n", Int64, false, "Number of test tracks."),
 ];
 
+const DUPLICATES: &[ColumnSpec] = &[
+    col("dataset", Utf8, false, "Dataset name."),
+    col("task", Utf8, false, "The task whose splits the pair is in."),
+    col("track_a", Utf8, false, "One track (the smaller id)."),
+    col("split_a", Utf8, false, "Its split."),
+    col("track_b", Utf8, false, "The other track."),
+    col("split_b", Utf8, false, "Its split."),
+    col(
+        "kind",
+        Utf8,
+        false,
+        "`exact` (the same decoded samples) or `near` (log-mel cosine above the threshold).",
+    ),
+    col(
+        "cosine",
+        Float64,
+        false,
+        "Cosine of the two tracks' standardised log-mel summaries.",
+    ),
+];
+
 const RUN_IDS: &[&str] = &[
     keys::DATASET,
     keys::TASK,
@@ -448,7 +471,7 @@ const RUN_IDS: &[&str] = &[
 
 impl TableKind {
     /// Every table, in pipeline order.
-    pub const ALL: [TableKind; 8] = [
+    pub const ALL: [TableKind; 9] = [
         TableKind::Tracks,
         TableKind::Embeddings,
         TableKind::Predictions,
@@ -457,6 +480,7 @@ impl TableKind {
         TableKind::Confusion,
         TableKind::Failures,
         TableKind::Significance,
+        TableKind::Duplicates,
     ];
 
     /// The name stored under [`META_TABLE`].
@@ -470,6 +494,7 @@ impl TableKind {
             TableKind::Confusion => "confusion",
             TableKind::Failures => "failures",
             TableKind::Significance => "significance",
+            TableKind::Duplicates => "duplicates",
         }
     }
 
@@ -497,6 +522,9 @@ impl TableKind {
             TableKind::Significance => {
                 "pair of systems (model, layer, probe) scored on the same test tracks"
             }
+            TableKind::Duplicates => {
+                "pair of tracks of one dataset with the same or nearly the same audio"
+            }
         }
     }
 
@@ -511,6 +539,7 @@ impl TableKind {
             TableKind::Confusion => CONFUSION,
             TableKind::Failures => FAILURES,
             TableKind::Significance => SIGNIFICANCE,
+            TableKind::Duplicates => DUPLICATES,
         }
     }
 
@@ -541,7 +570,8 @@ impl TableKind {
             TableKind::Metrics
             | TableKind::Confusion
             | TableKind::Failures
-            | TableKind::Significance => vec![],
+            | TableKind::Significance
+            | TableKind::Duplicates => vec![],
         }
     }
 

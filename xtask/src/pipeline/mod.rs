@@ -3,6 +3,7 @@
 pub(crate) mod datasets;
 mod evaluate;
 mod extract;
+pub mod hygiene;
 pub mod markers;
 mod train;
 
@@ -171,6 +172,12 @@ pub async fn run(
     write_resolved_config(config, store).await?;
     let mut tasks = datasets_stage(config, &plan, store, options).await?;
     stages.done("datasets");
+    if let Some(hygiene) = &config.hygiene
+        && matches!(options.stage, None | Some(Stage::Datasets))
+    {
+        let pairs = hygiene::run(hygiene, store, &tasks).await?;
+        stages.done(format!("split hygiene ({pairs} duplicate pairs)"));
+    }
     let done = |stages: Stages| async move {
         let shard = options.shard;
         let stage = options.stage.unwrap_or(Stage::Evaluate);

@@ -88,3 +88,65 @@ fn a_data_efficiency_curve_rises_with_training_size() {
         "{tables}"
     );
 }
+
+/// The split-hygiene check finds nothing in the TinySOL fixture, then, with one test note
+/// copied over a training note and a quieter copy over another, exactly those pairs: the
+/// copy as `exact`, the quieter one as `near`, both across splits.
+#[test]
+fn split_hygiene_finds_planted_duplicates_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = "  linear: {type: linear, epochs: 5}\nhygiene: {near_cosine: 0.99}";
+    let config = tinysol(dir.path(), probes);
+    let out = dir.path().join("run");
+    let store = TableStore::open(out.to_str().unwrap()).unwrap();
+    let first = run_in(&config, &store);
+    assert!(
+        first
+            .stages
+            .contains("| split hygiene (0 duplicate pairs) |"),
+        "{}",
+        first.stages
+    );
+    let tracks = read(
+        &store,
+        "tracks/tinysol/pitch_class.parquet",
+        TableKind::Tracks,
+    );
+    let tracks = mir_table::read_tracks(&tracks).unwrap();
+    let of = |split| tracks.iter().filter(move |t| t.split == split);
+    let original = of(mir_table::Split::Test).next().unwrap();
+    let mut train = of(mir_table::Split::Train).filter(|t| t.labels != original.labels);
+    let (copy, quieter) = (train.next().unwrap(), train.next().unwrap());
+    std::fs::copy(&original.audio_uri, &copy.audio_uri).unwrap();
+    let audio = mir_audio::load(std::path::Path::new(&original.audio_uri), None).unwrap();
+    let softer = mir_audio::Audio {
+        samples: audio.samples.iter().map(|s| s * 0.9).collect(),
+        sample_rate_hz: audio.sample_rate_hz,
+    };
+    std::fs::write(&quieter.audio_uri, mir_audio::wav_bytes(&softer).unwrap()).unwrap();
+
+    let second = run_in(&config, &store);
+    assert!(
+        second
+            .stages
+            .contains("| split hygiene (3 duplicate pairs) |"),
+        "{}",
+        second.stages
+    );
+    let table = read(&store, "duplicates.parquet", TableKind::Duplicates);
+    let pairs = mir_table::read_duplicates(&table).unwrap();
+    let find = |a: &str, b: &str| {
+        let (a, b) = if a < b { (a, b) } else { (b, a) };
+        let pair = pairs.iter().find(|r| r.a.0 == a && r.b.0 == b);
+        pair.unwrap_or_else(|| panic!("{a} {b} in {pairs:?}"))
+    };
+    let exact = find(&original.track_id, &copy.track_id);
+    assert_eq!(exact.kind, "exact");
+    assert_ne!(exact.a.1, exact.b.1, "across splits");
+    assert_eq!(find(&original.track_id, &quieter.track_id).kind, "near");
+    let tables = std::fs::read_to_string(out.join("report/tables.md")).unwrap();
+    assert!(
+        tables.contains("### Duplicates: dataset tinysol, task pitch_class, 3 pairs"),
+        "{tables}"
+    );
+}

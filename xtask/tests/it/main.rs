@@ -222,7 +222,7 @@ fn undefined_names_are_errors() {
         &format!("{VALID}report:\n  tables: [overview, robust]\n"),
         &[
             "report.tables[1]",
-            "unknown table preset `robust` (known: overview, robustness, probes, layers, regression, tags, significance)",
+            "unknown table preset `robust` (known: overview, robustness, probes, layers, regression, tags, significance, duplicates)",
         ],
     );
 }

@@ -192,7 +192,7 @@ fn unknown_presets_are_named_with_the_known_ones() {
     let err = "robust".parse::<Preset>().unwrap_err().to_string();
     assert_eq!(
         err,
-        "unknown table preset `robust` (known: overview, robustness, probes, layers, regression, tags, significance)"
+        "unknown table preset `robust` (known: overview, robustness, probes, layers, regression, tags, significance, duplicates)"
     );
     assert_eq!("layers".parse::<Preset>().unwrap(), Preset::Layers);
 }
