@@ -23,9 +23,9 @@ use mir_report::{RunKey, Slug};
 use mir_table::Preset;
 use mir_table::layout::{ReportFile, run_file_from_index};
 use mir_table::{
-    DuplicateRow, Epoch, Metadata, MetricRow, Prediction, RunLayout, SignificanceRow, Split,
-    TableKind, TableStore, TaskType, Track, keys, read_failures, read_predictions, read_tracks,
-    read_training_log,
+    DriftRow, DuplicateRow, Epoch, Metadata, MetricRow, Prediction, RunLayout, SignificanceRow,
+    Split, TableKind, TableStore, TaskType, Track, keys, read_failures, read_predictions,
+    read_tracks, read_training_log,
 };
 use serde_json::Value;
 use tracing::{info, warn};
@@ -120,9 +120,25 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
         name: name.to_owned(),
         ..Index::default()
     };
-    let significance = read_significance(store).await?;
-    let duplicates = read_duplicates(store).await?;
-    let rows = (&metrics[..], &significance[..], &duplicates[..]);
+    let significance = optional(
+        store,
+        (RunLayout::SIGNIFICANCE, TableKind::Significance),
+        mir_table::read_significance,
+    );
+    let significance = significance.await?;
+    let duplicates = optional(
+        store,
+        (RunLayout::DUPLICATES, TableKind::Duplicates),
+        mir_table::read_duplicates,
+    )
+    .await?;
+    let drift = optional(
+        store,
+        (RunLayout::DRIFT, TableKind::Drift),
+        mir_table::read_drift,
+    )
+    .await?;
+    let rows = (&metrics[..], &significance[..], &duplicates[..], &drift[..]);
     let markdown = write_tables(&mut out, &mut index, name, rows, options).await?;
     let (runs, logs) = read_runs(store, &metrics).await?;
     let tracks = read_tracks_tables(store).await?;
@@ -199,29 +215,30 @@ async fn read_metrics(store: &TableStore) -> Result<(Vec<MetricRow>, BTreeMap<St
     Ok((metrics, deformations))
 }
 
-/// The run's `duplicates` rows (none without a `hygiene:` check).
-async fn read_duplicates(store: &TableStore) -> Result<Vec<DuplicateRow>> {
-    if !store.exists(RunLayout::DUPLICATES).await? {
+/// The rows of the table at `rel`, none when the run has none (it predates the table, or
+/// its config did not ask for it).
+async fn optional<T>(
+    store: &TableStore,
+    (rel, kind): (&str, TableKind),
+    read: fn(&mir_table::Table) -> mir_table::Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    if !store.exists(rel).await? {
         return Ok(vec![]);
     }
-    let table = (store
-        .read(RunLayout::DUPLICATES, TableKind::Duplicates)
-        .await)
-        .with_context(|| store.display(RunLayout::DUPLICATES))?;
-    Ok(mir_table::read_duplicates(&table)?)
+    let table = store
+        .read(rel, kind)
+        .await
+        .with_context(|| store.display(rel))?;
+    Ok(read(&table)?)
 }
 
-/// The run's `significance` rows (none when the run predates the table).
-async fn read_significance(store: &TableStore) -> Result<Vec<SignificanceRow>> {
-    if !store.exists(RunLayout::SIGNIFICANCE).await? {
-        return Ok(vec![]);
-    }
-    let table = (store
-        .read(RunLayout::SIGNIFICANCE, TableKind::Significance)
-        .await)
-        .with_context(|| store.display(RunLayout::SIGNIFICANCE))?;
-    Ok(mir_table::read_significance(&table)?)
-}
+/// The tables' rows the report's tables are made from.
+type Rows<'a> = (
+    &'a [MetricRow],
+    &'a [SignificanceRow],
+    &'a [DuplicateRow],
+    &'a [DriftRow],
+);
 
 /// Every preset's tables (from the metrics rows, the significance preset from the
 /// significance rows) as Markdown, CSV and HTML; returns them all as Markdown.
@@ -229,7 +246,7 @@ async fn write_tables(
     out: &mut Writer<'_>,
     index: &mut Index,
     name: &str,
-    (metrics, significance, duplicates): (&[MetricRow], &[SignificanceRow], &[DuplicateRow]),
+    (metrics, significance, duplicates, drift): Rows<'_>,
     options: &Options,
 ) -> Result<String> {
     let report = RunLayout::report();
@@ -241,6 +258,7 @@ async fn write_tables(
             _ => pivot(metrics, *preset, options.metric.as_deref()),
         };
         mir_report::significance::mark_unproven(&mut tables, significance);
+        mir_report::significance::add_drift(&mut tables, drift);
         if tables.is_empty() {
             continue;
         }

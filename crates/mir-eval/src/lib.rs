@@ -39,12 +39,14 @@
 
 pub mod bootstrap;
 pub mod classification;
+mod drift;
 pub mod key;
 pub mod multilabel;
 pub mod ranking;
 pub mod regression;
 mod significance;
 
+pub use drift::drift;
 pub use significance::significance;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -583,6 +585,11 @@ pub fn confusion_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
 /// The `metrics` schema, with the config hash when known.
 pub fn metrics_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
     schema_with_hash(TableKind::Metrics, config_hash)
+}
+
+/// The `drift` schema, with the config hash when known.
+pub fn drift_schema(config_hash: Option<&str>) -> Result<SchemaRef> {
+    schema_with_hash(TableKind::Drift, config_hash)
 }
 
 /// The `significance` schema, with the config hash when known.

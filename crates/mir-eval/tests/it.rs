@@ -473,3 +473,60 @@ fn every_pair_of_systems_gets_a_paired_test_adjusted_by_holm() {
         2
     );
 }
+
+/// Embeddings of 30 tracks: clean, an identical copy, a slightly moved copy, and each
+/// track's embedding replaced by the next track's.
+fn drift_tables() -> Vec<Table> {
+    let dim = 8;
+    let meta = TableKind::Embeddings
+        .required_metadata()
+        .into_iter()
+        .fold(Metadata::new(), |m, k| m.with(k, dim))
+        .with(keys::DATASET, "d")
+        .with(keys::MODEL, "m");
+    let schema = TableKind::Embeddings.schema(dim as i32, &meta).unwrap();
+    let vector = |i: usize| -> Vec<f32> {
+        (0..dim)
+            .map(|k| ((i * 31 + k * 17) % 23) as f32 - 11.0)
+            .collect()
+    };
+    let mut rows = Vec::new();
+    for i in 0..30 {
+        let conditions: [(&str, Vec<f32>); 4] = [
+            ("clean", vector(i)),
+            ("same", vector(i)),
+            ("moved", vector(i).iter().map(|v| v + 0.1).collect()),
+            ("swapped", vector((i + 1) % 30)),
+        ];
+        for (deformation, embedding) in conditions {
+            rows.push(mir_table::EmbeddingRow {
+                track_id: format!("t{i:02}"),
+                deformation: deformation.into(),
+                layer: 0,
+                window: 0,
+                start_s: 0.0,
+                embedding,
+            });
+        }
+    }
+    vec![Table {
+        schema: schema.clone(),
+        batches: vec![mir_table::embeddings_batch(&schema, &rows).unwrap()],
+    }]
+}
+
+/// An unchanged embedding has drift 0, a slightly moved one a small ratio, and a track
+/// replaced by another one the typical distance between tracks (ratio near 1).
+#[test]
+fn drift_measures_how_far_a_deformation_moves_embeddings() {
+    let rows = mir_eval::drift(&drift_tables()).unwrap();
+    let ratio = |d: &str| rows.iter().find(|r| r.deformation == d).unwrap().ratio;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(ratio("same").abs() < 1e-12, "{rows:?}");
+    assert!(ratio("moved") > 0.0 && ratio("moved") < 0.1, "{rows:?}");
+    assert!((ratio("swapped") - 1.0).abs() < 0.35, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.n == 30 && r.dataset == "d" && r.model == "m")
+    );
+}

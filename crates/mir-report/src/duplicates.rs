@@ -58,5 +58,6 @@ fn cosine(r: &DuplicateRow) -> Cell {
         p: None,
         system: None,
         unproven: false,
+        drift: None,
     }
 }

@@ -305,6 +305,9 @@ pub struct Cell {
     /// A best value that is not significantly better than the column's runner-up
     /// ([`crate::significance::mark_unproven`]).
     pub unproven: bool,
+    /// How far the column's deformation moves the row's embeddings, as a fraction of the
+    /// typical distance between tracks (robustness tables, [`crate::significance::add_drift`]).
+    pub drift: Option<f64>,
 }
 
 impl Cell {
@@ -320,7 +323,10 @@ impl Cell {
     fn value_text(&self) -> String {
         match (&self.delta, self.p) {
             (_, Some(p)) => format!("{} (p {})", self.stat.text_signed(), p_text(p)),
-            (Some(d), None) => format!("{} (Δ {:+.3})", self.stat.text(), d.mean),
+            (Some(d), None) => match self.drift {
+                Some(r) => format!("{} (Δ {:+.3}, drift {r:.2})", self.stat.text(), d.mean),
+                None => format!("{} (Δ {:+.3})", self.stat.text(), d.mean),
+            },
             (None, None) => self.stat.text(),
         }
     }
@@ -493,6 +499,7 @@ fn cell(
         best: false,
         system,
         unproven: false,
+        drift: None,
     })
 }
 

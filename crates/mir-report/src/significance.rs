@@ -65,6 +65,27 @@ pub fn mark_unproven(tables: &mut [PivotTable], rows: &[SignificanceRow]) {
     }
 }
 
+/// Writes into each cell of the `robustness` tables the drift ratio of its system's model
+/// layer under its column's deformation, where `rows` have it.
+pub fn add_drift(tables: &mut [PivotTable], rows: &[mir_table::DriftRow]) {
+    let robustness = tables.iter_mut().filter(|t| t.preset == Preset::Robustness);
+    for table in robustness {
+        for row in &mut table.cells {
+            for (cell, column) in row.iter_mut().zip(&table.columns) {
+                let Some(cell) = cell.as_mut() else { continue };
+                let Some((dataset, _, system)) = &cell.system else {
+                    continue;
+                };
+                let found = rows.iter().find(|r| {
+                    (&r.dataset, &r.model, r.layer, &r.deformation)
+                        == (dataset, &system.model, system.layer, &column.label)
+                });
+                cell.drift = found.map(|r| r.ratio);
+            }
+        }
+    }
+}
+
 /// The Holm-adjusted p-value of the clean-audio comparison of two cells' systems, at the
 /// lowest seed compared.
 fn compared(
@@ -117,6 +138,7 @@ fn matrix(title: String, metric: &str, rows: &[&SignificanceRow]) -> PivotTable 
                 p: Some(r.p_holm),
                 system: None,
                 unproven: false,
+                drift: None,
             })
         })
     };

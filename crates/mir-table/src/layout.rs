@@ -43,6 +43,8 @@ impl RunLayout {
     pub const SIGNIFICANCE: &'static str = "significance.parquet";
     /// The pairs of tracks whose audio is the same or nearly so (split hygiene).
     pub const DUPLICATES: &'static str = "duplicates.parquet";
+    /// How far each deformation moves each model layer's embeddings.
+    pub const DRIFT: &'static str = "drift.parquet";
     /// The folder of the `tracks` tables.
     pub const TRACKS: &'static str = "tracks";
 

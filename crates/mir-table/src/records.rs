@@ -490,6 +490,75 @@ pub fn read_significance(table: &Table) -> Result<Vec<SignificanceRow>> {
     Ok(out)
 }
 
+/// A row of `drift`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftRow {
+    /// Dataset name.
+    pub dataset: String,
+    /// Model name.
+    pub model: String,
+    /// Layer.
+    pub layer: i32,
+    /// The deformation.
+    pub deformation: String,
+    /// Mean cosine distance between clean and deformed embeddings of a track.
+    pub drift: f64,
+    /// Mean cosine distance between different tracks.
+    pub typical: f64,
+    /// `drift / typical`.
+    pub ratio: f64,
+    /// Tracks compared.
+    pub n: i64,
+}
+
+/// Builds a `drift` batch.
+pub fn drift_batch(schema: &SchemaRef, rows: &[DriftRow]) -> Result<RecordBatch> {
+    let f64s = |f: fn(&DriftRow) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(f)))
+    };
+    batch(
+        TableKind::Drift,
+        schema,
+        vec![
+            strings(rows.iter().map(|r| r.dataset.as_str())),
+            strings(rows.iter().map(|r| r.model.as_str())),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.layer))),
+            strings(rows.iter().map(|r| r.deformation.as_str())),
+            f64s(|r| r.drift),
+            f64s(|r| r.typical),
+            f64s(|r| r.ratio),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.n))),
+        ],
+    )
+}
+
+/// Reads every row of a `drift` table.
+pub fn read_drift(table: &Table) -> Result<Vec<DriftRow>> {
+    let k = TableKind::Drift;
+    let mut out = Vec::with_capacity(table.num_rows());
+    for b in &table.batches {
+        let s = |name| column::<StringArray>(b, k, name);
+        let f = |name| column::<Float64Array>(b, k, name);
+        let (dataset, model, deformation) = (s("dataset")?, s("model")?, s("deformation")?);
+        let layer = column::<Int32Array>(b, k, "layer")?;
+        let (drift, typical, ratio) = (f("drift")?, f("typical")?, f("ratio")?);
+        let n = column::<Int64Array>(b, k, "n")?;
+        for i in 0..b.num_rows() {
+            out.push(DriftRow {
+                dataset: dataset.value(i).to_string(),
+                model: model.value(i).to_string(),
+                layer: layer.value(i),
+                deformation: deformation.value(i).to_string(),
+                drift: drift.value(i),
+                typical: typical.value(i),
+                ratio: ratio.value(i),
+                n: n.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// A row of `duplicates`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DuplicateRow {

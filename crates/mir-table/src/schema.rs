@@ -96,6 +96,8 @@ pub enum TableKind {
     Significance,
     /// One row per pair of tracks of a dataset whose audio is the same or nearly so.
     Duplicates,
+    /// One row per (dataset, model, layer, deformation): how far deformed embeddings move.
+    Drift,
 }
 
 /// The type a column must have. `FixedSizeListFloat32` accepts any width.
@@ -460,6 +462,32 @@ const DUPLICATES: &[ColumnSpec] = &[
     ),
 ];
 
+const DRIFT: &[ColumnSpec] = &[
+    col("dataset", Utf8, false, "Dataset name."),
+    col("model", Utf8, false, "Embedding model."),
+    col("layer", Int32, false, "Model layer."),
+    col(
+        "deformation",
+        Utf8,
+        false,
+        "The deformation (never `clean`).",
+    ),
+    col(
+        "drift",
+        Float64,
+        false,
+        "Mean cosine distance between a track's clean and deformed embeddings (window means, standardised with the clean tracks' statistics).",
+    ),
+    col(
+        "typical",
+        Float64,
+        false,
+        "Mean cosine distance between two different tracks' clean embeddings.",
+    ),
+    col("ratio", Float64, false, "`drift / typical`."),
+    col("n", Int64, false, "Tracks with both embeddings."),
+];
+
 const RUN_IDS: &[&str] = &[
     keys::DATASET,
     keys::TASK,
@@ -471,7 +499,7 @@ const RUN_IDS: &[&str] = &[
 
 impl TableKind {
     /// Every table, in pipeline order.
-    pub const ALL: [TableKind; 9] = [
+    pub const ALL: [TableKind; 10] = [
         TableKind::Tracks,
         TableKind::Embeddings,
         TableKind::Predictions,
@@ -481,6 +509,7 @@ impl TableKind {
         TableKind::Failures,
         TableKind::Significance,
         TableKind::Duplicates,
+        TableKind::Drift,
     ];
 
     /// The name stored under [`META_TABLE`].
@@ -495,6 +524,7 @@ impl TableKind {
             TableKind::Failures => "failures",
             TableKind::Significance => "significance",
             TableKind::Duplicates => "duplicates",
+            TableKind::Drift => "drift",
         }
     }
 
@@ -525,6 +555,7 @@ impl TableKind {
             TableKind::Duplicates => {
                 "pair of tracks of one dataset with the same or nearly the same audio"
             }
+            TableKind::Drift => "deformation of one model layer's embeddings of one dataset",
         }
     }
 
@@ -540,6 +571,7 @@ impl TableKind {
             TableKind::Failures => FAILURES,
             TableKind::Significance => SIGNIFICANCE,
             TableKind::Duplicates => DUPLICATES,
+            TableKind::Drift => DRIFT,
         }
     }
 
@@ -571,7 +603,8 @@ impl TableKind {
             | TableKind::Confusion
             | TableKind::Failures
             | TableKind::Significance
-            | TableKind::Duplicates => vec![],
+            | TableKind::Duplicates
+            | TableKind::Drift => vec![],
         }
     }
 

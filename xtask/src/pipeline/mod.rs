@@ -227,6 +227,7 @@ pub async fn run(
         runs.len(),
         evaluated.cached
     ));
+    write_drift(config, store, &embeddings).await?;
     let built = report(config, store, &evaluated.metrics).await?;
     stages.done(format!(
         "report ({} plots, {} confusion pages, {} spectrograms rendered)",
@@ -313,6 +314,28 @@ async fn train_stage(
         runs.extend(chance);
     }
     Ok(runs)
+}
+
+/// `drift.parquet`: how far each deformation moves each model layer's embeddings of each
+/// dataset ([`mir_eval::drift`]).
+async fn write_drift(
+    config: &ExperimentConfig,
+    store: &TableStore,
+    embeddings: &EmbeddingTables,
+) -> Result<()> {
+    let mut rows = Vec::new();
+    for ((dataset, model), tables) in embeddings {
+        let drift = mir_eval::drift(tables)
+            .with_context(|| format!("the drift of {model}'s embeddings of {dataset}"))?;
+        rows.extend(drift);
+    }
+    let schema = mir_eval::drift_schema(Some(&config.hash()))?;
+    let batch = mir_table::drift_batch(&schema, &rows)?;
+    let kind = mir_table::TableKind::Drift;
+    store
+        .write(RunLayout::DRIFT, kind, &schema, &[batch])
+        .await?;
+    Ok(())
 }
 
 /// `config.resolved.yml`: the config after defaults, with its hash.

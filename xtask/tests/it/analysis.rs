@@ -150,3 +150,32 @@ fn split_hygiene_finds_planted_duplicates_and_nothing_else() {
         "{tables}"
     );
 }
+
+/// Louder noise moves the log-mel embeddings further: the drift ratio rises as the SNR falls,
+/// and the robustness table shows it beside each drop.
+#[test]
+fn embeddings_drift_further_under_louder_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = "  linear: {type: linear, epochs: 5}
+deformations:
+  noise_30db: {steps: [{type: white_noise, snr_db: 30}]}
+  noise_10db: {steps: [{type: white_noise, snr_db: 10}]}";
+    let config = tinysol(dir.path(), probes);
+    let out = dir.path().join("run");
+    let store = TableStore::open(out.to_str().unwrap()).unwrap();
+    run_in(&config, &store);
+    let rows = mir_table::read_drift(&read(&store, "drift.parquet", TableKind::Drift)).unwrap();
+    let ratio = |d: &str| rows.iter().find(|r| r.deformation == d).unwrap().ratio;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        0.0 < ratio("noise_30db") && ratio("noise_30db") < ratio("noise_10db"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().all(|r| r.n == 56 && r.model == "logmel"),
+        "the 56 test notes"
+    );
+    let tables = std::fs::read_to_string(out.join("report/tables.md")).unwrap();
+    let drift = format!("drift {:.2})", ratio("noise_10db"));
+    assert!(tables.contains(&drift), "{drift} in {tables}");
+}
