@@ -439,7 +439,8 @@ async fn read_tracks_tables(store: &TableStore) -> Result<BTreeMap<(String, Stri
 }
 
 /// A confusion-matrix page per (dataset, task, model, layer, probe) of a single-label task,
-/// every seed on it: links first (spectrograms queued), then the spectrograms in parallel,
+/// every seed on it, or a tagging page (its first seed) for a multilabel task: links first
+/// (spectrograms queued), then the spectrograms in parallel,
 /// then the pages, which leave out the spectrograms that could not be rendered.
 async fn write_pages(
     out: &mut Writer<'_>,
@@ -450,7 +451,8 @@ async fn write_pages(
     media: &mut MediaMaker<'_>,
 ) -> Result<usize> {
     let mut groups: BTreeMap<RunKey, Vec<&ProbeRun>> = BTreeMap::new();
-    for run in runs.iter().filter(|r| r.task_type == TaskType::Multiclass) {
+    let paged = |t: TaskType| matches!(t, TaskType::Multiclass | TaskType::Multilabel);
+    for run in runs.iter().filter(|r| paged(r.task_type)) {
         let key = RunKey {
             seed: 0,
             ..run.id.clone()
@@ -512,9 +514,25 @@ async fn write_page(
         .iter()
         .map(|r| (r.id.seed, r.predictions.clone()))
         .collect();
-    let html = mir_report::confusion::page(id, &group[0].vocabulary, tracks, &predictions, media)
-        .with_context(|| format!("confusion page of {}", id.label()))?;
-    let page = RunLayout::report().confusion_page(&id.slug_without_seed());
+    let (html, page) = match group[0].task_type {
+        // The first seed's: a tagging page shows one run.
+        TaskType::Multilabel => (
+            mir_report::tags::page(
+                &group[0].id,
+                &group[0].vocabulary,
+                tracks,
+                &predictions[0].1,
+                media,
+            )
+            .with_context(|| format!("tagging page of {}", group[0].id.label()))?,
+            RunLayout::report().tags_page(&id.slug_without_seed()),
+        ),
+        _ => (
+            mir_report::confusion::page(id, &group[0].vocabulary, tracks, &predictions, media)
+                .with_context(|| format!("confusion page of {}", id.label()))?,
+            RunLayout::report().confusion_page(&id.slug_without_seed()),
+        ),
+    };
     out.put(&page, html.into_bytes()).await?;
     let mut conditions: BTreeSet<&str> = BTreeSet::new();
     for r in group {

@@ -74,12 +74,7 @@ pub fn page(
     media: &BTreeMap<String, TrackMedia>,
 ) -> Result<String> {
     let none = TrackMedia::default();
-    let test: Vec<&Track> = tracks.iter().filter(|t| t.split == Split::Test).collect();
-    let index: BTreeMap<&str, usize> = test
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.track_id.as_str(), i))
-        .collect();
+    let (test, index) = test_tracks(tracks);
     let mut page_tracks = Vec::with_capacity(test.len());
     for t in &test {
         let [label] = t.labels.as_slice() else {
@@ -107,18 +102,7 @@ pub fn page(
     let mut predicted: Predicted = BTreeMap::new();
     for (seed, rows) in predictions {
         let by_def = predicted.entry(seed.to_string()).or_default();
-        for p in rows.iter().filter(|p| p.split == Split::Test) {
-            let Some(&i) = index.get(p.track_id.as_str()) else {
-                continue;
-            };
-            if p.scores.len() != vocabulary.len() {
-                return Err(Error::Input(format!(
-                    "prediction for track `{}` has {} scores for {} classes",
-                    p.track_id,
-                    p.scores.len(),
-                    vocabulary.len()
-                )));
-            }
+        for (i, p) in test_rows(rows, &index, vocabulary, "classes")? {
             deformations.insert(&p.deformation);
             let slot = by_def
                 .entry(&p.deformation)
@@ -146,10 +130,84 @@ pub fn page(
         // Inside <script>, `</script>` or `<!--` in a label would change how HTML parses the
         // element: no `<` at all (it can only occur inside JSON strings, as `\u003c`).
         .replace('<', "\\u003c");
-    Ok(TEMPLATE
-        .replace("{{TITLE}}", &html_escape(&title))
-        .replace("{{DATA}}", &json))
+    Ok(filled(TEMPLATE, &title, &json))
 }
+
+/// The test tracks, and each one's position among them by id.
+pub(crate) fn test_tracks(tracks: &[Track]) -> (Vec<&Track>, BTreeMap<&str, usize>) {
+    let test: Vec<&Track> = tracks.iter().filter(|t| t.split == Split::Test).collect();
+    let index = (test.iter().enumerate())
+        .map(|(i, t)| (t.track_id.as_str(), i))
+        .collect();
+    (test, index)
+}
+
+/// The test predictions of `rows` with the index of their track in `index` (others left
+/// out), each checked to hold one score per name of `vocabulary` (`what` it names).
+pub(crate) fn test_rows<'a>(
+    rows: &'a [Prediction],
+    index: &BTreeMap<&str, usize>,
+    vocabulary: &[String],
+    what: &str,
+) -> Result<Vec<(usize, &'a Prediction)>> {
+    let mut out = Vec::new();
+    for p in rows.iter().filter(|p| p.split == Split::Test) {
+        let Some(&i) = index.get(p.track_id.as_str()) else {
+            continue;
+        };
+        if p.scores.len() != vocabulary.len() {
+            return Err(Error::Input(format!(
+                "prediction for track `{}` has {} scores for {} {what}",
+                p.track_id,
+                p.scores.len(),
+                vocabulary.len()
+            )));
+        }
+        out.push((i, p));
+    }
+    Ok(out)
+}
+
+/// `template` with its title, data and the shared track-list style and script filled in.
+pub(crate) fn filled(template: &str, title: &str, json: &str) -> String {
+    template
+        .replace("{{TRACK_STYLE}}", TRACK_STYLE)
+        .replace("{{TRACK_SCRIPT}}", TRACK_SCRIPT)
+        .replace("{{TITLE}}", &html_escape(title))
+        .replace("{{DATA}}", json)
+}
+
+/// The style of a page's track lists (shared with the tagging page).
+const TRACK_STYLE: &str = r##".track { margin-bottom: 1rem; }
+.renditions { display: flex; flex-wrap: wrap; gap: 1rem; }
+figure { margin: 0.3rem 0; }
+figcaption { font-size: 0.8rem; color: #555; }
+figure img { display: block; width: 480px; height: 96px; }
+.missing { color: #999; font-size: 0.8rem; }
+"##;
+
+/// `el` and `rendition`: a track's players and spectrograms (shared with the tagging page).
+const TRACK_SCRIPT: &str = r##"function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function rendition(caption, media) {
+  const fig = el("figure");
+  fig.append(el("figcaption", {}, caption));
+  if (media && media.audio) {
+    fig.append(el("audio", {controls: "", preload: "metadata", src: media.audio}));
+  } else {
+    fig.append(el("p", {class: "missing"}, "audio not kept"));
+  }
+  if (media && media.spectrogram) {
+    fig.append(el("img", {src: media.spectrogram, alt: `spectrogram: ${caption}`}));
+  }
+  return fig;
+}
+"##;
 
 const TEMPLATE: &str = r##"<!DOCTYPE html>
 <html lang="en">
@@ -171,13 +229,7 @@ h1 { font-size: 1.3rem; }
 #matrix td:focus { outline: 2px solid #1f77b4; }
 .axis { color: #666; font-size: 0.8rem; }
 #tracks ol { padding-left: 1.2rem; }
-.track { margin-bottom: 1rem; }
-.renditions { display: flex; flex-wrap: wrap; gap: 1rem; }
-figure { margin: 0.3rem 0; }
-figcaption { font-size: 0.8rem; color: #555; }
-figure img { display: block; width: 480px; height: 96px; }
-.missing { color: #999; font-size: 0.8rem; }
-</style>
+{{TRACK_STYLE}}</style>
 </head>
 <body>
 <h1>Confusion matrix: {{TITLE}}</h1>
@@ -209,13 +261,6 @@ function readHash() {
 function predictions() {
   const bySeed = data.predicted[seedSelect.value] || {};
   return bySeed[defSelect.value] || [];
-}
-
-function el(tag, attrs, text) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
 }
 
 function renderMatrix() {
@@ -266,20 +311,7 @@ function renderMatrix() {
   table.append(body);
 }
 
-function rendition(caption, media) {
-  const fig = el("figure");
-  fig.append(el("figcaption", {}, caption));
-  if (media && media.audio) {
-    fig.append(el("audio", {controls: "", preload: "metadata", src: media.audio}));
-  } else {
-    fig.append(el("p", {class: "missing"}, "audio not kept"));
-  }
-  if (media && media.spectrogram) {
-    fig.append(el("img", {src: media.spectrogram, alt: `spectrogram: ${caption}`}));
-  }
-  return fig;
-}
-
+{{TRACK_SCRIPT}}
 function showCell(i, j) {
   selected = [i, j];
   const pred = predictions();

@@ -38,6 +38,7 @@ pub mod pivot;
 pub mod plot;
 pub mod significance;
 pub mod spectrogram;
+pub mod tags;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

@@ -315,8 +315,8 @@ impl ReportDir {
         ReportFile::new(format!("plots/{stem}.{ext}"))
     }
 
-    /// The folder of the confusion-matrix pages, relative to the run directory (links from
-    /// a page to other files start there).
+    /// The folder of the per-run pages (confusion matrices, tagging pages), relative to the
+    /// run directory (links from a page to other files start there).
     pub fn pages_folder(&self) -> String {
         format!("{}/{CONFUSION_PAGES}", Self::DIR)
     }
@@ -324,6 +324,11 @@ impl ReportDir {
     /// A confusion-matrix page.
     pub fn confusion_page(&self, stem: &str) -> ReportFile {
         ReportFile::new(format!("{}/{stem}.html", CONFUSION_PAGES))
+    }
+
+    /// A tagging page (a multilabel run's), beside the confusion pages.
+    pub fn tags_page(&self, stem: &str) -> ReportFile {
+        ReportFile::new(format!("{}/tags_{stem}.html", CONFUSION_PAGES))
     }
 
     /// A track's spectrogram, of its original audio or of a deformation of it; `hash` names

@@ -291,3 +291,212 @@ fn confusion_page_lists_and_plays_the_tracks_of_a_clicked_cell() {
         browser.errors()
     );
 }
+
+const TAGS: [&str; 3] = ["bright", "dark", "loud"];
+
+/// Ten test tracks with tags and scores: track `i` has `bright` when `i % 2 == 0` and `loud`
+/// when `i % 3 == 0`; scores spread so that some of each are wrong, under clean audio and
+/// `noise`, whose audio is kept for every track.
+fn tagged(dir: &Path) -> Experiment {
+    std::fs::create_dir_all(dir.join("audio/clean")).unwrap();
+    std::fs::create_dir_all(dir.join("audio/noise")).unwrap();
+    std::fs::create_dir_all(dir.join("report/media")).unwrap();
+    let (mut tracks, mut predictions, mut media) = (Vec::new(), Vec::new(), BTreeMap::new());
+    for i in 0..10usize {
+        let id = format!("song_{i:02}");
+        let samples = tone(
+            &dir.join(format!("audio/clean/{id}.wav")),
+            200.0 + 30.0 * i as f32,
+            0.6,
+        );
+        tone(&dir.join(format!("audio/noise/{id}.wav")), 100.0, 0.6);
+        std::fs::write(
+            dir.join(format!("report/media/{id}.png")),
+            mir_report::spectrogram::png(&samples, SR).unwrap(),
+        )
+        .unwrap();
+        let link = |c: &str| Some(format!("../../audio/{c}/{id}.wav"));
+        media.insert(
+            id.clone(),
+            TrackMedia {
+                original: Media {
+                    audio: link("clean"),
+                    spectrogram: Some(format!("../media/{id}.png")),
+                },
+                deformed: [(
+                    "noise".to_string(),
+                    Media {
+                        audio: link("noise"),
+                        spectrogram: None,
+                    },
+                )]
+                .into_iter()
+                .collect(),
+            },
+        );
+        let mut labels = Vec::new();
+        if i % 2 == 0 {
+            labels.push("bright".to_string());
+        }
+        if i % 3 == 0 {
+            labels.push("loud".to_string());
+        }
+        tracks.push(Track {
+            track_id: id.clone(),
+            audio_uri: format!("audio/clean/{id}.wav"),
+            split: Split::Test,
+            labels,
+            targets: None,
+            duration_s: 0.6,
+            fold: None,
+        });
+        for (deformation, shift) in [("clean", 0.0f32), ("noise", 0.25)] {
+            // `bright` scored by a pattern that gets 3 and 7 wrong, more under noise.
+            let bright = ((i * 37 % 10) as f32 / 10.0 + shift).min(0.99);
+            let scores = vec![
+                bright,
+                0.1 + 0.05 * i as f32,
+                if i % 3 == 0 { 0.3 } else { 0.6 },
+            ];
+            predictions.push(Prediction {
+                track_id: id.clone(),
+                split: Split::Test,
+                deformation: deformation.into(),
+                scores,
+            });
+        }
+    }
+    (tracks, vec![(0, predictions)], media)
+}
+
+/// The listed errors of tag `t` under `deformation`, from the predictions: false positives
+/// highest score first, false negatives lowest first.
+fn tag_errors(
+    tracks: &[Track],
+    predictions: &[Prediction],
+    deformation: &str,
+    t: usize,
+) -> (Vec<String>, Vec<String>) {
+    let mut rows: Vec<(String, bool, f32)> = predictions
+        .iter()
+        .filter(|p| p.deformation == deformation)
+        .map(|p| {
+            let track = tracks.iter().find(|tr| tr.track_id == p.track_id).unwrap();
+            (
+                p.track_id.clone(),
+                track.labels.iter().any(|l| l == TAGS[t]),
+                p.scores[t],
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    let fp = rows
+        .iter()
+        .filter(|r| !r.1 && r.2 >= 0.5)
+        .map(|r| r.0.clone())
+        .collect();
+    rows.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)));
+    let fn_ = rows
+        .iter()
+        .filter(|r| r.1 && r.2 < 0.5)
+        .map(|r| r.0.clone())
+        .collect();
+    (fp, fn_)
+}
+
+/// Script that picks tag `tag` and `deformation` in the menus, then waits for the page.
+fn choose(tag: usize, deformation: &str) -> String {
+    format!(
+        "(() => {{ document.getElementById('tag').value = '{tag}'; \
+         const d = document.getElementById('deformation'); d.value = '{deformation}'; \
+         d.dispatchEvent(new Event('change')); return new Promise(r => setTimeout(r, 50)); }})()"
+    )
+}
+
+#[test]
+fn tagging_page_lists_a_tags_most_confident_errors_and_plays_them() {
+    let Some(binary) = required_browser() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (tracks, predictions, media) = tagged(dir.path());
+    let run = RunKey {
+        dataset: "ds".into(),
+        task: "tags".into(),
+        model: "logmel".into(),
+        layer: 0,
+        probe: "linear".into(),
+        seed: 0,
+    };
+    let tags: Vec<String> = TAGS.iter().map(|s| s.to_string()).collect();
+    let html = mir_report::tags::page(&run, &tags, &tracks, &predictions[0].1, &media).unwrap();
+    let pages = dir.path().join("report/tags");
+    std::fs::create_dir_all(&pages).unwrap();
+    let file = pages.join("ds_tags_logmel_L0_linear.html");
+    std::fs::write(&file, html).unwrap();
+
+    let mut browser = Browser::start(&binary);
+    let session = browser.open(&format!(
+        "file://{}#tag=bright&deformation=noise",
+        file.display()
+    ));
+    let s = session.as_str();
+    let listed = |browser: &mut Browser, id: &str| {
+        let js =
+            format!("[...document.querySelectorAll('#{id} li.track')].map(li => li.dataset.track)");
+        browser.eval(s, &js)
+    };
+    for (deformation, tag) in [("noise", 0), ("clean", 0), ("clean", 2)] {
+        browser.eval(s, &choose(tag, deformation));
+        let (fp, fn_) = tag_errors(&tracks, &predictions[0].1, deformation, tag);
+        assert!(
+            !fp.is_empty() || !fn_.is_empty(),
+            "{deformation} {tag}: some errors"
+        );
+        assert_eq!(
+            listed(&mut browser, "false-positives"),
+            json!(fp),
+            "{deformation} {tag}"
+        );
+        assert_eq!(
+            listed(&mut browser, "false-negatives"),
+            json!(fn_),
+            "{deformation} {tag}"
+        );
+        let roc = browser.eval(s, "document.querySelectorAll('#roc polyline').length");
+        assert_eq!(roc, json!(3), "frame, chance and the curve");
+    }
+    // Back to noise: every listed track plays its original and its deformed audio.
+    browser.eval(s, &choose(0, "noise"));
+    assert!(
+        browser
+            .eval(s, "location.hash")
+            .as_str()
+            .unwrap()
+            .contains("tag=bright")
+    );
+    let audio = browser.eval(
+        s,
+        r#"Promise.all([...document.querySelectorAll('.errors audio')].map(a => new Promise(done => {
+             const report = () => done({ready: a.readyState, error: a.error ? a.error.code : null});
+             if (a.readyState >= 1) report();
+             else { a.addEventListener('loadedmetadata', report); a.addEventListener('error', report); a.load(); }
+           })))"#,
+    );
+    let audio = audio.as_array().unwrap();
+    let (fp, fn_) = tag_errors(&tracks, &predictions[0].1, "noise", 0);
+    assert_eq!(audio.len(), 2 * (fp.len() + fn_.len()), "{audio:?}");
+    for a in audio {
+        assert_eq!(a["error"], Value::Null, "{a}");
+        assert!(a["ready"].as_u64().unwrap() >= 1, "{a}");
+    }
+    let deadline = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < deadline {
+        browser.eval(s, "new Promise(r => setTimeout(r, 50))");
+    }
+    assert!(
+        browser.errors().is_empty(),
+        "console: {:#?}",
+        browser.errors()
+    );
+}
