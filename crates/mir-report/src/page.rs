@@ -17,7 +17,7 @@ pub struct PlotLink {
     pub png: String,
 }
 
-/// A confusion-matrix page, as the index lists it.
+/// A confusion-matrix or tagging page, as the index lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageLink {
     /// What it shows (`instrument (tinysol): logmel layer 0, linear`).
@@ -41,7 +41,7 @@ pub struct Index {
     pub table_files: Vec<(String, String)>,
     /// Plots, by section title.
     pub plots: Vec<(String, Vec<PlotLink>)>,
-    /// Confusion-matrix pages.
+    /// Confusion-matrix and tagging pages.
     pub pages: Vec<PageLink>,
     /// Notes shown at the top (tracks left out, what was skipped).
     pub notes: Vec<String>,
@@ -75,7 +75,7 @@ impl Index {
         }
         out.push_str(
             "<li><a href=\"#tables\">Tables</a></li><li><a href=\"#plots\">Plots</a></li>\
-                      <li><a href=\"#confusion\">Confusion matrices</a></li>\n</ul></nav>\n",
+                      <li><a href=\"#confusion\">Confusion matrices and tagging pages</a></li>\n</ul></nav>\n",
         );
 
         out.push_str("<section id=\"tables\">\n<h2>Tables</h2>\n<p>");
@@ -106,9 +106,9 @@ impl Index {
             }
             out.push_str("</div>\n");
         }
-        out.push_str("</section>\n<section id=\"confusion\">\n<h2>Confusion matrices</h2>\n");
+        out.push_str("</section>\n<section id=\"confusion\">\n<h2>Confusion matrices and tagging pages</h2>\n");
         if self.pages.is_empty() {
-            out.push_str("<p>No single-label task: no confusion matrix.</p>\n");
+            out.push_str("<p>No classification or tagging task: no page.</p>\n");
         }
         out.push_str("<ul>\n");
         for p in &self.pages {
