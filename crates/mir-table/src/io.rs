@@ -374,5 +374,6 @@ pub fn decode(bytes: Bytes, kind: TableKind) -> Result<Table> {
             table: kind.name().into(),
             source,
         })?;
+    crate::validate::validate_values(kind, &batches)?;
     Ok(Table { schema, batches })
 }

@@ -59,7 +59,7 @@ pub use schema::{
     SCHEMA_VERSION, TableKind, TaskType, keys, probe_on_part, probe_part, vocabulary_json,
 };
 pub use shard::{Shard, ShardError};
-pub use validate::validate;
+pub use validate::{validate, validate_values};
 
 /// Errors of the table contract.
 ///
@@ -69,6 +69,19 @@ pub use validate::validate;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A column the contract fills in every row holds a null (a field declared nullable, as
+    /// pyarrow, pandas and polars write them, is accepted while it holds none).
+    #[error(
+        "table `{table}`: column `{column}` is null at row {row}; every row needs a value there"
+    )]
+    NullValue {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// The row, from 0, over the whole table.
+        row: usize,
+    },
     /// A column has the wrong type or nullability.
     #[error("table `{table}`: column `{column}` should be {expected} but is {found}")]
     SchemaMismatch {

@@ -1,5 +1,6 @@
 //! Schema validation: the check every reader runs on open.
 
+use arrow::array::{Array, FixedSizeListArray, ListArray, RecordBatch};
 use arrow::datatypes::Schema;
 
 use crate::schema::{META_SCHEMA_VERSION, META_TABLE, SCHEMA_VERSION, TableKind};
@@ -7,8 +8,9 @@ use crate::{Error, Result};
 
 /// Checks that `schema` is a valid `kind` table.
 ///
-/// Every required column must be present with its type and, when the contract says so,
-/// non-nullable; extra columns are accepted. The `mir.table` metadata, when present, must name
+/// Every required column must be present with its type; extra columns are accepted. A field
+/// declared nullable is accepted where the contract wants a value in every row (pyarrow,
+/// pandas and polars declare every field nullable): [`validate_values`] checks the rows. The `mir.table` metadata, when present, must name
 /// `kind`, and every required metadata key must be there.
 pub fn validate(kind: TableKind, schema: &Schema) -> Result<()> {
     let table = kind.name().to_string();
@@ -45,14 +47,6 @@ pub fn validate(kind: TableKind, schema: &Schema) -> Result<()> {
                 found: field.data_type().to_string(),
             });
         }
-        if field.is_nullable() && !spec.nullable {
-            return Err(Error::SchemaMismatch {
-                table,
-                column: spec.name.into(),
-                expected: format!("non-null {}", spec.ty),
-                found: format!("nullable {}", field.data_type()),
-            });
-        }
     }
     for key in kind.required_metadata() {
         if !schema.metadata().contains_key(key) {
@@ -63,6 +57,51 @@ pub fn validate(kind: TableKind, schema: &Schema) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Checks that the columns the contract fills in every row hold no null, nor do their list
+/// items (a `kind` table whose schema [`validate`] accepted); the error names the first row.
+pub fn validate_values(kind: TableKind, batches: &[RecordBatch]) -> Result<()> {
+    let mut offset = 0;
+    for batch in batches {
+        for spec in kind.columns().iter().filter(|c| !c.nullable) {
+            let Some(array) = batch.column_by_name(spec.name) else {
+                continue;
+            };
+            if let Some(i) = first_null(array.as_ref()) {
+                return Err(Error::NullValue {
+                    table: kind.name().into(),
+                    column: spec.name.into(),
+                    row: offset + i,
+                });
+            }
+        }
+        offset += batch.num_rows();
+    }
+    Ok(())
+}
+
+/// The first row that is null or holds a null list item.
+fn first_null(array: &dyn Array) -> Option<usize> {
+    if array.null_count() > 0 {
+        return (0..array.len()).find(|&i| array.is_null(i));
+    }
+    let lists = |values: &dyn Array, offsets: &dyn Fn(usize) -> usize| {
+        (values.null_count() > 0)
+            .then(|| {
+                (0..array.len()).find(|&i| (offsets(i)..offsets(i + 1)).any(|k| values.is_null(k)))
+            })
+            .flatten()
+    };
+    if let Some(l) = array.as_any().downcast_ref::<FixedSizeListArray>() {
+        let width = l.value_length() as usize;
+        return lists(l.values().as_ref(), &|i| i * width);
+    }
+    if let Some(l) = array.as_any().downcast_ref::<ListArray>() {
+        let offsets = l.value_offsets();
+        return lists(l.values().as_ref(), &|i| offsets[i] as usize);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -152,20 +191,54 @@ mod tests {
         .unwrap();
     }
 
+    /// A nullable `track_id` (pyarrow's default) is valid while it holds no null; a null is
+    /// named by column and row, and so is a null item of a list column.
     #[test]
-    fn nullable_key_column_is_rejected() {
+    fn nullable_fields_are_accepted_until_a_row_holds_a_null() {
+        use std::sync::Arc;
+
+        use arrow::array::{ArrayRef, FixedSizeListBuilder, Float32Builder, StringArray};
+
         let good = TableKind::Tracks.schema(0, &tracks_meta()).unwrap();
         let mut fields: Vec<Field> = good.fields().iter().map(|f| f.as_ref().clone()).collect();
         fields[0] = Field::new("track_id", DataType::Utf8, true);
-        let err = validate(
-            TableKind::Tracks,
-            &Schema::new_with_metadata(fields, good.metadata().clone()),
-        )
-        .unwrap_err()
-        .to_string();
+        let schema = Arc::new(Schema::new_with_metadata(fields, good.metadata().clone()));
+        validate(TableKind::Tracks, &schema).unwrap();
+        let ids = |ids: Vec<Option<&str>>| -> RecordBatch {
+            let tracks: Vec<crate::Track> = (0..ids.len())
+                .map(|i| crate::Track {
+                    track_id: format!("t{i}"),
+                    audio_uri: String::new(),
+                    split: crate::Split::Train,
+                    labels: vec!["a".into()],
+                    targets: None,
+                    duration_s: 1.0,
+                    fold: None,
+                })
+                .collect();
+            let batch = crate::tracks_batch(&good, &tracks).unwrap();
+            let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+            columns[0] = Arc::new(StringArray::from(ids));
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        };
+        validate_values(TableKind::Tracks, &[ids(vec![Some("a"), Some("b")])]).unwrap();
+        let batches = [ids(vec![Some("a")]), ids(vec![Some("b"), None])];
         assert_eq!(
-            err,
-            "table `tracks`: column `track_id` should be non-null Utf8 but is nullable Utf8"
+            validate_values(TableKind::Tracks, &batches)
+                .unwrap_err()
+                .to_string(),
+            "table `tracks`: column `track_id` is null at row 2; every row needs a value there"
         );
+        let mut scores = FixedSizeListBuilder::new(Float32Builder::new(), 2);
+        for (k, v) in [Some(0.5), Some(0.5), Some(1.0), None]
+            .into_iter()
+            .enumerate()
+        {
+            scores.values().append_option(v);
+            if k % 2 == 1 {
+                scores.append(true);
+            }
+        }
+        assert_eq!(first_null(&scores.finish()), Some(1), "the item of row 1");
     }
 }
