@@ -68,16 +68,25 @@ pub fn significance(
         let scored: Vec<Scored> = (members.iter())
             .map(|(run, g)| score(config, &samples, run, g, metric))
             .collect();
-        let mut rows = pairs(&boot, &scored);
+        let group = SignificanceRow {
+            task: task.to_string(),
+            dataset: dataset.to_string(),
+            deformation: deformation.to_string(),
+            seed,
+            metric: metric.to_string(),
+            a: scored[0].system.clone(),
+            b: scored[0].system.clone(),
+            delta: 0.0,
+            ci_low: None,
+            ci_high: None,
+            p_value: 1.0,
+            p_holm: 1.0,
+            n: ids.len() as i64,
+        };
+        let mut rows = pairs(&boot, &scored, &group);
         let adjusted = bootstrap::holm(&rows.iter().map(|r| r.p_value).collect::<Vec<_>>());
         for (row, p_holm) in rows.iter_mut().zip(adjusted) {
             row.p_holm = p_holm;
-            row.task = task.to_string();
-            row.dataset = dataset.to_string();
-            row.deformation = deformation.to_string();
-            row.seed = seed;
-            row.metric = metric.to_string();
-            row.n = ids.len() as i64;
         }
         out.extend(rows);
     }
@@ -106,8 +115,9 @@ fn score(
     }
 }
 
-/// A row per pair `a < b` (by system), identifiers left for the caller to fill.
-fn pairs(boot: &Bootstrap, scored: &[Scored]) -> Vec<SignificanceRow> {
+/// A row per pair `a < b` (by system), with `group`'s identifiers; `p_holm` is left for the
+/// caller, who adjusts the group's p-values together.
+fn pairs(boot: &Bootstrap, scored: &[Scored], group: &SignificanceRow) -> Vec<SignificanceRow> {
     let mut sorted: Vec<&Scored> = scored.iter().collect();
     sorted.sort_by(|x, y| x.system.cmp(&y.system));
     let mut rows = Vec::new();
@@ -115,11 +125,6 @@ fn pairs(boot: &Bootstrap, scored: &[Scored]) -> Vec<SignificanceRow> {
         for b in &sorted[i + 1..] {
             let test = bootstrap::paired_test(boot, &a.resampled, &b.resampled);
             rows.push(SignificanceRow {
-                task: String::new(),
-                dataset: String::new(),
-                deformation: String::new(),
-                seed: 0,
-                metric: String::new(),
                 a: a.system.clone(),
                 b: b.system.clone(),
                 delta: b.point - a.point,
@@ -127,8 +132,7 @@ fn pairs(boot: &Bootstrap, scored: &[Scored]) -> Vec<SignificanceRow> {
                 ci_high: test.map(|t| t.high),
                 // Without resamples there is no test: nothing is shown to differ.
                 p_value: test.map_or(1.0, |t| t.p),
-                p_holm: 1.0,
-                n: 0,
+                ..group.clone()
             });
         }
     }

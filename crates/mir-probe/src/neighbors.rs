@@ -41,17 +41,32 @@ pub enum Voting {
 pub(crate) enum Memory {
     /// The training rows and their targets as `width` values a row.
     Knn {
-        x: Vec<f64>,
+        x: Rows,
         targets: Vec<f64>,
         k: usize,
         distance: Distance,
         voting: Voting,
     },
     /// One mean per class, `dim` values each.
-    Centroid {
-        centroids: Vec<f64>,
-        distance: Distance,
-    },
+    Centroid { centroids: Rows, distance: Distance },
+}
+
+/// Row-major vectors with each one's length, computed once rather than per query.
+#[derive(Debug, Clone)]
+pub(crate) struct Rows {
+    values: Vec<f64>,
+    norms: Vec<f64>,
+}
+
+impl Rows {
+    fn new(values: Vec<f64>, dim: usize) -> Self {
+        let norms = values.chunks(dim.max(1)).map(|r| norm(r)).collect();
+        Rows { values, norms }
+    }
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|a| a * a).sum::<f64>().sqrt()
 }
 
 impl Memory {
@@ -67,7 +82,7 @@ impl Memory {
             Targets::Values(y) => y.iter().map(|&v| f64::from(v)).collect(),
         };
         Memory::Knn {
-            x: train.x.iter().map(|&v| f64::from(v)).collect(),
+            x: Rows::new(train.x.iter().map(|&v| f64::from(v)).collect(), train.dim),
             targets,
             k,
             distance,
@@ -102,7 +117,7 @@ impl Memory {
             sum.iter_mut().for_each(|s| *s /= n as f64);
         }
         Ok(Memory::Centroid {
-            centroids: sums,
+            centroids: Rows::new(sums, dim),
             distance,
         })
     }
@@ -131,12 +146,11 @@ impl Memory {
 }
 
 /// The distance from `q` to each `dim`-long row of `rows`.
-fn distances(q: &[f64], rows: &[f64], distance: Distance) -> Vec<f64> {
+fn distances(q: &[f64], rows: &Rows, distance: Distance) -> Vec<f64> {
     let dim = q.len().max(1);
-    let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
     let qn = norm(q);
-    rows.chunks(dim)
-        .map(|r| match distance {
+    (rows.values.chunks(dim).zip(&rows.norms))
+        .map(|(r, rn)| match distance {
             Distance::Euclidean => q
                 .iter()
                 .zip(r)
@@ -145,7 +159,7 @@ fn distances(q: &[f64], rows: &[f64], distance: Distance) -> Vec<f64> {
                 .sqrt(),
             Distance::Cosine => {
                 let dot: f64 = q.iter().zip(r).map(|(a, b)| a * b).sum();
-                let denom = qn * norm(r);
+                let denom = qn * rn;
                 let similarity = if denom > 0.0 { dot / denom } else { 0.0 };
                 // Rounding can take it a hair below zero, as scikit-learn clips.
                 (1.0 - similarity).clamp(0.0, 2.0)
@@ -157,7 +171,7 @@ fn distances(q: &[f64], rows: &[f64], distance: Distance) -> Vec<f64> {
 /// The weighted mean of the targets of the `k` rows nearest to `q` (ties by row order).
 fn vote(
     q: &[f64],
-    x: &[f64],
+    x: &Rows,
     targets: &[f64],
     width: usize,
     k: usize,
@@ -189,7 +203,7 @@ fn vote(
 }
 
 /// The softmax of the negative distances from `q` to each centroid.
-fn softmax_nearest(q: &[f64], centroids: &[f64], distance: Distance) -> Vec<f32> {
+fn softmax_nearest(q: &[f64], centroids: &Rows, distance: Distance) -> Vec<f32> {
     let d = distances(q, centroids, distance);
     let nearest = d.iter().copied().fold(f64::INFINITY, f64::min);
     let e: Vec<f64> = d.iter().map(|v| (nearest - v).exp()).collect();
@@ -229,7 +243,8 @@ mod tests {
 
     #[test]
     fn a_zero_vector_is_at_cosine_distance_one() {
-        let d = distances(&[0.0, 0.0], &[1.0, 0.0, -1.0, 0.0], Distance::Cosine);
+        let rows = Rows::new(vec![1.0, 0.0, -1.0, 0.0], 2);
+        let d = distances(&[0.0, 0.0], &rows, Distance::Cosine);
         assert_eq!(d, vec![1.0, 1.0]);
     }
 }

@@ -148,6 +148,18 @@ fn expected(
         .collect()
 }
 
+/// The run a test page belongs to: log-mel, linear probe, seed 0, on `task` of `ds`.
+fn run_key(task: &str) -> RunKey {
+    RunKey {
+        dataset: "ds".into(),
+        task: task.into(),
+        model: "logmel".into(),
+        layer: 0,
+        probe: "linear".into(),
+        seed: 0,
+    }
+}
+
 #[test]
 fn confusion_page_lists_and_plays_the_tracks_of_a_clicked_cell() {
     let Some(binary) = required_browser() else {
@@ -155,14 +167,7 @@ fn confusion_page_lists_and_plays_the_tracks_of_a_clicked_cell() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (tracks, predictions, media) = experiment(dir.path());
-    let run = RunKey {
-        dataset: "ds".into(),
-        task: "instrument".into(),
-        model: "logmel".into(),
-        layer: 0,
-        probe: "linear".into(),
-        seed: 0,
-    };
+    let run = run_key("instrument");
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let html = page(&run, &labels, &tracks, &predictions, &media).unwrap();
     let confusion = dir.path().join("report/confusion");
@@ -420,14 +425,7 @@ fn tagging_page_lists_a_tags_most_confident_errors_and_plays_them() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (tracks, predictions, media) = tagged(dir.path());
-    let run = RunKey {
-        dataset: "ds".into(),
-        task: "tags".into(),
-        model: "logmel".into(),
-        layer: 0,
-        probe: "linear".into(),
-        seed: 0,
-    };
+    let run = run_key("tags");
     let tags: Vec<String> = TAGS.iter().map(|s| s.to_string()).collect();
     let html = mir_report::tags::page(&run, &tags, &tracks, &predictions[0].1, &media).unwrap();
     let pages = dir.path().join("report/tags");
