@@ -60,7 +60,7 @@ pub(crate) struct Rows {
 
 impl Rows {
     fn new(values: Vec<f64>, dim: usize) -> Self {
-        let norms = values.chunks(dim.max(1)).map(|r| norm(r)).collect();
+        let norms = values.chunks(dim.max(1)).map(norm).collect();
         Rows { values, norms }
     }
 }
