@@ -398,9 +398,14 @@ impl ExperimentConfig {
         self.expand_parts();
         self.check_deformations(&invalid)?;
         for (name, model) in &self.models {
-            let built = mir_embed::build(model)
-                .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?;
-            self.model_layers.insert(name.clone(), built.info().layers);
+            let layers = match model.declared_layers() {
+                Some(layers) => layers,
+                None => mir_embed::build(model)
+                    .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?
+                    .info()
+                    .layers,
+            };
+            self.model_layers.insert(name.clone(), layers);
         }
         self.check_rest(&invalid)
     }

@@ -32,6 +32,8 @@ macro_rules! framing_of {
 
 pub mod features;
 pub mod logmel;
+pub mod pooling;
+pub mod python;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 
@@ -169,6 +171,10 @@ pub enum ModelConfig {
     /// An ONNX model described by a model card ([`onnx`]).
     #[cfg(feature = "onnx")]
     Onnx(onnx::OnnxConfig),
+    /// A Python module with the HEAR API, in a worker process ([`python`]).
+    Hear(python::PythonConfig),
+    /// A Python module with an `embed` function, in a worker process ([`python`]).
+    Python(python::PythonConfig),
 }
 
 impl ModelConfig {
@@ -178,7 +184,18 @@ impl ModelConfig {
         match self {
             #[cfg(feature = "onnx")]
             ModelConfig::Onnx(c) => vec![&mut c.card],
+            ModelConfig::Hear(c) | ModelConfig::Python(c) => c.paths_mut(),
             _ => Vec::new(),
+        }
+    }
+
+    /// The layer names the config gives without building the model, where it does (a Python
+    /// model's worker is then started once, by the extraction, not also by the config check).
+    pub fn declared_layers(&self) -> Option<Vec<String>> {
+        match self {
+            ModelConfig::Hear(c) => c.declared_layers(python::Kind::Hear),
+            ModelConfig::Python(c) => c.declared_layers(python::Kind::Python),
+            _ => None,
         }
     }
 
@@ -202,6 +219,11 @@ pub fn build(config: &ModelConfig) -> Result<Box<dyn Embedder>> {
         ModelConfig::Spectral(c) => Ok(Box::new(features::Spectral::new(c.clone())?)),
         #[cfg(feature = "onnx")]
         ModelConfig::Onnx(c) => Ok(Box::new(onnx::OnnxEmbedder::new(c)?)),
+        ModelConfig::Hear(c) => Ok(Box::new(python::PythonEmbedder::new(python::Kind::Hear, c)?)),
+        ModelConfig::Python(c) => Ok(Box::new(python::PythonEmbedder::new(
+            python::Kind::Python,
+            c,
+        )?)),
     }
 }
 

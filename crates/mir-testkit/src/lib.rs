@@ -6,6 +6,8 @@
 //!   (mir-report's confusion pages and the quickstart's report are checked in a real browser).
 //! - [`s3`]: a local S3 server (moto) with a bucket, for object-store run directories.
 //! - [`azure`]: a local Azure Blob Storage (Azurite) with a container, likewise.
+//! - [`python`]: an interpreter with numpy and pyarrow, for the Python bridge and the tables
+//!   Python writes.
 //! - [`assert_table_text`]: a table compared as text, as DataFusion's `assert_batches_eq!`, so a
 //!   failure can be pasted back into the test.
 //!
@@ -33,6 +35,7 @@
 
 pub mod azure;
 pub mod browser;
+pub mod python;
 pub mod s3;
 mod server;
 

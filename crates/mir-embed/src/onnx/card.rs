@@ -206,18 +206,7 @@ pub struct OutputSpec {
     pub pooling: Pooling,
 }
 
-/// How an output's time axis becomes one vector per window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pooling {
-    /// Mean over time.
-    #[default]
-    Mean,
-    /// Maximum over time.
-    Max,
-    /// Mean then population standard deviation over time (twice the width).
-    MeanStd,
-}
+pub use crate::pooling::Pooling;
 
 impl ModelCard {
     /// Reads and checks a card; errors name the card and the field.

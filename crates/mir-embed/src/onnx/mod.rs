@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::logmel::{LogMel, LogMelConfig};
 use crate::{Embedder, Error, ModelInfo, Result, WindowEmbedding};
-use card::{Dim, DimName, FrontEnd, LogScale, ModelCard, Pooling, card_error};
+use crate::pooling::pool;
+use card::{Dim, DimName, FrontEnd, LogScale, ModelCard, card_error};
 
 /// Where the model runs: `cpu`, or `cuda:N` (`cuda` is `cuda:0`), the N-th CUDA device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -230,12 +231,11 @@ impl OnnxEmbedder {
     /// Start samples of the windows of a track of `len` samples: every hop until a window
     /// reaches the end (at least one).
     pub fn window_starts(&self, len: usize) -> Vec<usize> {
-        let (w, h) = (self.card.input.window_samples, self.card.input.hop_samples);
-        let mut starts = vec![0];
-        while starts[starts.len() - 1] + w < len {
-            starts.push(starts[starts.len() - 1] + h);
-        }
-        starts
+        crate::pooling::window_starts(
+            len,
+            self.card.input.window_samples,
+            self.card.input.hop_samples,
+        )
     }
 
     /// The input tensor of a batch of windows (each zero-padded or cut to the window length).
@@ -660,68 +660,6 @@ fn card_shape(card: &ModelCard, batch: usize) -> Vec<i64> {
         .collect()
 }
 
-/// Pools each of `items` items of a row-major tensor of `shape` over `time_axis` (none: the
-/// item flattened).
-fn pool(
-    shape: &[i64],
-    values: &[f32],
-    items: usize,
-    time_axis: Option<usize>,
-    pooling: Pooling,
-) -> std::result::Result<Vec<Vec<f32>>, String> {
-    if shape.first().copied() != Some(items as i64) {
-        return Err(format!("axis 0 is not the batch of {items}"));
-    }
-    let item: usize = shape[1..].iter().map(|&d| d as usize).product();
-    let Some(axis) = time_axis else {
-        return Ok(values.chunks(item.max(1)).map(<[f32]>::to_vec).collect());
-    };
-    if axis >= shape.len() {
-        return Err(format!("no axis {axis}"));
-    }
-    let pre: usize = shape[1..axis].iter().map(|&d| d as usize).product();
-    let t = shape[axis] as usize;
-    let post: usize = shape[axis + 1..].iter().map(|&d| d as usize).product();
-    let width = pre * post;
-    Ok(values
-        .chunks(item.max(1))
-        .map(|x| {
-            let at = |p: usize, k: usize, q: usize| f64::from(x[(p * t + k) * post + q]);
-            let mut out = vec![
-                0.0f32;
-                if pooling == Pooling::MeanStd {
-                    2 * width
-                } else {
-                    width
-                }
-            ];
-            for p in 0..pre {
-                for q in 0..post {
-                    let j = p * post + q;
-                    match pooling {
-                        Pooling::Max => {
-                            out[j] = (0..t)
-                                .map(|k| at(p, k, q))
-                                .fold(f64::NEG_INFINITY, f64::max)
-                                as f32;
-                        }
-                        Pooling::Mean | Pooling::MeanStd => {
-                            let mean = (0..t).map(|k| at(p, k, q)).sum::<f64>() / t.max(1) as f64;
-                            out[j] = mean as f32;
-                            if pooling == Pooling::MeanStd {
-                                let var = (0..t).map(|k| (at(p, k, q) - mean).powi(2)).sum::<f64>()
-                                    / t.max(1) as f64;
-                                out[width + j] = var.sqrt() as f32;
-                            }
-                        }
-                    }
-                }
-            }
-            out
-        })
-        .collect())
-}
-
 /// The session builder with the execution provider of `device`. A CUDA device the runtime
 /// cannot use (a CPU-only build, no such device, no CUDA libraries) is an error naming it:
 /// never a silent run on the CPU.
@@ -756,36 +694,4 @@ pub fn is_card(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yml" | "yaml")
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pooling_over_the_time_axis() {
-        // Two items of shape [3 (time), 2].
-        let v = [1., 10., 2., 20., 3., 30., 0., 0., 0., 0., 6., 60.];
-        let mean = pool(&[2, 3, 2], &v, 2, Some(1), Pooling::Mean).unwrap();
-        assert_eq!(mean, vec![vec![2., 20.], vec![2., 20.]]);
-        let max = pool(&[2, 3, 2], &v, 2, Some(1), Pooling::Max).unwrap();
-        assert_eq!(max[1], vec![6., 60.]);
-        let ms = pool(&[2, 3, 2], &v, 2, Some(1), Pooling::MeanStd).unwrap();
-        assert!((ms[0][2] - (2.0f32 / 3.0).sqrt()).abs() < 1e-6);
-        // Time last: [2 (channels), 3 (time)].
-        let last = pool(
-            &[1, 2, 3],
-            &[1., 2., 3., 4., 5., 6.],
-            1,
-            Some(2),
-            Pooling::Mean,
-        )
-        .unwrap();
-        assert_eq!(last, vec![vec![2., 5.]]);
-        assert_eq!(
-            pool(&[2, 3, 2], &v, 2, None, Pooling::Mean).unwrap()[1],
-            v[6..].to_vec()
-        );
-        assert!(pool(&[3, 2], &v[..6], 2, None, Pooling::Mean).is_err());
-    }
 }

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "onnx")]
 mod onnx;
+mod python;
 
 use mir_embed::Embedder;
 use mir_embed::logmel::{LogMel, LogMelConfig};

@@ -1,0 +1,52 @@
+//! The Python of the bridge tests and the reference checks: an interpreter with numpy and
+//! pyarrow (`MIRREF_BRIDGE_PYTHON`, which `xtask ci` points at its venv, else `python3` when
+//! it has both), and a way to run a snippet on it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Whether `python` can import every module of `modules`.
+fn imports(python: &Path, modules: &[&str]) -> bool {
+    let code = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Command::new(python)
+        .args(["-c", &code])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The interpreter, when one with `modules` (besides numpy and pyarrow) is here; `None` (the
+/// caller skips, saying so) unless `MIRREF_REQUIRE_BRIDGE=1`, which makes it a failure.
+pub fn required_python(modules: &[&str]) -> Option<PathBuf> {
+    let python = std::env::var_os("MIRREF_BRIDGE_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let wanted: Vec<&str> = ["numpy", "pyarrow"].iter().chain(modules).copied().collect();
+    if imports(&python, &wanted) {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("MIRREF_REQUIRE_BRIDGE").as_deref() != Ok("1"),
+        "MIRREF_REQUIRE_BRIDGE=1 but {} cannot import {wanted:?}",
+        python.display()
+    );
+    eprintln!("skipped: {} cannot import {wanted:?} (set MIRREF_BRIDGE_PYTHON)", python.display());
+    None
+}
+
+/// Runs `code` on `python` with `args` (`sys.argv[1:]`); its stdout, or a panic with its stderr.
+pub fn run(python: &Path, code: &str, args: &[&str]) -> String {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", python.display()));
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
