@@ -86,8 +86,9 @@ fn ensure_chromium() -> bool {
 }
 
 /// The Python tools of the tests, from a venv in mir-ref's cache: `moto_server` (a local S3
-/// server, `moto[server]`), `kubernetes-validate` (the Kubernetes schemas) and
-/// `azure-storage-blob` (to create Azurite's container); and Azurite (npm), a local Azure Blob
+/// server, `moto[server]`), `kubernetes-validate` (the Kubernetes schemas),
+/// `azure-storage-blob` (to create Azurite's container), numpy, pyarrow and scikit-learn (the
+/// Python bridge, tables written from Python); and Azurite (npm), a local Azure Blob
 /// Storage. Each is installed the first time; where that fails the reason is printed and its
 /// tests skip, where it is there they must pass.
 struct VenvTools {
@@ -95,6 +96,9 @@ struct VenvTools {
     kubernetes_validate: Option<PathBuf>,
     /// `azurite-blob` and the venv's Python.
     azure: Option<(PathBuf, PathBuf)>,
+    /// The venv's Python, with numpy, pyarrow and scikit-learn: the Python bridge's worker and
+    /// the tests of tables written from Python.
+    bridge: Option<PathBuf>,
 }
 
 fn ensure_venv_tools() -> VenvTools {
@@ -117,8 +121,15 @@ fn ensure_venv_tools() -> VenvTools {
             missing.push(package);
         }
     }
-    if !has_module("azure.storage.blob") {
-        missing.push("azure-storage-blob");
+    for (module, package) in [
+        ("azure.storage.blob", "azure-storage-blob"),
+        ("numpy", "numpy"),
+        ("pyarrow", "pyarrow"),
+        ("sklearn", "scikit-learn"),
+    ] {
+        if !has_module(module) {
+            missing.push(package);
+        }
     }
     if !missing.is_empty() {
         pip_install(&venv, &missing);
@@ -133,6 +144,10 @@ fn ensure_venv_tools() -> VenvTools {
         azure: azurite
             .filter(|_| has_module("azure.storage.blob"))
             .map(|a| (a, python.clone())),
+        bridge: ["numpy", "pyarrow", "sklearn"]
+            .iter()
+            .all(|m| has_module(m))
+            .then_some(python),
     }
 }
 
@@ -279,6 +294,11 @@ pub fn ci() -> Result<()> {
                     .iter()
                     .flat_map(|(a, p)| [("MIRREF_AZURITE", a), ("MIRREF_AZURE_PYTHON", p)]),
             )
+            .env(
+                "MIRREF_REQUIRE_BRIDGE",
+                if tools.bridge.is_some() { "1" } else { "0" },
+            )
+            .envs(tools.bridge.iter().map(|p| ("MIRREF_BRIDGE_PYTHON", p)))
             .status()
             .with_context(|| format!("running cargo {}", args[0]))?;
         if !status.success() {

@@ -50,3 +50,34 @@ pub fn run(python: &Path, code: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A HEAR module's own output for `layer` (`scene`, or `timestamp` pooled by its mean over
+/// time) on each clip of `clips` (handed over as float32 files), computed in Python.
+pub fn hear_reference(python: &Path, module: &Path, clips: &[Vec<f32>], layer: &str) -> Vec<Vec<f32>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![module.display().to_string(), layer.to_string()];
+    for (i, clip) in clips.iter().enumerate() {
+        let path = dir.path().join(format!("{i}.f32"));
+        std::fs::write(&path, clip.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+        args.push(path.display().to_string());
+    }
+    let code = r#"
+import importlib.util, json, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("m", sys.argv[1])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+model = m.load_model()
+out = []
+for path in sys.argv[3:]:
+    audio = np.fromfile(path, dtype="<f4")[None, :]
+    if sys.argv[2] == "scene":
+        e = m.get_scene_embeddings(audio, model)[0]
+    else:
+        e = m.get_timestamp_embeddings(audio, model)[0][0].mean(axis=0)
+    out.append([float(x) for x in e])
+print(json.dumps(out))
+"#;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    serde_json::from_str(&run(python, code, &args)).unwrap()
+}
+

@@ -10,6 +10,7 @@
 )]
 
 mod analysis;
+mod bridge;
 mod cluster;
 mod inventory;
 mod shards;

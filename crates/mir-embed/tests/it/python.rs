@@ -42,36 +42,6 @@ fn signal(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-/// The module's own `layer` output on each clip of `clips` (written as float32 files), each
-/// pooled by its mean over time, from Python.
-fn reference(python: &Path, module: &Path, clips: &[Vec<f32>], layer: &str) -> Vec<Vec<f32>> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut args = vec![module.display().to_string(), layer.to_string()];
-    for (i, clip) in clips.iter().enumerate() {
-        let path = dir.path().join(format!("{i}.f32"));
-        std::fs::write(&path, clip.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
-        args.push(path.display().to_string());
-    }
-    let code = r#"
-import importlib.util, json, sys
-import numpy as np
-spec = importlib.util.spec_from_file_location("m", sys.argv[1])
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-model = m.load_model()
-out = []
-for path in sys.argv[3:]:
-    audio = np.fromfile(path, dtype="<f4")[None, :]
-    if sys.argv[2] == "scene":
-        e = m.get_scene_embeddings(audio, model)[0]
-    else:
-        e = m.get_timestamp_embeddings(audio, model)[0][0].mean(axis=0)
-    out.append([float(x) for x in e])
-print(json.dumps(out))
-"#;
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    serde_json::from_str(&mir_testkit::python::run(python, code, &args)).unwrap()
-}
-
 fn assert_close(ours: &[f32], theirs: &[f32], what: &str) {
     assert_eq!(ours.len(), theirs.len(), "{what}");
     let worst = ours.iter().zip(theirs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -99,8 +69,8 @@ fn hear_layers_equal_the_modules_own_output() {
     let tracks = [signal(12_000, 1), signal(20_000, 2), signal(12_000, 3)];
     let refs: Vec<&[f32]> = tracks.iter().map(Vec::as_slice).collect();
     let results = model.embed_batch(&refs);
-    let scene = reference(&python, &module, &tracks, "scene");
-    let timestamp = reference(&python, &module, &tracks, "timestamp");
+    let scene = mir_testkit::python::hear_reference(&python, &module, &tracks, "scene");
+    let timestamp = mir_testkit::python::hear_reference(&python, &module, &tracks, "timestamp");
     for (t, result) in results.iter().enumerate() {
         let rows = result.as_ref().unwrap();
         assert_eq!(rows.len(), 2, "one clip, two layers");
@@ -125,7 +95,7 @@ fn hear_layers_equal_the_modules_own_output() {
             c
         })
         .collect();
-    for (row, expected) in rows.iter().zip(reference(&python, &module, &clips, "scene")) {
+    for (row, expected) in rows.iter().zip(mir_testkit::python::hear_reference(&python, &module, &clips, "scene")) {
         assert_close(&row.embedding, &expected, &format!("window {}", row.window));
     }
 }

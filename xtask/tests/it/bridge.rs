@@ -1,0 +1,121 @@
+//! A HEAR module (`fixtures/hear/bands.py`, numpy only) through `type: hear` in a full run:
+//! its embeddings in our tables equal the module's own output on the same decoded audio; a
+//! clip it refuses is a failure row with the traceback; a worker killed mid-run is started
+//! again and the run completes to the same embeddings.
+
+use std::path::Path;
+
+use mir_table::{RunLayout, TableKind, TableStore};
+
+use crate::{load, read, run_in};
+
+const CONFIG: &str = "
+name: bridge
+datasets:
+  synth:
+    type: custom
+    root: ROOT
+    generate: synth_instruments
+    tasks:
+      instrument: {type: multiclass, label_column: instrument}
+models:
+  bands: {type: hear, module: MODULE, python: PYTHON, layers: [scene, timestamp]}
+probes:
+  linear: {type: linear, epochs: 5}
+";
+
+/// The config for a copy of the fixture module in `dir`.
+fn config(dir: &Path, python: &Path) -> xtask::ExperimentConfig {
+    let fixture = crate::root().join("fixtures/hear/bands.py");
+    let module = dir.join("bands.py");
+    std::fs::copy(fixture, &module).unwrap();
+    let yaml = CONFIG
+        .replace("MODULE", &module.to_string_lossy())
+        .replace("PYTHON", &python.to_string_lossy());
+    load(dir, &yaml).unwrap()
+}
+
+fn embeddings(store: &TableStore) -> Vec<mir_table::EmbeddingRow> {
+    let rel = RunLayout::embeddings("synth", "bands").table("clean");
+    mir_table::read_embeddings(&read(store, &rel, TableKind::Embeddings)).unwrap()
+}
+
+#[test]
+fn a_hear_module_runs_through_the_pipeline() {
+    let Some(python) = mir_testkit::python::required_python(&[]) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &python);
+    let store = TableStore::open(dir.path().join("run").to_str().unwrap()).unwrap();
+    run_in(&config, &store);
+    let rows = embeddings(&store);
+
+    // Three tracks, decoded as the pipeline does (resampled to the module's 16 kHz), against
+    // the module's own scene and timestamp output.
+    let tracks = mir_table::read_tracks(&read(
+        &store,
+        &RunLayout::tracks("synth", "instrument"),
+        TableKind::Tracks,
+    ))
+    .unwrap();
+    let picked: Vec<_> = tracks.iter().step_by(97).collect();
+    let audio: Vec<Vec<f32>> = picked
+        .iter()
+        .map(|t| {
+            mir_audio::load(Path::new(&t.audio_uri), Some(16_000))
+                .unwrap()
+                .samples
+        })
+        .collect();
+    let module = dir.path().join("bands.py");
+    for (layer, name) in [(0, "scene"), (1, "timestamp")] {
+        let expected = mir_testkit::python::hear_reference(&python, &module, &audio, name);
+        for (track, want) in picked.iter().zip(expected) {
+            let row = rows
+                .iter()
+                .find(|r| r.track_id == track.track_id && r.layer == layer)
+                .unwrap();
+            let worst = row
+                .embedding
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= 1e-5, "{} {name}: {worst}", track.track_id);
+        }
+    }
+
+    // Killed on its 3rd call, once: a restarted worker finishes the run, to the same table.
+    let died = dir.path().join("died");
+    let trouble = format!(r#"{{"die_on_call": 3, "once": "{}"}}"#, died.display());
+    std::fs::write(dir.path().join("trouble.json"), trouble).unwrap();
+    let again = TableStore::open("memory://bridge-killed").unwrap();
+    run_in(&config, &again);
+    assert!(died.exists(), "the worker was killed");
+    assert_eq!(embeddings(&again), rows);
+}
+
+#[test]
+fn a_clip_the_module_refuses_is_a_failure_row_with_the_traceback() {
+    let Some(python) = mir_testkit::python::required_python(&[]) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synth");
+    mir_datasets::synth::render(&data, &mir_datasets::synth::SynthConfig::default()).unwrap();
+    // One note cut to 0.3 s: 4800 samples at the module's 16 kHz, which it refuses.
+    let short = data.join("audio/flute/flute-C4.wav");
+    let mut audio = mir_audio::load(&short, None).unwrap();
+    audio.samples.truncate(6615);
+    std::fs::write(&short, mir_audio::wav_bytes(&audio).unwrap()).unwrap();
+    let config = config(dir.path(), &python);
+    std::fs::write(dir.path().join("trouble.json"), r#"{"raise_on_samples": 4800}"#).unwrap();
+    let store = TableStore::open("memory://bridge-raises").unwrap();
+    let summary = run_in(&config, &store);
+    assert_eq!(summary.skipped_tracks, 1);
+    let failures = mir_table::read_failures(&read(&store, "failures.parquet", TableKind::Failures)).unwrap();
+    let f = &failures[0];
+    assert_eq!((f.track_id.as_str(), f.model.as_str()), ("audio/flute/flute-C4", "bands"));
+    assert!(
+        f.error.contains("Traceback") && f.error.contains("refused on purpose"),
+        "{}",
+        f.error
+    );
+}
