@@ -400,10 +400,12 @@ impl ExperimentConfig {
         for (name, model) in &self.models {
             let layers = match model.declared_layers() {
                 Some(layers) => layers,
-                None => mir_embed::build(model)
-                    .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?
-                    .info()
-                    .layers,
+                None => {
+                    mir_embed::build(model)
+                        .with_context(|| format!("invalid config `{file}`: key `models.{name}`"))?
+                        .info()
+                        .layers
+                }
             };
             self.model_layers.insert(name.clone(), layers);
         }

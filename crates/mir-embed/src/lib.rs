@@ -32,10 +32,10 @@ macro_rules! framing_of {
 
 pub mod features;
 pub mod logmel;
-pub mod pooling;
-pub mod python;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod pooling;
+pub mod python;
 
 use arrow::datatypes::SchemaRef;
 use mir_audio::sha256_hex;
@@ -219,7 +219,10 @@ pub fn build(config: &ModelConfig) -> Result<Box<dyn Embedder>> {
         ModelConfig::Spectral(c) => Ok(Box::new(features::Spectral::new(c.clone())?)),
         #[cfg(feature = "onnx")]
         ModelConfig::Onnx(c) => Ok(Box::new(onnx::OnnxEmbedder::new(c)?)),
-        ModelConfig::Hear(c) => Ok(Box::new(python::PythonEmbedder::new(python::Kind::Hear, c)?)),
+        ModelConfig::Hear(c) => Ok(Box::new(python::PythonEmbedder::new(
+            python::Kind::Hear,
+            c,
+        )?)),
         ModelConfig::Python(c) => Ok(Box::new(python::PythonEmbedder::new(
             python::Kind::Python,
             c,

@@ -530,3 +530,104 @@ fn drift_measures_how_far_a_deformation_moves_embeddings() {
             .all(|r| r.n == 30 && r.dataset == "d" && r.model == "m")
     );
 }
+
+/// Tables written from Python with pyarrow's defaults (nullable fields, Python's column order,
+/// `double` scores in plain lists, no `targets` or `fold` column): the documented example
+/// (`mir-table/docs/predictions_from_python.py`) writes the predictions of a scikit-learn
+/// probe, the CLI scores them, and the metrics equal scikit-learn's on the same rows.
+#[test]
+fn tables_written_with_pyarrow_score_as_scikit_learn_does() {
+    let Some(python) = mir_testkit::python::required_python(&["sklearn"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let write_tracks = r#"
+import json, sys
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+rng = np.random.default_rng(7)
+classes = ["bass", "flute", "horn"]
+y = rng.integers(0, 3, 150)
+X = rng.normal(size=(150, 8)) + 1.2 * np.eye(3, 8)[y]
+ids = [f"t{i:03d}" for i in range(150)]
+split = np.array(["train"] * 90 + ["validation"] * 20 + ["test"] * 40)
+tracks = pa.table({
+    "labels": [[classes[k]] for k in y],
+    "split": split,
+    "track_id": ids,
+    "duration_s": [1.0] * 150,
+    "audio_uri": [f"audio/{t}.wav" for t in ids],
+}).replace_schema_metadata({
+    "dataset": "mine", "task": "instrument", "task_type": "multiclass",
+    "label_vocabulary": json.dumps(classes),
+})
+pq.write_table(tracks, sys.argv[1] + "/tracks.parquet")
+np.savez(sys.argv[1] + "/features.npz", track_id=np.array(ids), X=X)
+"#;
+    mir_testkit::python::run(&python, write_tracks, &[&path("")]);
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../mir-table/docs/predictions_from_python.py"
+    );
+    let tracks = path("tracks.parquet");
+    let predictions = path("predictions.parquet");
+    mir_testkit::python::run(
+        &python,
+        &std::fs::read_to_string(example).unwrap(),
+        &[&tracks, &path("features.npz"), &predictions],
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mir-eval"))
+        .args(["--tracks", &tracks, "--predictions", &predictions])
+        .args(["--output", &path("metrics.parquet"), "--bootstrap", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let sklearn = r#"
+import json, sys
+import numpy as np, pyarrow.parquet as pq
+from sklearn import metrics as m
+t = pq.read_table(sys.argv[1]); p = pq.read_table(sys.argv[2])
+vocab = json.loads(t.schema.metadata[b"label_vocabulary"])
+label = {i: l[0] for i, l in zip(t["track_id"].to_pylist(), t["labels"].to_pylist())}
+test = [k for k, s in enumerate(p["split"].to_pylist()) if s == "test"]
+ids = [p["track_id"][k].as_py() for k in test]
+y = np.array([vocab.index(label[i]) for i in ids])
+scores = np.array(p["scores"].to_pylist(), dtype=np.float32)[test]
+pred = scores.argmax(axis=1)
+print(json.dumps({
+    "accuracy": m.accuracy_score(y, pred),
+    "balanced_accuracy": m.balanced_accuracy_score(y, pred),
+    "f1_macro": m.f1_score(y, pred, average="macro"),
+    "roc_auc_macro": m.roc_auc_score(y, scores, multi_class="ovr", average="macro"),
+}))
+"#;
+    let expected: BTreeMap<String, f64> = serde_json::from_str(&mir_testkit::python::run(
+        &python,
+        sklearn,
+        &[&tracks, &predictions],
+    ))
+    .unwrap();
+    let (store, name) = mir_table::TableStore::open_file(&path("metrics.parquet")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let rows =
+        mir_table::read_metrics(&rt.block_on(store.read(&name, TableKind::Metrics)).unwrap())
+            .unwrap();
+    for (metric, value) in &expected {
+        let ours = find(&rows, "clean", metric).value;
+        assert!(
+            (ours - value).abs() < TOLERANCE,
+            "{metric}: ours {ours}, scikit-learn {value}"
+        );
+    }
+    assert!(
+        expected["accuracy"] > 0.5 && expected["accuracy"] < 1.0,
+        "{expected:?}"
+    );
+}

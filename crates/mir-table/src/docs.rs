@@ -28,6 +28,18 @@ pub fn markdown() -> String {
          `{META_SCHEMA_VERSION}` (`{SCHEMA_VERSION}`), and the plain keys listed per table. \
          From Python: `pq.read_table(f).schema.metadata[b'task']`."
     );
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "Tables written by other tools are read as they come: any column order; a field \
+         declared nullable (pyarrow's, pandas' and polars' default) where the contract wants a \
+         value, as long as no row is null (a null is an error naming the row); a column that may \
+         be null may be left out. A column in a neighbouring type is converted where nothing is \
+         lost or guessed: other integer widths (a value out of range is an error naming the row), \
+         `double` for `Float32`, large, view or dictionary strings, and plain or large lists for \
+         lists and fixed-size lists (every row of the same length). \
+         [Writing predictions from Python](#writing-predictions-from-python) shows one."
+    );
     for kind in TableKind::ALL {
         let _ = writeln!(w);
         let _ = writeln!(w, "## `{}`", kind.name());
@@ -56,7 +68,25 @@ pub fn markdown() -> String {
             );
         }
     }
+    python_example(w);
     out
+}
+
+/// The tested example (`docs/predictions_from_python.py`, run by mir-eval's tests).
+fn python_example(w: &mut String) {
+    let _ = writeln!(w);
+    let _ = writeln!(w, "## Writing predictions from Python");
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "A probe trained outside mir-ref, written as a `predictions` table that `mir-eval \
+         --tracks T --predictions P --output M` scores (mir-eval's tests run this file with \
+         pyarrow and check the metrics against scikit-learn's):"
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(w, "```python");
+    let _ = write!(w, "{}", include_str!("../docs/predictions_from_python.py"));
+    let _ = writeln!(w, "```");
 }
 
 #[cfg(test)]

@@ -366,7 +366,7 @@ pub fn decode(bytes: Bytes, kind: TableKind) -> Result<Table> {
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet)?;
     let schema = builder.schema().clone();
-    validate(kind, &schema)?;
+    crate::validate::validate_readable(kind, &schema)?;
     let reader = builder.build().map_err(parquet)?;
     let batches = reader
         .collect::<std::result::Result<Vec<_>, _>>()
@@ -374,6 +374,7 @@ pub fn decode(bytes: Bytes, kind: TableKind) -> Result<Table> {
             table: kind.name().into(),
             source,
         })?;
+    let (schema, batches) = crate::conform::conform(kind, &schema, batches)?;
     crate::validate::validate_values(kind, &batches)?;
     Ok(Table { schema, batches })
 }

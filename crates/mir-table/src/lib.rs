@@ -32,6 +32,7 @@
 //! ```
 
 mod columns;
+mod conform;
 pub mod docs;
 mod io;
 pub mod layout;
@@ -81,6 +82,19 @@ pub enum Error {
         column: String,
         /// The row, from 0, over the whole table.
         row: usize,
+    },
+    /// A value of a column written in a neighbouring type (an `int64` where the contract has
+    /// `Int32`, lists where it has fixed-size lists) does not fit the contract's type.
+    #[error("table `{table}`: column `{column}`, row {row}: {reason}")]
+    BadValue {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// The row, from 0, over the whole table.
+        row: usize,
+        /// What does not fit.
+        reason: String,
     },
     /// A column has the wrong type or nullability.
     #[error("table `{table}`: column `{column}` should be {expected} but is {found}")]

@@ -1,9 +1,9 @@
 //! Schema validation: the check every reader runs on open.
 
 use arrow::array::{Array, FixedSizeListArray, ListArray, RecordBatch};
-use arrow::datatypes::Schema;
+use arrow::datatypes::{DataType, Schema};
 
-use crate::schema::{META_SCHEMA_VERSION, META_TABLE, SCHEMA_VERSION, TableKind};
+use crate::schema::{ColumnType, META_SCHEMA_VERSION, META_TABLE, SCHEMA_VERSION, TableKind};
 use crate::{Error, Result};
 
 /// Checks that `schema` is a valid `kind` table.
@@ -13,6 +13,23 @@ use crate::{Error, Result};
 /// pandas and polars declare every field nullable): [`validate_values`] checks the rows. The `mir.table` metadata, when present, must name
 /// `kind`, and every required metadata key must be there.
 pub fn validate(kind: TableKind, schema: &Schema) -> Result<()> {
+    check_schema(kind, schema, ColumnType::matches, false)
+}
+
+/// As [`validate`], but a column in a type that converts to the contract's without loss or
+/// guess (`conform::accepts`: other integer widths, `double`, large or dictionary strings,
+/// variable-length lists) is accepted, and a column that may be null may be left out (all
+/// null): readers convert and fill in as they decode.
+pub(crate) fn validate_readable(kind: TableKind, schema: &Schema) -> Result<()> {
+    check_schema(kind, schema, crate::conform::accepts, true)
+}
+
+fn check_schema(
+    kind: TableKind,
+    schema: &Schema,
+    accepts: impl Fn(ColumnType, &DataType) -> bool,
+    absent_nullable: bool,
+) -> Result<()> {
     let table = kind.name().to_string();
     if let Some(found) = schema.metadata().get(META_TABLE)
         && found != kind.name()
@@ -33,13 +50,16 @@ pub fn validate(kind: TableKind, schema: &Schema) -> Result<()> {
     }
     for spec in kind.columns() {
         let Ok(field) = schema.field_with_name(spec.name) else {
+            if absent_nullable && spec.nullable {
+                continue;
+            }
             return Err(Error::MissingColumn {
                 table,
                 column: spec.name.into(),
                 expected: spec.ty.to_string(),
             });
         };
-        if !spec.ty.matches(field.data_type()) {
+        if !accepts(spec.ty, field.data_type()) {
             return Err(Error::SchemaMismatch {
                 table,
                 column: spec.name.into(),

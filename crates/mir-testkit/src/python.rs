@@ -21,8 +21,13 @@ fn imports(python: &Path, modules: &[&str]) -> bool {
 /// The interpreter, when one with `modules` (besides numpy and pyarrow) is here; `None` (the
 /// caller skips, saying so) unless `MIRREF_REQUIRE_BRIDGE=1`, which makes it a failure.
 pub fn required_python(modules: &[&str]) -> Option<PathBuf> {
-    let python = std::env::var_os("MIRREF_BRIDGE_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
-    let wanted: Vec<&str> = ["numpy", "pyarrow"].iter().chain(modules).copied().collect();
+    let python = std::env::var_os("MIRREF_BRIDGE_PYTHON")
+        .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let wanted: Vec<&str> = ["numpy", "pyarrow"]
+        .iter()
+        .chain(modules)
+        .copied()
+        .collect();
     if imports(&python, &wanted) {
         return Some(python);
     }
@@ -31,7 +36,10 @@ pub fn required_python(modules: &[&str]) -> Option<PathBuf> {
         "MIRREF_REQUIRE_BRIDGE=1 but {} cannot import {wanted:?}",
         python.display()
     );
-    eprintln!("skipped: {} cannot import {wanted:?} (set MIRREF_BRIDGE_PYTHON)", python.display());
+    eprintln!(
+        "skipped: {} cannot import {wanted:?} (set MIRREF_BRIDGE_PYTHON)",
+        python.display()
+    );
     None
 }
 
@@ -53,12 +61,23 @@ pub fn run(python: &Path, code: &str, args: &[&str]) -> String {
 
 /// A HEAR module's own output for `layer` (`scene`, or `timestamp` pooled by its mean over
 /// time) on each clip of `clips` (handed over as float32 files), computed in Python.
-pub fn hear_reference(python: &Path, module: &Path, clips: &[Vec<f32>], layer: &str) -> Vec<Vec<f32>> {
+pub fn hear_reference(
+    python: &Path,
+    module: &Path,
+    clips: &[Vec<f32>],
+    layer: &str,
+) -> Vec<Vec<f32>> {
     let dir = tempfile::tempdir().unwrap();
     let mut args = vec![module.display().to_string(), layer.to_string()];
     for (i, clip) in clips.iter().enumerate() {
         let path = dir.path().join(format!("{i}.f32"));
-        std::fs::write(&path, clip.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+        std::fs::write(
+            &path,
+            clip.iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        )
+        .unwrap();
         args.push(path.display().to_string());
     }
     let code = r#"
@@ -80,4 +99,3 @@ print(json.dumps(out))
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     serde_json::from_str(&run(python, code, &args)).unwrap()
 }
-

@@ -42,7 +42,9 @@ fn embeddings(store: &TableStore) -> Vec<mir_table::EmbeddingRow> {
 
 #[test]
 fn a_hear_module_runs_through_the_pipeline() {
-    let Some(python) = mir_testkit::python::required_python(&[]) else { return };
+    let Some(python) = mir_testkit::python::required_python(&[]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &python);
     let store = TableStore::open(dir.path().join("run").to_str().unwrap()).unwrap();
@@ -96,7 +98,9 @@ fn a_hear_module_runs_through_the_pipeline() {
 
 #[test]
 fn a_clip_the_module_refuses_is_a_failure_row_with_the_traceback() {
-    let Some(python) = mir_testkit::python::required_python(&[]) else { return };
+    let Some(python) = mir_testkit::python::required_python(&[]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("synth");
     mir_datasets::synth::render(&data, &mir_datasets::synth::SynthConfig::default()).unwrap();
@@ -106,13 +110,21 @@ fn a_clip_the_module_refuses_is_a_failure_row_with_the_traceback() {
     audio.samples.truncate(6615);
     std::fs::write(&short, mir_audio::wav_bytes(&audio).unwrap()).unwrap();
     let config = config(dir.path(), &python);
-    std::fs::write(dir.path().join("trouble.json"), r#"{"raise_on_samples": 4800}"#).unwrap();
+    std::fs::write(
+        dir.path().join("trouble.json"),
+        r#"{"raise_on_samples": 4800}"#,
+    )
+    .unwrap();
     let store = TableStore::open("memory://bridge-raises").unwrap();
     let summary = run_in(&config, &store);
     assert_eq!(summary.skipped_tracks, 1);
-    let failures = mir_table::read_failures(&read(&store, "failures.parquet", TableKind::Failures)).unwrap();
+    let failures =
+        mir_table::read_failures(&read(&store, "failures.parquet", TableKind::Failures)).unwrap();
     let f = &failures[0];
-    assert_eq!((f.track_id.as_str(), f.model.as_str()), ("audio/flute/flute-C4", "bands"));
+    assert_eq!(
+        (f.track_id.as_str(), f.model.as_str()),
+        ("audio/flute/flute-C4", "bands")
+    );
     assert!(
         f.error.contains("Traceback") && f.error.contains("refused on purpose"),
         "{}",

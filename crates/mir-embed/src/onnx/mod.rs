@@ -16,8 +16,8 @@ use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
 
 use crate::logmel::{LogMel, LogMelConfig};
-use crate::{Embedder, Error, ModelInfo, Result, WindowEmbedding};
 use crate::pooling::pool;
+use crate::{Embedder, Error, ModelInfo, Result, WindowEmbedding};
 use card::{Dim, DimName, FrontEnd, LogScale, ModelCard, card_error};
 
 /// Where the model runs: `cpu`, or `cuda:N` (`cuda` is `cuda:0`), the N-th CUDA device.

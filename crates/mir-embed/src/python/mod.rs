@@ -179,7 +179,12 @@ impl PythonEmbedder {
             .as_u64()
             .and_then(|r| u32::try_from(r).ok())
             .filter(|&r| r > 0)
-            .ok_or_else(|| invalid(format!("the module's sample rate is {}", hello["sample_rate"])))?;
+            .ok_or_else(|| {
+                invalid(format!(
+                    "the module's sample rate is {}",
+                    hello["sample_rate"]
+                ))
+            })?;
         let text = |key: &str| hello[key].as_str().unwrap_or_default().to_string();
         let sha256 = module_sha256(config, hello["file"].as_str(), &text("version"));
         let mut model = Self {
@@ -254,7 +259,9 @@ impl PythonEmbedder {
         for attempt in 0..2 {
             let worker = match slot.as_mut() {
                 Some(w) => w,
-                None => slot.insert(Worker::start(&self.config.python, &self.spec).map_err(|f| fail(loading(f)))?),
+                None => slot.insert(
+                    Worker::start(&self.config.python, &self.spec).map_err(|f| fail(loading(f)))?,
+                ),
             };
             match worker.embed(clips, &self.layers) {
                 Ok(outputs) => return self.pooled(outputs, clips.len()).map_err(fail),
@@ -282,17 +289,26 @@ impl PythonEmbedder {
         let returned: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
         let mut by_name: BTreeMap<String, worker::Output> =
             outputs.into_iter().map(|o| (o.name.clone(), o)).collect();
-        let wanted = if self.layers.is_empty() { returned.clone() } else { self.layers.clone() };
+        let wanted = if self.layers.is_empty() {
+            returned.clone()
+        } else {
+            self.layers.clone()
+        };
         wanted
             .into_iter()
             .map(|name| {
-                let o = by_name
-                    .remove(&name)
-                    .ok_or_else(|| format!("no layer `{name}` in the reply (it has {returned:?})"))?;
+                let o = by_name.remove(&name).ok_or_else(|| {
+                    format!("no layer `{name}` in the reply (it has {returned:?})")
+                })?;
                 let time_axis = match o.shape.len() {
                     1 => None,
                     2 => Some(1),
-                    _ => return Err(format!("layer `{name}` has shape {:?} per clip: expected [dim] or [time, dim]", o.shape)),
+                    _ => {
+                        return Err(format!(
+                            "layer `{name}` has shape {:?} per clip: expected [dim] or [time, dim]",
+                            o.shape
+                        ));
+                    }
                 };
                 let shape: Vec<i64> = std::iter::once(clips)
                     .chain(o.shape.iter().copied())
@@ -314,7 +330,8 @@ impl PythonEmbedder {
         for clip in &clips {
             by_length.entry(clip.samples.len()).or_default().push(clip);
         }
-        let mut out: Vec<Result<Vec<WindowEmbedding>>> = tracks.iter().map(|_| Ok(Vec::new())).collect();
+        let mut out: Vec<Result<Vec<WindowEmbedding>>> =
+            tracks.iter().map(|_| Ok(Vec::new())).collect();
         for group in by_length.values() {
             for chunk in group.chunks(self.config.batch_size) {
                 self.run_chunk(chunk, &mut out);
@@ -365,11 +382,23 @@ impl PythonEmbedder {
         let mut clips = Vec::new();
         for (track, samples) in tracks.iter().enumerate() {
             let Some(w) = self.clip_samples() else {
-                let samples = if samples.is_empty() { Cow::Owned(vec![0.0]) } else { Cow::Borrowed(*samples) };
-                clips.push(Clip { track, window: 0, start: 0, samples });
+                let samples = if samples.is_empty() {
+                    Cow::Owned(vec![0.0])
+                } else {
+                    Cow::Borrowed(*samples)
+                };
+                clips.push(Clip {
+                    track,
+                    window: 0,
+                    start: 0,
+                    samples,
+                });
                 continue;
             };
-            for (window, start) in window_starts(samples.len(), w, self.hop_samples()).into_iter().enumerate() {
+            for (window, start) in window_starts(samples.len(), w, self.hop_samples())
+                .into_iter()
+                .enumerate()
+            {
                 let end = (start + w).min(samples.len());
                 let samples = if end - start.min(end) == w {
                     Cow::Borrowed(&samples[start..end])
@@ -378,7 +407,12 @@ impl PythonEmbedder {
                     padded.resize(w, 0.0);
                     Cow::Owned(padded)
                 };
-                clips.push(Clip { track, window, start, samples });
+                clips.push(Clip {
+                    track,
+                    window,
+                    start,
+                    samples,
+                });
             }
         }
         clips
@@ -424,7 +458,9 @@ impl Embedder for PythonEmbedder {
     }
 
     fn embed(&self, samples: &[f32]) -> Result<Vec<WindowEmbedding>> {
-        self.embed_tracks(&[samples]).pop().expect("one result per track")
+        self.embed_tracks(&[samples])
+            .pop()
+            .expect("one result per track")
     }
 
     fn embed_batch(&self, tracks: &[&[f32]]) -> Vec<Result<Vec<WindowEmbedding>>> {
@@ -438,7 +474,10 @@ fn check(kind: Kind, config: &PythonConfig) -> std::result::Result<(), String> {
         return Err("`batch_size` must be at least 1".into());
     }
     if !(config.window_s.is_finite() && config.window_s >= 0.0) {
-        return Err(format!("`window_s` is {}: give seconds, or 0 for whole tracks", config.window_s));
+        return Err(format!(
+            "`window_s` is {}: give seconds, or 0 for whole tracks",
+            config.window_s
+        ));
     }
     if let Some(hop) = config.hop_s
         && !(hop.is_finite() && hop > 0.0)
@@ -446,7 +485,10 @@ fn check(kind: Kind, config: &PythonConfig) -> std::result::Result<(), String> {
         return Err(format!("`hop_s` is {hop}: it must be above 0"));
     }
     if config.module.extension().is_some_and(|e| e == "py") && !config.module.is_file() {
-        return Err(format!("module file {} is not there", config.module.display()));
+        return Err(format!(
+            "module file {} is not there",
+            config.module.display()
+        ));
     }
     match (kind, &config.model_file) {
         (Kind::Python, Some(_)) => Err("`model_file` is for `type: hear` (HEAR's `load_model`); a `type: python` module loads its own".into()),

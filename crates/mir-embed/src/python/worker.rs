@@ -231,7 +231,10 @@ fn request(clips: &[&[f32]], layers: &[String]) -> arrow::error::Result<Vec<u8>>
 /// The layers of a reply for `clips` clips.
 fn outputs(batch: &RecordBatch, clips: usize) -> Result<Vec<Output>, String> {
     if batch.num_rows() != clips {
-        return Err(format!("{} rows in a reply for {clips} clips", batch.num_rows()));
+        return Err(format!(
+            "{} rows in a reply for {clips} clips",
+            batch.num_rows()
+        ));
     }
     let schema = batch.schema();
     schema

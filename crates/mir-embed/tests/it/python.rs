@@ -20,7 +20,11 @@ fn module_copy(dir: &Path) -> PathBuf {
     copy
 }
 
-fn hear(python: &Path, module: &Path, edit: impl FnOnce(&mut PythonConfig)) -> mir_embed::Result<PythonEmbedder> {
+fn hear(
+    python: &Path,
+    module: &Path,
+    edit: impl FnOnce(&mut PythonConfig),
+) -> mir_embed::Result<PythonEmbedder> {
     let mut config = PythonConfig {
         python: python.to_path_buf(),
         ..PythonConfig::new(module)
@@ -44,7 +48,11 @@ fn signal(n: usize, seed: u32) -> Vec<f32> {
 
 fn assert_close(ours: &[f32], theirs: &[f32], what: &str) {
     assert_eq!(ours.len(), theirs.len(), "{what}");
-    let worst = ours.iter().zip(theirs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let worst = ours
+        .iter()
+        .zip(theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(worst <= 1e-5, "{what}: max |ours - module's| = {worst}");
 }
 
@@ -54,7 +62,9 @@ fn layer(rows: &[WindowEmbedding], layer: i32) -> Vec<&WindowEmbedding> {
 
 #[test]
 fn hear_layers_equal_the_modules_own_output() {
-    let Some(python) = mir_testkit::python::required_python(&[]) else { return };
+    let Some(python) = mir_testkit::python::required_python(&[]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let module = module_copy(dir.path());
     // Whole tracks of three lengths (two alike, so one call holds both), both layers.
@@ -64,7 +74,10 @@ fn hear_layers_equal_the_modules_own_output() {
     })
     .unwrap();
     let info = model.info();
-    assert_eq!((info.sample_rate_hz, info.dim, info.window_s), (16_000, 32, 0.0));
+    assert_eq!(
+        (info.sample_rate_hz, info.dim, info.window_s),
+        (16_000, 32, 0.0)
+    );
     assert_eq!(info.layers, ["scene", "timestamp"]);
     let tracks = [signal(12_000, 1), signal(20_000, 2), signal(12_000, 3)];
     let refs: Vec<&[f32]> = tracks.iter().map(Vec::as_slice).collect();
@@ -74,8 +87,16 @@ fn hear_layers_equal_the_modules_own_output() {
     for (t, result) in results.iter().enumerate() {
         let rows = result.as_ref().unwrap();
         assert_eq!(rows.len(), 2, "one clip, two layers");
-        assert_close(&layer(rows, 0)[0].embedding, &scene[t], &format!("track {t}, scene"));
-        assert_close(&layer(rows, 1)[0].embedding, &timestamp[t], &format!("track {t}, timestamp"));
+        assert_close(
+            &layer(rows, 0)[0].embedding,
+            &scene[t],
+            &format!("track {t}, scene"),
+        );
+        assert_close(
+            &layer(rows, 1)[0].embedding,
+            &timestamp[t],
+            &format!("track {t}, timestamp"),
+        );
     }
 
     // Windows of 0.5 s every 0.25 s; the last one zero-padded.
@@ -95,39 +116,64 @@ fn hear_layers_equal_the_modules_own_output() {
             c
         })
         .collect();
-    for (row, expected) in rows.iter().zip(mir_testkit::python::hear_reference(&python, &module, &clips, "scene")) {
+    for (row, expected) in rows.iter().zip(mir_testkit::python::hear_reference(
+        &python, &module, &clips, "scene",
+    )) {
         assert_close(&row.embedding, &expected, &format!("window {}", row.window));
     }
 }
 
 #[test]
 fn a_raising_module_fails_its_track_alone_with_the_traceback() {
-    let Some(python) = mir_testkit::python::required_python(&[]) else { return };
+    let Some(python) = mir_testkit::python::required_python(&[]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let module = module_copy(dir.path());
-    std::fs::write(dir.path().join("trouble.json"), r#"{"raise_on_samples": 7000}"#).unwrap();
+    std::fs::write(
+        dir.path().join("trouble.json"),
+        r#"{"raise_on_samples": 7000}"#,
+    )
+    .unwrap();
     let model = hear(&python, &module, |_| {}).unwrap();
     let tracks = [signal(7000, 1), signal(7000, 2)];
     // Both tracks share a call; the module refuses their length, so each fails on its own.
     for result in model.embed_batch(&[&tracks[0], &tracks[1]]) {
         let err = result.unwrap_err().to_string();
-        for part in ["bands.py", "Traceback", "ValueError: a clip of 7000 samples, refused on purpose"] {
+        for part in [
+            "bands.py",
+            "Traceback",
+            "ValueError: a clip of 7000 samples, refused on purpose",
+        ] {
             assert!(err.contains(part), "`{part}` in: {err}");
         }
     }
-    assert!(model.embed(&signal(7001, 3)).is_ok(), "other lengths still work");
+    assert!(
+        model.embed(&signal(7001, 3)).is_ok(),
+        "other lengths still work"
+    );
 
     // A module whose `load_model` raises is a config error with the traceback.
-    std::fs::write(dir.path().join("trouble.json"), r#"{"raise_on_load": true}"#).unwrap();
+    std::fs::write(
+        dir.path().join("trouble.json"),
+        r#"{"raise_on_load": true}"#,
+    )
+    .unwrap();
     let err = hear(&python, &module, |_| {}).unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
     let err = err.to_string();
-    assert!(err.contains("loading the module raised") && err.contains("RuntimeError: cannot load on purpose"), "{err}");
+    assert!(
+        err.contains("loading the module raised")
+            && err.contains("RuntimeError: cannot load on purpose"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_worker_that_dies_is_restarted_once_then_its_tracks_fail() {
-    let Some(python) = mir_testkit::python::required_python(&[]) else { return };
+    let Some(python) = mir_testkit::python::required_python(&[]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let module = module_copy(dir.path());
     let trouble = dir.path().join("trouble.json");
@@ -136,7 +182,14 @@ fn a_worker_that_dies_is_restarted_once_then_its_tracks_fail() {
 
     // Killed once, mid-run: started again, the same embeddings.
     let once = dir.path().join("died");
-    std::fs::write(&trouble, format!(r#"{{"die_on_samples": 9000, "once": "{}"}}"#, once.display())).unwrap();
+    std::fs::write(
+        &trouble,
+        format!(
+            r#"{{"die_on_samples": 9000, "once": "{}"}}"#,
+            once.display()
+        ),
+    )
+    .unwrap();
     assert_eq!(model.embed(&signal(9000, 1)).unwrap(), expected);
     assert!(once.exists(), "the worker did die");
 
@@ -145,13 +198,18 @@ fn a_worker_that_dies_is_restarted_once_then_its_tracks_fail() {
     let err = model.embed(&signal(9000, 1)).unwrap_err().to_string();
     // SIGKILL: "killed by signal 9", or 137 through a shell wrapper such as pyenv's shim.
     let how = err.contains("killed by signal 9") || err.contains("exit status 137");
-    assert!(how && err.contains("the worker died") && err.contains("after one restart"), "{err}");
+    assert!(
+        how && err.contains("the worker died") && err.contains("after one restart"),
+        "{err}"
+    );
     assert!(model.embed(&signal(9100, 1)).is_ok());
 }
 
 #[test]
 fn a_plain_python_module_gives_its_dict_as_layers() {
-    let Some(python) = mir_testkit::python::required_python(&[]) else { return };
+    let Some(python) = mir_testkit::python::required_python(&[]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("plain.py");
     std::fs::write(
@@ -169,7 +227,11 @@ fn a_plain_python_module_gives_its_dict_as_layers() {
         ..PythonConfig::new(&module)
     };
     let model = PythonEmbedder::new(Kind::Python, &config).unwrap();
-    assert_eq!(model.info().layers, ["rms", "peak"], "the dict's keys, in its order");
+    assert_eq!(
+        model.info().layers,
+        ["rms", "peak"],
+        "the dict's keys, in its order"
+    );
     assert_eq!(model.info().sample_rate_hz, 8000);
     let audio: Vec<f32> = (0..400).map(|i| if i < 200 { 0.5 } else { -1.0 }).collect();
     let rows = model.embed(&audio).unwrap();
@@ -178,8 +240,29 @@ fn a_plain_python_module_gives_its_dict_as_layers() {
     assert_eq!(rows[1].embedding, vec![1.0; 3]);
 
     // A layer the module does not return, and a bad interpreter, are named.
-    let err = PythonEmbedder::new(Kind::Python, &PythonConfig { layers: vec!["mfcc".into()], ..config.clone() }).unwrap_err();
-    assert!(err.to_string().contains("embed returned no ['mfcc'] (it returned ['peak', 'rms'])"), "{err}");
-    let err = PythonEmbedder::new(Kind::Python, &PythonConfig { python: "/no/such/python".into(), ..config }).unwrap_err();
-    assert!(err.to_string().contains("cannot start `/no/such/python`"), "{err}");
+    let err = PythonEmbedder::new(
+        Kind::Python,
+        &PythonConfig {
+            layers: vec!["mfcc".into()],
+            ..config.clone()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("embed returned no ['mfcc'] (it returned ['peak', 'rms'])"),
+        "{err}"
+    );
+    let err = PythonEmbedder::new(
+        Kind::Python,
+        &PythonConfig {
+            python: "/no/such/python".into(),
+            ..config
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot start `/no/such/python`"),
+        "{err}"
+    );
 }
