@@ -25,8 +25,12 @@ pub fn docs() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Runs the criterion benchmarks (optimised build); `args` go to criterion.
+/// Runs the criterion benchmarks (optimised build); `args` go to criterion. `bench bridge`
+/// instead times the Python bridge against the built-in log-mel ([`crate::overhead`]).
 pub fn bench(args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("bridge") {
+        return bench_bridge();
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(project_root())
@@ -36,6 +40,22 @@ pub fn bench(args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("`cargo bench` failed");
     }
+    Ok(())
+}
+
+/// `bench bridge`: the quickstart, cold, with a HEAR module returning zeros and with log-mel;
+/// the Python is `MIRREF_BRIDGE_PYTHON`, else `python3`.
+fn bench_bridge() -> Result<()> {
+    let python = std::env::var_os("MIRREF_BRIDGE_PYTHON")
+        .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let o = crate::overhead::measure(&python, 3)?;
+    println!(
+        "quickstart, cold, median of 3: log-mel {:.2} s, HEAR zeros module {:.2} s: the \
+         bridge costs {:+.1}%",
+        o.logmel_s,
+        o.bridge_s,
+        100.0 * (o.bridge_s / o.logmel_s - 1.0)
+    );
     Ok(())
 }
 

@@ -27,6 +27,7 @@ pub mod config;
 pub mod inventory;
 mod media;
 pub mod models;
+pub mod overhead;
 mod pipeline;
 pub mod report;
 pub mod runlog;
