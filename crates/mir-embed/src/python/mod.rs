@@ -127,6 +127,9 @@ impl PythonConfig {
     }
 }
 
+/// Per layer (named), one pooled vector per clip.
+type Layers = Vec<(String, Vec<Vec<f32>>)>;
+
 /// HEAR's clip-level layer, the default.
 const SCENE: &str = "scene";
 
@@ -246,7 +249,7 @@ impl PythonEmbedder {
 
     /// Runs `clips` (one length) through the worker: per layer (named), one pooled vector per
     /// clip. A worker that died is started again and the call retried once.
-    fn call(&self, clips: &[&[f32]]) -> Result<Vec<(String, Vec<Vec<f32>>)>> {
+    fn call(&self, clips: &[&[f32]]) -> Result<Layers> {
         let fail = |reason: String| Error::Extraction {
             model: self.name.clone(),
             reason,
@@ -285,7 +288,7 @@ impl PythonEmbedder {
         &self,
         outputs: Vec<worker::Output>,
         clips: usize,
-    ) -> std::result::Result<Vec<(String, Vec<Vec<f32>>)>, String> {
+    ) -> std::result::Result<Layers, String> {
         let returned: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
         let mut by_name: BTreeMap<String, worker::Output> =
             outputs.into_iter().map(|o| (o.name.clone(), o)).collect();
