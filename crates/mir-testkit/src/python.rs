@@ -59,8 +59,9 @@ pub fn run(python: &Path, code: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A HEAR module's own output for `layer` (`scene`, or `timestamp` pooled by its mean over
-/// time) on each clip of `clips` (handed over as float32 files), computed in Python.
+/// A HEAR module's (a `.py` file or an importable name) own output for `layer` (`scene`, or `timestamp` pooled by its mean over
+/// time) on each clip of `clips` (handed over as float32 files, as a torch tensor where torch
+/// is installed, as the HEAR API has it), computed in Python.
 pub fn hear_reference(
     python: &Path,
     module: &Path,
@@ -81,18 +82,26 @@ pub fn hear_reference(
         args.push(path.display().to_string());
     }
     let code = r#"
-import importlib.util, json, sys
+import importlib, importlib.util, json, sys
 import numpy as np
-spec = importlib.util.spec_from_file_location("m", sys.argv[1])
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+if sys.argv[1].endswith(".py"):
+    spec = importlib.util.spec_from_file_location("m", sys.argv[1])
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+else:
+    m = importlib.import_module(sys.argv[1])
 model = m.load_model()
 out = []
+try:
+    import torch
+    tensor, array = torch.from_numpy, lambda x: x.detach().cpu().numpy()
+except ImportError:
+    tensor, array = (lambda x: x), np.asarray
 for path in sys.argv[3:]:
-    audio = np.fromfile(path, dtype="<f4")[None, :]
+    audio = tensor(np.fromfile(path, dtype="<f4")[None, :])
     if sys.argv[2] == "scene":
-        e = m.get_scene_embeddings(audio, model)[0]
+        e = array(m.get_scene_embeddings(audio, model))[0]
     else:
-        e = m.get_timestamp_embeddings(audio, model)[0][0].mean(axis=0)
+        e = array(m.get_timestamp_embeddings(audio, model)[0])[0].mean(axis=0)
     out.append([float(x) for x in e])
 print(json.dumps(out))
 "#;

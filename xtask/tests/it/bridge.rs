@@ -131,3 +131,99 @@ fn a_clip_the_module_refuses_is_a_failure_row_with_the_traceback() {
         f.error
     );
 }
+
+/// hearbaseline (HEAR 2021's naive baseline) with CPU torch through the quickstart, where
+/// `MIRREF_TORCH_PYTHON` names an interpreter with both (too heavy for CI): its scene
+/// embeddings equal the module's own output on the decoded audio, and a linear probe on them
+/// beats chance.
+#[test]
+fn hearbaseline_runs_through_the_quickstart() {
+    let Some(python) = std::env::var_os("MIRREF_TORCH_PYTHON").map(std::path::PathBuf::from) else {
+        eprintln!("skipped: set MIRREF_TORCH_PYTHON to a Python with torch and hearbaseline");
+        return;
+    };
+    let mut config = xtask::config::load(&crate::root().join("configs/quickstart.yml")).unwrap();
+    let model = mir_embed::python::PythonConfig {
+        python: python.clone(),
+        ..mir_embed::python::PythonConfig::new("hearbaseline")
+    };
+    config.models = [(
+        "hearbaseline".to_string(),
+        mir_embed::ModelConfig::Hear(model),
+    )]
+    .into();
+    config.model_layers = [("hearbaseline".to_string(), vec!["scene".to_string()])].into();
+    config
+        .deformations
+        .retain(|name, _| name == "white_noise_20db");
+    config.keep_audio = false;
+    let store = TableStore::open("memory://hearbaseline").unwrap();
+    let started = std::time::Instant::now();
+    run_in(&config, &store);
+    eprintln!(
+        "quickstart with hearbaseline: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let rel = RunLayout::embeddings("tinysol", "hearbaseline").table("clean");
+    let rows = mir_table::read_embeddings(&read(&store, &rel, TableKind::Embeddings)).unwrap();
+    let tracks = mir_table::read_tracks(&read(
+        &store,
+        &RunLayout::tracks("tinysol", "instrument"),
+        TableKind::Tracks,
+    ))
+    .unwrap();
+    let picked: Vec<_> = tracks.iter().step_by(101).collect();
+    let audio: Vec<Vec<f32>> = picked
+        .iter()
+        .map(|t| {
+            mir_audio::load(Path::new(&t.audio_uri), Some(44_100))
+                .unwrap()
+                .samples
+        })
+        .collect();
+    let expected =
+        mir_testkit::python::hear_reference(&python, Path::new("hearbaseline"), &audio, "scene");
+    for (track, want) in picked.iter().zip(expected) {
+        let row = rows.iter().find(|r| r.track_id == track.track_id).unwrap();
+        let worst = row
+            .embedding
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        let scale = want.iter().map(|x| x.abs()).fold(0.0f32, f32::max);
+        eprintln!(
+            "{}: max |ours - hearbaseline's| = {worst:e} (values up to {scale})",
+            track.track_id
+        );
+        assert!(
+            worst <= 1e-4 * scale.max(1.0),
+            "{}: {worst}",
+            track.track_id
+        );
+    }
+    let metrics =
+        mir_table::read_metrics(&read(&store, "metrics.parquet", TableKind::Metrics)).unwrap();
+    for task in ["instrument", "pitch_class"] {
+        let accuracy = |model: &str, probe: &str| {
+            metrics
+                .iter()
+                .find(|m| {
+                    m.task == task
+                        && m.model == model
+                        && m.probe == probe
+                        && m.deformation == "clean"
+                        && m.metric == "accuracy"
+                })
+                .unwrap()
+                .value
+        };
+        let (ours, chance) = (
+            accuracy("hearbaseline", "linear"),
+            accuracy("chance", "majority"),
+        );
+        eprintln!("{task}: hearbaseline linear {ours:.3}, majority {chance:.3}");
+        assert!(ours > chance, "{task}: {ours} vs chance {chance}");
+    }
+}
