@@ -153,9 +153,9 @@ fn fixed_width(kind: TableKind, schema: &Schema, batches: &[RecordBatch]) -> Res
     };
     let first = batches
         .iter()
-        .find(|b| b.num_rows() > 0)
-        .map(|b| list_lengths(b.column(i)).first().copied().unwrap_or(0));
-    i32::try_from(first.unwrap_or(0)).map_err(|_| Error::BadValue {
+        .find_map(|b| first_length(b.column(i)))
+        .unwrap_or(0);
+    i32::try_from(first).map_err(|_| Error::BadValue {
         table: kind.name().into(),
         column: spec.name.into(),
         row: 0,
@@ -163,28 +163,14 @@ fn fixed_width(kind: TableKind, schema: &Schema, batches: &[RecordBatch]) -> Res
     })
 }
 
-/// Each row's list length (0 for a null row).
-fn list_lengths(array: &ArrayRef) -> Vec<usize> {
-    let lengths = |offsets: Vec<usize>| offsets.windows(2).map(|w| w[1] - w[0]).collect();
+/// The list length of the first row that is not null, if any.
+fn first_length(array: &ArrayRef) -> Option<usize> {
+    let row = (0..array.len()).find(|&r| !array.is_null(r))?;
     match array.data_type() {
-        DataType::List(_) => lengths(
-            array
-                .as_list::<i32>()
-                .value_offsets()
-                .iter()
-                .map(|&o| o as usize)
-                .collect(),
-        ),
-        DataType::LargeList(_) => lengths(
-            array
-                .as_list::<i64>()
-                .value_offsets()
-                .iter()
-                .map(|&o| o as usize)
-                .collect(),
-        ),
-        DataType::FixedSizeList(_, n) => vec![*n as usize; array.len()],
-        _ => Vec::new(),
+        DataType::List(_) => Some(array.as_list::<i32>().value_length(row) as usize),
+        DataType::LargeList(_) => Some(array.as_list::<i64>().value_length(row) as usize),
+        DataType::FixedSizeList(_, n) => Some(*n as usize),
+        _ => None,
     }
 }
 
@@ -245,9 +231,8 @@ fn fixed_list(
         }
         values.extend_from_slice(row.values());
     }
-    let DataType::FixedSizeList(item, _) = ColumnType::FixedSizeListFloat32.to_arrow(width) else {
-        unreachable!("the contract's fixed-size list type");
-    };
+    // The contract's item field (`ColumnType::to_arrow`): values never null.
+    let item = Arc::new(Field::new_list_field(DataType::Float32, false));
     FixedSizeListArray::try_new(
         item,
         width,

@@ -9,35 +9,82 @@ use mir_table::{RunLayout, TableKind, TableStore};
 
 use crate::{load, read, run_in};
 
-const CONFIG: &str = "
-name: bridge
-datasets:
-  synth:
-    type: custom
-    root: ROOT
-    generate: synth_instruments
-    tasks:
-      instrument: {type: multiclass, label_column: instrument}
-models:
-  bands: {type: hear, module: MODULE, python: PYTHON, layers: [scene, timestamp]}
-probes:
-  linear: {type: linear, epochs: 5}
-";
-
 /// The config for a copy of the fixture module in `dir`.
 fn config(dir: &Path, python: &Path) -> xtask::ExperimentConfig {
     let fixture = crate::root().join("fixtures/hear/bands.py");
     let module = dir.join("bands.py");
     std::fs::copy(fixture, &module).unwrap();
-    let yaml = CONFIG
-        .replace("MODULE", &module.to_string_lossy())
-        .replace("PYTHON", &python.to_string_lossy());
+    // The tests' standard config (a synth dataset, a linear probe), clean audio only, with the
+    // module as the model.
+    let model = format!(
+        "bands: {{type: hear, module: {}, python: {}, layers: [scene, timestamp]}}",
+        module.display(),
+        python.display()
+    );
+    let yaml = crate::VALID
+        .replace("logmel: {type: logmel}", &model)
+        .replace(
+            "linear: {type: linear}",
+            "linear: {type: linear, epochs: 5}",
+        );
     load(dir, &yaml).unwrap()
 }
 
 fn embeddings(store: &TableStore) -> Vec<mir_table::EmbeddingRow> {
     let rel = RunLayout::embeddings("synth", "bands").table("clean");
     mir_table::read_embeddings(&read(store, &rel, TableKind::Embeddings)).unwrap()
+}
+
+/// For every `step`-th track of `dataset`'s `task`: each layer's largest |ours - module's|
+/// (the module's own output on the track decoded at `rate_hz`, as the pipeline decodes it),
+/// and the largest |module's| value.
+struct Agreement<'a> {
+    store: &'a TableStore,
+    dataset: &'a str,
+    model: &'a str,
+    python: &'a Path,
+    module: &'a Path,
+    rate_hz: u32,
+}
+
+impl Agreement<'_> {
+    fn worst(&self, task: &str, layers: &[&str], step: usize) -> Vec<(String, f32, f32)> {
+        let rel = RunLayout::embeddings(self.dataset, self.model).table("clean");
+        let rows =
+            mir_table::read_embeddings(&read(self.store, &rel, TableKind::Embeddings)).unwrap();
+        let tracks_rel = RunLayout::tracks(self.dataset, task);
+        let tracks =
+            mir_table::read_tracks(&read(self.store, &tracks_rel, TableKind::Tracks)).unwrap();
+        let picked: Vec<_> = tracks.iter().step_by(step).collect();
+        let audio: Vec<Vec<f32>> = picked
+            .iter()
+            .map(|t| {
+                mir_audio::load(Path::new(&t.audio_uri), Some(self.rate_hz))
+                    .unwrap()
+                    .samples
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (layer, name) in layers.iter().enumerate() {
+            let expected =
+                mir_testkit::python::hear_reference(self.python, self.module, &audio, name);
+            for (track, want) in picked.iter().zip(expected) {
+                let row = rows
+                    .iter()
+                    .find(|r| r.track_id == track.track_id && r.layer == layer as i32)
+                    .unwrap();
+                let worst = row
+                    .embedding
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                let scale = want.iter().map(|x| x.abs()).fold(0.0f32, f32::max);
+                out.push((format!("{} {name}", track.track_id), worst, scale));
+            }
+        }
+        out
+    }
 }
 
 #[test]
@@ -53,37 +100,17 @@ fn a_hear_module_runs_through_the_pipeline() {
 
     // Three tracks, decoded as the pipeline does (resampled to the module's 16 kHz), against
     // the module's own scene and timestamp output.
-    let tracks = mir_table::read_tracks(&read(
-        &store,
-        &RunLayout::tracks("synth", "instrument"),
-        TableKind::Tracks,
-    ))
-    .unwrap();
-    let picked: Vec<_> = tracks.iter().step_by(97).collect();
-    let audio: Vec<Vec<f32>> = picked
-        .iter()
-        .map(|t| {
-            mir_audio::load(Path::new(&t.audio_uri), Some(16_000))
-                .unwrap()
-                .samples
-        })
-        .collect();
     let module = dir.path().join("bands.py");
-    for (layer, name) in [(0, "scene"), (1, "timestamp")] {
-        let expected = mir_testkit::python::hear_reference(&python, &module, &audio, name);
-        for (track, want) in picked.iter().zip(expected) {
-            let row = rows
-                .iter()
-                .find(|r| r.track_id == track.track_id && r.layer == layer)
-                .unwrap();
-            let worst = row
-                .embedding
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            assert!(worst <= 1e-5, "{} {name}: {worst}", track.track_id);
-        }
+    let agreement = Agreement {
+        store: &store,
+        dataset: "synth",
+        model: "bands",
+        python: &python,
+        module: &module,
+        rate_hz: 16_000,
+    };
+    for (what, worst, _) in agreement.worst("instrument", &["scene", "timestamp"], 97) {
+        assert!(worst <= 1e-5, "{what}: {worst}");
     }
 
     // Killed on its 3rd call, once: a restarted worker finishes the run, to the same table.
@@ -165,43 +192,17 @@ fn hearbaseline_runs_through_the_quickstart() {
         started.elapsed().as_secs_f64()
     );
 
-    let rel = RunLayout::embeddings("tinysol", "hearbaseline").table("clean");
-    let rows = mir_table::read_embeddings(&read(&store, &rel, TableKind::Embeddings)).unwrap();
-    let tracks = mir_table::read_tracks(&read(
-        &store,
-        &RunLayout::tracks("tinysol", "instrument"),
-        TableKind::Tracks,
-    ))
-    .unwrap();
-    let picked: Vec<_> = tracks.iter().step_by(101).collect();
-    let audio: Vec<Vec<f32>> = picked
-        .iter()
-        .map(|t| {
-            mir_audio::load(Path::new(&t.audio_uri), Some(44_100))
-                .unwrap()
-                .samples
-        })
-        .collect();
-    let expected =
-        mir_testkit::python::hear_reference(&python, Path::new("hearbaseline"), &audio, "scene");
-    for (track, want) in picked.iter().zip(expected) {
-        let row = rows.iter().find(|r| r.track_id == track.track_id).unwrap();
-        let worst = row
-            .embedding
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        let scale = want.iter().map(|x| x.abs()).fold(0.0f32, f32::max);
-        eprintln!(
-            "{}: max |ours - hearbaseline's| = {worst:e} (values up to {scale})",
-            track.track_id
-        );
-        assert!(
-            worst <= 1e-4 * scale.max(1.0),
-            "{}: {worst}",
-            track.track_id
-        );
+    let agreement = Agreement {
+        store: &store,
+        dataset: "tinysol",
+        model: "hearbaseline",
+        python: &python,
+        module: Path::new("hearbaseline"),
+        rate_hz: 44_100,
+    };
+    for (what, worst, scale) in agreement.worst("instrument", &["scene"], 101) {
+        eprintln!("{what}: max |ours - hearbaseline's| = {worst:e} (values up to {scale})");
+        assert!(worst <= 1e-4 * scale.max(1.0), "{what}: {worst}");
     }
     let metrics =
         mir_table::read_metrics(&read(&store, "metrics.parquet", TableKind::Metrics)).unwrap();

@@ -190,24 +190,14 @@ impl OnnxEmbedder {
     fn layer_width(&self) -> Result<usize> {
         let silence: &[f32] = &[];
         let probe = self.run(&self.input_batch(&[silence]))?;
-        let widths: Vec<usize> = probe.iter().map(|l| l[0].len()).collect();
-        let Some(k) = widths.iter().position(|&w| w != widths[0]) else {
-            return Ok(widths[0]);
-        };
-        let name = |k: usize| &self.card.outputs[self.layers[k]].layer;
-        Err(Error::InvalidConfig {
-            model: self.card.name.clone(),
-            reason: format!(
-                "layers `{}` ({} values) and `{}` ({} values) of {} differ in width; an \
-                 embeddings table has one width, so list layers of one width under `layers` \
-                 (one model entry per width)",
-                name(0),
-                widths[0],
-                name(k),
-                widths[k],
-                self.card_path.display()
-            ),
-        })
+        let names = self.layer_names();
+        let widths: Vec<(&str, usize)> = names
+            .iter()
+            .zip(&probe)
+            .map(|(name, l)| (name.as_str(), l[0].len()))
+            .collect();
+        let source = self.card_path.display().to_string();
+        crate::pooling::one_width(&self.card.name, &source, &widths)
     }
 
     /// The card.

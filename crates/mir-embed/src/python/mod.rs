@@ -224,14 +224,7 @@ impl PythonEmbedder {
             .iter()
             .map(|(name, vectors)| (name.as_str(), vectors[0].len()))
             .collect();
-        if let Some(&(other, w)) = widths.iter().find(|(_, w)| *w != widths[0].1) {
-            return Err(invalid(format!(
-                "layers `{}` ({} values) and `{other}` ({w} values) differ in width; an \
-                 embeddings table has one width, so give each its own model entry",
-                widths[0].0, widths[0].1
-            )));
-        }
-        self.dim = widths.first().map_or(0, |w| w.1);
+        self.dim = crate::pooling::one_width(&self.name, "the module", &widths)?;
         Ok(())
     }
 
