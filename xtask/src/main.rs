@@ -204,6 +204,12 @@ enum ModelsCmd {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Record the SHA-256 of a card's model file in the card (after exporting it yourself).
+    Pin {
+        /// Card names (`vggish`) or card paths.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
 }
 
 fn main() {
@@ -331,7 +337,7 @@ fn run() -> Result<()> {
     Ok(())
 }
 
-/// `models list`, `models check-device`, `models fetch`.
+/// `models list`, `models check-device`, `models fetch`, `models pin`.
 fn models_cmd(action: ModelsCmd) -> Result<()> {
     match action {
         ModelsCmd::List => {
@@ -360,6 +366,17 @@ fn models_cmd(action: ModelsCmd) -> Result<()> {
                 c.max_abs_diff <= tolerance,
                 "{card}: {device} differs from the CPU by more than {tolerance}"
             );
+        }
+        ModelsCmd::Pin { names } => {
+            for name in names {
+                let (sha, was) = models::pin(&name)?;
+                let was = match was {
+                    Some(w) if w.eq_ignore_ascii_case(&sha) => " (unchanged)".to_string(),
+                    Some(w) => format!(" (was {w})"),
+                    None => String::new(),
+                };
+                println!("{name}: pinned sha256 {sha}{was}");
+            }
         }
         ModelsCmd::Fetch { names } => {
             for name in names {

@@ -195,8 +195,7 @@ pub fn list() -> Vec<(String, String)> {
 pub fn is_fetched(name: &str) -> bool {
     let path = card_path(name);
     ModelCard::from_file(&path).is_ok_and(|card| {
-        std::fs::read(card.model_path(&path))
-            .is_ok_and(|b| sha256_hex(&b).eq_ignore_ascii_case(&card.file.sha256))
+        std::fs::read(card.model_path(&path)).is_ok_and(|b| card.accepts_sha256(&sha256_hex(&b)))
     })
 }
 
@@ -219,7 +218,7 @@ pub fn fetch(name: &str) -> Result<PathBuf> {
             filename: "model.onnx".into(),
             size: None,
             md5: None,
-            sha256: Some(card.file.sha256.to_lowercase()),
+            sha256: card.file.sha256.as_ref().map(|s| s.to_lowercase()),
             sha1: None,
             extract: false,
         };
@@ -238,21 +237,91 @@ pub fn fetch(name: &str) -> Result<PathBuf> {
         );
     };
     let sha = sha256_hex(&bytes);
-    if !sha.eq_ignore_ascii_case(&card.file.sha256) {
+    if let Some(want) = card
+        .file
+        .sha256
+        .as_ref()
+        .filter(|_| !card.accepts_sha256(&sha))
+    {
         bail!(
             "model card {}, field `file.sha256`: the fetched file has SHA-256 {sha}, the card \
-             expects {}",
+             expects {want}",
             path.display(),
-            card.file.sha256
         );
     }
     write_atomic(&target, &bytes)?;
+    let checked = if card.file.sha256.is_some() {
+        "verified".to_string()
+    } else {
+        format!("an unpinned card: `cargo xtask models pin {name}` records it")
+    };
     eprintln!(
-        "wrote {} ({} bytes, SHA-256 verified)",
+        "wrote {} ({} bytes, SHA-256 {sha}, {checked})",
         target.display(),
         bytes.len()
     );
     Ok(target)
+}
+
+/// Pins card `name`: writes its model file's SHA-256 into the card's `file.sha256`, keeping
+/// the rest of the card's text. Returns the checksum and the one it replaced.
+pub fn pin(name: &str) -> Result<(String, Option<String>)> {
+    let path = card_path(name);
+    let card = ModelCard::from_file(&path)?;
+    let model = card.model_path(&path);
+    let bytes = std::fs::read(&model).with_context(|| {
+        format!(
+            "model card {}: cannot read its file {}; {}",
+            path.display(),
+            model.display(),
+            card.how_to_fetch(&path)
+        )
+    })?;
+    let sha = sha256_hex(&bytes);
+    let text = std::fs::read_to_string(&path)?;
+    let pinned =
+        with_sha256(&text, &sha).with_context(|| format!("model card {}", path.display()))?;
+    let again: ModelCard = serde_yaml::from_str(&pinned)?;
+    anyhow::ensure!(
+        again.file.sha256.as_deref() == Some(sha.as_str()),
+        "model card {}: could not write `file.sha256`",
+        path.display()
+    );
+    write_atomic(&path, pinned.as_bytes())?;
+    Ok((sha, card.file.sha256))
+}
+
+/// A card's text with `sha256: <sha>` in its `file:` block: its `sha256:` line replaced, or
+/// one added after the block's `path:` line.
+fn with_sha256(text: &str, sha: &str) -> Result<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let is_top =
+        |l: &str| !l.starts_with([' ', '\t']) && !l.trim().is_empty() && !l.starts_with('#');
+    let file = (lines.iter())
+        .position(|l| l.starts_with("file:"))
+        .context("no `file:` block")?;
+    if !lines[file]["file:".len()..].trim().is_empty() && !lines[file].contains('#') {
+        bail!("`file:` is written inline; write it as a block (one key a line) to pin it");
+    }
+    let end = (file + 1..lines.len())
+        .find(|&i| is_top(&lines[i]))
+        .unwrap_or(lines.len());
+    let key = |i: usize, k: &str| lines[i].trim_start().starts_with(k);
+    let indent = |l: &str| l[..l.len() - l.trim_start().len()].to_string();
+    if let Some(i) = (file + 1..end).find(|&i| key(i, "sha256:")) {
+        lines[i] = format!("{}sha256: {sha}", indent(&lines[i]));
+    } else {
+        let after = (file + 1..end)
+            .find(|&i| key(i, "path:"))
+            .context("the `file:` block has no `path:`")?;
+        let line = format!("{}sha256: {sha}", indent(&lines[after]));
+        lines.insert(after + 1, line);
+    }
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// What [`check_device`] measured: the largest difference from the CPU and each device's

@@ -8,12 +8,14 @@ What it does
    ``m-a-p/MERT-v1-95M`` or a local folder; ``--trust-remote-code`` for MERT, whose model
    class ships with its weights) and its ``AutoFeatureExtractor``. Or, with
    ``--random-weights SEED``, a small randomly initialised ``--architecture`` (wav2vec2 or
-   hubert: 3 layers of width 64) with a default ``Wav2Vec2FeatureExtractor``.
+   hubert; ``--layers`` transformer layers, default 3, of width 64) with a
+   ``Wav2Vec2FeatureExtractor`` at ``--sample-rate`` (default 16000) that normalises.
 2. The ONNX input is one window of the card, ``[batch, samples]`` at the extractor's rate
    (``--window-s`` seconds, default 5). The graph first does what the feature extractor does
    when ``do_normalize`` is set (MERT, wav2vec 2.0): each window to zero mean and unit
    variance, ``(x - mean) / sqrt(var + 1e-7)``; then the model's forward with
-   ``output_hidden_states=True``.
+   ``output_hidden_states=True``, its group norms with float64 statistics (see
+   torch_export.TwoPassGroupNorm: ONNX Runtime's float32 sums over 24,000 frames lost 1e-4).
 3. Outputs ``hidden_state_0`` (the input to the first transformer layer, after the CNN and
    the positional convolution) to ``hidden_state_<L>`` (after the last layer), each
    ``[batch, frames, width]`` (frames: one per 320 samples); the card pools them over time.
@@ -53,15 +55,18 @@ class EncoderFromAudio(torch.nn.Module):
 
     def forward(self, audio):
         if self.normalize:
-            mean = audio.mean(dim=1, keepdim=True)
-            var = ((audio - mean) ** 2).mean(dim=1, keepdim=True)
-            audio = (audio - mean) / torch.sqrt(var + 1e-7)
+            # float64 sums, as in torch_export.TwoPassGroupNorm.
+            wide = audio.double()
+            d = wide - wide.mean(dim=1, keepdim=True)
+            audio = (d * torch.rsqrt((d * d).mean(dim=1, keepdim=True) + 1e-7)).float()
         return tuple(self.model(audio, output_hidden_states=True).hidden_states)
 
 
 def options(ap):
     ap.add_argument("--architecture", default="wav2vec2", choices=["wav2vec2", "hubert"],
                     help="with --random-weights")
+    ap.add_argument("--layers", type=int, default=3, help="with --random-weights")
+    ap.add_argument("--sample-rate", type=int, default=16000, help="with --random-weights")
     ap.add_argument("--trust-remote-code", action="store_true")
     ap.add_argument("--window-s", type=float, default=5.0)
     ap.add_argument("--hop-s", type=float, default=None, help="--check's hop; default the window")
@@ -75,14 +80,15 @@ def load(args):
             args.weights, trust_remote_code=args.trust_remote_code)
         return model.eval(), extractor
     torch.manual_seed(args.random_weights)
-    small = dict(hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
+    small = dict(hidden_size=64, num_hidden_layers=args.layers, num_attention_heads=4,
                  intermediate_size=128, conv_dim=(32,) * 7, num_conv_pos_embeddings=16,
                  num_conv_pos_embedding_groups=4)
     if args.architecture == "hubert":
         model = transformers.HubertModel(transformers.HubertConfig(**small))
     else:
         model = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(**small))
-    extractor = transformers.Wav2Vec2FeatureExtractor(do_normalize=True, sampling_rate=16000)
+    extractor = transformers.Wav2Vec2FeatureExtractor(do_normalize=True,
+                                                      sampling_rate=args.sample_rate)
     return model.eval(), extractor
 
 

@@ -12,6 +12,7 @@
 mod analysis;
 mod bridge;
 mod cluster;
+mod export;
 mod inventory;
 mod shards;
 

@@ -61,8 +61,11 @@ pub struct ModelCard {
 pub struct ModelFile {
     /// The file, relative to the card's folder unless absolute.
     pub path: PathBuf,
-    /// SHA-256 of the file (lowercase hex).
-    pub sha256: String,
+    /// SHA-256 of the file (hex). Absent: the card is unpinned (an export recipe's card before
+    /// the user's own export); it runs with a warning, embeddings record the file's SHA-256,
+    /// and `cargo xtask models pin CARD` writes it here.
+    #[serde(default)]
+    pub sha256: Option<String>,
     /// A URL the file can be downloaded from.
     #[serde(default)]
     pub url: Option<String>,
@@ -220,12 +223,10 @@ impl ModelCard {
     /// Checks what can be checked without the model file.
     pub fn check(&self, path: &Path) -> Result<()> {
         let bad = |field: &str, reason: String| Err(card_error(path, field, reason));
-        if self.file.sha256.len() != 64 || !self.file.sha256.bytes().all(|b| b.is_ascii_hexdigit())
+        if let Some(sha) = &self.file.sha256
+            && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
         {
-            return bad(
-                "file.sha256",
-                format!("`{}` is not 64 hex digits", self.file.sha256),
-            );
+            return bad("file.sha256", format!("`{sha}` is not 64 hex digits"));
         }
         let i = &self.input;
         if i.sample_rate_hz == 0 || i.window_samples == 0 || i.hop_samples == 0 {
@@ -355,6 +356,14 @@ impl ModelCard {
             out.push(".");
         }
         out
+    }
+
+    /// Whether `sha256` (of the model file) is the card's, or the card is unpinned.
+    pub fn accepts_sha256(&self, sha256: &str) -> bool {
+        self.file
+            .sha256
+            .as_ref()
+            .is_none_or(|want| want.eq_ignore_ascii_case(sha256))
     }
 
     /// How a user gets the model file, for error messages.

@@ -517,15 +517,25 @@ fn verified_file(card: &ModelCard, card_path: &Path) -> Result<(PathBuf, String)
         )
     })?;
     let sha256 = crate::sha256_hex(&bytes);
-    if !sha256.eq_ignore_ascii_case(&card.file.sha256) {
-        return Err(err(
-            "file.sha256",
-            format!(
-                "{} has SHA-256 {sha256}, the card expects {}: a different or damaged file",
-                model_path.display(),
-                card.file.sha256
-            ),
-        ));
+    match &card.file.sha256 {
+        Some(want) if !card.accepts_sha256(&sha256) => {
+            return Err(err(
+                "file.sha256",
+                format!(
+                    "{} has SHA-256 {sha256}, the card expects {want}: a different or damaged \
+                     file",
+                    model_path.display(),
+                ),
+            ));
+        }
+        Some(_) => {}
+        None => tracing::warn!(
+            "model card {} is not pinned: running {} as it is (SHA-256 {sha256}, recorded with \
+             the embeddings); `cargo xtask models pin {}` records it in the card",
+            card_path.display(),
+            model_path.display(),
+            card_path.display()
+        ),
     }
     Ok((model_path, sha256))
 }
