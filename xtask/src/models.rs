@@ -177,6 +177,10 @@ pub fn list() -> Vec<(String, String)> {
             let path = card_path(&name);
             let state = match ModelCard::from_file(&path) {
                 Err(e) => format!("invalid card: {e}"),
+                Ok(card) if is_fetched(&name) && card.file.sha256.is_none() => format!(
+                    "ready, unpinned ({}): `cargo xtask models pin {name}` records its SHA-256",
+                    card.model_path(&path).display()
+                ),
                 Ok(card) if is_fetched(&name) => {
                     format!("ready ({})", card.model_path(&path).display())
                 }

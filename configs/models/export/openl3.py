@@ -8,7 +8,8 @@ What it does
    mel128 or linear), ``--content-type`` (music or env) and ``--embedding-size`` (512 or
    6144), and loads the weights: ``--weights`` is the file torchopenl3 downloads for that
    variant, https://github.com/torchopenl3/torchopenl3-models/raw/master/torchopenl3_<repr>_<content>_<size>.pth.tar
-   (for the card: ``torchopenl3_mel256_music_512.pth.tar``; openl3's weights are CC-BY-4.0),
+   (for the card: ``torchopenl3_mel256_music_512.pth.tar``; torchopenl3 publishes its port under
+   Apache-2.0, openl3 its original weights under MIT),
    or ``--random-weights SEED``.
 2. The ONNX input is one second at 48 kHz, ``[batch, 48000]``; the graph is torchopenl3's
    whole forward: its kapre-0.1.4-style STFT (DFT as a convolution), the HTK mel matrix,

@@ -375,8 +375,13 @@ impl ModelCard {
         if self.file.pip.is_some() || self.file.url.is_some() {
             format!("run `cargo xtask models fetch {name}`")
         } else if let Some(script) = &self.file.export {
+            let pin = if self.file.sha256.is_none() {
+                format!(", then run `cargo xtask models pin {name}`")
+            } else {
+                String::new()
+            };
             format!(
-                "export it with {} (see its header) and put it there",
+                "export it with {} (see its header) and put it there{pin}",
                 card_path
                     .parent()
                     .unwrap_or(Path::new("."))
