@@ -105,7 +105,7 @@ pub struct InputSpec {
     /// How a window of audio becomes the tensor.
     #[serde(default)]
     pub front_end: FrontEnd,
-    /// `(x - mean) / std` applied to the tensor.
+    /// Standardisation of the tensor, after the front end: constants, or per window.
     #[serde(default)]
     pub normalize: Option<Normalize>,
 }
@@ -182,14 +182,110 @@ pub enum LogScale {
     },
 }
 
-/// `(x - mean) / std`.
+/// How the input tensor is standardised, after the front end.
+///
+/// ```yaml
+/// normalize: {mean: -4.5, std: 2.0}              # (x - mean) / std, constants
+/// normalize: per_window                          # each window: (x - m) / sqrt(v + 1e-7)
+/// normalize: {per_window: {ddof: 1, floor: 1e-10}}  # CREPE: (x - m) / max(s, 1e-10)
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Normalize {
-    /// Subtracted.
-    pub mean: f32,
-    /// Divides.
-    pub std: f32,
+#[serde(untagged)]
+pub enum Normalize {
+    /// `(x - mean) / std` with constants.
+    Constant {
+        /// Subtracted.
+        mean: f32,
+        /// Divides.
+        std: f32,
+    },
+    /// `per_window`: [`PerWindow`]'s defaults (wav2vec 2.0's feature extractor).
+    Named(NormalizeName),
+    /// `{per_window: {...}}`.
+    PerWindow {
+        /// How each window is standardised.
+        per_window: PerWindow,
+    },
+}
+
+/// The named standardisations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormalizeName {
+    /// [`PerWindow::default`].
+    PerWindow,
+}
+
+/// Each window's tensor to zero mean and unit variance: `(x - m) / max(sqrt(v + epsilon),
+/// floor)`, `m` the window's mean, `v` its variance with `ddof` (the sum of squared deviations
+/// over `n - ddof`), all in float64.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PerWindow {
+    /// Delta degrees of freedom: 0 is the population variance (numpy's `var`), 1 the sample
+    /// variance (torch's `std`).
+    pub ddof: u8,
+    /// Added to the variance under the square root.
+    pub epsilon: f64,
+    /// The least divisor.
+    pub floor: f64,
+}
+
+impl Default for PerWindow {
+    /// wav2vec 2.0's feature extractor (`do_normalize`): population variance plus 1e-7.
+    fn default() -> Self {
+        Self {
+            ddof: 0,
+            epsilon: 1e-7,
+            floor: 0.0,
+        }
+    }
+}
+
+impl Normalize {
+    /// Standardises one window's values in place.
+    pub fn apply(&self, x: &mut [f32]) {
+        let (mean, std) = match *self {
+            Self::Constant { mean, std } => (f64::from(mean), f64::from(std)),
+            Self::Named(NormalizeName::PerWindow) => PerWindow::default().stats(x),
+            Self::PerWindow { per_window } => per_window.stats(x),
+        };
+        x.iter_mut()
+            .for_each(|v| *v = ((f64::from(*v) - mean) / std) as f32);
+    }
+
+    /// Why the standardisation cannot work, if it cannot.
+    fn problem(&self) -> Option<String> {
+        match *self {
+            Self::Constant { std, .. } if !std.is_finite() || std == 0.0 => {
+                Some(format!("std must be finite and non-zero, not {std}"))
+            }
+            Self::PerWindow { per_window: p }
+                if !(p.epsilon.is_finite() && p.floor.is_finite())
+                    || p.epsilon < 0.0
+                    || p.floor < 0.0
+                    || p.epsilon + p.floor == 0.0 =>
+            {
+                Some(format!(
+                    "per_window needs epsilon >= 0 and floor >= 0, one of them positive (a \
+                     silent window has variance 0), not epsilon {} and floor {}",
+                    p.epsilon, p.floor
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl PerWindow {
+    /// The window's mean and divisor.
+    fn stats(&self, x: &[f32]) -> (f64, f64) {
+        let n = x.len() as f64;
+        let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n.max(1.0);
+        let squares: f64 = x.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum();
+        let var = squares / (n - f64::from(self.ddof)).max(1.0);
+        (mean, (var + self.epsilon).sqrt().max(self.floor))
+    }
 }
 
 /// An output tensor that is an embedding layer.
@@ -234,6 +330,9 @@ impl ModelCard {
                 "input",
                 "sample_rate_hz, window_samples and hop_samples must be positive".into(),
             );
+        }
+        if let Some(reason) = i.normalize.as_ref().and_then(Normalize::problem) {
+            return bad("input.normalize", reason);
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());

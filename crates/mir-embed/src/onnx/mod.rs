@@ -261,8 +261,9 @@ impl OnnxEmbedder {
                 }
             }
         }
-        if let Some(n) = self.card.input.normalize {
-            data.iter_mut().for_each(|x| *x = (*x - n.mean) / n.std);
+        if let Some(n) = &self.card.input.normalize {
+            let per_window = data.len() / windows.len().max(1);
+            data.chunks_mut(per_window.max(1)).for_each(|w| n.apply(w));
         }
         InputBatch {
             shape: card_shape(&self.card, windows.len()),

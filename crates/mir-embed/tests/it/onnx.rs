@@ -304,20 +304,95 @@ fn logmel_front_end_matches_librosa() {
     close("pooled frames", &pooled[0].embedding, &r.band_means);
 }
 
+/// The tiny card with `edit` applied, as `card.yml` beside a copy of its model in `dir`.
+fn tiny_card(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    std::fs::copy(data("tiny_logmel.onnx"), dir.join("tiny_logmel.onnx")).unwrap();
+    let card = dir.join("card.yml");
+    let text = std::fs::read_to_string(data("tiny_logmel.yml")).unwrap();
+    std::fs::write(&card, edit(text)).unwrap();
+    card
+}
+
+/// `normalize: per_window` standardises each window's tensor. The tiny model returns its
+/// log-mel input, so with it the card gives each window's frames minus their mean over their
+/// standard deviation: computed here, in f64, from the same card's frames without it. A
+/// silent window (all frames equal) gives zeros, not NaN.
+#[test]
+fn per_window_normalisation_standardises_each_window() {
+    if !available(false) {
+        return;
+    }
+    // A chirp for 1.5 s, then 1.5 s of silence: windows of 1 s every 1 s.
+    let signal: Vec<f32> = (0..48_000)
+        .map(|i| {
+            let t = f64::from(i) / 16_000.0;
+            let y = if t < 1.5 {
+                0.3 * (2.0 * std::f64::consts::PI * (200.0 + 900.0 * t) * t).sin()
+            } else {
+                0.0
+            };
+            y as f32
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let frames = |normalize: Option<&str>| {
+        let edit = |c: String| match normalize {
+            None => c,
+            Some(n) => c.replace(
+                "  hop_samples: 16000\n",
+                &format!("  hop_samples: 16000\n  normalize: {n}\n"),
+            ),
+        };
+        let card = tiny_card(dir.path(), edit);
+        let model = OnnxEmbedder::new(&OnnxConfig {
+            layers: vec!["frames".into()],
+            threads: Some(1),
+            ..OnnxConfig::new(card)
+        })
+        .unwrap();
+        let rows = model.embed(&signal).unwrap();
+        rows.into_iter().map(|r| r.embedding).collect::<Vec<_>>()
+    };
+    let raw = frames(None);
+    assert_eq!(raw.len(), 3);
+    let cases = [
+        ("per_window", 0.0, 1e-7, 0.0),
+        (
+            "{per_window: {ddof: 1, epsilon: 0, floor: 1e-10}}",
+            1.0,
+            0.0,
+            1e-10,
+        ),
+    ];
+    for (spec, ddof, epsilon, floor) in cases {
+        let got = frames(Some(spec));
+        for (w, (x, y)) in raw.iter().zip(&got).enumerate() {
+            let n = x.len() as f64;
+            let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+            let ss: f64 = x.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum();
+            let std = (ss / (n - ddof) + epsilon).sqrt().max(floor);
+            for (i, (a, b)) in x.iter().zip(y).enumerate() {
+                let want = (f64::from(*a) - mean) / std;
+                assert!(
+                    (want - f64::from(*b)).abs() <= 1e-5,
+                    "{spec}: window {w}[{i}]: {b} vs {want}"
+                );
+            }
+        }
+        assert!(
+            got[2].iter().all(|&v| v == 0.0),
+            "{spec}: the silent window"
+        );
+        let first: Vec<f64> = got[0].iter().map(|&v| f64::from(v)).collect();
+        let var = first.iter().map(|v| v * v).sum::<f64>() / (first.len() as f64 - ddof);
+        assert!((var - 1.0).abs() < 1e-3, "{spec}: variance {var}");
+    }
+}
+
 /// The error of building a model from `card` (the tiny card with `edit` applied).
 fn card_error(edit: impl Fn(String) -> String, layers: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        data("tiny_logmel.onnx"),
-        dir.path().join("tiny_logmel.onnx"),
-    )
-    .unwrap();
-    let card = dir.path().join("card.yml");
-    std::fs::write(
-        &card,
-        edit(std::fs::read_to_string(data("tiny_logmel.yml")).unwrap()),
-    )
-    .unwrap();
+    let card = tiny_card(dir.path(), edit);
     let err = OnnxEmbedder::new(&OnnxConfig {
         layers: layers.iter().map(|s| s.to_string()).collect(),
         threads: Some(1),
@@ -360,6 +435,20 @@ fn card_errors_name_the_card_and_the_field() {
     let err = card_error(|c| c, &["nope"]);
     assert!(
         err.contains("no layer `nope`") && err.contains("band_means"),
+        "{err}"
+    );
+    let normalize = |n: &str| {
+        let with = format!("  hop_samples: 16000\n  normalize: {n}\n");
+        move |c: String| c.replace("  hop_samples: 16000\n", &with)
+    };
+    let err = card_error(normalize("{per_window: {epsilon: 0}}"), &[]);
+    assert!(
+        err.contains("field `input.normalize`") && err.contains("silent window"),
+        "{err}"
+    );
+    let err = card_error(normalize("{mean: 1, std: 0}"), &[]);
+    assert!(
+        err.contains("field `input.normalize`") && err.contains("non-zero"),
         "{err}"
     );
     if !available(false) {
