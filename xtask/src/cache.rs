@@ -92,7 +92,8 @@ pub fn probe(
         .part(&format!("{} {} {}", key.seed, key.layer, key.task))
         .json(&task.vocabulary);
     labelled_tracks(&mut h, task);
-    for table in embeddings {
+    let layer_tables = embeddings.iter();
+    for table in layer_tables.filter(|t| mir_table::embeddings_may_hold(t, key.layer)) {
         let meta = Metadata::of(&table.schema);
         h.part(
             meta.get(TableKind::Embeddings, keys::INPUT_HASH)

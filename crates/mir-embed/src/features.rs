@@ -73,8 +73,8 @@ impl<T: FrameFeatures> Embedder for T {
             sample_rate_hz: f.sample_rate_hz,
             window_s: f.window_s.unwrap_or(0.0),
             hop_s: f.hop_s.or(f.window_s).unwrap_or(0.0),
-            dim: 2 * self.dims(),
             layers: vec!["summary".into()],
+            dims: vec![2 * self.dims()],
         }
     }
 

@@ -5,7 +5,7 @@
 //! about datasets, labels or probes, and never decodes or downloads files.
 //!
 //! The key design decision is that an embedding model describes itself ([`ModelInfo`]: sample
-//! rate, window, hop, dimension, layers, checksum) and everything downstream reads those facts
+//! rate, window, hop, layers and their widths, checksum) and everything downstream reads those facts
 //! from the `embeddings` table's metadata rather than from code, so adding a model never touches
 //! another crate.
 //!
@@ -14,7 +14,7 @@
 //!
 //! let model = LogMel::new(LogMelConfig::default()).unwrap();
 //! let windows = model.embed(&vec![0.0; 22_050]).unwrap();
-//! assert_eq!(windows[0].embedding.len(), model.info().dim);
+//! assert_eq!(windows[0].embedding.len(), model.info().dims[0]);
 //! ```
 
 /// The [`features::Framing`] of a config that has `sample_rate_hz`, `hop_length`, `window_s`
@@ -103,10 +103,10 @@ pub struct ModelInfo {
     pub window_s: f64,
     /// Hop between windows in seconds.
     pub hop_s: f64,
-    /// Embedding dimension.
-    pub dim: usize,
     /// The names of the layers the model outputs; layer `i` of the `layer` column is `layers[i]`.
     pub layers: Vec<String>,
+    /// Each layer's embedding width, in `layers` order: layers may differ.
+    pub dims: Vec<usize>,
 }
 
 /// One window's embedding from one layer.
@@ -230,12 +230,30 @@ pub fn build(config: &ModelConfig) -> Result<Box<dyn Embedder>> {
     }
 }
 
-/// The `embeddings` schema for `model` (a config name) on `dataset`.
-pub fn embeddings_schema(info: &ModelInfo, model: &str, dataset: &str) -> Result<SchemaRef> {
+/// The `embeddings` schema of layer `layer` (an index into [`ModelInfo::layers`]) of `model`
+/// (a config name) on `dataset`: one layer per table, so each has its own width.
+pub fn embeddings_schema(
+    info: &ModelInfo,
+    layer: usize,
+    model: &str,
+    dataset: &str,
+) -> Result<SchemaRef> {
+    let (Some(name), Some(&dim)) = (info.layers.get(layer), info.dims.get(layer)) else {
+        return Err(Error::InvalidConfig {
+            model: model.into(),
+            reason: format!(
+                "no layer {layer}: the model has {} names and {} widths",
+                info.layers.len(),
+                info.dims.len()
+            ),
+        });
+    };
     let meta = Metadata::new()
         .with(keys::DATASET, dataset)
         .with(keys::MODEL, model)
-        .with(keys::DIM, info.dim)
+        .with(keys::LAYER, layer)
+        .with(keys::LAYER_NAME, name)
+        .with(keys::DIM, dim)
         .with(keys::SAMPLE_RATE_HZ, info.sample_rate_hz)
         .with(keys::WINDOW_S, info.window_s)
         .with(keys::HOP_S, info.hop_s)
@@ -244,7 +262,7 @@ pub fn embeddings_schema(info: &ModelInfo, model: &str, dataset: &str) -> Result
             keys::LAYERS,
             serde_json::to_string(&info.layers).expect("strings serialise"),
         );
-    Ok(TableKind::Embeddings.schema(info.dim as i32, &meta)?)
+    Ok(TableKind::Embeddings.schema(dim as i32, &meta)?)
 }
 
 /// Embeds one track and labels the rows with the track and the deformation.

@@ -1,9 +1,7 @@
 //! What every windowed model shares: where its windows start, how an output's time axis
-//! becomes one vector per window, and the one width its layers must have.
+//! becomes one vector per window.
 
 use serde::{Deserialize, Serialize};
-
-use crate::{Error, Result};
 
 /// Start samples of the windows of `window` samples every `hop` over a track of `len`
 /// samples: every hop until a window reaches the end (at least one; the last one is
@@ -89,25 +87,6 @@ pub(crate) fn pool(
             out
         })
         .collect())
-}
-
-/// The width the selected layers share (each `(name, width)`, from one silent window of
-/// `model`, described as `source` in the error): an embeddings table has one width.
-pub(crate) fn one_width(model: &str, source: &str, widths: &[(&str, usize)]) -> Result<usize> {
-    let Some(&(first, w)) = widths.first() else {
-        return Ok(0);
-    };
-    let Some(&(other, v)) = widths.iter().find(|(_, v)| *v != w) else {
-        return Ok(w);
-    };
-    Err(Error::InvalidConfig {
-        model: model.to_string(),
-        reason: format!(
-            "layers `{first}` ({w} values) and `{other}` ({v} values) of {source} differ in \
-             width; an embeddings table has one width, so list layers of one width under \
-             `layers` (one model entry per width)"
-        ),
-    })
 }
 
 #[cfg(test)]

@@ -44,8 +44,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use arrow::datatypes::SchemaRef;
 use mir_table::{
-    CLEAN, Epoch, Metadata, Prediction, Split, Table, TableKind, TaskType, Track, keys,
-    read_embeddings, read_tracks,
+    CLEAN, Epoch, Metadata, Prediction, Split, Table, TableKind, TaskType, Track,
+    embeddings_may_hold, keys, read_embeddings, read_tracks,
 };
 use serde::{Deserialize, Serialize};
 
@@ -653,7 +653,7 @@ type TrackVectors = BTreeMap<TrackKey, Vec<Vec<f32>>>;
 
 fn track_vectors(tables: &[Table], layer: i32, aggregation: Aggregation) -> Result<TrackVectors> {
     let mut windows: BTreeMap<TrackKey, Vec<(i32, Vec<f32>)>> = BTreeMap::new();
-    for table in tables {
+    for table in tables.iter().filter(|t| embeddings_may_hold(t, layer)) {
         for row in read_embeddings(table)? {
             if row.layer == layer {
                 windows

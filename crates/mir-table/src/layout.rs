@@ -4,8 +4,8 @@
 //! config.resolved.yml
 //! run.log
 //! tracks/<dataset>/<task>.parquet
-//! embeddings/<dataset>/<model>/<condition>.parquet, failures.parquet
-//! embeddings/<dataset>/<model>/parts/<hash>/shard-<k>-of-<n>/<chunk>.parquet,
+//! embeddings/<dataset>/<model>/<layer>/<condition>.parquet, failures.parquet
+//! embeddings/<dataset>/<model>/parts/<hash>/shard-<k>-of-<n>/<chunk>.<layer>.parquet,
 //!     <chunk>.failures.parquet, done.parquet
 //! probes/<dataset>/<task>/<model>/<layer>/<probe>/seed-<s>/{predictions, training_log,
 //!     metrics, confusion}.parquet, model.{json,bpk}
@@ -125,8 +125,9 @@ impl RunLayout {
     }
 }
 
-/// `embeddings/<dataset>/<model>/`: one table per condition, the extraction's failures, and
-/// the parts an unfinished extraction saved.
+/// `embeddings/<dataset>/<model>/`: one table per layer (by index, as in probe paths) and
+/// condition, each with the layer's own width, the extraction's failures, and the parts an
+/// unfinished extraction saved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddingsDir {
     dir: String,
@@ -138,9 +139,10 @@ impl EmbeddingsDir {
         &self.dir
     }
 
-    /// The `embeddings` table of one condition (`clean` or a deformation).
-    pub fn table(&self, condition: &str) -> String {
-        format!("{}/{condition}.parquet", self.dir)
+    /// The `embeddings` table of one layer (its index among the model's selected layers) and
+    /// one condition (`clean` or a deformation).
+    pub fn table(&self, layer: i32, condition: &str) -> String {
+        format!("{}/{layer}/{condition}.parquet", self.dir)
     }
 
     /// The extraction's own `failures` table, written last: it marks the extraction complete.
@@ -212,9 +214,9 @@ pub struct ShardParts {
 impl ShardParts {
     const DONE: &'static str = "done.parquet";
 
-    /// Chunk `index`'s `embeddings` table.
-    pub fn embeddings(&self, index: usize) -> String {
-        format!("{}/{index}.parquet", self.dir)
+    /// Chunk `index`'s `embeddings` table of `layer`.
+    pub fn embeddings(&self, index: usize, layer: i32) -> String {
+        format!("{}/{index}.{layer}.parquet", self.dir)
     }
 
     /// Chunk `index`'s `failures` table, written after its embeddings: it marks the chunk done.
@@ -427,8 +429,8 @@ mod tests {
         );
         let emb = RunLayout::embeddings("tinysol", "logmel");
         assert_eq!(
-            emb.table("clean"),
-            "embeddings/tinysol/logmel/clean.parquet"
+            emb.table(0, "clean"),
+            "embeddings/tinysol/logmel/0/clean.parquet"
         );
         let parts = emb.parts("0123456789abcdef0123");
         let shard = Shard::new(1, 3).unwrap();
@@ -438,7 +440,7 @@ mod tests {
         );
         let listed = [
             parts.shard(shard).done(),
-            parts.shard(Shard::WHOLE).embeddings(0),
+            parts.shard(Shard::WHOLE).embeddings(0, 1),
         ];
         let found: Vec<_> = parts.shards_in(&listed).into_iter().collect();
         assert_eq!(found, [(Shard::WHOLE, false), (shard, true)]);

@@ -50,10 +50,10 @@ pub use names::{FailureStage, Preset, Split, Stage, UnknownName};
 pub use records::{
     ConfusionRow, DriftRow, DuplicateRow, EmbeddingRow, Epoch, FailureRow, MetricRow, Prediction,
     SignificanceRow, System, Track, confusion_batch, drift_batch, duplicates_batch,
-    embeddings_batch, failures_batch, metrics_batch, predictions_batch, read_confusion, read_drift,
-    read_duplicates, read_embeddings, read_failures, read_metrics, read_predictions,
-    read_significance, read_tracks, read_training_log, significance_batch, tracks_batch,
-    training_log_batch,
+    embeddings_batch, embeddings_may_hold, failures_batch, metrics_batch, predictions_batch,
+    read_confusion, read_drift, read_duplicates, read_embeddings, read_failures, read_metrics,
+    read_predictions, read_significance, read_tracks, read_training_log, significance_batch,
+    tracks_batch, training_log_batch,
 };
 pub use schema::{
     CHANCE, CLEAN, ColumnSpec, ColumnType, META_SCHEMA_VERSION, META_TABLE, Metadata, RunKey,

@@ -710,6 +710,15 @@ pub fn read_tracks(table: &Table) -> Result<Vec<Track>> {
     Ok(out)
 }
 
+/// Whether an `embeddings` table may hold rows of `layer`: its `layer` metadata (the one
+/// layer a table written by mir-ref holds) is `layer`, or absent (a table of several layers).
+pub fn embeddings_may_hold(table: &Table, layer: i32) -> bool {
+    let meta = table.schema.metadata();
+    meta.get(crate::keys::LAYER)
+        .and_then(|v| v.parse::<i32>().ok())
+        .is_none_or(|l| l == layer)
+}
+
 /// Reads every row of an `embeddings` table.
 pub fn read_embeddings(table: &Table) -> Result<Vec<EmbeddingRow>> {
     let k = TableKind::Embeddings;

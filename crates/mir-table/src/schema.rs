@@ -27,8 +27,10 @@ pub mod keys {
     pub const LABEL_VOCABULARY: &str = "label_vocabulary";
     /// Embedding model name.
     pub const MODEL: &str = "model";
-    /// Model layer index.
+    /// Model layer index (on `embeddings`, optional: the layer all its rows hold).
     pub const LAYER: &str = "layer";
+    /// Optional, on `embeddings`: the name of the layer its rows hold.
+    pub const LAYER_NAME: &str = "layer_name";
     /// Probe name.
     pub const PROBE: &str = "probe";
     /// Probe seed.
@@ -232,7 +234,9 @@ const EMBEDDINGS: &[ColumnSpec] = &[
         "layer",
         Int32,
         false,
-        "Model layer; 0 when the model has one output.",
+        "Model layer: its index among the model's selected layers (the `layers` metadata), 0 \
+         when the model has one output. A table written by mir-ref holds one layer (its \
+         `layer` and `layer_name` metadata), so each layer keeps its own width.",
     ),
     col(
         "window",

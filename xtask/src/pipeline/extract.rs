@@ -27,7 +27,8 @@ use crate::work;
 /// Tracks a worker takes at a time; memory holds one group's audio per worker.
 const GROUP: usize = 8;
 
-/// An extraction's tables (one per condition, clean first) and the tracks it left out.
+/// An extraction's tables (one per layer and condition, layer by layer, clean first) and the
+/// tracks it left out.
 pub struct Extraction {
     /// The `embeddings` tables.
     pub tables: Vec<Table>,
@@ -105,7 +106,8 @@ pub struct Job<'a> {
     conditions: Vec<&'a str>,
     input_hash: String,
     dir: EmbeddingsDir,
-    schema: SchemaRef,
+    /// One `embeddings` schema per layer, each with that layer's width.
+    schemas: Vec<SchemaRef>,
     failures_schema: SchemaRef,
     runtime: tokio::runtime::Handle,
     streamed: AtomicUsize,
@@ -129,10 +131,12 @@ impl<'a> Job<'a> {
             .collect();
         let input_hash =
             cache::extraction(config, &model.fingerprint(), dataset, &deformations, tracks);
-        let schema = with_input_hash(
-            mir_embed::embeddings_schema(&info, model_name, dataset)?,
-            &input_hash,
-        );
+        let schemas = (0..info.layers.len())
+            .map(|layer| {
+                let schema = mir_embed::embeddings_schema(&info, layer, model_name, dataset)?;
+                Ok(with_input_hash(schema, &input_hash))
+            })
+            .collect::<Result<_>>()?;
         let failures_schema = with_input_hash(
             TableKind::Failures.schema(0, &Metadata::new())?,
             &input_hash,
@@ -148,7 +152,7 @@ impl<'a> Job<'a> {
             conditions,
             input_hash,
             dir: RunLayout::embeddings(dataset, model_name),
-            schema,
+            schemas,
             failures_schema,
             runtime: tokio::runtime::Handle::current(),
             streamed: AtomicUsize::new(0),
@@ -167,10 +171,12 @@ impl<'a> Job<'a> {
         .await?;
         let failures = mir_table::read_failures(&failures).ok()?;
         let mut tables = Vec::new();
-        for condition in &self.conditions {
-            let rel = self.dir.table(condition);
-            let kind = TableKind::Embeddings;
-            tables.push(read_with_hash(self.store, &rel, kind, &self.input_hash).await?);
+        for layer in self.layers() {
+            for condition in &self.conditions {
+                let rel = self.dir.table(layer, condition);
+                let kind = TableKind::Embeddings;
+                tables.push(read_with_hash(self.store, &rel, kind, &self.input_hash).await?);
+            }
         }
         if self.config.keep_audio && !self.kept_audio_complete(tracks, &failures).await {
             return None;
@@ -303,9 +309,14 @@ impl<'a> Job<'a> {
         }
         let mut all = Embedded::default();
         for c in 0..owned.len().div_ceil(self.chunk_tracks()) {
-            all.extend(self.read_part(&dir.embeddings(c), &dir.failures(c)).await?);
+            all.extend(self.read_part(&dir, c).await?);
         }
         Some(all)
+    }
+
+    /// The selected layers' indices (the `layer` column's values).
+    fn layers(&self) -> std::ops::Range<i32> {
+        0..self.schemas.len() as i32
     }
 
     /// Tracks per saved chunk.
@@ -361,15 +372,15 @@ impl<'a> Job<'a> {
         tracks: &[Track],
         bar: &indicatif::ProgressBar,
     ) -> Result<Embedded<'a>> {
-        let (epart, fpart) = (parts.embeddings(c), parts.failures(c));
         if !self.config.keep_audio
-            && let Some(saved) = self.read_part(&epart, &fpart).await
+            && let Some(saved) = self.read_part(parts, c).await
         {
             bar.inc(tracks.len() as u64);
             info!(
                 dataset = self.dataset,
                 model = self.model_name,
-                "resuming: tracks of chunk {c} were extracted by an interrupted run ({epart})"
+                "resuming: tracks of chunk {c} were extracted by an interrupted run ({})",
+                parts.failures(c)
             );
             return Ok(saved);
         }
@@ -379,28 +390,37 @@ impl<'a> Job<'a> {
                 self.model_name, self.dataset
             )
         })?;
-        let flat: Vec<EmbeddingRow> = embedded.rows.values().flatten().cloned().collect();
-        let batch = mir_table::embeddings_batch(&self.schema, &flat)?;
-        let kind = TableKind::Embeddings;
-        self.store
-            .write(&epart, kind, &self.schema, &[batch])
+        for layer in self.layers() {
+            let rows: Vec<EmbeddingRow> = (embedded.rows.values().flatten())
+                .filter(|r| r.layer == layer)
+                .cloned()
+                .collect();
+            let schema = &self.schemas[layer as usize];
+            let batch = mir_table::embeddings_batch(schema, &rows)?;
+            let (rel, kind) = (parts.embeddings(c, layer), TableKind::Embeddings);
+            self.store.write(&rel, kind, schema, &[batch]).await?;
+        }
+        self.write_failures(&parts.failures(c), &embedded.failures)
             .await?;
-        self.write_failures(&fpart, &embedded.failures).await?;
         Ok(embedded)
     }
 
-    /// One saved chunk of an interrupted extraction, if both its tables carry the hash.
-    async fn read_part(&self, embeddings: &str, failures: &str) -> Option<Embedded<'a>> {
+    /// Saved chunk `c` of an interrupted extraction, if its failures and every layer's
+    /// embeddings carry the hash.
+    async fn read_part(&self, parts: &ShardParts, c: usize) -> Option<Embedded<'a>> {
         let hash = &self.input_hash;
-        let f = read_with_hash(self.store, failures, TableKind::Failures, hash).await?;
-        let e = read_with_hash(self.store, embeddings, TableKind::Embeddings, hash).await?;
+        let f = read_with_hash(self.store, &parts.failures(c), TableKind::Failures, hash).await?;
         let mut out = Embedded {
             failures: mir_table::read_failures(&f).ok()?,
             ..Embedded::default()
         };
-        for row in mir_table::read_embeddings(&e).ok()? {
-            if let Some(condition) = self.conditions.iter().find(|c| **c == row.deformation) {
-                out.rows.entry(*condition).or_default().push(row);
+        for layer in self.layers() {
+            let rel = parts.embeddings(c, layer);
+            let e = read_with_hash(self.store, &rel, TableKind::Embeddings, hash).await?;
+            for row in mir_table::read_embeddings(&e).ok()? {
+                if let Some(condition) = self.conditions.iter().find(|c| **c == row.deformation) {
+                    out.rows.entry(*condition).or_default().push(row);
+                }
             }
         }
         Some(out)
@@ -617,28 +637,34 @@ impl<'a> Job<'a> {
         })
     }
 
-    /// One `embeddings` table per condition, rows sorted so the file is the same on every run.
+    /// One `embeddings` table per layer and condition, layer by layer, rows sorted so the
+    /// file is the same on every run.
     async fn write_tables(
         &self,
         mut rows: BTreeMap<&str, Vec<EmbeddingRow>>,
     ) -> Result<Vec<Table>> {
-        let mut tables = Vec::new();
+        let mut by_condition: Vec<Vec<EmbeddingRow>> = Vec::new();
         for condition in &self.conditions {
             let mut r = rows.remove(condition).unwrap_or_default();
-            r.sort_by(|a, b| {
-                (&a.track_id, a.layer, a.window).cmp(&(&b.track_id, b.layer, b.window))
-            });
-            let batch = mir_table::embeddings_batch(&self.schema, &r)?;
-            let rel = self.dir.table(condition);
-            let kind = TableKind::Embeddings;
-            self.store
-                .write(&rel, kind, &self.schema, std::slice::from_ref(&batch))
-                .await?;
-            info!(rows = r.len(), "wrote {rel}");
-            tables.push(Table {
-                schema: self.schema.clone(),
-                batches: vec![batch],
-            });
+            r.sort_by(|a, b| (&a.track_id, a.window).cmp(&(&b.track_id, b.window)));
+            by_condition.push(r);
+        }
+        let mut tables = Vec::new();
+        for (layer, schema) in self.layers().zip(&self.schemas) {
+            for (condition, all) in self.conditions.iter().zip(&by_condition) {
+                let r: Vec<EmbeddingRow> =
+                    all.iter().filter(|r| r.layer == layer).cloned().collect();
+                let batch = mir_table::embeddings_batch(schema, &r)?;
+                let rel = self.dir.table(layer, condition);
+                let kind = TableKind::Embeddings;
+                let batches = std::slice::from_ref(&batch);
+                self.store.write(&rel, kind, schema, batches).await?;
+                info!(rows = r.len(), "wrote {rel}");
+                tables.push(Table {
+                    schema: schema.clone(),
+                    batches: vec![batch],
+                });
+            }
         }
         Ok(tables)
     }

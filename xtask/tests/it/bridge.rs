@@ -31,8 +31,23 @@ fn config(dir: &Path, python: &Path) -> xtask::ExperimentConfig {
 }
 
 fn embeddings(store: &TableStore) -> Vec<mir_table::EmbeddingRow> {
-    let rel = RunLayout::embeddings("synth", "bands").table("clean");
-    mir_table::read_embeddings(&read(store, &rel, TableKind::Embeddings)).unwrap()
+    clean_rows(store, "synth", "bands", 1)
+}
+
+/// The clean embeddings of `layers` layers of `model` on `dataset`, layer by layer.
+fn clean_rows(
+    store: &TableStore,
+    dataset: &str,
+    model: &str,
+    layers: i32,
+) -> Vec<mir_table::EmbeddingRow> {
+    let dir = RunLayout::embeddings(dataset, model);
+    (0..layers)
+        .flat_map(|layer| {
+            let table = read(store, &dir.table(layer, "clean"), TableKind::Embeddings);
+            mir_table::read_embeddings(&table).unwrap()
+        })
+        .collect()
 }
 
 /// For every `step`-th track of `dataset`'s `task`: each layer's largest |ours - module's|
@@ -49,9 +64,7 @@ struct Agreement<'a> {
 
 impl Agreement<'_> {
     fn worst(&self, task: &str, layers: &[&str], step: usize) -> Vec<(String, f32, f32)> {
-        let rel = RunLayout::embeddings(self.dataset, self.model).table("clean");
-        let rows =
-            mir_table::read_embeddings(&read(self.store, &rel, TableKind::Embeddings)).unwrap();
+        let rows = clean_rows(self.store, self.dataset, self.model, layers.len() as i32);
         let tracks_rel = RunLayout::tracks(self.dataset, task);
         let tracks =
             mir_table::read_tracks(&read(self.store, &tracks_rel, TableKind::Tracks)).unwrap();

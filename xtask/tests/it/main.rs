@@ -312,12 +312,12 @@ fn quickstart_runs_end_to_end() {
             280,
         ),
         (
-            "embeddings/tinysol/logmel/clean.parquet".into(),
+            "embeddings/tinysol/logmel/0/clean.parquet".into(),
             TableKind::Embeddings,
             280,
         ),
         (
-            "embeddings/tinysol/logmel/white_noise_20db.parquet".into(),
+            "embeddings/tinysol/logmel/0/white_noise_20db.parquet".into(),
             TableKind::Embeddings,
             56,
         ),
@@ -371,7 +371,7 @@ fn quickstart_runs_end_to_end() {
     .unwrap();
     let clean = mir_table::read_embeddings(
         &rt.block_on(store.read(
-            "embeddings/tinysol/logmel/clean.parquet",
+            "embeddings/tinysol/logmel/0/clean.parquet",
             TableKind::Embeddings,
         ))
         .unwrap(),
@@ -695,7 +695,7 @@ fn augmented_probe_and_kept_audio() {
     .unwrap();
     let noisy = mir_table::read_embeddings(&read(
         &store,
-        "embeddings/synth/logmel/noise.parquet",
+        "embeddings/synth/logmel/0/noise.parquet",
         TableKind::Embeddings,
     ))
     .unwrap();
@@ -1113,7 +1113,7 @@ fn a_config_in_its_own_folder_runs_from_anywhere() {
     let plan = String::from_utf8_lossy(&plan.stdout);
     let fetched = root().join("models/basic-pitch-0.4.0/nmp.onnx").is_file();
     assert_eq!(
-        plan.contains("basic_pitch (layers note, onset)"),
+        plan.contains("basic_pitch (layers note, contour)"),
         fetched,
         "model card found through MIRREF_MODELS: {plan}"
     );

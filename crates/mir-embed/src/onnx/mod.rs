@@ -146,7 +146,7 @@ pub struct OnnxEmbedder {
     /// Indices into `card.outputs`, in layer order.
     layers: Vec<usize>,
     sha256: String,
-    dim: usize,
+    dims: Vec<usize>,
     front_end: Option<(LogMel, LogScale)>,
     batch_size: usize,
 }
@@ -179,25 +179,18 @@ impl OnnxEmbedder {
             session: Mutex::new(session),
             layers,
             sha256,
-            dim: 0,
+            dims: Vec::new(),
             front_end,
         };
-        model.dim = model.layer_width()?;
+        model.dims = model.layer_widths()?;
         Ok(model)
     }
 
-    /// The width of the selected layers, from one silent window; they must agree.
-    fn layer_width(&self) -> Result<usize> {
+    /// The width of each selected layer, from one silent window.
+    fn layer_widths(&self) -> Result<Vec<usize>> {
         let silence: &[f32] = &[];
         let probe = self.run(&self.input_batch(&[silence]))?;
-        let names = self.layer_names();
-        let widths: Vec<(&str, usize)> = names
-            .iter()
-            .zip(&probe)
-            .map(|(name, l)| (name.as_str(), l[0].len()))
-            .collect();
-        let source = self.card_path.display().to_string();
-        crate::pooling::one_width(&self.card.name, &source, &widths)
+        Ok(probe.iter().map(|l| l[0].len()).collect())
     }
 
     /// The card.
@@ -436,8 +429,8 @@ impl Embedder for OnnxEmbedder {
             sample_rate_hz: self.card.input.sample_rate_hz,
             window_s: self.card.input.window_samples as f64 / sr,
             hop_s: self.card.input.hop_samples as f64 / sr,
-            dim: self.dim,
             layers: self.layer_names(),
+            dims: self.dims.clone(),
         }
     }
 

@@ -143,7 +143,7 @@ pub struct PythonEmbedder {
     worker: Mutex<Option<Worker>>,
     layers: Vec<String>,
     sample_rate_hz: u32,
-    dim: usize,
+    dims: Vec<usize>,
     sha256: String,
     version: String,
     python_version: String,
@@ -200,7 +200,7 @@ impl PythonEmbedder {
             spec,
             worker: Mutex::new(Some(worker)),
             sample_rate_hz,
-            dim: 0,
+            dims: Vec::new(),
             sha256,
         };
         model.learn_layers()?;
@@ -208,7 +208,7 @@ impl PythonEmbedder {
     }
 
     /// Embeds one second of silence (or one clip): the layers, when the config names none,
-    /// and their width, which must agree.
+    /// and each one's width.
     fn learn_layers(&mut self) -> Result<()> {
         let len = self.clip_samples().unwrap_or(self.sample_rate_hz as usize);
         let silence = vec![0.0f32; len];
@@ -220,11 +220,15 @@ impl PythonEmbedder {
         if self.layers.is_empty() {
             self.layers = outputs.iter().map(|(name, _)| name.clone()).collect();
         }
-        let widths: Vec<(&str, usize)> = outputs
-            .iter()
-            .map(|(name, vectors)| (name.as_str(), vectors[0].len()))
-            .collect();
-        self.dim = crate::pooling::one_width(&self.name, "the module", &widths)?;
+        self.dims = (self.layers.iter())
+            .map(|layer| {
+                let found = outputs.iter().find(|(name, _)| name == layer);
+                found
+                    .and_then(|(_, vectors)| vectors.first())
+                    .map(Vec::len)
+                    .ok_or_else(|| invalid(format!("the module gave no layer `{layer}`")))
+            })
+            .collect::<Result<_>>()?;
         Ok(())
     }
 
@@ -433,8 +437,8 @@ impl Embedder for PythonEmbedder {
             sample_rate_hz: self.sample_rate_hz,
             window_s: self.config.window_s,
             hop_s: self.config.hop_s.unwrap_or(self.config.window_s),
-            dim: self.dim,
             layers: self.layers.clone(),
+            dims: self.dims.clone(),
         }
     }
 

@@ -70,7 +70,7 @@ fn logmel_matches_librosa_defaults() {
     let windows = model.embed(&y).unwrap();
     assert_eq!(windows.len(), 1);
     check("embedding", &windows[0].embedding, &reference.embedding);
-    assert_eq!(model.info().dim, reference.embedding.len());
+    assert_eq!(model.info().dims, [reference.embedding.len()]);
 }
 
 #[derive(serde::Deserialize)]
@@ -133,7 +133,7 @@ fn mfcc_and_deltas_match_librosa_defaults() {
         0.05,
         0.0,
     );
-    assert_eq!(model.info().dim, 120);
+    assert_eq!(model.info().dims, [120]);
 }
 
 #[test]

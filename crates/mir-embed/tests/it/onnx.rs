@@ -154,15 +154,14 @@ fn basic_pitch_names_every_test_note_and_matches_onnxruntime() {
         return;
     }
     let reference = reference();
-    let eighty_eight = basic_pitch(&["note", "onset"]);
-    let contour = basic_pitch(&["contour"]);
-    assert_eq!(eighty_eight.info().dim, 88);
-    assert_eq!(eighty_eight.info().layers, ["note", "onset"]);
-    assert_eq!(contour.info().dim, 264);
+    // All three outputs, of two widths, from one model entry: one run per window.
+    let model = basic_pitch(&["note", "onset", "contour"]);
+    assert_eq!(model.info().layers, ["note", "onset", "contour"]);
+    assert_eq!(model.info().dims, [88, 88, 264]);
     for r in &reference.notes {
         let audio = note(r.midi);
-        let rows = eighty_eight.embed(&audio).unwrap();
-        assert_eq!(rows.len(), 2, "one window, two layers");
+        let rows = model.embed(&audio).unwrap();
+        assert_eq!(rows.len(), 3, "one window, three layers");
         // Bin 0 is A0, MIDI 21.
         assert_eq!(
             argmax(&rows[0].embedding) as i32 + 21,
@@ -171,8 +170,11 @@ fn basic_pitch_names_every_test_note_and_matches_onnxruntime() {
         );
         assert_close(&format!("note {}", r.midi), &rows[0].embedding, &r.note);
         assert_close(&format!("onset {}", r.midi), &rows[1].embedding, &r.onset);
-        let c = contour.embed(&audio).unwrap();
-        assert_close(&format!("contour {}", r.midi), &c[0].embedding, &r.contour);
+        assert_close(
+            &format!("contour {}", r.midi),
+            &rows[2].embedding,
+            &r.contour,
+        );
     }
 }
 
@@ -221,7 +223,7 @@ fn basic_pitch_windows_and_raw_outputs_match_onnxruntime() {
         ..OnnxConfig::new(raw_card)
     })
     .unwrap();
-    assert_eq!(raw.info().dim, 172 * 88);
+    assert_eq!(raw.info().dims, [172 * 88]);
     let rows = raw.embed(&audio).unwrap();
     let every37: Vec<f32> = rows[1].embedding.iter().step_by(37).copied().collect();
     assert_close("raw note output", &every37, &r.note_raw_window1_every37);
@@ -472,8 +474,43 @@ fn card_errors_name_the_card_and_the_field() {
     );
     let err = card_error(|c| c.replace("n_mels: 96", "n_mels: 64"), &["band_means"]);
     assert!(err.contains("field `input.shape`"), "{err}");
-    let err = card_error(|c| c, &["frames", "band_means"]);
-    assert!(err.contains("differ in width"), "{err}");
+}
+
+/// Layers of different widths come from one model: each window's rows, one per layer, each
+/// of its layer's width, equal to the rows of a model of that layer alone.
+#[test]
+fn layers_of_different_widths_come_from_one_run() {
+    if !available(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let card = tiny_card(dir.path(), |c| c);
+    let model = |layers: &[&str]| {
+        OnnxEmbedder::new(&OnnxConfig {
+            layers: layers.iter().map(|s| s.to_string()).collect(),
+            threads: Some(1),
+            ..OnnxConfig::new(card.clone())
+        })
+        .unwrap()
+    };
+    let both = model(&["frames", "band_means"]);
+    assert_eq!(both.info().dims, [63 * 96, 96]);
+    let signal: Vec<f32> = (0..40_000)
+        .map(|i| (f64::from(i) * 0.05).sin() as f32)
+        .collect();
+    let rows = both.embed(&signal).unwrap();
+    for (layer, alone) in [model(&["frames"]), model(&["band_means"])]
+        .iter()
+        .enumerate()
+    {
+        let mine: Vec<_> = rows.iter().filter(|r| r.layer == layer as i32).collect();
+        let theirs = alone.embed(&signal).unwrap();
+        assert_eq!(mine.len(), theirs.len(), "layer {layer}");
+        for (a, b) in mine.iter().zip(&theirs) {
+            assert_eq!(a.embedding.len(), both.info().dims[layer]);
+            assert_eq!((a.window, &a.embedding), (b.window, &b.embedding));
+        }
+    }
 }
 
 #[test]

@@ -75,8 +75,8 @@ fn hear_layers_equal_the_modules_own_output() {
     .unwrap();
     let info = model.info();
     assert_eq!(
-        (info.sample_rate_hz, info.dim, info.window_s),
-        (16_000, 32, 0.0)
+        (info.sample_rate_hz, info.dims.as_slice(), info.window_s),
+        (16_000, [32, 32].as_slice(), 0.0)
     );
     assert_eq!(info.layers, ["scene", "timestamp"]);
     let tracks = [signal(12_000, 1), signal(20_000, 2), signal(12_000, 3)];
