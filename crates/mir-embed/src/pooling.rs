@@ -14,6 +14,32 @@ pub fn window_starts(len: usize, window: usize, hop: usize) -> Vec<usize> {
     starts
 }
 
+/// The slice at `index` of `axis` of a row-major tensor of `shape`: its shape (without that
+/// axis) and values.
+pub(crate) fn slice_axis(
+    shape: &[i64],
+    values: &[f32],
+    axis: usize,
+    index: usize,
+) -> std::result::Result<(Vec<i64>, Vec<f32>), String> {
+    let size = |d: &[i64]| d.iter().map(|&n| n.max(0) as usize).product::<usize>();
+    let Some(&len) = shape.get(axis) else {
+        return Err(format!("no axis {axis}"));
+    };
+    if index >= len.max(0) as usize {
+        return Err(format!("axis {axis} has {len} entries, no {index}"));
+    }
+    let (outer, inner) = (size(&shape[..axis]), size(&shape[axis + 1..]));
+    let mut out = Vec::with_capacity(outer * inner);
+    for o in 0..outer {
+        let start = (o * len as usize + index) * inner;
+        out.extend_from_slice(&values[start..start + inner]);
+    }
+    let mut kept = shape.to_vec();
+    kept.remove(axis);
+    Ok((kept, out))
+}
+
 /// How an output's time axis becomes one vector per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,5 +144,13 @@ mod tests {
             v[6..].to_vec()
         );
         assert!(pool(&[3, 2], &v[..6], 2, None, Pooling::Mean).is_err());
+        // [2 (layers), 2 (batch), 3]: layer 1 is the second half.
+        let stacked: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        let (shape, one) = slice_axis(&[2, 2, 3], &stacked, 0, 1).unwrap();
+        assert_eq!((shape, one), (vec![2, 3], stacked[6..].to_vec()));
+        // [2 (batch), 3 (layers), 2]: layer 2 of each item.
+        let (shape, two) = slice_axis(&[2, 3, 2], &stacked, 1, 2).unwrap();
+        assert_eq!((shape, two), (vec![2, 2], vec![4., 5., 10., 11.]));
+        assert!(slice_axis(&[2, 3, 2], &stacked, 1, 3).is_err());
     }
 }

@@ -228,7 +228,7 @@ fn check_recipe(python: &Path, recipe: &Recipe) -> (f64, usize) {
     let layers: Vec<String> = names.into_iter().cloned().collect();
     let ours = |layers: &[String]| {
         let config = OnnxConfig {
-            layers: layers.to_vec(),
+            layers: layers.iter().map(|s| s.as_str().into()).collect(),
             ..OnnxConfig::new(card.clone())
         };
         let model = OnnxEmbedder::new(&config).unwrap();

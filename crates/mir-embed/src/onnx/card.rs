@@ -108,6 +108,68 @@ pub struct InputSpec {
     /// Standardisation of the tensor, after the front end: constants, or per window.
     #[serde(default)]
     pub normalize: Option<Normalize>,
+    /// The samples (or frames) axis takes any length: the experiment's `window_s` and `hop_s`
+    /// may choose the windows, up to one per track, and the last window is not padded.
+    /// `window_samples` and `hop_samples` are then the defaults.
+    #[serde(default)]
+    pub dynamic: Option<Dynamic>,
+    /// Further inputs the model needs, filled with a constant (a sample-rate scalar, a mask
+    /// of ones).
+    #[serde(default)]
+    pub constants: Vec<ConstantInput>,
+}
+
+/// Limits of a dynamic time axis.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dynamic {
+    /// The longest window the model takes, in seconds: a longer `window_s`, or a whole track,
+    /// is cut into windows of this length.
+    pub max_window_s: f64,
+    /// The shortest window, in samples: a shorter last window is zero-padded to it.
+    #[serde(default = "d_min_samples")]
+    pub min_samples: usize,
+}
+
+fn d_min_samples() -> usize {
+    1
+}
+
+/// A further model input, filled with one value.
+///
+/// ```yaml
+/// constants:
+///   - {name: sample_rate, type: int64, value: 16000}                        # a scalar
+///   - {name: attention_mask, type: int64, value: 1, shape: [batch, samples]}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConstantInput {
+    /// Tensor name.
+    pub name: String,
+    /// Element type.
+    #[serde(rename = "type")]
+    pub dtype: ConstantType,
+    /// The value of every element.
+    pub value: f64,
+    /// Shape, as the main input's: `batch`, `samples`, `frames`, `mels` follow the batch and
+    /// its windows; empty for a scalar.
+    #[serde(default)]
+    pub shape: Vec<Dim>,
+}
+
+/// Element types of a [`ConstantInput`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstantType {
+    /// 32-bit float.
+    Float32,
+    /// 64-bit integer.
+    Int64,
+    /// 32-bit integer.
+    Int32,
+    /// Boolean (`value` non-zero is true).
+    Bool,
 }
 
 /// One axis of the input tensor.
@@ -303,6 +365,81 @@ pub struct OutputSpec {
     /// How the time axis is pooled.
     #[serde(default)]
     pub pooling: Pooling,
+    /// Axis of the full output tensor that indexes layers (a stack of hidden states, such as
+    /// `[layers, batch, time, dim]`); the layer is the slice at `at`. Batch is then axis 1
+    /// when this is 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_axis: Option<usize>,
+    /// The index along `layer_axis`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<usize>,
+    /// A family of `count` layers written once: `{i}` in `layer` (and in `name`, for numbered
+    /// outputs such as `hidden_state_{i}`; else the slices of `layer_axis`) becomes 0 to
+    /// `count - 1`. Expanded when the card is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+}
+
+impl OutputSpec {
+    /// The batch axis of the full output tensor.
+    pub fn batch_axis(&self) -> usize {
+        usize::from(self.layer_axis == Some(0))
+    }
+
+    /// Why this output cannot be read, if so (before expansion).
+    fn problem(&self) -> Option<(&'static str, String)> {
+        let family = self.count.is_some();
+        if family != self.layer.contains("{i}") {
+            return Some((
+                "count",
+                "`count` and `{i}` in `layer` go together (a family of layers)".into(),
+            ));
+        }
+        if family && self.at.is_some() {
+            return Some(("at", "a family (`count`) takes every `at`".into()));
+        }
+        let sliced = if family {
+            !self.name.contains("{i}")
+        } else {
+            self.at.is_some()
+        };
+        if sliced != self.layer_axis.is_some() {
+            return Some((
+                "layer_axis",
+                "a slice of a stacked output needs `layer_axis` and `at` (or `count`), and \
+                 `layer_axis` needs them"
+                    .into(),
+            ));
+        }
+        match self.time_axis {
+            Some(t) if t == self.batch_axis() => {
+                Some(("time_axis", "that is the batch axis".into()))
+            }
+            Some(t) if Some(t) == self.layer_axis => {
+                Some(("time_axis", "that is the layer axis".into()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The outputs this entry stands for: itself, or its family expanded.
+    fn expanded(&self) -> Vec<OutputSpec> {
+        let Some(count) = self.count else {
+            return vec![self.clone()];
+        };
+        (0..count)
+            .map(|i| {
+                let sliced = !self.name.contains("{i}");
+                OutputSpec {
+                    layer: self.layer.replace("{i}", &i.to_string()),
+                    name: self.name.replace("{i}", &i.to_string()),
+                    at: sliced.then_some(i),
+                    count: None,
+                    ..self.clone()
+                }
+            })
+            .collect()
+    }
 }
 
 pub use crate::pooling::Pooling;
@@ -311,7 +448,13 @@ impl ModelCard {
     /// Reads and checks a card; errors name the card and the field.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| card_error(path, "", e))?;
-        let card: Self = serde_yaml::from_str(&text).map_err(|e| card_error(path, "", e))?;
+        let mut card: Self = serde_yaml::from_str(&text).map_err(|e| card_error(path, "", e))?;
+        for (k, o) in card.outputs.iter().enumerate() {
+            if let Some((field, reason)) = o.problem() {
+                return Err(card_error(path, &format!("outputs[{k}].{field}"), reason));
+            }
+        }
+        card.outputs = card.outputs.iter().flat_map(OutputSpec::expanded).collect();
         card.check(path)?;
         Ok(card)
     }
@@ -333,6 +476,9 @@ impl ModelCard {
         }
         if let Some(reason) = i.normalize.as_ref().and_then(Normalize::problem) {
             return bad("input.normalize", reason);
+        }
+        if let Some((field, reason)) = self.input_problem() {
+            return bad(&format!("input.{field}"), reason);
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());
@@ -399,11 +545,8 @@ impl ModelCard {
             return bad("outputs", "list at least one output".into());
         }
         for (k, o) in self.outputs.iter().enumerate() {
-            if o.time_axis == Some(0) {
-                return bad(
-                    &format!("outputs[{k}].time_axis"),
-                    "axis 0 is the batch".into(),
-                );
+            if let Some((field, reason)) = o.problem() {
+                return bad(&format!("outputs[{k}].{field}"), reason);
             }
             if self.outputs[..k].iter().any(|p| p.layer == o.layer) {
                 return bad(
@@ -417,6 +560,41 @@ impl ModelCard {
                 .map_err(|reason| card_error(path, "default_layers", reason))?;
         }
         Ok(())
+    }
+
+    /// Why the dynamic axis or a constant input cannot work, if so: the field and the reason.
+    fn input_problem(&self) -> Option<(String, String)> {
+        let i = &self.input;
+        if let Some(d) = i.dynamic {
+            let max = d.max_window_s * f64::from(i.sample_rate_hz);
+            if !(max.is_finite() && max >= d.min_samples.max(1) as f64) {
+                return Some((
+                    "dynamic.max_window_s".into(),
+                    format!(
+                        "must be positive and at least min_samples ({}) samples, not {}",
+                        d.min_samples, d.max_window_s
+                    ),
+                ));
+            }
+        }
+        for (k, c) in i.constants.iter().enumerate() {
+            let field = format!("constants[{k}]");
+            let taken = c.name == i.name || i.constants[..k].iter().any(|p| p.name == c.name);
+            if taken {
+                return Some((field, format!("input `{}` is given twice", c.name)));
+            }
+            let absent = c.shape.iter().find(|d| match d {
+                Dim::Named(n) => !i.shape.contains(&Dim::Named(*n)),
+                Dim::Fixed(n) => *n < 1,
+            });
+            if let Some(d) = absent {
+                return Some((
+                    format!("{field}.shape"),
+                    format!("{d:?}: named axes must be the main input's, fixed sizes positive"),
+                ));
+            }
+        }
+        None
     }
 
     /// Index in [`ModelCard::outputs`] of the layer called `name`.

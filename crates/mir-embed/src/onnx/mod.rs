@@ -8,11 +8,12 @@
 pub mod card;
 pub mod runtime;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ort::session::Session;
-use ort::value::TensorRef;
+use ort::session::{Session, SessionInputValue};
+use ort::value::{Tensor, TensorRef};
 use serde::{Deserialize, Serialize};
 
 use crate::logmel::{LogMel, LogMelConfig};
@@ -77,9 +78,17 @@ impl From<Device> for String {
 pub struct OnnxConfig {
     /// The model card (YAML).
     pub card: PathBuf,
-    /// Layers to embed, by name; default the card's `default_layers`, else all of them.
+    /// Layers to embed, by name or by index in the card's layer list (`[0, 6, 12]`), or `all`;
+    /// default the card's `default_layers`, else all of them.
+    #[serde(default, deserialize_with = "layer_list")]
+    pub layers: Vec<LayerRef>,
+    /// For a card with a dynamic time axis: the window length in seconds, or `track` for one
+    /// window per track (up to the card's `max_window_s`); default the card's window.
     #[serde(default)]
-    pub layers: Vec<String>,
+    pub window_s: Option<WindowLength>,
+    /// For a card with a dynamic time axis: seconds between window starts; default the window.
+    #[serde(default)]
+    pub hop_s: Option<f64>,
     /// Execution provider.
     #[serde(default)]
     pub device: Device,
@@ -101,6 +110,8 @@ impl OnnxConfig {
         Self {
             card: card.into(),
             layers: Vec::new(),
+            window_s: None,
+            hop_s: None,
             device: Device::Cpu,
             threads: None,
             batch_size: None,
@@ -149,6 +160,10 @@ pub struct OnnxEmbedder {
     dims: Vec<usize>,
     front_end: Option<(LogMel, LogScale)>,
     batch_size: usize,
+    /// Samples per window and between window starts: the card's, or the config's on a
+    /// dynamic time axis.
+    window: usize,
+    hop: usize,
 }
 
 impl std::fmt::Debug for OnnxEmbedder {
@@ -172,7 +187,10 @@ impl OnnxEmbedder {
         let session = open_session(&card, &model_path, config)?;
         check_tensors(&card, &card_path, &session, &layers)?;
         let front_end = front_end(&card, &card_path)?;
+        let (window, hop) = windowing(&card, config)?;
         let mut model = Self {
+            window,
+            hop,
             batch_size: config.batch_size.unwrap_or(card.batch_size).max(1),
             card,
             card_path,
@@ -188,8 +206,8 @@ impl OnnxEmbedder {
 
     /// The width of each selected layer, from one silent window.
     fn layer_widths(&self) -> Result<Vec<usize>> {
-        let silence: &[f32] = &[];
-        let probe = self.run(&self.input_batch(&[silence]))?;
+        let silence = vec![0.0f32; self.window];
+        let probe = self.run(&self.input_batch(&[&silence]))?;
         Ok(probe.iter().map(|l| l[0].len()).collect())
     }
 
@@ -214,16 +232,23 @@ impl OnnxEmbedder {
     /// Start samples of the windows of a track of `len` samples: every hop until a window
     /// reaches the end (at least one).
     pub fn window_starts(&self, len: usize) -> Vec<usize> {
-        crate::pooling::window_starts(
-            len,
-            self.card.input.window_samples,
-            self.card.input.hop_samples,
-        )
+        crate::pooling::window_starts(len, self.window, self.hop)
     }
 
-    /// The input tensor of a batch of windows (each zero-padded or cut to the window length).
+    /// The length a window of `len` samples is run at: the window length (zero-padded), or on
+    /// a dynamic time axis its own length, at least the card's `min_samples`.
+    pub fn run_length(&self, len: usize) -> usize {
+        match self.card.input.dynamic {
+            None => self.window,
+            Some(d) => len.min(self.window).max(d.min_samples),
+        }
+    }
+
+    /// The input tensor of a batch of windows, each zero-padded or cut to the run length of
+    /// the longest (a caller batches windows of one length on a dynamic time axis).
     pub fn input_batch(&self, windows: &[&[f32]]) -> InputBatch {
-        let w = self.card.input.window_samples;
+        let longest = windows.iter().map(|w| w.len()).max().unwrap_or(0);
+        let w = self.run_length(longest);
         let mut data = Vec::new();
         let mut padded = vec![0.0f32; w];
         for win in windows {
@@ -259,7 +284,7 @@ impl OnnxEmbedder {
             data.chunks_mut(per_window.max(1)).for_each(|w| n.apply(w));
         }
         InputBatch {
-            shape: card_shape(&self.card, windows.len()),
+            shape: card_shape(&self.card, windows.len(), w),
             data,
         }
     }
@@ -283,12 +308,19 @@ impl OnnxEmbedder {
         };
         let tensor = TensorRef::from_array_view((batch.shape.clone(), batch.data.as_slice()))
             .map_err(|e| fail(format!("input tensor: {e}")))?;
+        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
+            vec![(self.card.input.name.as_str().into(), tensor.into())];
+        for c in &self.card.input.constants {
+            let value = constant_tensor(c, &self.card, &batch.shape)
+                .map_err(|e| fail(format!("input `{}`: {e}", c.name)))?;
+            inputs.push((c.name.as_str().into(), value));
+        }
         let mut session = self
             .session
             .lock()
             .map_err(|_| fail("an earlier run panicked".into()))?;
         let outputs = session
-            .run(ort::inputs![self.card.input.name.as_str() => tensor])
+            .run(inputs)
             .map_err(|e| fail(format!("inference: {e}")))?;
         let items = batch.shape[0] as usize;
         self.layers
@@ -298,20 +330,30 @@ impl OnnxEmbedder {
                 let (shape, values) = outputs[spec.name.as_str()]
                     .try_extract_tensor::<f32>()
                     .map_err(|e| fail(format!("output `{}`: {e}", spec.name)))?;
-                pool(shape, values, items, spec.time_axis, spec.pooling).map_err(|reason| {
-                    card_error(
-                        &self.card_path,
-                        &format!("outputs[{l}].time_axis"),
-                        format!("output `{}` of shape {:?}: {reason}", spec.name, &shape[..]),
-                    )
-                })
+                let field = |f: &str| format!("outputs[{l}].{f}");
+                let bad = |f: &str, reason: String| {
+                    let reason =
+                        format!("output `{}` of shape {:?}: {reason}", spec.name, &shape[..]);
+                    card_error(&self.card_path, &field(f), reason)
+                };
+                let (layer_shape, layer_values, time_axis) = match (spec.layer_axis, spec.at) {
+                    (Some(axis), Some(at)) => {
+                        let (kept, sliced) = crate::pooling::slice_axis(shape, values, axis, at)
+                            .map_err(|reason| bad("at", reason))?;
+                        let time = spec.time_axis.map(|t| t - usize::from(t > axis));
+                        (kept, Cow::Owned(sliced), time)
+                    }
+                    _ => (shape.to_vec(), Cow::Borrowed(values), spec.time_axis),
+                };
+                pool(&layer_shape, &layer_values, items, time_axis, spec.pooling)
+                    .map_err(|reason| bad("time_axis", reason))
             })
             .collect()
     }
 
     /// Embeds several tracks, packing their windows into full batches; one result per track.
     pub fn embed_tracks(&self, tracks: &[&[f32]]) -> Vec<Result<Vec<WindowEmbedding>>> {
-        let w = self.card.input.window_samples;
+        let w = self.window;
         let sr = f64::from(self.card.input.sample_rate_hz);
         // (track, window index, start sample) of every window, in order.
         let mut jobs = Vec::new();
@@ -320,9 +362,14 @@ impl OnnxEmbedder {
                 jobs.push((t, k, s));
             }
         }
+        // Windows of one run length share batches (all of them, but on a dynamic time axis).
+        let length =
+            |&(t, _, s): &(usize, usize, usize)| self.run_length(tracks[t].len().saturating_sub(s));
+        jobs.sort_by_key(length);
         let mut out: Vec<Result<Vec<WindowEmbedding>>> =
             tracks.iter().map(|_| Ok(Vec::new())).collect();
-        for chunk in jobs.chunks(self.batch_size) {
+        let groups = jobs.chunk_by(|a, b| length(a) == length(b));
+        for chunk in groups.flat_map(|g| g.chunks(self.batch_size)) {
             let windows: Vec<&[f32]> = chunk
                 .iter()
                 .map(|&(t, _, s)| {
@@ -351,23 +398,28 @@ impl OnnxEmbedder {
 }
 
 impl OnnxEmbedder {
-    /// Runs `windows` (each with its index and start sample) as one batch and appends their
-    /// rows to `out`.
+    /// Runs `windows` (each with its index and start sample) in batches of one run length and
+    /// appends their rows to `out`.
     fn run_windows(
         &self,
         windows: &[(usize, usize, Vec<f32>)],
         out: &mut Vec<WindowEmbedding>,
     ) -> Result<()> {
         let sr = f64::from(self.card.input.sample_rate_hz);
-        let refs: Vec<&[f32]> = windows.iter().map(|(_, _, w)| w.as_slice()).collect();
-        for (layer, vectors) in self.run(&self.input_batch(&refs))?.into_iter().enumerate() {
-            for (&(k, s, _), embedding) in windows.iter().zip(vectors) {
-                out.push(WindowEmbedding {
-                    layer: layer as i32,
-                    window: k as i32,
-                    start_s: (s as f64 / sr) as f32,
-                    embedding,
-                });
+        let same = |a: &(usize, usize, Vec<f32>), b: &(usize, usize, Vec<f32>)| {
+            self.run_length(a.2.len()) == self.run_length(b.2.len())
+        };
+        for group in windows.chunk_by(same) {
+            let refs: Vec<&[f32]> = group.iter().map(|(_, _, w)| w.as_slice()).collect();
+            for (layer, vectors) in self.run(&self.input_batch(&refs))?.into_iter().enumerate() {
+                for (&(k, s, _), embedding) in group.iter().zip(vectors) {
+                    out.push(WindowEmbedding {
+                        layer: layer as i32,
+                        window: k as i32,
+                        start_s: (s as f64 / sr) as f32,
+                        embedding,
+                    });
+                }
             }
         }
         Ok(())
@@ -379,7 +431,7 @@ impl Embedder for OnnxEmbedder {
         &self,
         chunks: &mut dyn Iterator<Item = Result<Vec<f32>>>,
     ) -> Result<Vec<WindowEmbedding>> {
-        let (w, h) = (self.card.input.window_samples, self.card.input.hop_samples);
+        let (w, h) = (self.window, self.hop);
         let mut out = Vec::new();
         // Samples from `next_start` on; samples still to drop before it (a hop longer than
         // the window); the batch being filled; the last window's start.
@@ -427,8 +479,8 @@ impl Embedder for OnnxEmbedder {
             license: self.card.license.clone(),
             sha256: self.sha256.clone(),
             sample_rate_hz: self.card.input.sample_rate_hz,
-            window_s: self.card.input.window_samples as f64 / sr,
-            hop_s: self.card.input.hop_samples as f64 / sr,
+            window_s: self.window as f64 / sr,
+            hop_s: self.hop as f64 / sr,
             layers: self.layer_names(),
             dims: self.dims.clone(),
         }
@@ -437,10 +489,12 @@ impl Embedder for OnnxEmbedder {
     fn fingerprint(&self) -> String {
         crate::sha256_hex(
             format!(
-                "onnx v1 model={} layers={:?} batch={} card={}",
+                "onnx v1 model={} layers={:?} batch={} window={} hop={} card={}",
                 self.sha256,
                 self.layer_names(),
                 self.batch_size,
+                self.window,
+                self.hop,
                 serde_json::to_string(&self.card).unwrap_or_default()
             )
             .as_bytes(),
@@ -458,7 +512,6 @@ impl Embedder for OnnxEmbedder {
     }
 }
 
-/// The input shape for `batch` windows.
 /// Appends a batch's vectors (per layer, one per window of `chunk`: track, window index, start
 /// sample) to the tracks they belong to.
 fn push_windows(
@@ -481,22 +534,169 @@ fn push_windows(
     }
 }
 
-/// The card's outputs the config selects: its `layers`, else the card's `default_layers`,
-/// else every output.
-fn selected_layers(card: &ModelCard, card_path: &Path, asked: &[String]) -> Result<Vec<usize>> {
-    let names = match (asked.is_empty(), card.default_layers.is_empty()) {
-        (false, _) => asked.to_vec(),
-        (true, false) => card.default_layers.clone(),
-        (true, true) => card.outputs.iter().map(|o| o.layer.clone()).collect(),
+/// A layer in an experiment config: its name, or its index in the card's layer list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LayerRef {
+    /// Position in the card's (expanded) outputs, from 0.
+    Index(usize),
+    /// A layer name; `all` is every layer.
+    Name(String),
+}
+
+impl From<&str> for LayerRef {
+    fn from(name: &str) -> Self {
+        LayerRef::Name(name.to_string())
+    }
+}
+
+/// `layers: all` or a list.
+fn layer_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<LayerRef>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(LayerRef),
+        Many(Vec<LayerRef>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
+/// The window length of a model with a dynamic time axis.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WindowLength {
+    /// Seconds.
+    Seconds(f64),
+    /// `track`: one window per track, up to the card's `max_window_s`.
+    Whole(WholeTrack),
+}
+
+/// The word `track`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WholeTrack {
+    /// One window per track.
+    Track,
+}
+
+/// The card's outputs the config selects: its `layers` (names, indices or `all`), else the
+/// card's `default_layers`, else every output.
+fn selected_layers(card: &ModelCard, card_path: &Path, asked: &[LayerRef]) -> Result<Vec<usize>> {
+    let every = || (0..card.outputs.len()).collect::<Vec<_>>();
+    let invalid = |reason: String| Error::InvalidConfig {
+        model: card.name.clone(),
+        reason: format!("`layers`: {reason} ({})", card_path.display()),
     };
-    names
+    if asked == [LayerRef::from("all")] {
+        return Ok(every());
+    }
+    if asked.is_empty() {
+        if card.default_layers.is_empty() {
+            return Ok(every());
+        }
+        let names = card.default_layers.iter().map(|n| card.layer_index(n));
+        return names
+            .collect::<std::result::Result<_, _>>()
+            .map_err(invalid);
+    }
+    asked
         .iter()
-        .map(|n| card.layer_index(n))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|reason| Error::InvalidConfig {
-            model: card.name.clone(),
-            reason: format!("`layers`: {reason} ({})", card_path.display()),
+        .map(|l| match l {
+            LayerRef::Index(i) if *i < card.outputs.len() => Ok(*i),
+            LayerRef::Index(i) => Err(format!(
+                "no layer {i}: the card has {} (0 to {})",
+                card.outputs.len(),
+                card.outputs.len().saturating_sub(1)
+            )),
+            LayerRef::Name(n) if n == "all" => Err("`all` stands alone, not in a list".into()),
+            LayerRef::Name(n) => card.layer_index(n),
         })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(invalid)
+}
+
+/// Samples per window and between window starts: the card's, or on a dynamic time axis the
+/// config's `window_s` (seconds or `track`) and `hop_s`, capped at the card's `max_window_s`.
+fn windowing(card: &ModelCard, config: &OnnxConfig) -> Result<(usize, usize)> {
+    let i = &card.input;
+    let (window, hop) = (i.window_samples, i.hop_samples);
+    let asked = config.window_s.is_some() || config.hop_s.is_some();
+    let Some(dynamic) = i.dynamic else {
+        if asked {
+            return Err(Error::InvalidConfig {
+                model: card.name.clone(),
+                reason: format!(
+                    "`window_s`/`hop_s`: the card's input has fixed windows of {window} samples \
+                     every {hop} ({}); only a card with `input.dynamic` takes other windows",
+                    config.card.display()
+                ),
+            });
+        }
+        return Ok((window, hop));
+    };
+    let sr = f64::from(i.sample_rate_hz);
+    let samples = |s: f64| (s * sr).round().max(1.0) as usize;
+    let max = samples(dynamic.max_window_s);
+    let window = match config.window_s {
+        None => window,
+        Some(WindowLength::Whole(WholeTrack::Track)) => max,
+        Some(WindowLength::Seconds(s)) if s > 0.0 && s.is_finite() => samples(s),
+        Some(WindowLength::Seconds(s)) => {
+            return Err(Error::InvalidConfig {
+                model: card.name.clone(),
+                reason: format!("`window_s` must be positive seconds or `track`, not {s}"),
+            });
+        }
+    };
+    let hop = match (config.hop_s, config.window_s) {
+        (Some(h), _) if h > 0.0 && h.is_finite() => samples(h),
+        (Some(h), _) => {
+            return Err(Error::InvalidConfig {
+                model: card.name.clone(),
+                reason: format!("`hop_s` must be positive seconds, not {h}"),
+            });
+        }
+        (None, Some(_)) => window.min(max),
+        (None, None) => hop,
+    };
+    Ok((window.min(max), hop))
+}
+
+/// The tensor of a constant input for a batch whose main input has `shape`.
+fn constant_tensor(
+    c: &card::ConstantInput,
+    card: &ModelCard,
+    shape: &[i64],
+) -> std::result::Result<SessionInputValue<'static>, String> {
+    let dims: Vec<i64> = (c.shape.iter())
+        .map(|d| match d {
+            Dim::Fixed(n) => *n,
+            named => card
+                .input
+                .shape
+                .iter()
+                .position(|m| m == named)
+                .and_then(|k| shape.get(k).copied())
+                .unwrap_or(1),
+        })
+        .collect();
+    let n = dims.iter().product::<i64>().max(0) as usize;
+    let v = c.value;
+    let value: SessionInputValue<'static> = match c.dtype {
+        card::ConstantType::Float32 => {
+            Tensor::from_array((dims, vec![v as f32; n])).map(Into::into)
+        }
+        card::ConstantType::Int64 => Tensor::from_array((dims, vec![v as i64; n])).map(Into::into),
+        card::ConstantType::Int32 => Tensor::from_array((dims, vec![v as i32; n])).map(Into::into),
+        card::ConstantType::Bool => Tensor::from_array((dims, vec![v != 0.0; n])).map(Into::into),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(value)
 }
 
 /// The model file with the card's SHA-256, and that checksum.
@@ -578,7 +778,7 @@ fn check_tensors(
             )
         })?;
     if let Some(shape) = input.dtype().tensor_shape() {
-        let want = card_shape(card, 1);
+        let want = card_shape(card, 1, card.input.window_samples);
         let fits =
             shape.len() == want.len() && shape.iter().zip(&want).all(|(&m, &w)| m < 0 || m == w);
         if !fits {
@@ -591,6 +791,34 @@ fn check_tensors(
                 ),
             ));
         }
+    }
+    let known = || {
+        session
+            .inputs()
+            .iter()
+            .map(|i| i.name())
+            .collect::<Vec<_>>()
+    };
+    for (k, c) in card.input.constants.iter().enumerate() {
+        if !session.inputs().iter().any(|i| i.name() == c.name) {
+            return Err(err(
+                &format!("input.constants[{k}].name"),
+                format!("the model has no input `{}`; it has {:?}", c.name, known()),
+            ));
+        }
+    }
+    let given =
+        |name: &str| name == card.input.name || card.input.constants.iter().any(|c| c.name == name);
+    if let Some(other) = session.inputs().iter().find(|i| !given(i.name())) {
+        return Err(err(
+            "input.constants",
+            format!(
+                "the model also takes input `{}` ({:?}); give it a value under \
+                 `input.constants`",
+                other.name(),
+                other.dtype()
+            ),
+        ));
     }
     for &l in layers {
         let o = &card.outputs[l];
@@ -634,24 +862,30 @@ fn front_end(card: &ModelCard, card_path: &Path) -> Result<Option<(LogMel, LogSc
     Ok(Some((logmel, *log)))
 }
 
-fn card_shape(card: &ModelCard, batch: usize) -> Vec<i64> {
+/// The input shape for `batch` windows of `samples` samples.
+fn card_shape(card: &ModelCard, batch: usize, samples: usize) -> Vec<i64> {
     let i = &card.input;
-    let (frames, mels) = match &i.front_end {
+    i.shape
+        .iter()
+        .map(|d| axis_size(card, *d, batch, samples))
+        .collect()
+}
+
+/// The size of axis `d` for `batch` windows of `samples` samples.
+fn axis_size(card: &ModelCard, d: Dim, batch: usize, samples: usize) -> i64 {
+    let (frames, mels) = match &card.input.front_end {
         FrontEnd::Waveform => (0, 0),
         FrontEnd::Logmel {
             hop_length, n_mels, ..
-        } => (1 + i.window_samples / hop_length, *n_mels),
+        } => (1 + samples / hop_length, *n_mels),
     };
-    i.shape
-        .iter()
-        .map(|d| match d {
-            Dim::Fixed(n) => *n,
-            Dim::Named(DimName::Batch) => batch as i64,
-            Dim::Named(DimName::Samples) => i.window_samples as i64,
-            Dim::Named(DimName::Frames) => frames as i64,
-            Dim::Named(DimName::Mels) => mels as i64,
-        })
-        .collect()
+    match d {
+        Dim::Fixed(n) => n,
+        Dim::Named(DimName::Batch) => batch as i64,
+        Dim::Named(DimName::Samples) => samples as i64,
+        Dim::Named(DimName::Frames) => frames as i64,
+        Dim::Named(DimName::Mels) => mels as i64,
+    }
 }
 
 /// The session builder with the execution provider of `device`. A CUDA device the runtime

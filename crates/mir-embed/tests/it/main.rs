@@ -2,6 +2,7 @@
 //! models in [`onnx`].
 
 #[cfg(feature = "onnx")]
+mod encoder;
 mod onnx;
 mod python;
 

@@ -14,7 +14,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn data(name: &str) -> PathBuf {
+pub(crate) fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
@@ -22,7 +22,7 @@ fn data(name: &str) -> PathBuf {
 
 /// Whether ONNX Runtime (and, for basic-pitch, its file) is here; panics under
 /// `MIRREF_REQUIRE_MODELS` when not.
-fn available(basic_pitch: bool) -> bool {
+pub(crate) fn available(basic_pitch: bool) -> bool {
     let mut missing = Vec::new();
     if let Err(e) = mir_embed::onnx::runtime::runtime() {
         missing.push(format!("{e}"));
@@ -48,7 +48,7 @@ fn available(basic_pitch: bool) -> bool {
 
 fn basic_pitch(layers: &[&str]) -> OnnxEmbedder {
     OnnxEmbedder::new(&OnnxConfig {
-        layers: layers.iter().map(|s| s.to_string()).collect(),
+        layers: layers.iter().map(|&s| s.into()).collect(),
         threads: Some(1),
         ..OnnxConfig::new(root().join("configs/models/basic-pitch.yml"))
     })
@@ -306,13 +306,20 @@ fn logmel_front_end_matches_librosa() {
     close("pooled frames", &pooled[0].embedding, &r.band_means);
 }
 
-/// The tiny card with `edit` applied, as `card.yml` beside a copy of its model in `dir`.
-fn tiny_card(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    std::fs::copy(data("tiny_logmel.onnx"), dir.join("tiny_logmel.onnx")).unwrap();
+/// The test card `<stem>.yml` with `edit` applied, as `card.yml` beside a copy of its model
+/// `<stem>.onnx` in `dir`.
+pub(crate) fn edited_card(dir: &Path, stem: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let model = format!("{stem}.onnx");
+    std::fs::copy(data(&model), dir.join(&model)).unwrap();
     let card = dir.join("card.yml");
-    let text = std::fs::read_to_string(data("tiny_logmel.yml")).unwrap();
+    let text = std::fs::read_to_string(data(&format!("{stem}.yml"))).unwrap();
     std::fs::write(&card, edit(text)).unwrap();
     card
+}
+
+/// The tiny log-mel card with `edit` applied (see [`edited_card`]).
+fn tiny_card(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    edited_card(dir, "tiny_logmel", edit)
 }
 
 /// `normalize: per_window` standardises each window's tensor. The tiny model returns its
@@ -396,7 +403,7 @@ fn card_error(edit: impl Fn(String) -> String, layers: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let card = tiny_card(dir.path(), edit);
     let err = OnnxEmbedder::new(&OnnxConfig {
-        layers: layers.iter().map(|s| s.to_string()).collect(),
+        layers: layers.iter().map(|&s| s.into()).collect(),
         threads: Some(1),
         ..OnnxConfig::new(card.clone())
     })
@@ -487,7 +494,7 @@ fn layers_of_different_widths_come_from_one_run() {
     let card = tiny_card(dir.path(), |c| c);
     let model = |layers: &[&str]| {
         OnnxEmbedder::new(&OnnxConfig {
-            layers: layers.iter().map(|s| s.to_string()).collect(),
+            layers: layers.iter().map(|&s| s.into()).collect(),
             threads: Some(1),
             ..OnnxConfig::new(card.clone())
         })
