@@ -35,6 +35,7 @@ pub mod logmel;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod pooling;
+pub mod precomputed;
 pub mod python;
 
 use arrow::datatypes::SchemaRef;
@@ -154,6 +155,17 @@ pub trait Embedder: Send + Sync {
     fn fingerprint(&self) -> String {
         self.info().sha256
     }
+    /// Whether the model reads embeddings stored by track ([`Embedder::stored`]) instead of
+    /// computing them from audio ([`precomputed`]).
+    fn reads_stored(&self) -> bool {
+        false
+    }
+    /// For a model that [`reads_stored`](Embedder::reads_stored): the windows of a track under
+    /// `condition` (`clean` or a deformation); `None` when the condition has none stored; an
+    /// [`Error::Extraction`] naming the file when it is missing or malformed.
+    fn stored(&self, _track_id: &str, _condition: &str) -> Result<Option<Vec<WindowEmbedding>>> {
+        Ok(None)
+    }
 }
 
 /// An embedding model as written in the experiment config.
@@ -175,6 +187,8 @@ pub enum ModelConfig {
     Hear(python::PythonConfig),
     /// A Python module with an `embed` function, in a worker process ([`python`]).
     Python(python::PythonConfig),
+    /// Embeddings computed elsewhere: `.npy` files or Parquet tables ([`precomputed`]).
+    Precomputed(precomputed::PrecomputedConfig),
 }
 
 impl ModelConfig {
@@ -185,6 +199,7 @@ impl ModelConfig {
             #[cfg(feature = "onnx")]
             ModelConfig::Onnx(c) => vec![&mut c.card],
             ModelConfig::Hear(c) | ModelConfig::Python(c) => c.paths_mut(),
+            ModelConfig::Precomputed(c) => c.paths_mut(),
             _ => Vec::new(),
         }
     }
@@ -227,6 +242,7 @@ pub fn build(config: &ModelConfig) -> Result<Box<dyn Embedder>> {
             python::Kind::Python,
             c,
         )?)),
+        ModelConfig::Precomputed(c) => Ok(Box::new(precomputed::Precomputed::open(c)?)),
     }
 }
 

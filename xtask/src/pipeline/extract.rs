@@ -178,7 +178,7 @@ impl<'a> Job<'a> {
                 tables.push(read_with_hash(self.store, &rel, kind, &self.input_hash).await?);
             }
         }
-        if self.config.keep_audio && !self.kept_audio_complete(tracks, &failures).await {
+        if self.keeps_audio() && !self.kept_audio_complete(tracks, &failures).await {
             return None;
         }
         info!(
@@ -304,7 +304,7 @@ impl<'a> Job<'a> {
         let hash = &self.input_hash;
         let done = read_with_hash(self.store, &dir.done(), TableKind::Failures, hash).await?;
         let failures = mir_table::read_failures(&done).ok()?;
-        if self.config.keep_audio && !self.kept_audio_complete(owned, &failures).await {
+        if self.keeps_audio() && !self.kept_audio_complete(owned, &failures).await {
             return None;
         }
         let mut all = Embedded::default();
@@ -312,6 +312,12 @@ impl<'a> Job<'a> {
             all.extend(self.read_part(&dir, c).await?);
         }
         Some(all)
+    }
+
+    /// Whether the extraction writes the deformed audio (`keep_audio`, and a model that
+    /// reads audio).
+    fn keeps_audio(&self) -> bool {
+        self.config.keep_audio && !self.model.reads_stored()
     }
 
     /// The selected layers' indices (the `layer` column's values).
@@ -372,7 +378,7 @@ impl<'a> Job<'a> {
         tracks: &[Track],
         bar: &indicatif::ProgressBar,
     ) -> Result<Embedded<'a>> {
-        if !self.config.keep_audio
+        if !self.keeps_audio()
             && let Some(saved) = self.read_part(parts, c).await
         {
             bar.inc(tracks.len() as u64);
@@ -449,6 +455,11 @@ impl<'a> Job<'a> {
         let mut outcomes: Vec<Result<TrackRows<'a>, Stop>> = Vec::with_capacity(group.len());
         let mut audio: Vec<Option<ConditionAudio<'a>>> = Vec::with_capacity(group.len());
         for track in group {
+            if self.model.reads_stored() {
+                outcomes.push(self.stored(track));
+                audio.push(None);
+                continue;
+            }
             let (outcome, prepared) = match self.stream(track) {
                 Some(Ok(windows)) => (Ok(vec![(CLEAN, rows_of(track, CLEAN, windows))]), None),
                 Some(Err(stop)) => (Err(stop), None),
@@ -464,6 +475,26 @@ impl<'a> Job<'a> {
             self.embed_condition(group, condition, &audio, &mut outcomes);
         }
         self.collect(group, outcomes)
+    }
+
+    /// A track's stored embeddings under every condition it is embedded in that has them; a
+    /// missing or malformed file stops the track.
+    fn stored(&self, track: &Track) -> Result<TrackRows<'a>, Stop> {
+        let deformed = (self.deformations.iter())
+            .filter(|(_, splits)| splits.contains(&track.split))
+            .map(|(name, _)| *name);
+        let mut rows = Vec::new();
+        for condition in std::iter::once(CLEAN).chain(deformed) {
+            match self.model.stored(&track.track_id, condition) {
+                Ok(Some(windows)) => rows.push((condition, rows_of(track, condition, windows))),
+                Ok(None) => {}
+                Err(e) => {
+                    let stage = FailureStage::Decode;
+                    return Err(Stop::Skip(stage, condition.into(), e.into()));
+                }
+            }
+        }
+        Ok(rows)
     }
 
     /// Embeds the prepared audio of `condition` of every track still in, in one batch.

@@ -14,6 +14,7 @@ mod bridge;
 mod cluster;
 mod export;
 mod inventory;
+mod precomputed;
 mod shards;
 
 use std::path::{Path, PathBuf};
