@@ -14,6 +14,7 @@ mod bridge;
 mod cluster;
 mod export;
 mod inventory;
+mod layers;
 mod precomputed;
 mod shards;
 
