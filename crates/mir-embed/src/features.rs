@@ -75,6 +75,7 @@ impl<T: FrameFeatures> Embedder for T {
             hop_s: f.hop_s.or(f.window_s).unwrap_or(0.0),
             layers: vec!["summary".into()],
             dims: vec![2 * self.dims()],
+            source: None,
         }
     }
 

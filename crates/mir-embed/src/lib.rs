@@ -108,6 +108,8 @@ pub struct ModelInfo {
     pub layers: Vec<String>,
     /// Each layer's embedding width, in `layers` order: layers may differ.
     pub dims: Vec<usize>,
+    /// Where embeddings computed elsewhere were read from; `None` for a model that computes.
+    pub source: Option<String>,
 }
 
 /// One window's embedding from one layer.
@@ -264,7 +266,7 @@ pub fn embeddings_schema(
             ),
         });
     };
-    let meta = Metadata::new()
+    let mut meta = Metadata::new()
         .with(keys::DATASET, dataset)
         .with(keys::MODEL, model)
         .with(keys::LAYER, layer)
@@ -278,6 +280,9 @@ pub fn embeddings_schema(
             keys::LAYERS,
             serde_json::to_string(&info.layers).expect("strings serialise"),
         );
+    if let Some(source) = &info.source {
+        meta = meta.with(keys::SOURCE, source);
+    }
     Ok(TableKind::Embeddings.schema(dim as i32, &meta)?)
 }
 

@@ -151,6 +151,7 @@ impl Embedder for Precomputed {
             hop_s: self.config.hop_s,
             layers: self.layers.clone(),
             dims: self.dims.clone(),
+            source: Some(self.config.path.display().to_string()),
         }
     }
 

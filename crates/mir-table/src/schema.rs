@@ -29,6 +29,9 @@ pub mod keys {
     pub const MODEL: &str = "model";
     /// Model layer index (on `embeddings`, optional: the layer all its rows hold).
     pub const LAYER: &str = "layer";
+    /// Optional, on `embeddings`: where precomputed embeddings were read from (their folder or
+    /// table).
+    pub const SOURCE: &str = "source";
     /// Optional, on `embeddings`: the name of the layer its rows hold.
     pub const LAYER_NAME: &str = "layer_name";
     /// Probe name.

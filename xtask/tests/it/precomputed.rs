@@ -120,6 +120,13 @@ fn a_precomputed_folder_evaluates_to_the_metrics_of_direct_extraction() {
     assert!(named(missing, "cannot read"), "{failures:#?}");
     assert!(named(malformed, "not a .npy file"), "{failures:#?}");
     assert_eq!(failures.len(), 2, "{failures:#?}");
+    let table = RunLayout::embeddings("synth", "theirs").table(0, "clean");
+    let meta = crate::read(&store, &table, TableKind::Embeddings)
+        .schema
+        .metadata()
+        .clone();
+    let source = folder.display().to_string();
+    assert_eq!(meta.get("source"), Some(&source), "where they came from");
     let ours = metric_rows(&store, "theirs");
     assert!(!ours.is_empty());
     assert_eq!(ours, metric_rows(&direct_store, "logmel"));

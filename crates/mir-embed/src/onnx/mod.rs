@@ -483,6 +483,7 @@ impl Embedder for OnnxEmbedder {
             hop_s: self.hop as f64 / sr,
             layers: self.layer_names(),
             dims: self.dims.clone(),
+            source: None,
         }
     }
 

@@ -439,6 +439,7 @@ impl Embedder for PythonEmbedder {
             hop_s: self.config.hop_s.unwrap_or(self.config.window_s),
             layers: self.layers.clone(),
             dims: self.dims.clone(),
+            source: None,
         }
     }
 
