@@ -184,6 +184,60 @@ pub fn compute(
     }
 }
 
+/// A test set made ready for many resamples ([`Prepared::compute`]): multiclass predictions,
+/// rankings and relations are computed once ([`classification::Prepared`]).
+pub enum Prepared<'a> {
+    /// Single-label classification.
+    Classes(classification::Prepared<'a>),
+    /// Tagging or regression, computed from the rows on each call.
+    Rows {
+        /// The truth.
+        truth: &'a Truth,
+        /// The scores.
+        scores: &'a Scores,
+        /// Class names.
+        vocabulary: &'a [String],
+        /// The settings.
+        config: &'a EvalConfig,
+    },
+}
+
+/// Prepares `truth` and `scores` for [`Prepared::compute`].
+pub fn prepare<'a>(
+    truth: &'a Truth,
+    scores: &'a Scores,
+    vocabulary: &'a [String],
+    config: &'a EvalConfig,
+) -> Prepared<'a> {
+    match truth {
+        Truth::Classes(y) => {
+            Prepared::Classes(classification::Prepared::new(y, scores, vocabulary))
+        }
+        _ => Prepared::Rows {
+            truth,
+            scores,
+            vocabulary,
+            config,
+        },
+    }
+}
+
+impl Prepared<'_> {
+    /// Every metric of the task type over the items `idx` (which may repeat); see
+    /// [`compute`].
+    pub fn compute(&self, idx: &[usize]) -> Named {
+        match self {
+            Prepared::Classes(p) => p.metrics(idx),
+            Prepared::Rows {
+                truth,
+                scores,
+                vocabulary,
+                config,
+            } => compute(truth, scores, vocabulary, idx, config),
+        }
+    }
+}
+
 /// Fraction of items whose prediction equals the truth (`sklearn.metrics.accuracy_score`).
 pub fn accuracy(y_true: &[usize], y_pred: &[usize]) -> f64 {
     if y_true.is_empty() {
@@ -392,13 +446,15 @@ pub fn evaluate(
     let boot = bootstrap_of(config, seed);
     let vocabulary = &run.vocabulary;
     let clean = &run.groups[CLEAN];
-    let clean_fn = |idx: &[usize]| compute(&clean.truth, &clean.scores, vocabulary, idx, config);
+    let clean_prepared = prepare(&clean.truth, &clean.scores, vocabulary, config);
+    let clean_fn = |idx: &[usize]| clean_prepared.compute(idx);
     let mut rows = Vec::new();
     let mut clean_values: BTreeMap<String, f64> = BTreeMap::new();
     for (deformation, g) in &run.groups {
         let n = g.ids.len();
         let all: Vec<usize> = (0..n).collect();
-        let metric_fn = |idx: &[usize]| compute(&g.truth, &g.scores, vocabulary, idx, config);
+        let prepared = prepare(&g.truth, &g.scores, vocabulary, config);
+        let metric_fn = |idx: &[usize]| prepared.compute(idx);
         let point = metric_fn(&all);
         let samples = bootstrap::resamples(&boot, n);
         let cis = bootstrap::intervals(&boot, &samples, metric_fn);
@@ -466,8 +522,12 @@ pub fn compare(
     let boot = bootstrap_of(config, seed);
     let n = ga.ids.len();
     let all: Vec<usize> = (0..n).collect();
-    let fa = |idx: &[usize]| compute(&ga.truth, &ga.scores, &ra.vocabulary, idx, config);
-    let fb = |idx: &[usize]| compute(&gb.truth, &gb.scores, &rb.vocabulary, idx, config);
+    let (prepared_a, prepared_b) = (
+        prepare(&ga.truth, &ga.scores, &ra.vocabulary, config),
+        prepare(&gb.truth, &gb.scores, &rb.vocabulary, config),
+    );
+    let fa = |idx: &[usize]| prepared_a.compute(idx);
+    let fb = |idx: &[usize]| prepared_b.compute(idx);
     let (pa, pb): (BTreeMap<String, f64>, Named) = (fa(&all).into_iter().collect(), fb(&all));
     let samples = bootstrap::resamples(&boot, n);
     let tests = bootstrap::paired_tests(&boot, &samples, fa, fb);

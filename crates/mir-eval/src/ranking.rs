@@ -13,37 +13,7 @@ pub fn roc_auc_and_ap(
     scores: &[f32],
     idx: &[usize],
 ) -> (Option<f64>, Option<f64>) {
-    let mut items: Vec<(f32, bool)> = idx.iter().map(|&i| (scores[i], positive[i])).collect();
-    items.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-    let n_pos = items.iter().filter(|x| x.1).count();
-    let n_neg = items.len() - n_pos;
-    if n_pos == 0 {
-        return (None, None);
-    }
-    // Walking down the thresholds: `neg_above` negatives score higher than the current group.
-    let (mut tp, mut fp) = (0usize, 0usize);
-    let mut wins = 0.0; // positive-negative pairs ordered correctly, ties counting one half
-    let mut ap = 0.0;
-    let mut prev_recall = 0.0;
-    let mut start = 0;
-    while start < items.len() {
-        let mut end = start + 1;
-        while end < items.len() && items[end].0 == items[start].0 {
-            end += 1;
-        }
-        let p = items[start..end].iter().filter(|x| x.1).count();
-        let q = end - start - p;
-        let neg_below = n_neg - fp - q;
-        wins += p as f64 * neg_below as f64 + 0.5 * p as f64 * q as f64;
-        tp += p;
-        fp += q;
-        let recall = tp as f64 / n_pos as f64;
-        ap += (recall - prev_recall) * (tp as f64 / (tp + fp) as f64);
-        prev_recall = recall;
-        start = end;
-    }
-    let auc = (n_neg > 0).then(|| wins / (n_pos as f64 * n_neg as f64));
-    (auc, Some(ap))
+    Ranking::new(scores).roc_auc_and_ap(positive, &multiplicities(scores.len(), idx))
 }
 
 /// ROC-AUC alone; see [`roc_auc_and_ap`].
@@ -54,4 +24,155 @@ pub fn roc_auc(positive: &[bool], scores: &[f32], idx: &[usize]) -> Option<f64> 
 /// Average precision alone; see [`roc_auc_and_ap`].
 pub fn average_precision(positive: &[bool], scores: &[f32], idx: &[usize]) -> Option<f64> {
     roc_auc_and_ap(positive, scores, idx).1
+}
+
+/// One column of scores sorted once, descending, in groups of tied scores: the ROC-AUC and
+/// average precision of any resample then come from its items' multiplicities
+/// ([`Ranking::roc_auc_and_ap`]) without sorting again.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    /// Item indices by descending score.
+    order: Vec<usize>,
+    /// The end (in `order`) of each group of tied scores.
+    ends: Vec<usize>,
+}
+
+impl Ranking {
+    /// Sorts `scores` once.
+    pub fn new(scores: &[f32]) -> Self {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let mut ends = Vec::new();
+        for k in 1..=order.len() {
+            if k == order.len() || scores[order[k]] != scores[order[k - 1]] {
+                ends.push(k);
+            }
+        }
+        Self { order, ends }
+    }
+
+    /// [`roc_auc_and_ap`] of the items taken `weights[i]` times each: the same walk down the
+    /// thresholds, each group of ties counting its items' multiplicities (groups absent from
+    /// the resample are skipped, as they are absent from its sort).
+    pub fn roc_auc_and_ap(&self, positive: &[bool], weights: &[u32]) -> (Option<f64>, Option<f64>) {
+        let (mut n_pos, mut n_neg) = (0u64, 0u64);
+        for (&w, &p) in weights.iter().zip(positive) {
+            if p {
+                n_pos += u64::from(w);
+            } else {
+                n_neg += u64::from(w);
+            }
+        }
+        if n_pos == 0 {
+            return (None, None);
+        }
+        let (mut tp, mut fp) = (0u64, 0u64);
+        let (mut wins, mut ap, mut prev_recall) = (0.0, 0.0, 0.0);
+        let mut start = 0;
+        for &end in &self.ends {
+            let (mut p, mut q) = (0u64, 0u64);
+            for &i in &self.order[start..end] {
+                let w = u64::from(weights[i]);
+                if positive[i] {
+                    p += w;
+                } else {
+                    q += w;
+                }
+            }
+            start = end;
+            if p + q == 0 {
+                continue;
+            }
+            let neg_below = n_neg - fp - q;
+            wins += p as f64 * neg_below as f64 + 0.5 * p as f64 * q as f64;
+            tp += p;
+            fp += q;
+            let recall = tp as f64 / n_pos as f64;
+            ap += (recall - prev_recall) * (tp as f64 / (tp + fp) as f64);
+            prev_recall = recall;
+        }
+        let auc = (n_neg > 0).then(|| wins / (n_pos as f64 * n_neg as f64));
+        (auc, Some(ap))
+    }
+}
+
+/// How many times each of `n` items is in `idx`.
+pub fn multiplicities(n: usize, idx: &[usize]) -> Vec<u32> {
+    let mut w = vec![0u32; n];
+    for &i in idx {
+        w[i] += 1;
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ROC-AUC by counting every positive-negative pair (ties one half) and average precision
+    /// by scanning each distinct threshold, on the items of `idx` spelled out one by one.
+    fn by_pairs(positive: &[bool], scores: &[f32], idx: &[usize]) -> (Option<f64>, Option<f64>) {
+        let items: Vec<(f32, bool)> = idx.iter().map(|&i| (scores[i], positive[i])).collect();
+        let pos: Vec<f32> = items.iter().filter(|x| x.1).map(|x| x.0).collect();
+        let neg: Vec<f32> = items.iter().filter(|x| !x.1).map(|x| x.0).collect();
+        if pos.is_empty() {
+            return (None, None);
+        }
+        let mut wins = 0.0;
+        for p in &pos {
+            for q in &neg {
+                wins += if p > q {
+                    1.0
+                } else if p == q {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+        let auc = (!neg.is_empty()).then(|| wins / (pos.len() * neg.len()) as f64);
+        let mut thresholds: Vec<f32> = items.iter().map(|x| x.0).collect();
+        thresholds.sort_by(|a, b| b.total_cmp(a));
+        thresholds.dedup();
+        let (mut ap, mut prev) = (0.0, 0.0);
+        for t in thresholds {
+            let above: Vec<&(f32, bool)> = items.iter().filter(|x| x.0 >= t).collect();
+            let tp = above.iter().filter(|x| x.1).count() as f64;
+            let recall = tp / pos.len() as f64;
+            ap += (recall - prev) * tp / above.len() as f64;
+            prev = recall;
+        }
+        (auc, Some(ap))
+    }
+
+    #[test]
+    fn a_ranking_sorted_once_scores_any_resample_as_its_own_sort() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let n = 60;
+        let scores: Vec<f32> = (0..n).map(|_| (next() % 7) as f32 / 6.0).collect();
+        let positive: Vec<bool> = (0..n).map(|_| next() % 3 == 0).collect();
+        let ranking = Ranking::new(&scores);
+        for _ in 0..30 {
+            let idx: Vec<usize> = (0..n).map(|_| (next() % n as u64) as usize).collect();
+            let (auc, ap) = ranking.roc_auc_and_ap(&positive, &multiplicities(n, &idx));
+            let (want_auc, want_ap) = by_pairs(&positive, &scores, &idx);
+            let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-12,
+                (a, b) => a == b,
+            };
+            assert!(close(auc, want_auc), "{auc:?} vs {want_auc:?}");
+            assert!(close(ap, want_ap), "{ap:?} vs {want_ap:?}");
+        }
+        let none: Vec<bool> = vec![false; n];
+        assert_eq!(
+            ranking.roc_auc_and_ap(&none, &multiplicities(n, &[1, 2])),
+            (None, None)
+        );
+    }
 }

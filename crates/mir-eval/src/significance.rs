@@ -101,7 +101,8 @@ fn score(
     g: &Group,
     metric: &str,
 ) -> Scored {
-    let f = |idx: &[usize]| compute(&g.truth, &g.scores, &run.vocabulary, idx, config);
+    let prepared = crate::prepare(&g.truth, &g.scores, &run.vocabulary, config);
+    let f = |idx: &[usize]| prepared.compute(idx);
     let all: Vec<usize> = (0..g.ids.len()).collect();
     let point = (f(&all).into_iter().find(|(m, _)| m == metric)).map_or(f64::NAN, |(_, v)| v);
     Scored {
