@@ -185,11 +185,14 @@ pub fn compute(
 }
 
 /// A test set made ready for many resamples ([`Prepared::compute`]): multiclass predictions,
-/// rankings and relations are computed once ([`classification::Prepared`]).
+/// rankings and relations, and tagging rankings and decisions, are computed once
+/// ([`classification::Prepared`], [`multilabel::Prepared`]).
 pub enum Prepared<'a> {
     /// Single-label classification.
     Classes(classification::Prepared<'a>),
-    /// Tagging or regression, computed from the rows on each call.
+    /// Tagging.
+    Tags(multilabel::Prepared<'a>),
+    /// Regression, computed from the rows on each call.
     Rows {
         /// The truth.
         truth: &'a Truth,
@@ -213,6 +216,12 @@ pub fn prepare<'a>(
         Truth::Classes(y) => {
             Prepared::Classes(classification::Prepared::new(y, scores, vocabulary))
         }
+        Truth::Tags(t) => Prepared::Tags(multilabel::Prepared::new(
+            t,
+            scores,
+            vocabulary,
+            config.threshold,
+        )),
         _ => Prepared::Rows {
             truth,
             scores,
@@ -228,6 +237,7 @@ impl Prepared<'_> {
     pub fn compute(&self, idx: &[usize]) -> Named {
         match self {
             Prepared::Classes(p) => p.metrics(idx),
+            Prepared::Tags(p) => p.metrics(idx),
             Prepared::Rows {
                 truth,
                 scores,
