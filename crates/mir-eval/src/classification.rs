@@ -419,13 +419,7 @@ mod tests {
     /// notes with octaves.
     #[test]
     fn prepared_metrics_equal_the_row_by_row_reference() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testing::numbers(0x9e37_79b9_7f4a_7c15);
         let vocabularies: [Vec<String>; 3] = [
             (0..7).map(|k| format!("class {k}")).collect(),
             [
@@ -457,12 +451,7 @@ mod tests {
                     prepared.metrics(idx),
                     reference_metrics(&y, &scores, vocab, idx),
                 );
-                let names = |m: &Named| m.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-                assert_eq!(names(&got), names(&want), "{vocab:?}");
-                for ((name, a), (_, b)) in got.iter().zip(&want) {
-                    let same = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-12;
-                    assert!(same, "{name}: {a} vs {b} ({vocab:?})");
-                }
+                crate::testing::assert_same(&got, &want, &format!("{vocab:?}"));
             }
         }
     }

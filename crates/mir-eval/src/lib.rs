@@ -689,3 +689,31 @@ mod tests {
         assert!((f1_macro(&[0, 0], &[0, 1]) - 1.0 / 3.0).abs() < 1e-12);
     }
 }
+
+/// What the metric modules' tests share: fixed pseudo-random data, and the comparison of two
+/// metric lists.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::Named;
+
+    /// A xorshift generator: the same numbers on every run.
+    pub fn numbers(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// The two lists name the same metrics in the same order, with values within 1e-12 (NaN
+    /// equal to NaN).
+    pub fn assert_same(got: &Named, want: &Named, context: &str) {
+        let names = |m: &Named| m.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(names(got), names(want), "{context}");
+        for ((name, a), (_, b)) in got.iter().zip(want) {
+            let same = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-12;
+            assert!(same, "{name}: {a} vs {b} ({context})");
+        }
+    }
+}

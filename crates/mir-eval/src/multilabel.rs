@@ -216,17 +216,11 @@ mod tests {
     /// The prepared metrics equal the row-by-row reference on fixed data, to 1e-12.
     #[test]
     fn prepared_metrics_equal_the_row_by_row_reference() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testing::numbers(0x9e37_79b9_7f4a_7c15);
         let vocab: Vec<String> = (0..6).map(|k| format!("tag {k}")).collect();
         let (n, t) = (71, vocab.len());
         // Tag 5 is never present, so it is skipped.
-        let truth: Vec<bool> = (0..n * t).map(|k| k % t != 5 && next() % 3 == 0).collect();
+        let truth: Vec<bool> = (0..n * t).map(|k| k % t != 5 && next().is_multiple_of(3)).collect();
         let rows: Vec<Vec<f32>> = (0..n)
             .map(|_| (0..t).map(|_| (next() % 6) as f32 / 5.0).collect())
             .collect();
@@ -245,12 +239,7 @@ mod tests {
                 prepared.metrics(idx),
                 reference_metrics(&truth, &scores, &vocab, idx, 0.5),
             );
-            let names = |m: &Named| m.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-            assert_eq!(names(&got), names(&want));
-            for ((name, a), (_, b)) in got.iter().zip(&want) {
-                let same = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-12;
-                assert!(same, "{name}: {a} vs {b}");
-            }
+            crate::testing::assert_same(&got, &want, "tags");
         }
     }
 }

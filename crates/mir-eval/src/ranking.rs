@@ -147,16 +147,10 @@ mod tests {
 
     #[test]
     fn a_ranking_sorted_once_scores_any_resample_as_its_own_sort() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testing::numbers(0x2545_f491_4f6c_dd1d);
         let n = 60;
         let scores: Vec<f32> = (0..n).map(|_| (next() % 7) as f32 / 6.0).collect();
-        let positive: Vec<bool> = (0..n).map(|_| next() % 3 == 0).collect();
+        let positive: Vec<bool> = (0..n).map(|_| next().is_multiple_of(3)).collect();
         let ranking = Ranking::new(&scores);
         for _ in 0..30 {
             let idx: Vec<usize> = (0..n).map(|_| (next() % n as u64) as usize).collect();
