@@ -220,7 +220,9 @@ mod tests {
         let vocab: Vec<String> = (0..6).map(|k| format!("tag {k}")).collect();
         let (n, t) = (71, vocab.len());
         // Tag 5 is never present, so it is skipped.
-        let truth: Vec<bool> = (0..n * t).map(|k| k % t != 5 && next().is_multiple_of(3)).collect();
+        let truth: Vec<bool> = (0..n * t)
+            .map(|k| k % t != 5 && next().is_multiple_of(3))
+            .collect();
         let rows: Vec<Vec<f32>> = (0..n)
             .map(|_| (0..t).map(|_| (next() % 6) as f32 / 5.0).collect())
             .collect();
