@@ -390,21 +390,25 @@ impl<'a> Job<'a> {
             );
             return Ok(saved);
         }
-        let embedded = self.embed_tracks(tracks, bar).with_context(|| {
+        let mut embedded = self.embed_tracks(tracks, bar).with_context(|| {
             format!(
                 "extracting `{}` embeddings of dataset `{}`",
                 self.model_name, self.dataset
             )
         })?;
-        for layer in self.layers() {
-            let rows: Vec<EmbeddingRow> = (embedded.rows.values().flatten())
-                .filter(|r| r.layer == layer)
-                .cloned()
-                .collect();
-            let schema = &self.schemas[layer as usize];
-            let batch = mir_table::embeddings_batch(schema, &rows)?;
+        for rows in embedded.rows.values_mut() {
+            rows.sort_by_key(|r| r.layer);
+        }
+        for (layer, schema) in self.layers().zip(&self.schemas) {
+            // One batch per condition: each condition's rows of the layer, without a copy.
+            let mut batches = (embedded.rows.values())
+                .map(|rows| mir_table::embeddings_batch(schema, of_layer(rows, layer)))
+                .collect::<Result<Vec<_>, _>>()?;
+            if batches.is_empty() {
+                batches.push(mir_table::embeddings_batch(schema, &[])?);
+            }
             let (rel, kind) = (parts.embeddings(c, layer), TableKind::Embeddings);
-            self.store.write(&rel, kind, schema, &[batch]).await?;
+            self.store.write(&rel, kind, schema, &batches).await?;
         }
         self.write_failures(&parts.failures(c), &embedded.failures)
             .await?;
@@ -677,15 +681,16 @@ impl<'a> Job<'a> {
         let mut by_condition: Vec<Vec<EmbeddingRow>> = Vec::new();
         for condition in &self.conditions {
             let mut r = rows.remove(condition).unwrap_or_default();
-            r.sort_by(|a, b| (&a.track_id, a.window).cmp(&(&b.track_id, b.window)));
+            r.sort_by(|a, b| {
+                (a.layer, &a.track_id, a.window).cmp(&(b.layer, &b.track_id, b.window))
+            });
             by_condition.push(r);
         }
         let mut tables = Vec::new();
         for (layer, schema) in self.layers().zip(&self.schemas) {
             for (condition, all) in self.conditions.iter().zip(&by_condition) {
-                let r: Vec<EmbeddingRow> =
-                    all.iter().filter(|r| r.layer == layer).cloned().collect();
-                let batch = mir_table::embeddings_batch(schema, &r)?;
+                let r = of_layer(all, layer);
+                let batch = mir_table::embeddings_batch(schema, r)?;
                 let rel = self.dir.table(layer, condition);
                 let kind = TableKind::Embeddings;
                 let batches = std::slice::from_ref(&batch);
@@ -750,6 +755,13 @@ fn owned(shard: Shard, tracks: &[Track]) -> Vec<Track> {
         .filter(|t| shard.owns_track(&t.track_id))
         .cloned()
         .collect()
+}
+
+/// The rows of `layer` in `rows` sorted by layer.
+fn of_layer(rows: &[EmbeddingRow], layer: i32) -> &[EmbeddingRow] {
+    let start = rows.partition_point(|r| r.layer < layer);
+    let end = rows.partition_point(|r| r.layer <= layer);
+    &rows[start..end]
 }
 
 /// A track's windows as `embeddings` rows of `condition`.
