@@ -28,8 +28,36 @@ pub fn docs() -> Result<PathBuf> {
 /// Runs the criterion benchmarks (optimised build); `args` go to criterion. `bench bridge`
 /// instead times the Python bridge against the built-in log-mel ([`crate::overhead`]).
 pub fn bench(args: &[String]) -> Result<()> {
-    if args.first().map(String::as_str) == Some("bridge") {
-        return bench_bridge();
+    match args.first().map(String::as_str) {
+        Some("bridge") => return bench_bridge(),
+        Some("e2e") => {
+            let rounds: usize = args.get(1).map_or(Ok(1), |r| r.parse()).context("rounds")?;
+            if crate::bench::in_release(args)? {
+                crate::bench::e2e::run(rounds)?;
+            }
+            return Ok(());
+        }
+        Some("scale") => {
+            let sizes: Vec<usize> = match &args[1..] {
+                [] => vec![1_000, 4_000, 16_000],
+                given => given
+                    .iter()
+                    .map(|s| s.parse())
+                    .collect::<Result<_, _>>()
+                    .context("sizes")?,
+            };
+            if crate::bench::in_release(args)? {
+                crate::bench::scale::run(&sizes)?;
+            }
+            return Ok(());
+        }
+        Some("decode_resample") => {
+            if crate::bench::in_release(args)? {
+                crate::bench::decode::run()?;
+            }
+            return Ok(());
+        }
+        _ => {}
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
@@ -189,7 +217,7 @@ fn ensure_azurite(prefix: &Path) -> Option<PathBuf> {
 }
 
 /// Creates `venv` if needed and pip installs `packages` into it (a warning when it fails).
-fn pip_install(venv: &Path, packages: &[&str]) {
+pub(crate) fn pip_install(venv: &Path, packages: &[&str]) {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     eprintln!(
         "$ {python} -m venv {} && pip install {}",

@@ -20,6 +20,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod bench;
 mod cache;
 pub mod chores;
 pub mod cluster;

@@ -121,6 +121,67 @@ fn mp3_at(path: &Path, samples: &[f32], sr: u32, bitrate: mp3lame_encoder::Bitra
     write(path, out)
 }
 
+/// `seconds` of music-like 44.1 kHz stereo (four detuned partials with vibrato, the right
+/// channel 0.3% sharp) as a 16-bit `music.wav` and a 192 kbps `music.mp3` in `dir`: the
+/// signal of the decode benchmarks. Returns the two paths.
+pub fn stereo_music(dir: &Path, seconds: u32) -> Result<[std::path::PathBuf; 2]> {
+    const SR: u32 = 44_100;
+    let n = (seconds * SR) as usize;
+    let channel = |detune: f32| -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / SR as f32;
+                [220.0, 277.2, 329.6, 440.0]
+                    .iter()
+                    .map(|f| (TAU * f * detune * t + (5.0 * t).sin()).sin() * 0.2)
+                    .sum()
+            })
+            .collect()
+    };
+    let (l, r) = (channel(1.0), channel(1.003));
+    let wav = dir.join("music.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: SR,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let hound_err = |e: hound::Error| Error::Io {
+        path: wav.clone(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).map_err(hound_err)?;
+    for (a, b) in l.iter().zip(&r) {
+        w.write_sample((a * 32767.0) as i16).map_err(hound_err)?;
+        w.write_sample((b * 32767.0) as i16).map_err(hound_err)?;
+    }
+    w.finalize().map_err(hound_err)?;
+    let mp3 = dir.join("music.mp3");
+    use mp3lame_encoder::{Bitrate, Builder, DualPcm, FlushGap};
+    let e = |what: &str| Error::Io {
+        path: mp3.clone(),
+        source: std::io::Error::other(format!("MP3 encoder: {what}")),
+    };
+    let mut b = Builder::new().ok_or_else(|| e("cannot allocate"))?;
+    b.set_num_channels(2).map_err(|x| e(&x.to_string()))?;
+    b.set_sample_rate(SR).map_err(|x| e(&x.to_string()))?;
+    b.set_brate(Bitrate::Kbps192)
+        .map_err(|x| e(&x.to_string()))?;
+    let mut enc = b.build().map_err(|x| e(&x.to_string()))?;
+    let mut out = Vec::with_capacity(n * 2);
+    let pcm = DualPcm {
+        left: &l,
+        right: &r,
+    };
+    enc.encode_to_vec(pcm, &mut out)
+        .map_err(|x| e(&x.to_string()))?;
+    enc.flush_to_vec::<FlushGap>(&mut out)
+        .map_err(|x| e(&x.to_string()))?;
+    write(&mp3, out)?;
+    Ok([wav, mp3])
+}
+
 /// A triad of the key `label` names (root, third, fifth, over two octaves), or a plain tone for
 /// labels that name no single key: fixture audio that agrees with its annotation.
 fn key_chord(label: &str, seconds: f32, sr: u32) -> Vec<f32> {
@@ -173,10 +234,18 @@ pub const TINYSOL_INSTRUMENTS: [(&str, &str, &str, &str, i32); 14] = [
     ("Winds", "Oboe", "Ob", "Oboe", 58),
 ];
 
-/// TinySOL: `notes` notes per instrument (a fourth apart from the instrument's lowest note,
-/// dynamics alternating pp/ff), folds dealt in turn, `TinySOL_metadata.csv` with CRLF, and the
+/// TinySOL: `notes` notes per instrument, at most 108 (a fourth apart from the instrument's
+/// lowest note, within three octaves; dynamics alternating pp/ff, then p/f, then mf), folds dealt in turn, `TinySOL_metadata.csv` with CRLF, and the
 /// archive's layout `<Family>/<Folder>/ordinario/<file>.wav`. Returns the number of files.
 pub fn tinysol(root: &Path, notes: usize) -> Result<usize> {
+    if notes > 108 {
+        return Err(Error::Metadata {
+            path: root.join(crate::tinysol::METADATA),
+            reason: format!(
+                "the fixture has at most 108 distinct notes per instrument, not {notes}"
+            ),
+        });
+    }
     let header = "Path,Fold,Family,Instrument (abbr.),Instrument (in full),Technique (abbr.),\
                   Technique (in full),Pitch,Pitch ID,Dynamics,Dynamics ID,Instance ID,\
                   String ID (if applicable),Needed digital retuning";
@@ -186,7 +255,14 @@ pub fn tinysol(root: &Path, notes: usize) -> Result<usize> {
         for j in 0..notes {
             let midi = low + (5 * j as i32) % 36;
             let pitch = format!("{}{}", PITCH_CLASSES[(midi % 12) as usize], midi / 12 - 1);
-            let (dynamics, dyn_id) = if j % 2 == 0 { ("pp", 0) } else { ("ff", 4) };
+            // Pitches repeat every 36 notes: each round of them has its own dynamics.
+            let (dynamics, dyn_id) = match (j / 36, j % 2) {
+                (0, 0) => ("pp", 0),
+                (0, _) => ("ff", 4),
+                (1, 0) => ("p", 1),
+                (1, _) => ("f", 3),
+                _ => ("mf", 2),
+            };
             let (instance, instance_id, string_id) = match family {
                 "Strings" => (format!("{}c", j % 4 + 1), j % 4, format!("{}.0", j % 4 + 1)),
                 _ => ("N".to_string(), 0, String::new()),

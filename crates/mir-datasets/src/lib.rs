@@ -96,6 +96,23 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Two entries of a task name the same track.
+    #[error(
+        "dataset `{dataset}`, task `{task}`: track `{track_id}` is listed {times} times \
+         ({others} other ids are repeated too); every track must be listed once"
+    )]
+    DuplicateTrack {
+        /// The dataset.
+        dataset: String,
+        /// The task.
+        task: String,
+        /// The first repeated track id.
+        track_id: String,
+        /// How often it is listed.
+        times: usize,
+        /// How many other ids repeat.
+        others: usize,
+    },
     /// A file system operation failed.
     #[error("I/O error on `{}`", path.display())]
     Io {
@@ -338,8 +355,22 @@ pub(crate) fn missing_error(missing: &[PathBuf], how: &str) -> Error {
     }
 }
 
-/// Builds the `tracks` table of one task.
+/// Builds the `tracks` table of one task; a track listed twice is an error naming it.
 pub fn tracks_table(dataset: &str, task: &custom::TaskTracks) -> Result<(SchemaRef, RecordBatch)> {
+    let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
+    for t in &task.tracks {
+        *seen.entry(&t.track_id).or_default() += 1;
+    }
+    let mut repeated = seen.iter().filter(|(_, n)| **n > 1);
+    if let Some((id, &times)) = repeated.next() {
+        return Err(Error::DuplicateTrack {
+            dataset: dataset.into(),
+            task: task.task.clone(),
+            track_id: (*id).into(),
+            times,
+            others: repeated.count(),
+        });
+    }
     let meta = Metadata::new()
         .with(mir_table::keys::DATASET, dataset)
         .with(mir_table::keys::TASK, &task.task)

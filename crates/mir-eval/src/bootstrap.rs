@@ -54,15 +54,8 @@ fn map_parallel<T: Send>(samples: &[Vec<usize>], f: impl Fn(&[usize]) -> T + Syn
 }
 
 /// `metric`'s value on every resample (NaN where undefined), in resample order.
-pub fn values(
-    samples: &[Vec<usize>],
-    metric: &str,
-    metrics: impl Fn(&[usize]) -> Named + Sync,
-) -> Vec<f64> {
-    map_parallel(samples, |idx| {
-        let named = metrics(idx);
-        (named.into_iter().find(|(m, _)| m == metric)).map_or(f64::NAN, |(_, v)| v)
-    })
+pub fn values(samples: &[Vec<usize>], metric: impl Fn(&[usize]) -> f64 + Sync) -> Vec<f64> {
+    map_parallel(samples, metric)
 }
 
 /// The paired test of two systems' values on the same resamples ([`values`]): the percentile
@@ -82,6 +75,15 @@ pub fn paired_test(config: &Bootstrap, a: &[f64], b: &[f64]) -> Option<PairedTes
     Some(PairedTest { low, high, p })
 }
 
+/// Every metric `metrics` computes, on each resample (spread over the cores), in resample
+/// order: computed once, it serves [`intervals_of`] and [`paired_intervals_of`] alike.
+pub fn distribution(
+    samples: &[Vec<usize>],
+    metrics: impl Fn(&[usize]) -> Named + Sync,
+) -> Vec<Named> {
+    map_parallel(samples, metrics)
+}
+
 /// Percentile intervals of every metric `metrics` computes, over the given resamples. Metrics
 /// undefined on a resample (NaN) are left out of that metric's distribution.
 pub fn intervals(
@@ -89,15 +91,52 @@ pub fn intervals(
     samples: &[Vec<usize>],
     metrics: impl Fn(&[usize]) -> Named + Sync,
 ) -> BTreeMap<String, (f64, f64)> {
-    let mut dist: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for named in map_parallel(samples, metrics) {
-        for (name, v) in named {
+    intervals_of(config, &distribution(samples, metrics))
+}
+
+/// [`intervals`] from a [`distribution`].
+pub fn intervals_of(config: &Bootstrap, resampled: &[Named]) -> BTreeMap<String, (f64, f64)> {
+    let mut dist = Columns::default();
+    for named in resampled {
+        for (pos, (name, v)) in named.iter().enumerate() {
             if !v.is_nan() {
-                dist.entry(name).or_default().push(v);
+                dist.push(pos, name, *v);
             }
         }
     }
-    summarise(config, dist)
+    summarise(config, dist.into_map())
+}
+
+/// Each metric's values over the resamples. Resamples list their metrics in the same order,
+/// so a metric is found at its position first and by name only when it is not there.
+#[derive(Default)]
+struct Columns {
+    names: Vec<String>,
+    values: Vec<Vec<f64>>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Columns {
+    fn push(&mut self, pos: usize, name: &str, v: f64) {
+        let column = match self.names.get(pos) {
+            Some(n) if n == name => pos,
+            _ => match self.index.get(name) {
+                Some(&k) => k,
+                None => {
+                    let k = self.names.len();
+                    self.names.push(name.to_owned());
+                    self.values.push(Vec::new());
+                    self.index.insert(name.to_owned(), k);
+                    k
+                }
+            },
+        };
+        self.values[column].push(v);
+    }
+
+    fn into_map(self) -> BTreeMap<String, Vec<f64>> {
+        self.names.into_iter().zip(self.values).collect()
+    }
 }
 
 /// Percentile intervals of `b - a` for every metric both compute, resampling the same items
@@ -109,6 +148,15 @@ pub fn paired_intervals(
     b: impl Fn(&[usize]) -> Named + Sync,
 ) -> BTreeMap<String, (f64, f64)> {
     summarise(config, paired_differences(samples, a, b))
+}
+
+/// [`paired_intervals`] from the [`distribution`]s of `a` and `b` on the same resamples.
+pub fn paired_intervals_of(
+    config: &Bootstrap,
+    a: &[Named],
+    b: &[Named],
+) -> BTreeMap<String, (f64, f64)> {
+    summarise(config, differences(a.iter().zip(b)))
 }
 
 /// A paired bootstrap test of `b - a` on one metric.
@@ -163,19 +211,35 @@ fn paired_differences(
     a: impl Fn(&[usize]) -> Named + Sync,
     b: impl Fn(&[usize]) -> Named + Sync,
 ) -> BTreeMap<String, Vec<f64>> {
-    let mut dist: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (a, b) in map_parallel(samples, |idx| (a(idx), b(idx))) {
-        let a: BTreeMap<String, f64> = a.into_iter().collect();
-        for (name, vb) in b {
-            if let Some(va) = a.get(&name) {
+    let pairs = map_parallel(samples, |idx| (a(idx), b(idx)));
+    differences(pairs.iter().map(|(a, b)| (a, b)))
+}
+
+/// Per metric, `b - a` on each resample where both define it.
+fn differences<'a>(
+    pairs: impl Iterator<Item = (&'a Named, &'a Named)>,
+) -> BTreeMap<String, Vec<f64>> {
+    let mut dist = Columns::default();
+    for (a, b) in pairs {
+        let mut by_name: Option<BTreeMap<&str, f64>> = None;
+        for (pos, (name, vb)) in b.iter().enumerate() {
+            // Both list their metrics in the same order, but for a metric one of them lacks.
+            let va = match a.get(pos) {
+                Some((m, va)) if m == name => Some(*va),
+                _ => by_name
+                    .get_or_insert_with(|| a.iter().map(|(m, v)| (m.as_str(), *v)).collect())
+                    .get(name.as_str())
+                    .copied(),
+            };
+            if let Some(va) = va {
                 let d = vb - va;
                 if !d.is_nan() {
-                    dist.entry(name).or_default().push(d);
+                    dist.push(pos, name, d);
                 }
             }
         }
     }
-    dist
+    dist.into_map()
 }
 
 /// Holm's step-down adjustment of p-values for testing them together (statsmodels'

@@ -117,6 +117,8 @@ pub struct Prepared<'a> {
     /// Per item, whether the prediction has the truth's pitch class, when every class is a
     /// note with an octave.
     same_pitch_class: Option<Vec<bool>>,
+    /// Per class, its metrics' names: `precision/<class>`, `recall/<class>`, `f1/<class>`.
+    class_metrics: Vec<[String; 3]>,
 }
 
 impl<'a> Prepared<'a> {
@@ -154,6 +156,9 @@ impl<'a> Prepared<'a> {
         let pcs: Option<Vec<u8>> = vocabulary.iter().map(|v| note_pitch_class(v)).collect();
         let same_pitch_class =
             pcs.map(|pc| y.iter().zip(&pred).map(|(&t, &p)| pc[t] == pc[p]).collect());
+        let class_metrics = (vocabulary.iter())
+            .map(|class| ["precision", "recall", "f1"].map(|m| format!("{m}/{class}")))
+            .collect();
         Self {
             y,
             vocabulary,
@@ -162,6 +167,7 @@ impl<'a> Prepared<'a> {
             ranked,
             relations,
             same_pitch_class,
+            class_metrics,
         }
     }
 
@@ -211,14 +217,14 @@ impl<'a> Prepared<'a> {
             out.push((format!("top_{top}_accuracy"), ratio(hits as f64, n)));
         }
         let (mut aucs, mut aps) = (Vec::new(), Vec::new());
-        for (j, class) in self.vocabulary.iter().enumerate() {
+        for (j, [p, r, f]) in self.class_metrics.iter().enumerate() {
             let (ranking, positive) = &self.ranked[j];
             let (auc, ap) = ranking.roc_auc_and_ap(positive, &w);
             aucs.extend(auc);
             aps.extend(ap);
-            out.push((format!("precision/{class}"), precision[j]));
-            out.push((format!("recall/{class}"), recall[j]));
-            out.push((format!("f1/{class}"), f1[j]));
+            out.push((p.clone(), precision[j]));
+            out.push((r.clone(), recall[j]));
+            out.push((f.clone(), f1[j]));
         }
         ranking_macros(&aucs, &aps, c, &mut out);
         self.key_metrics(&w, n, &mut out);
@@ -230,6 +236,12 @@ impl<'a> Prepared<'a> {
             out.push(("pitch_class_accuracy".into(), ratio(hits as f64, n)));
         }
         out
+    }
+
+    /// The accuracy over `idx` alone: the value [`metrics`](Self::metrics) gives.
+    pub fn accuracy(&self, idx: &[usize]) -> f64 {
+        let hits = idx.iter().filter(|&&i| self.y[i] == self.pred[i]).count();
+        ratio(hits as f64, idx.len() as f64)
     }
 
     /// The MIREX weighted score when every class is a key (`C# major`, `A minor`, ...): mean
@@ -452,6 +464,12 @@ mod tests {
                     reference_metrics(&y, &scores, vocab, idx),
                 );
                 crate::testing::assert_same(&got, &want, &format!("{vocab:?}"));
+                let accuracy = got.iter().find(|(m, _)| m == "accuracy").map(|(_, v)| *v);
+                assert_eq!(
+                    Some(prepared.accuracy(idx)),
+                    accuracy,
+                    "the shortcut is exact"
+                );
             }
         }
     }

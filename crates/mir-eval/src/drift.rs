@@ -19,9 +19,6 @@ type Condition = (i32, String);
 /// Each track's vector (window mean) per condition.
 type ByCondition = BTreeMap<Condition, BTreeMap<String, Vec<f64>>>;
 
-/// Tracks whose pairwise distances make the typical distance (the first, by id).
-const MAX_PAIRED_TRACKS: usize = 2000;
-
 /// The drift rows of one model's embeddings tables on one dataset (clean and deformed).
 pub fn drift(embeddings: &[Table]) -> Result<Vec<DriftRow>> {
     let Some(first) = embeddings.first() else {
@@ -54,6 +51,7 @@ pub fn drift(embeddings: &[Table]) -> Result<Vec<DriftRow>> {
         .collect();
     let unit = standardised(means);
     let mut rows = Vec::new();
+    let mut typical: BTreeMap<i32, f64> = BTreeMap::new();
     for ((layer, deformation), deformed) in &unit {
         let Some(clean) = unit.get(&(*layer, CLEAN.to_owned())) else {
             continue;
@@ -64,7 +62,9 @@ pub fn drift(embeddings: &[Table]) -> Result<Vec<DriftRow>> {
         let moved: Vec<f64> = (deformed.iter())
             .filter_map(|(id, d)| clean.get(id).map(|c| 1.0 - dot(c, d)))
             .collect();
-        let typical = typical_distance(clean);
+        let typical = *typical
+            .entry(*layer)
+            .or_insert_with(|| typical_distance(clean));
         if moved.is_empty() {
             continue;
         }
@@ -87,22 +87,21 @@ pub fn drift(embeddings: &[Table]) -> Result<Vec<DriftRow>> {
     Ok(rows)
 }
 
-/// The mean cosine distance over the pairs of different tracks (of the first
-/// [`MAX_PAIRED_TRACKS`]).
+/// The mean cosine distance over the pairs of different tracks, in one pass: for vectors of
+/// unit length (or zero), the sum of `a . b` over pairs is `(|sum|^2 - sum |a|^2) / 2`.
 fn typical_distance(clean: &BTreeMap<String, Vec<f64>>) -> f64 {
-    let vectors: Vec<&Vec<f64>> = clean.values().take(MAX_PAIRED_TRACKS).collect();
-    let (mut total, mut pairs) = (0.0, 0usize);
-    for (i, a) in vectors.iter().enumerate() {
-        for b in &vectors[i + 1..] {
-            total += 1.0 - dot(a, b);
-            pairs += 1;
-        }
+    let n = clean.len();
+    if n < 2 {
+        return f64::NAN;
     }
-    if pairs == 0 {
-        f64::NAN
-    } else {
-        total / pairs as f64
+    let dim = clean.values().next().map_or(0, Vec::len);
+    let (mut sum, mut squares) = (vec![0.0; dim], 0.0);
+    for v in clean.values() {
+        sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
+        squares += dot(v, v);
     }
+    let pairs = (n * (n - 1) / 2) as f64;
+    1.0 - (dot(&sum, &sum) - squares) / (2.0 * pairs)
 }
 
 /// Every track mean standardised with its layer's clean statistics (as a probe sees it),
@@ -155,4 +154,38 @@ fn normalised(v: Vec<f64>) -> Vec<f64> {
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_typical_distance_is_the_mean_over_every_pair() {
+        let mut next = crate::testing::numbers(11);
+        let tracks: BTreeMap<String, Vec<f64>> = (0..40)
+            .map(|i| {
+                let v: Vec<f64> = (0..7)
+                    .map(|_| (next() % 1000) as f64 / 500.0 - 1.0)
+                    .collect();
+                // One zero vector, as `normalised` leaves an all-zero track.
+                let v = if i == 5 { vec![0.0; 7] } else { normalised(v) };
+                (format!("t{i:02}"), v)
+            })
+            .collect();
+        let vectors: Vec<&Vec<f64>> = tracks.values().collect();
+        let (mut total, mut pairs) = (0.0, 0);
+        for (i, a) in vectors.iter().enumerate() {
+            for b in &vectors[i + 1..] {
+                total += 1.0 - dot(a, b);
+                pairs += 1;
+            }
+        }
+        let got = typical_distance(&tracks);
+        assert!(
+            (got - total / pairs as f64).abs() < 1e-12,
+            "{got} vs {}",
+            total / pairs as f64
+        );
+    }
 }

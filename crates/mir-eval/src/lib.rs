@@ -246,6 +246,17 @@ impl Prepared<'_> {
             } => compute(truth, scores, vocabulary, idx, config),
         }
     }
+
+    /// [`compute`](Self::compute)'s value of `metric` over `idx` (NaN when it computes no
+    /// such metric), without the others where a shortcut exists (multiclass accuracy).
+    pub fn compute_one(&self, idx: &[usize], metric: &str) -> f64 {
+        match self {
+            Prepared::Classes(p) if metric == "accuracy" => p.accuracy(idx),
+            _ => (self.compute(idx).into_iter())
+                .find(|(m, _)| m == metric)
+                .map_or(f64::NAN, |(_, v)| v),
+        }
+    }
 }
 
 /// Fraction of items whose prediction equals the truth (`sklearn.metrics.accuracy_score`).
@@ -457,29 +468,44 @@ pub fn evaluate(
     let vocabulary = &run.vocabulary;
     let clean = &run.groups[CLEAN];
     let clean_prepared = prepare(&clean.truth, &clean.scores, vocabulary, config);
-    let clean_fn = |idx: &[usize]| clean_prepared.compute(idx);
+    let clean_samples = bootstrap::resamples(&boot, clean.ids.len());
+    // Each resample's clean metrics, computed once for the clean intervals and every delta.
+    let clean_dist = bootstrap::distribution(&clean_samples, |idx| clean_prepared.compute(idx));
+    let clean_all: Vec<usize> = (0..clean.ids.len()).collect();
+    // Before the loop: a deformation named before `clean` gets its deltas too.
+    let clean_values: BTreeMap<String, f64> =
+        clean_prepared.compute(&clean_all).into_iter().collect();
     let mut rows = Vec::new();
-    let mut clean_values: BTreeMap<String, f64> = BTreeMap::new();
     for (deformation, g) in &run.groups {
         let n = g.ids.len();
         let all: Vec<usize> = (0..n).collect();
         let prepared = prepare(&g.truth, &g.scores, vocabulary, config);
-        let metric_fn = |idx: &[usize]| prepared.compute(idx);
-        let point = metric_fn(&all);
-        let samples = bootstrap::resamples(&boot, n);
-        let cis = bootstrap::intervals(&boot, &samples, metric_fn);
+        let point = prepared.compute(&all);
+        // A deformation the scores do not change (a chance baseline's) shares the clean
+        // resamples' values.
+        let unchanged = g.ids == clean.ids && g.scores.rows == clean.scores.rows;
+        let dist = match deformation == CLEAN || unchanged {
+            true => None,
+            false if n == clean.ids.len() => Some(bootstrap::distribution(&clean_samples, |idx| {
+                prepared.compute(idx)
+            })),
+            false => {
+                let samples = bootstrap::resamples(&boot, n);
+                Some(bootstrap::distribution(&samples, |idx| {
+                    prepared.compute(idx)
+                }))
+            }
+        };
+        let dist = dist.as_deref().unwrap_or(&clean_dist);
+        let cis = bootstrap::intervals_of(&boot, dist);
         for (metric, value) in &point {
             rows.push(run.row(deformation, metric.clone(), *value, cis.get(metric), n));
         }
-        if deformation == CLEAN {
-            clean_values = point.into_iter().collect();
-            continue;
-        }
         // Paired difference to the clean audio, on the same tracks.
-        if g.ids != clean.ids {
+        if deformation == CLEAN || g.ids != clean.ids {
             continue;
         }
-        let deltas = bootstrap::paired_intervals(&boot, &samples, clean_fn, metric_fn);
+        let deltas = bootstrap::paired_intervals_of(&boot, &clean_dist, dist);
         for (metric, value) in point.iter().filter(|(m, _)| is_summary(m)) {
             if let Some(c) = clean_values.get(metric) {
                 rows.push(run.row(

@@ -80,7 +80,10 @@ impl Ranking {
                 }
             }
             start = end;
-            if p + q == 0 {
+            if p == 0 {
+                // Negatives alone add nothing to the wins nor to the precision sum (their
+                // recall step is 0): exactly the full update's result.
+                fp += q;
                 continue;
             }
             let neg_below = n_neg - fp - q;

@@ -102,9 +102,9 @@ fn score(
     metric: &str,
 ) -> Scored {
     let prepared = crate::prepare(&g.truth, &g.scores, &run.vocabulary, config);
-    let f = |idx: &[usize]| prepared.compute(idx);
+    let f = |idx: &[usize]| prepared.compute_one(idx, metric);
     let all: Vec<usize> = (0..g.ids.len()).collect();
-    let point = (f(&all).into_iter().find(|(m, _)| m == metric)).map_or(f64::NAN, |(_, v)| v);
+    let point = f(&all);
     Scored {
         system: System {
             model: run.model.clone(),
@@ -112,7 +112,7 @@ fn score(
             probe: run.probe.clone(),
         },
         point,
-        resampled: bootstrap::values(samples, metric, f),
+        resampled: bootstrap::values(samples, f),
     }
 }
 

@@ -83,9 +83,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// burn-ndarray (CPU).
-    #[default]
     Ndarray,
-    /// burn's pure-Rust flex backend (CPU).
+    /// burn's pure-Rust flex backend (CPU), the default: the fastest on the CPU (`cargo
+    /// xtask bench probe`).
+    #[default]
     Flex,
     /// burn-wgpu: a GPU through Vulkan, Metal, DirectX or OpenGL; a machine with no GPU (only a
     /// CPU rasterizer such as Mesa's lavapipe) is an error. Needs this crate's `gpu` feature

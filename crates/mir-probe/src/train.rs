@@ -189,8 +189,8 @@ pub struct Trained {
     targets: Targets,
 }
 
-// The design card names burn-ndarray as the default CPU backend; burn 0.22 deprecates it in
-// favour of flex, which is offered as `backend: flex`.
+// burn 0.22 deprecates burn-ndarray in favour of flex, the default; ndarray stays selectable
+// as `backend: ndarray`.
 #[allow(deprecated)]
 fn device(backend: Backend) -> Result<Device> {
     match backend {

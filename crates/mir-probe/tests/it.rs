@@ -166,24 +166,43 @@ fn linear_probe_learns_and_predicts_every_held_out_track() {
 #[test]
 fn same_seed_same_predictions_other_seed_other_weights() {
     let (tracks, emb) = tables();
-    let a = run(&config(), 3, 0, &tracks, &emb).unwrap();
-    let b = run(&config(), 3, 0, &tracks, &emb).unwrap();
-    assert_eq!(a.predictions, b.predictions);
-    let c = run(&config(), 4, 0, &tracks, &emb).unwrap();
-    assert_ne!(a.predictions, c.predictions);
+    assert_eq!(config().backend, Backend::Flex, "flex is the default");
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        let mlp = ProbeConfig {
+            kind: ProbeKind::Mlp,
+            hidden: vec![16],
+            backend,
+            ..config()
+        };
+        for probe in [
+            ProbeConfig {
+                backend,
+                ..config()
+            },
+            mlp,
+        ] {
+            let a = run(&probe, 3, 0, &tracks, &emb).unwrap();
+            let b = run(&probe, 3, 0, &tracks, &emb).unwrap();
+            assert_eq!(a.predictions, b.predictions, "{backend:?}");
+            let c = run(&probe, 4, 0, &tracks, &emb).unwrap();
+            assert_ne!(a.predictions, c.predictions, "{backend:?}");
+        }
+    }
 }
 
 #[test]
-fn mlp_and_flex_backend_train() {
+fn mlp_on_either_cpu_backend_trains() {
     let (tracks, emb) = tables();
-    let mlp = ProbeConfig {
-        kind: ProbeKind::Mlp,
-        hidden: vec![16],
-        backend: Backend::Flex,
-        ..config()
-    };
-    let out = run(&mlp, 0, 0, &tracks, &emb).unwrap();
-    assert!(accuracy(&out, "clean") >= 0.9);
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        let mlp = ProbeConfig {
+            kind: ProbeKind::Mlp,
+            hidden: vec![16],
+            backend,
+            ..config()
+        };
+        let out = run(&mlp, 0, 0, &tracks, &emb).unwrap();
+        assert!(accuracy(&out, "clean") >= 0.9, "{backend:?}");
+    }
 }
 
 #[test]

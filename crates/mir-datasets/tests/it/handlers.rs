@@ -60,6 +60,46 @@ pub fn label<'a>(t: &'a TaskTracks, track_id: &str) -> &'a str {
 }
 
 #[test]
+fn a_large_tinysol_fixture_has_distinct_notes_and_a_repeated_track_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(fixtures::tinysol(dir.path(), 108).unwrap(), 14 * 108);
+    let cfg: DatasetConfig = config(
+        "{type: tinysol, root: ROOT, tasks: [instrument]}",
+        dir.path(),
+    );
+    let tasks = cfg.load("tinysol", 0).unwrap();
+    let ids: BTreeSet<&str> = tasks[0]
+        .tracks
+        .iter()
+        .map(|t| t.track_id.as_str())
+        .collect();
+    assert_eq!(ids.len(), 14 * 108, "every note its own file");
+    mir_datasets::tracks_table("tinysol", &tasks[0]).unwrap();
+
+    // The metadata listing one note twice.
+    let csv = dir.path().join(mir_datasets::tinysol::METADATA);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let first = text.lines().nth(1).unwrap().to_string();
+    std::fs::write(&csv, format!("{text}{first}\r\n")).unwrap();
+    let tasks = cfg.load("tinysol", 0).unwrap();
+    let err = mir_datasets::tracks_table("tinysol", &tasks[0]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::DuplicateTrack {
+                times: 2,
+                others: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let id = first.split(',').next().unwrap().trim_end_matches(".wav");
+    assert!(err.to_string().contains(id), "{err}");
+    assert!(fixtures::tinysol(dir.path(), 109).is_err());
+}
+
+#[test]
 fn tinysol_parses_its_metadata_with_the_official_folds() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(fixtures::tinysol(dir.path(), 5).unwrap(), 70);
