@@ -152,6 +152,17 @@ pub fn significance(config: &ExperimentConfig, job_hashes: &[&str], metrics: &[&
     h.finish()
 }
 
+/// What a run's report depends on: this build of mir-ref, the config (with the report's
+/// settings) and every run's evaluation inputs, which cover the tables the report reads.
+pub fn report(config: &ExperimentConfig, evaluation_hashes: &[String]) -> String {
+    let mut h = InputHash::new("report v1");
+    h.part(env!("CARGO_PKG_VERSION")).part(&config.hash());
+    for e in evaluation_hashes {
+        h.part(e);
+    }
+    h.finish()
+}
+
 /// The table at `rel` if it is there, valid, and carries `input_hash`: what a rerun reuses.
 pub async fn read_with_hash(
     store: &TableStore,

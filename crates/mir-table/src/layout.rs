@@ -302,6 +302,12 @@ impl ReportDir {
         ReportFile::new("tables.md".into())
     }
 
+    /// `tables/inputs.txt`: the input hash of the report a run built, written last; in a
+    /// rebuilt folder, so that any other rebuild drops it.
+    pub fn inputs(&self) -> ReportFile {
+        ReportFile::new("tables/inputs.txt".into())
+    }
+
     /// `summary.md`: the long table of every metric.
     pub fn summary(&self) -> ReportFile {
         ReportFile::new("summary.md".into())

@@ -18,6 +18,8 @@ pub struct Evaluated {
     pub confusion: Vec<ConfusionRow>,
     /// Runs whose metrics were reused.
     pub cached: usize,
+    /// Each run's evaluation input hash, in run order.
+    pub hashes: Vec<String>,
 }
 
 /// Scores every run (reusing metrics whose inputs are unchanged, unless `force`) and writes
@@ -33,6 +35,7 @@ pub async fn all(
         metrics: Vec::new(),
         confusion: Vec::new(),
         cached: 0,
+        hashes: Vec::new(),
     };
     for (job, predictions) in runs {
         let dir = RunLayout::probe(&job.key);
@@ -54,6 +57,7 @@ pub async fn all(
         };
         out.metrics.extend(metrics);
         out.confusion.extend(confusion);
+        out.hashes.push(hash);
     }
     write_totals(config, store, &out).await?;
     significance(config, store, runs, tasks, force).await?;

@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use mir_table::{CLEAN, FailureRow, Metadata, RunLayout, Shard, Stage, TableKind, TableStore};
 use tracing::info;
 
+use crate::cache;
 use crate::config::{ExperimentConfig, Plan, planned_datasets};
 use crate::runlog::Stages;
 use datasets::TaskTables;
@@ -228,11 +229,24 @@ pub async fn run(
         evaluated.cached
     ));
     write_drift(config, store, &embeddings).await?;
-    let built = report(config, store, &evaluated.metrics).await?;
-    stages.done(format!(
-        "report ({} plots, {} confusion pages, {} spectrograms rendered)",
-        built.plots, built.pages, built.spectrograms
-    ));
+    let report_hash = cache::report(config, &evaluated.hashes);
+    let force = options.forces(Stage::Evaluate);
+    let built = match reused_report(store, &report_hash, force).await {
+        Some(built) => {
+            stages.done("report (inputs unchanged: reused)");
+            built
+        }
+        None => {
+            let built = report(config, store, &evaluated.metrics).await?;
+            let inputs = RunLayout::report().inputs().in_run();
+            store.put(&inputs, report_hash.into_bytes().into()).await?;
+            stages.done(format!(
+                "report ({} plots, {} confusion pages, {} spectrograms rendered)",
+                built.plots, built.pages, built.spectrograms
+            ));
+            built
+        }
+    };
     markers::write(
         store,
         Stage::Evaluate,
@@ -435,6 +449,30 @@ fn skipped_tracks(failures: &[FailureRow]) -> usize {
 }
 
 /// `report/`, from the tables just written, with the long summary of every metric.
+/// The report an earlier run built from the same inputs ([`cache::report`]), unless `force`:
+/// its tables, with nothing drawn now.
+async fn reused_report(
+    store: &TableStore,
+    hash: &str,
+    force: bool,
+) -> Option<crate::report::Built> {
+    let report = RunLayout::report();
+    if force {
+        return None;
+    }
+    let stored = store.get(&report.inputs().in_run()).await.ok()?;
+    if stored.as_ref() != hash.as_bytes() || !store.exists(&report.index().in_run()).await.ok()? {
+        return None;
+    }
+    let markdown = store.get(&report.tables_markdown().in_run()).await.ok()?;
+    Some(crate::report::Built {
+        markdown: String::from_utf8(markdown.to_vec()).ok()?,
+        plots: 0,
+        pages: 0,
+        spectrograms: 0,
+    })
+}
+
 async fn report(
     config: &ExperimentConfig,
     store: &TableStore,

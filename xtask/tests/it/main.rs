@@ -876,6 +876,7 @@ fn unchanged_inputs_reuse_embeddings() {
         "| embed synth/logmel (cached) |",
         "| train 0 probes (2 cached) |",
         "| evaluate 4 runs (4 cached) |",
+        "| report (inputs unchanged: reused) |",
     ] {
         assert!(
             second.stages.contains(stage),
@@ -910,6 +911,16 @@ fn unchanged_inputs_reuse_embeddings() {
         "{}",
         forced.stages
     );
+    assert!(forced.stages.contains("| report (") && !forced.stages.contains("reused"));
+    assert_eq!(first.table, forced.table, "the same report");
+    // A report rebuilt by hand drops the stamp: the next run builds its own again.
+    let options = xtask::report::Options::from_config(&base.report).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(xtask::report::build(&store, &base.name, &options))
+        .unwrap();
+    let after = run(&base, None);
+    assert!(!after.stages.contains("reused"), "{}", after.stages);
     let forced = run(&base, Some(xtask::Stage::Train));
     assert!(
         forced.stages.contains("| train 2 probes (0 cached) |"),
