@@ -361,9 +361,15 @@ pub struct ProbeConfig {
     /// L2 weight decay.
     #[serde(default)]
     pub weight_decay: f64,
-    /// Epochs without validation improvement before stopping.
+    /// Epochs in which the validation metric does not rise by more than `min_delta` before
+    /// stopping (the weights kept are those of the best epoch, ties broken by the lower
+    /// validation loss).
     #[serde(default = "d_patience")]
     pub patience: usize,
+    /// The rise of the validation metric that counts as progress for `patience` and
+    /// `reduce_on_plateau` (scikit-learn's `tol`, default 1e-4).
+    #[serde(default = "d_min_delta")]
+    pub min_delta: f64,
     /// Activation between layers (MLP only).
     #[serde(default)]
     pub activation: Activation,
@@ -460,6 +466,10 @@ fn d_patience() -> usize {
     20
 }
 
+fn d_min_delta() -> f64 {
+    1e-4
+}
+
 impl Default for ProbeConfig {
     fn default() -> Self {
         Self {
@@ -475,6 +485,7 @@ impl Default for ProbeConfig {
             batch_size: d_batch(),
             weight_decay: 0.0,
             patience: d_patience(),
+            min_delta: d_min_delta(),
             activation: Activation::default(),
             dropout: 0.0,
             batch_norm: false,

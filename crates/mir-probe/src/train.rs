@@ -361,8 +361,10 @@ pub fn train(
     let mut history = Vec::new();
     let mut best: Option<(f64, f64, usize, Mlp)> = None;
     let mut learning_rate = config.learning_rate;
-    // Epochs since the validation metric last improved (for reduce-on-plateau).
+    // Epochs since the validation metric last improved (for reduce-on-plateau), and the
+    // metric and epoch of that improvement.
     let mut stale = 0;
+    let mut gain: Option<(f64, usize)> = None;
     for epoch in 1..=config.epochs {
         let started = Instant::now();
         order.shuffle(&mut rng);
@@ -390,12 +392,17 @@ pub fn train(
             seconds: started.elapsed().as_secs_f64(),
         });
         if let (Some(loss), Some(metric)) = (validation_loss, validation_metric) {
-            let improved = match &best {
-                None => true,
-                Some((m, l, _, _)) => metric > *m || (metric == *m && loss < *l),
-            };
-            if improved {
+            // The weights kept: the best metric, ties broken by the lower loss.
+            let better = best
+                .as_ref()
+                .is_none_or(|(m, l, _, _)| metric > *m || (metric == *m && loss < *l));
+            if better {
                 best = Some((metric, loss, epoch, model.clone()));
+            }
+            // Progress, which patience and the plateau watch: the metric rising by more than
+            // `min_delta` (a loss still falling at an equal metric does not hold off the stop).
+            if gain.is_none_or(|(g, _)| metric > g + config.min_delta) {
+                gain = Some((metric, epoch));
                 stale = 0;
             } else if let Some(p) = config.reduce_on_plateau {
                 stale += 1;
@@ -404,11 +411,7 @@ pub fn train(
                     stale = 0;
                 }
             }
-            if !improved
-                && best
-                    .as_ref()
-                    .is_some_and(|b| epoch - b.2 >= config.patience)
-            {
+            if gain.is_some_and(|(_, e)| epoch - e >= config.patience) {
                 break;
             }
         }
