@@ -64,6 +64,8 @@ pub struct AudioReader {
     /// Output samples not yet read.
     ready: VecDeque<f32>,
     interleaved: Vec<f32>,
+    /// The resampler's output of one chunk.
+    resampled: Vec<f32>,
     source_frames: u64,
     /// Output samples produced so far (read or ready).
     produced: u64,
@@ -197,6 +199,7 @@ impl AudioReader {
             pending: Vec::new(),
             ready: VecDeque::new(),
             interleaved: Vec::new(),
+            resampled: Vec::new(),
             source_frames: 0,
             produced: 0,
             delay_left,
@@ -206,19 +209,20 @@ impl AudioReader {
         })
     }
 
-    /// Every sample not read yet, as one [`Audio`].
+    /// Every sample not read yet, as one [`Audio`]: decoded straight into one buffer sized
+    /// from the header's length (no block copies, no regrowth).
     pub fn read_to_end(mut self) -> Result<Audio> {
-        let mut samples = Vec::new();
-        loop {
-            let block = self.read(1 << 16)?;
-            if block.is_empty() {
-                break;
-            }
-            samples.extend(block);
+        if let Some(frames) = self.header_frames {
+            let ratio = f64::from(self.target_rate) / f64::from(self.source_rate);
+            let expected = (frames as f64 * ratio).ceil() as usize + 2 * CHUNK;
+            self.ready.reserve(expected.saturating_sub(self.ready.len()));
+        }
+        while !self.finished {
+            self.decode_more()?;
         }
         Ok(Audio {
-            samples,
             sample_rate_hz: self.sample_rate_hz(),
+            samples: Vec::from(std::mem::take(&mut self.ready)),
         })
     }
 
@@ -321,7 +325,7 @@ impl AudioReader {
         let (skip, take) = trimmed(&packet, frames);
         let frames = &self.interleaved[skip * channels..(skip + take) * channels];
         self.source_frames += take as u64;
-        self.pending.extend(mix_down(frames, channels));
+        mix_down_into(frames, channels, &mut self.pending);
         self.resample_pending(false)
     }
 
@@ -355,11 +359,17 @@ impl AudioReader {
                 partial_len: (take < need).then_some(take),
                 active_channels_mask: None,
             };
-            let out = resampler
-                .process(&input, Some(&indexing))
+            // Into one reused buffer (`process` allocates one per chunk), zeroed as it does.
+            let frames = resampler.output_frames_next();
+            let out = &mut self.resampled;
+            out.clear();
+            out.resize(frames, 0.0);
+            let mut output = InterleavedSlice::new_mut(&mut out[..], 1, frames)
+                .map_err(|e| err(&self.path, &e))?;
+            resampler
+                .process_into_buffer(&input, &mut output, Some(&indexing))
                 .map_err(|e| err(&self.path, &e))?;
             offset += take;
-            let out = out.take_data();
             let skip = self.delay_left.min(out.len());
             self.delay_left -= skip;
             self.produced += (out.len() - skip) as u64;
@@ -483,14 +493,21 @@ impl Iterator for Windows {
 
 /// Averages interleaved frames of `channels` samples to mono.
 pub fn mix_down(interleaved: &[f32], channels: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(interleaved.len() / channels.max(1));
+    mix_down_into(interleaved, channels, &mut out);
+    out
+}
+
+/// [`mix_down`], appended to `out`.
+fn mix_down_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     if channels <= 1 {
-        return interleaved.to_vec();
+        out.extend_from_slice(interleaved);
+        return;
     }
     let scale = 1.0 / channels as f32;
-    interleaved
-        .chunks_exact(channels)
-        .map(|frame| frame.iter().sum::<f32>() * scale)
-        .collect()
+    out.extend(
+        (interleaved.chunks_exact(channels)).map(|frame| frame.iter().sum::<f32>() * scale),
+    );
 }
 
 /// The frames of a decoded packet to keep, as `(skip, take)`: decoders that do not trim

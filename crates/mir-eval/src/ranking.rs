@@ -68,22 +68,26 @@ impl Ranking {
         }
         let (mut tp, mut fp) = (0u64, 0u64);
         let (mut wins, mut ap, mut prev_recall) = (0.0, 0.0, 0.0);
-        let mut start = 0;
-        for &end in &self.ends {
-            let (mut p, mut q) = (0u64, 0u64);
-            for &i in &self.order[start..end] {
-                let w = u64::from(weights[i]);
-                if positive[i] {
-                    p += w;
-                } else {
-                    q += w;
-                }
+        // One pass down the order, closing a group of ties at each of its ends.
+        let mut ends = self.ends.iter().copied();
+        let mut end = ends.next();
+        let (mut p, mut q) = (0u64, 0u64);
+        for (k, &i) in self.order.iter().enumerate() {
+            let w = u64::from(weights[i]);
+            if positive[i] {
+                p += w;
+            } else {
+                q += w;
             }
-            start = end;
+            if end != Some(k + 1) {
+                continue;
+            }
+            end = ends.next();
             if p == 0 {
                 // Negatives alone add nothing to the wins nor to the precision sum (their
                 // recall step is 0): exactly the full update's result.
                 fp += q;
+                q = 0;
                 continue;
             }
             let neg_below = n_neg - fp - q;
@@ -93,6 +97,7 @@ impl Ranking {
             let recall = tp as f64 / n_pos as f64;
             ap += (recall - prev_recall) * (tp as f64 / (tp + fp) as f64);
             prev_recall = recall;
+            (p, q) = (0, 0);
         }
         let auc = (n_neg > 0).then(|| wins / (n_pos as f64 * n_neg as f64));
         (auc, Some(ap))

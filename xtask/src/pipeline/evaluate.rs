@@ -37,27 +37,33 @@ pub async fn all(
         cached: 0,
         hashes: Vec::new(),
     };
-    for (job, predictions) in runs {
-        let dir = RunLayout::probe(&job.key);
+    let mut scored = Vec::with_capacity(runs.len());
+    for (job, _) in runs {
         let hash = cache::evaluation(config, &job.hash);
-        let hit = if force {
-            None
-        } else {
-            cached(store, &dir, &hash).await
+        let hit = match force {
+            true => None,
+            false => cached(store, &RunLayout::probe(&job.key), &hash).await,
         };
-        let (metrics, confusion) = match hit {
-            Some(rows) => {
-                out.cached += 1;
-                rows
-            }
-            None => {
-                let tracks = &tasks[&(job.key.dataset.clone(), job.key.task.clone())].0;
-                one(config, store, &dir, &hash, tracks, predictions).await?
-            }
-        };
+        out.hashes.push(hash);
+        scored.push(hit);
+    }
+    out.cached = scored.iter().filter(|s| s.is_some()).count();
+    // The runs to score, scored on every core at once (each run's resamples spread too).
+    let missing: Vec<usize> = (0..runs.len()).filter(|&i| scored[i].is_none()).collect();
+    let computed = crate::work::map(&missing, crate::work::cores(), |&i| {
+        let (job, predictions) = &runs[i];
+        let tracks = &tasks[&(job.key.dataset.clone(), job.key.task.clone())].0;
+        score(config, &RunLayout::probe(&job.key), tracks, predictions)
+    });
+    for (&i, rows) in missing.iter().zip(computed) {
+        let rows = rows.context("a run left unscored")??;
+        let dir = RunLayout::probe(&runs[i].0.key);
+        save(config, store, &dir, &out.hashes[i], &rows).await?;
+        scored[i] = Some(rows);
+    }
+    for (metrics, confusion) in scored.into_iter().flatten() {
         out.metrics.extend(metrics);
         out.confusion.extend(confusion);
-        out.hashes.push(hash);
     }
     write_totals(config, store, &out).await?;
     significance(config, store, runs, tasks, force).await?;
@@ -118,31 +124,40 @@ pub async fn cached(
     ))
 }
 
-/// Scores one run and saves its tables beside its predictions (metrics last: a run cut off
-/// before them evaluates again).
-async fn one(
+/// One run's metric and confusion rows.
+fn score(
+    config: &ExperimentConfig,
+    dir: &ProbeDir,
+    tracks: &Table,
+    predictions: &Table,
+) -> Result<(Vec<MetricRow>, Vec<ConfusionRow>)> {
+    let rows = mir_eval::evaluate(&config.evaluation, config.seed, tracks, predictions)
+        .with_context(|| format!("evaluating {}", dir.dir()))?;
+    let confusion = mir_eval::confusion(tracks, predictions)?;
+    Ok((rows, confusion))
+}
+
+/// Saves one run's tables beside its predictions (metrics last: a run cut off before them
+/// evaluates again).
+async fn save(
     config: &ExperimentConfig,
     store: &TableStore,
     dir: &ProbeDir,
     input_hash: &str,
-    tracks: &Table,
-    predictions: &Table,
-) -> Result<(Vec<MetricRow>, Vec<ConfusionRow>)> {
+    (rows, confusion): &(Vec<MetricRow>, Vec<ConfusionRow>),
+) -> Result<()> {
     let config_hash = config.hash();
-    let rows = mir_eval::evaluate(&config.evaluation, config.seed, tracks, predictions)
-        .with_context(|| format!("evaluating {}", dir.dir()))?;
-    let confusion = mir_eval::confusion(tracks, predictions)?;
     let cschema = with_input_hash(mir_eval::confusion_schema(Some(&config_hash))?, input_hash);
-    let cbatch = mir_table::confusion_batch(&cschema, &confusion)?;
+    let cbatch = mir_table::confusion_batch(&cschema, confusion)?;
     store
         .write(&dir.confusion(), TableKind::Confusion, &cschema, &[cbatch])
         .await?;
     let mschema = with_input_hash(mir_eval::metrics_schema(Some(&config_hash))?, input_hash);
-    let mbatch = mir_table::metrics_batch(&mschema, &rows)?;
+    let mbatch = mir_table::metrics_batch(&mschema, rows)?;
     store
         .write(&dir.metrics(), TableKind::Metrics, &mschema, &[mbatch])
         .await?;
-    Ok((rows, confusion))
+    Ok(())
 }
 
 /// `metrics.parquet` (with the scenarios in its metadata, so reports can plot metrics against
