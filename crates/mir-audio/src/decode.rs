@@ -215,7 +215,8 @@ impl AudioReader {
         if let Some(frames) = self.header_frames {
             let ratio = f64::from(self.target_rate) / f64::from(self.source_rate);
             let expected = (frames as f64 * ratio).ceil() as usize + 2 * CHUNK;
-            self.ready.reserve(expected.saturating_sub(self.ready.len()));
+            self.ready
+                .reserve(expected.saturating_sub(self.ready.len()));
         }
         while !self.finished {
             self.decode_more()?;
@@ -505,9 +506,7 @@ fn mix_down_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
         return;
     }
     let scale = 1.0 / channels as f32;
-    out.extend(
-        (interleaved.chunks_exact(channels)).map(|frame| frame.iter().sum::<f32>() * scale),
-    );
+    out.extend((interleaved.chunks_exact(channels)).map(|frame| frame.iter().sum::<f32>() * scale));
 }
 
 /// The frames of a decoded packet to keep, as `(skip, take)`: decoders that do not trim

@@ -92,7 +92,10 @@ pub struct OnnxConfig {
     /// Execution provider.
     #[serde(default)]
     pub device: Device,
-    /// Threads ONNX Runtime uses inside one run; default all cores.
+    /// Threads ONNX Runtime uses inside one run, in one session that every worker shares.
+    /// By default on the CPU, one single-threaded session per core, so that each worker runs
+    /// its own batches (small models barely parallelise inside a run; each session holds its
+    /// own copy of the weights); on a GPU, one session.
     #[serde(default)]
     pub threads: Option<usize>,
     /// Windows per run; default the card's `batch_size`.
@@ -153,7 +156,8 @@ pub struct InputBatch {
 pub struct OnnxEmbedder {
     card: ModelCard,
     card_path: PathBuf,
-    session: Mutex<Session>,
+    /// The sessions, each used by one run at a time.
+    sessions: Vec<Mutex<Session>>,
     /// Indices into `card.outputs`, in layer order.
     layers: Vec<usize>,
     sha256: String,
@@ -186,6 +190,10 @@ impl OnnxEmbedder {
         let (model_path, sha256) = verified_file(&card, &card_path)?;
         let session = open_session(&card, &model_path, config)?;
         check_tensors(&card, &card_path, &session, &layers)?;
+        let mut sessions = vec![Mutex::new(session)];
+        for _ in 1..session_count(config) {
+            sessions.push(Mutex::new(open_session(&card, &model_path, config)?));
+        }
         let front_end = front_end(&card, &card_path)?;
         let (window, hop) = windowing(&card, config)?;
         let mut model = Self {
@@ -194,7 +202,7 @@ impl OnnxEmbedder {
             batch_size: config.batch_size.unwrap_or(card.batch_size).max(1),
             card,
             card_path,
-            session: Mutex::new(session),
+            sessions,
             layers,
             sha256,
             dims: Vec::new(),
@@ -202,6 +210,24 @@ impl OnnxEmbedder {
         };
         model.dims = model.layer_widths()?;
         Ok(model)
+    }
+
+    /// A session no other run holds, else (all busy) one to wait for, chosen by thread.
+    fn free_session(
+        &self,
+    ) -> std::result::Result<
+        std::sync::MutexGuard<'_, Session>,
+        std::sync::PoisonError<std::sync::MutexGuard<'_, Session>>,
+    > {
+        for s in &self.sessions {
+            if let Ok(guard) = s.try_lock() {
+                return Ok(guard);
+            }
+        }
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::thread::current().id().hash(&mut h);
+        self.sessions[h.finish() as usize % self.sessions.len()].lock()
     }
 
     /// The width of each selected layer, from one silent window.
@@ -316,8 +342,7 @@ impl OnnxEmbedder {
             inputs.push((c.name.as_str().into(), value));
         }
         let mut session = self
-            .session
-            .lock()
+            .free_session()
             .map_err(|_| fail("an earlier run panicked".into()))?;
         let outputs = session
             .run(inputs)
@@ -735,7 +760,16 @@ fn verified_file(card: &ModelCard, card_path: &Path) -> Result<(PathBuf, String)
     Ok((model_path, sha256))
 }
 
-/// An ONNX Runtime session on the model file, with the config's threads and device.
+/// Sessions to open: one per core on the CPU unless `threads` asks for one shared session.
+fn session_count(config: &OnnxConfig) -> usize {
+    match (config.device, config.threads) {
+        (Device::Cpu, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => 1,
+    }
+}
+
+/// An ONNX Runtime session on the model file, with the config's threads and device (one
+/// thread inside a run for each of the per-core sessions).
 fn open_session(card: &ModelCard, model_path: &Path, config: &OnnxConfig) -> Result<Session> {
     let env = runtime::runtime()?;
     let ort_err = |e: &dyn std::fmt::Display| Error::InvalidConfig {
@@ -743,7 +777,12 @@ fn open_session(card: &ModelCard, model_path: &Path, config: &OnnxConfig) -> Res
         reason: format!("ONNX Runtime cannot open {}: {e}", model_path.display()),
     };
     let mut builder = Session::builder(env).map_err(|e| ort_err(&e))?;
-    if let Some(n) = config.threads {
+    let intra = match (config.device, config.threads) {
+        (_, Some(n)) => Some(n),
+        (Device::Cpu, None) => Some(1),
+        _ => None,
+    };
+    if let Some(n) = intra {
         builder = builder.with_intra_threads(n).map_err(|e| ort_err(&e))?;
     }
     // Without memory patterns (planned per input shape and kept), peak memory follows one
