@@ -1,7 +1,5 @@
 //! Single-label (multiclass) metrics, defined as scikit-learn defines them.
 
-use std::collections::BTreeSet;
-
 use crate::key;
 use crate::ranking::{Ranking, multiplicities};
 use crate::{Named, Scores};
@@ -37,7 +35,7 @@ fn ratio(a: f64, b: f64) -> f64 {
 /// Accuracy, balanced accuracy, the macro, weighted and micro averages of precision, recall
 /// and F1 from a resample's counts (`n` items, `present` the classes of its truth or
 /// predictions), pushed to `out`; returns the per-class precision, recall and F1.
-fn count_metrics(k: &Counts, present: &BTreeSet<usize>, n: f64, out: &mut Named) -> [Vec<f64>; 3] {
+fn count_metrics(k: &Counts, present: &[usize], n: f64, out: &mut Named) -> [Vec<f64>; 3] {
     let c = k.tp.len();
     let correct: f64 = k.tp.iter().sum();
     out.push(("accuracy".into(), ratio(correct, n)));
@@ -204,10 +202,13 @@ impl<'a> Prepared<'a> {
         let k = self.counts(&w);
         let n = idx.len() as f64;
         let mut out: Named = Vec::new();
-        let present: BTreeSet<usize> = (w.iter().enumerate())
-            .filter(|(_, m)| **m > 0)
-            .flat_map(|(i, _)| [self.y[i], self.pred[i]])
-            .collect();
+        // The classes of the resample's truth or predictions, ascending.
+        let mut seen = vec![false; c];
+        for (i, _) in w.iter().enumerate().filter(|(_, m)| **m > 0) {
+            seen[self.y[i]] = true;
+            seen[self.pred[i]] = true;
+        }
+        let present: Vec<usize> = (0..c).filter(|&j| seen[j]).collect();
         let [precision, recall, f1] = count_metrics(&k, &present, n, &mut out);
         for (top, hit) in &self.top {
             let hits: u64 = (w.iter().zip(hit))
@@ -327,7 +328,9 @@ mod tests {
         let k = counts_of(y, &pred, c, idx);
         let n = idx.len() as f64;
         let mut out: Named = Vec::new();
-        let present: BTreeSet<usize> = idx.iter().flat_map(|&i| [y[i], pred[i]]).collect();
+        let present: std::collections::BTreeSet<usize> =
+            idx.iter().flat_map(|&i| [y[i], pred[i]]).collect();
+        let present: Vec<usize> = present.into_iter().collect();
         let [precision, recall, f1] = count_metrics(&k, &present, n, &mut out);
         for top in [3, 5] {
             if top < c {
