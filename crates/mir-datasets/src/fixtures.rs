@@ -103,19 +103,35 @@ fn mp3(path: &Path, samples: &[f32], sr: u32) -> Result<()> {
 
 /// A mono MP3 of `samples` at `bitrate`.
 fn mp3_at(path: &Path, samples: &[f32], sr: u32, bitrate: mp3lame_encoder::Bitrate) -> Result<()> {
-    use mp3lame_encoder::{Builder, FlushGap, MonoPcm};
+    mp3_channels(path, &[samples], sr, bitrate)
+}
+
+/// An MP3 of one (mono) or two (stereo) `channels` at `bitrate`.
+fn mp3_channels(
+    path: &Path,
+    channels: &[&[f32]],
+    sr: u32,
+    bitrate: mp3lame_encoder::Bitrate,
+) -> Result<()> {
+    use mp3lame_encoder::{Builder, DualPcm, FlushGap, MonoPcm};
     let e = |what: &str| Error::Io {
         path: path.to_path_buf(),
         source: std::io::Error::other(format!("MP3 encoder: {what}")),
     };
     let mut b = Builder::new().ok_or_else(|| e("cannot allocate"))?;
-    b.set_num_channels(1).map_err(|x| e(&x.to_string()))?;
+    b.set_num_channels(channels.len() as u8)
+        .map_err(|x| e(&x.to_string()))?;
     b.set_sample_rate(sr).map_err(|x| e(&x.to_string()))?;
     b.set_brate(bitrate).map_err(|x| e(&x.to_string()))?;
     let mut enc = b.build().map_err(|x| e(&x.to_string()))?;
-    let mut out = Vec::with_capacity(samples.len() * 2 + 7200);
-    enc.encode_to_vec(MonoPcm(samples), &mut out)
-        .map_err(|x| e(&x.to_string()))?;
+    let frames = channels.first().map_or(0, |c| c.len());
+    let mut out = Vec::with_capacity(frames * 2 * channels.len() + 7200);
+    match channels {
+        [mono] => enc.encode_to_vec(MonoPcm(mono), &mut out),
+        [left, right] => enc.encode_to_vec(DualPcm { left, right }, &mut out),
+        _ => return Err(e("one or two channels")),
+    }
+    .map_err(|x| e(&x.to_string()))?;
     enc.flush_to_vec::<FlushGap>(&mut out)
         .map_err(|x| e(&x.to_string()))?;
     write(path, out)
@@ -158,27 +174,7 @@ pub fn stereo_music(dir: &Path, seconds: u32) -> Result<[std::path::PathBuf; 2]>
     }
     w.finalize().map_err(hound_err)?;
     let mp3 = dir.join("music.mp3");
-    use mp3lame_encoder::{Bitrate, Builder, DualPcm, FlushGap};
-    let e = |what: &str| Error::Io {
-        path: mp3.clone(),
-        source: std::io::Error::other(format!("MP3 encoder: {what}")),
-    };
-    let mut b = Builder::new().ok_or_else(|| e("cannot allocate"))?;
-    b.set_num_channels(2).map_err(|x| e(&x.to_string()))?;
-    b.set_sample_rate(SR).map_err(|x| e(&x.to_string()))?;
-    b.set_brate(Bitrate::Kbps192)
-        .map_err(|x| e(&x.to_string()))?;
-    let mut enc = b.build().map_err(|x| e(&x.to_string()))?;
-    let mut out = Vec::with_capacity(n * 2);
-    let pcm = DualPcm {
-        left: &l,
-        right: &r,
-    };
-    enc.encode_to_vec(pcm, &mut out)
-        .map_err(|x| e(&x.to_string()))?;
-    enc.flush_to_vec::<FlushGap>(&mut out)
-        .map_err(|x| e(&x.to_string()))?;
-    write(&mp3, out)?;
+    mp3_channels(&mp3, &[&l, &r], SR, mp3lame_encoder::Bitrate::Kbps192)?;
     Ok([wav, mp3])
 }
 

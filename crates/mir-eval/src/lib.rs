@@ -472,29 +472,29 @@ pub fn evaluate(
     // Each resample's clean metrics, computed once for the clean intervals and every delta.
     let clean_dist = bootstrap::distribution(&clean_samples, |idx| clean_prepared.compute(idx));
     let clean_all: Vec<usize> = (0..clean.ids.len()).collect();
+    let clean_point = clean_prepared.compute(&clean_all);
     // Before the loop: a deformation named before `clean` gets its deltas too.
-    let clean_values: BTreeMap<String, f64> =
-        clean_prepared.compute(&clean_all).into_iter().collect();
+    let clean_values: BTreeMap<String, f64> = clean_point.iter().cloned().collect();
     let mut rows = Vec::new();
     for (deformation, g) in &run.groups {
         let n = g.ids.len();
-        let all: Vec<usize> = (0..n).collect();
-        let prepared = prepare(&g.truth, &g.scores, vocabulary, config);
-        let point = prepared.compute(&all);
-        // A deformation the scores do not change (a chance baseline's) shares the clean
-        // resamples' values.
+        // Clean, or a deformation the scores do not change (a chance baseline's): the clean
+        // values and resamples serve.
         let unchanged = g.ids == clean.ids && g.scores.rows == clean.scores.rows;
-        let dist = match deformation == CLEAN || unchanged {
-            true => None,
-            false if n == clean.ids.len() => Some(bootstrap::distribution(&clean_samples, |idx| {
-                prepared.compute(idx)
-            })),
-            false => {
-                let samples = bootstrap::resamples(&boot, n);
-                Some(bootstrap::distribution(&samples, |idx| {
-                    prepared.compute(idx)
-                }))
-            }
+        let (point, dist) = if deformation == CLEAN || unchanged {
+            (clean_point.clone(), None)
+        } else {
+            let prepared = prepare(&g.truth, &g.scores, vocabulary, config);
+            let all: Vec<usize> = (0..n).collect();
+            let own;
+            let samples = if n == clean.ids.len() {
+                &clean_samples
+            } else {
+                own = bootstrap::resamples(&boot, n);
+                &own
+            };
+            let dist = bootstrap::distribution(samples, |idx| prepared.compute(idx));
+            (prepared.compute(&all), Some(dist))
         };
         let dist = dist.as_deref().unwrap_or(&clean_dist);
         let cis = bootstrap::intervals_of(&boot, dist);

@@ -95,6 +95,16 @@ fn config() -> ProbeConfig {
     }
 }
 
+/// A 16-unit MLP on `backend`, otherwise [`config`].
+fn mlp_on(backend: Backend) -> ProbeConfig {
+    ProbeConfig {
+        kind: ProbeKind::Mlp,
+        hidden: vec![16],
+        backend,
+        ..config()
+    }
+}
+
 /// Prediction rows: (validation clean, test clean, test shifted).
 fn row_counts(out: &mir_probe::ProbeOutput) -> (usize, usize, usize) {
     let count = |split: &str, d: &str| {
@@ -168,19 +178,11 @@ fn same_seed_same_predictions_other_seed_other_weights() {
     let (tracks, emb) = tables();
     assert_eq!(config().backend, Backend::Flex, "flex is the default");
     for backend in [Backend::Flex, Backend::Ndarray] {
-        let mlp = ProbeConfig {
-            kind: ProbeKind::Mlp,
-            hidden: vec![16],
+        let linear = ProbeConfig {
             backend,
             ..config()
         };
-        for probe in [
-            ProbeConfig {
-                backend,
-                ..config()
-            },
-            mlp,
-        ] {
+        for probe in [linear, mlp_on(backend)] {
             let a = run(&probe, 3, 0, &tracks, &emb).unwrap();
             let b = run(&probe, 3, 0, &tracks, &emb).unwrap();
             assert_eq!(a.predictions, b.predictions, "{backend:?}");
@@ -194,13 +196,7 @@ fn same_seed_same_predictions_other_seed_other_weights() {
 fn mlp_on_either_cpu_backend_trains() {
     let (tracks, emb) = tables();
     for backend in [Backend::Flex, Backend::Ndarray] {
-        let mlp = ProbeConfig {
-            kind: ProbeKind::Mlp,
-            hidden: vec![16],
-            backend,
-            ..config()
-        };
-        let out = run(&mlp, 0, 0, &tracks, &emb).unwrap();
+        let out = run(&mlp_on(backend), 0, 0, &tracks, &emb).unwrap();
         assert!(accuracy(&out, "clean") >= 0.9, "{backend:?}");
     }
 }

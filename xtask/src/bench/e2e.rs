@@ -51,7 +51,7 @@ pub fn run(rounds: usize) -> Result<()> {
             std::fs::remove_dir_all(&run_dir)?;
         }
         let (cost, out) = timed(Command::new(&mir_ref).arg("experiment").arg(&config))?;
-        stages = stage_table(&out);
+        stages = super::stage_lines(&out).join("\n");
         cold.push(cost);
         cached.push(timed(Command::new(&mir_ref).arg("experiment").arg(&config))?.0);
         let mut cmd = Command::new(&python);
@@ -79,7 +79,7 @@ pub fn run(rounds: usize) -> Result<()> {
         cold.cpu_s / py.cpu_s,
         100.0 * cached.wall_s / cold.wall_s
     );
-    println!("\nmir-ref cold, by stage:\n{stages}");
+    println!("\nmir-ref cold, by stage:\n{stages}\n");
     print_accuracies(&work.join("run"), &work.join("python.json"))
 }
 
@@ -136,17 +136,6 @@ fn children_cpu_s() -> Result<f64> {
         Ok(v.parse::<f64>()? / 100.0)
     };
     Ok(tick(13)? + tick(14)?)
-}
-
-/// The run's table of stages (time and peak memory of each) from its standard output.
-fn stage_table(stdout: &str) -> String {
-    let mut lines: Vec<&str> = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("| stage |"))
-        .take_while(|l| l.starts_with('|'))
-        .collect();
-    lines.push("");
-    lines.join("\n")
 }
 
 fn median(costs: &[Cost]) -> Cost {

@@ -74,6 +74,16 @@ pub fn script(name: &str) -> PathBuf {
     project_root().join("xtask/bench").join(name)
 }
 
+/// The table of stages (time and peak memory of each, header and total included) a run
+/// prints on its standard output.
+pub fn stage_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("| stage |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect()
+}
+
 /// The median of `values`.
 pub fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();

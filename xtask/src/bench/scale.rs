@@ -72,20 +72,18 @@ fn render(root: &Path, n: usize) -> Result<()> {
     for class in 0..CLASSES {
         std::fs::create_dir_all(root.join(format!("class{class:02}")))?;
     }
-    let written: Vec<Result<()>> =
-        crate::work::map(&(0..n).collect::<Vec<_>>(), crate::work::cores(), |&i| {
-            let class = i % CLASSES;
-            let path = root.join(format!("class{class:02}/{i:06}.wav"));
-            let audio = Audio {
-                samples: track(class, i as u64),
-                sample_rate_hz: SR,
-            };
-            write_wav(&path, &audio).map_err(anyhow::Error::from)
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-    written.into_iter().collect::<Result<()>>()?;
+    crate::work::map(&(0..n).collect::<Vec<_>>(), crate::work::cores(), |&i| {
+        let class = i % CLASSES;
+        let path = root.join(format!("class{class:02}/{i:06}.wav"));
+        let audio = Audio {
+            samples: track(class, i as u64),
+            sample_rate_hz: SR,
+        };
+        write_wav(&path, &audio).map_err(anyhow::Error::from)
+    })
+    .into_iter()
+    .flatten()
+    .collect::<Result<()>>()?;
     std::fs::write(root.join("done"), n.to_string())?;
     Ok(())
 }
@@ -124,13 +122,10 @@ fn config_yaml(root: &Path, n: usize) -> String {
     )
 }
 
-/// `name: seconds (peak MB)` of each stage, from the run's table of stages.
+/// `name seconds (peak MB)` of each stage, from the run's table of stages.
 fn stages(stdout: &str) -> String {
-    stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("| stage |"))
-        .skip(2)
-        .take_while(|l| l.starts_with('|') && !l.starts_with("| total"))
+    (super::stage_lines(stdout).iter().skip(2))
+        .filter(|l| !l.starts_with("| total"))
         .filter_map(|l| {
             let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
             (cells.len() == 3).then(|| format!("{} {} ({})", cells[0], cells[1], cells[2]))

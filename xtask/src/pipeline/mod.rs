@@ -229,24 +229,8 @@ pub async fn run(
         evaluated.cached
     ));
     write_drift(config, store, &embeddings).await?;
-    let report_hash = cache::report(config, &evaluated.hashes);
     let force = options.forces(Stage::Evaluate);
-    let built = match reused_report(store, &report_hash, force).await {
-        Some(built) => {
-            stages.done("report (inputs unchanged: reused)");
-            built
-        }
-        None => {
-            let built = report(config, store, &evaluated.metrics).await?;
-            let inputs = RunLayout::report().inputs().in_run();
-            store.put(&inputs, report_hash.into_bytes().into()).await?;
-            stages.done(format!(
-                "report ({} plots, {} confusion pages, {} spectrograms rendered)",
-                built.plots, built.pages, built.spectrograms
-            ));
-            built
-        }
-    };
+    let built = report_stage(config, store, &evaluated, force, &mut stages).await?;
     markers::write(
         store,
         Stage::Evaluate,
@@ -449,6 +433,30 @@ fn skipped_tracks(failures: &[FailureRow]) -> usize {
 }
 
 /// `report/`, from the tables just written, with the long summary of every metric.
+/// The report stage: the report an earlier run built from the same inputs, else a new one,
+/// stamped with its input hash once written.
+async fn report_stage(
+    config: &ExperimentConfig,
+    store: &TableStore,
+    evaluated: &evaluate::Evaluated,
+    force: bool,
+    stages: &mut Stages,
+) -> Result<crate::report::Built> {
+    let report_hash = cache::report(config, &evaluated.hashes);
+    if let Some(built) = reused_report(store, &report_hash, force).await {
+        stages.done("report (inputs unchanged: reused)");
+        return Ok(built);
+    }
+    let built = report(config, store, &evaluated.metrics).await?;
+    let inputs = RunLayout::report().inputs().in_run();
+    store.put(&inputs, report_hash.into_bytes().into()).await?;
+    stages.done(format!(
+        "report ({} plots, {} confusion pages, {} spectrograms rendered)",
+        built.plots, built.pages, built.spectrograms
+    ));
+    Ok(built)
+}
+
 /// The report an earlier run built from the same inputs ([`cache::report`]), unless `force`:
 /// its tables, with nothing drawn now.
 async fn reused_report(

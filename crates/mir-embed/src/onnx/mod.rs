@@ -212,22 +212,18 @@ impl OnnxEmbedder {
         Ok(model)
     }
 
-    /// A session no other run holds, else (all busy) one to wait for, chosen by thread.
-    fn free_session(
-        &self,
-    ) -> std::result::Result<
-        std::sync::MutexGuard<'_, Session>,
-        std::sync::PoisonError<std::sync::MutexGuard<'_, Session>>,
-    > {
-        for s in &self.sessions {
-            if let Ok(guard) = s.try_lock() {
-                return Ok(guard);
-            }
+    /// A session no other run holds, else (all busy) one to wait for, chosen by thread;
+    /// `None` when that session's lock was poisoned by a panicking run.
+    fn free_session(&self) -> Option<std::sync::MutexGuard<'_, Session>> {
+        if let Some(guard) = self.sessions.iter().find_map(|s| s.try_lock().ok()) {
+            return Some(guard);
         }
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         std::thread::current().id().hash(&mut h);
-        self.sessions[h.finish() as usize % self.sessions.len()].lock()
+        self.sessions[h.finish() as usize % self.sessions.len()]
+            .lock()
+            .ok()
     }
 
     /// The width of each selected layer, from one silent window.
@@ -343,7 +339,7 @@ impl OnnxEmbedder {
         }
         let mut session = self
             .free_session()
-            .map_err(|_| fail("an earlier run panicked".into()))?;
+            .ok_or_else(|| fail("an earlier run panicked".into()))?;
         let outputs = session
             .run(inputs)
             .map_err(|e| fail(format!("inference: {e}")))?;
