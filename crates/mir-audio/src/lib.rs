@@ -6,7 +6,7 @@
 //! used to keep (a decoder in mir-datasets and another in mir-deform, a mel filterbank in
 //! mir-embed and another in mir-report, an argmax in three crates) cannot drift apart.
 //!
-//! The key design decision is to decode by streaming: [`AudioReader`] turns symphonia packets
+//! The key design decision is to decode by streaming: [`AudioReader`] turns decoded blocks
 //! into mono samples at the wanted rate chunk by chunk (rubato's FFT resampler), so memory is a
 //! few packets whatever the file's length, and [`load`] is that reader read to the end.
 //!
@@ -27,7 +27,9 @@
 
 mod au;
 mod decode;
+mod pcm;
 mod resample;
+mod source;
 pub mod spectral;
 mod wav;
 
