@@ -1,4 +1,4 @@
-//! MP3 compression: a real LAME encode and symphonia decode round trip, time-aligned.
+//! MP3 compression: a real LAME encode and decode (mir-audio's, nanomp3) round trip, time-aligned.
 //!
 //! The encoder writes a LAME info tag with its delay and padding, and the decoder trims both,
 //! so the output has exactly the input's length and is aligned with it sample for sample (a
@@ -109,7 +109,7 @@ impl Deformation for Mp3 {
                 .map(|c| files::resample(c, f64::from(sr), f64::from(mp3_rate)))
                 .collect::<Result<Vec<_>>>()?;
             let (bytes, tagged) = encode(&resampled, mp3_rate, bitrate)?;
-            let (decoded, rate) = files::decode_bytes(bytes, "<mp3 round trip>")?;
+            let (decoded, rate) = files::decode_bytes(bytes, "<mp3 round trip>.mp3")?;
             for mut channel in decoded {
                 if !tagged {
                     channel.drain(..UNTAGGED_DELAY.min(channel.len()));

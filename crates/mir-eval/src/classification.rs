@@ -108,8 +108,8 @@ pub struct Prepared<'a> {
     pred: Vec<usize>,
     /// `(k, whether each item's truth is in its top k)`, for k < the class count.
     top: Vec<(usize, Vec<bool>)>,
-    /// Per class: its ranking of the scores, and which items are of the class.
-    ranked: Vec<(Ranking, Vec<bool>)>,
+    /// Per class: its ranking of the scores against which items are of the class.
+    ranked: Vec<Ranking>,
     /// Per item, the MIREX relation of its prediction, when every class is a key.
     relations: Option<Vec<key::Relation>>,
     /// Per item, whether the prediction has the truth's pitch class, when every class is a
@@ -138,10 +138,8 @@ impl<'a> Prepared<'a> {
             .collect();
         let ranked = (0..c)
             .map(|j| {
-                (
-                    Ranking::new(scores.column(j)),
-                    y.iter().map(|&t| t == j).collect(),
-                )
+                let positive: Vec<bool> = y.iter().map(|&t| t == j).collect();
+                Ranking::new(scores.column(j), &positive)
             })
             .collect();
         let keys: Option<Vec<key::Key>> = vocabulary.iter().map(|v| key::parse(v)).collect();
@@ -219,8 +217,7 @@ impl<'a> Prepared<'a> {
         }
         let (mut aucs, mut aps) = (Vec::new(), Vec::new());
         for (j, [p, r, f]) in self.class_metrics.iter().enumerate() {
-            let (ranking, positive) = &self.ranked[j];
-            let (auc, ap) = ranking.roc_auc_and_ap(positive, &w);
+            let (auc, ap) = self.ranked[j].roc_auc_and_ap(&w);
             aucs.extend(auc);
             aps.extend(ap);
             out.push((p.clone(), precision[j]));

@@ -10,8 +10,9 @@ pub struct Prepared<'a> {
     vocabulary: &'a [String],
     /// Per tag: its ranking, which items have it, which items score at least the threshold.
     tags: Vec<(Ranking, Vec<bool>, Vec<bool>)>,
-    /// Every (item, tag) pair, item-major: its ranking and truth.
-    pairs: (Ranking, Vec<bool>),
+    /// The ranking of every (item, tag) pair.
+    pairs: Ranking,
+    items: usize,
 }
 
 impl<'a> Prepared<'a> {
@@ -21,17 +22,18 @@ impl<'a> Prepared<'a> {
         let tags = (0..t)
             .map(|j| {
                 let column = scores.column(j);
-                let positive = (0..scores.n).map(|i| truth[i * t + j]).collect();
+                let positive: Vec<bool> = (0..scores.n).map(|i| truth[i * t + j]).collect();
                 let decided = column.iter().map(|&v| v >= threshold).collect();
-                (Ranking::new(column), positive, decided)
+                (Ranking::new(column, &positive), positive, decided)
             })
             .collect();
         let flat: Vec<f32> = (0..scores.n).flat_map(|i| scores.row(i).to_vec()).collect();
-        let pairs = (Ranking::new(&flat), truth[..scores.n * t].to_vec());
+        let pairs = Ranking::of_items(&flat, &truth[..scores.n * t], t);
         Self {
             vocabulary,
             tags,
             pairs,
+            items: scores.n,
         }
     }
 
@@ -43,13 +45,13 @@ impl<'a> Prepared<'a> {
     /// (item, tag) pair. F1 uses `score >= threshold` as the decision, macro over every tag (0
     /// for a zero division) and micro.
     pub fn metrics(&self, idx: &[usize]) -> Named {
-        let w = multiplicities(self.tags.first().map_or(0, |t| t.1.len()), idx);
+        let w = multiplicities(self.items, idx);
         let mut out: Named = Vec::new();
         let (mut aucs, mut aps, mut f1s) = (Vec::new(), Vec::new(), Vec::new());
         let (mut tp_all, mut fp_all, mut fn_all) = (0.0, 0.0, 0.0);
         let mut skipped = 0;
         for (tag, (ranking, positive, decided)) in self.vocabulary.iter().zip(&self.tags) {
-            match ranking.roc_auc_and_ap(positive, &w) {
+            match ranking.roc_auc_and_ap(&w) {
                 (Some(auc), Some(ap)) => {
                     aucs.push(auc);
                     aps.push(ap);
@@ -78,9 +80,7 @@ impl<'a> Prepared<'a> {
             out.push(("pr_auc_macro".into(), mean(&aps)));
         }
         // Micro: every (item, tag) pair as one binary problem, taken as often as its item.
-        let t = self.vocabulary.len();
-        let pair_weights: Vec<u32> = w.iter().flat_map(|&m| std::iter::repeat_n(m, t)).collect();
-        let (auc, ap) = self.pairs.0.roc_auc_and_ap(&self.pairs.1, &pair_weights);
+        let (auc, ap) = self.pairs.roc_auc_and_ap(&w);
         if let Some(a) = auc {
             out.push(("roc_auc_micro".into(), a));
         }

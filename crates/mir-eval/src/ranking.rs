@@ -13,7 +13,7 @@ pub fn roc_auc_and_ap(
     scores: &[f32],
     idx: &[usize],
 ) -> (Option<f64>, Option<f64>) {
-    Ranking::new(scores).roc_auc_and_ap(positive, &multiplicities(scores.len(), idx))
+    Ranking::new(scores, positive).roc_auc_and_ap(&multiplicities(scores.len(), idx))
 }
 
 /// ROC-AUC alone; see [`roc_auc_and_ap`].
@@ -26,20 +26,32 @@ pub fn average_precision(positive: &[bool], scores: &[f32], idx: &[usize]) -> Op
     roc_auc_and_ap(positive, scores, idx).1
 }
 
-/// One column of scores sorted once, descending, in groups of tied scores: the ROC-AUC and
-/// average precision of any resample then come from its items' multiplicities
-/// ([`Ranking::roc_auc_and_ap`]) without sorting again.
+/// Scores sorted once, descending, in groups of tied scores, each entry with its truth and
+/// the item whose multiplicity it takes: the ROC-AUC and average precision of any resample
+/// then come from the items' multiplicities ([`Ranking::roc_auc_and_ap`]) without sorting
+/// again.
 #[derive(Debug, Clone)]
 pub struct Ranking {
-    /// Item indices by descending score.
-    order: Vec<usize>,
-    /// The end (in `order`) of each group of tied scores.
+    /// By descending score: each entry's item (its index into the weights) and truth.
+    entries: Vec<(u32, bool)>,
+    /// The end (in `entries`) of each group of tied scores.
     ends: Vec<usize>,
+    /// Per item, its positive entries; and every item's entry count: the resample's positive
+    /// and negative totals in one sequential pass.
+    positives_of: Vec<u32>,
+    entries_per_item: u32,
 }
 
 impl Ranking {
-    /// Sorts `scores` once.
-    pub fn new(scores: &[f32]) -> Self {
+    /// One column: item `i` scores `scores[i]` and is `positive[i]`.
+    pub fn new(scores: &[f32], positive: &[bool]) -> Self {
+        Self::of_items(scores, positive, 1)
+    }
+
+    /// Every (item, label) pair of `per_item` labels, item-major (`scores[i * per_item + j]`),
+    /// as one binary problem where a pair is taken as often as its item: the micro average.
+    pub fn of_items(scores: &[f32], positive: &[bool], per_item: usize) -> Self {
+        let per_item = per_item.max(1);
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
         let mut ends = Vec::new();
@@ -48,21 +60,32 @@ impl Ranking {
                 ends.push(k);
             }
         }
-        Self { order, ends }
+        let entries = order
+            .iter()
+            .map(|&e| ((e / per_item) as u32, positive[e]))
+            .collect();
+        let positives_of = positive
+            .chunks(per_item)
+            .map(|c| c.iter().filter(|&&p| p).count() as u32)
+            .collect();
+        Self {
+            entries,
+            ends,
+            positives_of,
+            entries_per_item: per_item as u32,
+        }
     }
 
     /// [`roc_auc_and_ap`] of the items taken `weights[i]` times each: the same walk down the
-    /// thresholds, each group of ties counting its items' multiplicities (groups absent from
+    /// thresholds, each group of ties counting its entries' multiplicities (groups absent from
     /// the resample are skipped, as they are absent from its sort).
-    pub fn roc_auc_and_ap(&self, positive: &[bool], weights: &[u32]) -> (Option<f64>, Option<f64>) {
-        let (mut n_pos, mut n_neg) = (0u64, 0u64);
-        for (&w, &p) in weights.iter().zip(positive) {
-            if p {
-                n_pos += u64::from(w);
-            } else {
-                n_neg += u64::from(w);
-            }
+    pub fn roc_auc_and_ap(&self, weights: &[u32]) -> (Option<f64>, Option<f64>) {
+        let (mut n_pos, mut n_all) = (0u64, 0u64);
+        for (&w, &p) in weights.iter().zip(&self.positives_of) {
+            n_pos += u64::from(w) * u64::from(p);
+            n_all += u64::from(w);
         }
+        let n_neg = n_all * u64::from(self.entries_per_item) - n_pos;
         if n_pos == 0 {
             return (None, None);
         }
@@ -72,13 +95,11 @@ impl Ranking {
         let mut ends = self.ends.iter().copied();
         let mut end = ends.next();
         let (mut p, mut q) = (0u64, 0u64);
-        for (k, &i) in self.order.iter().enumerate() {
-            let w = u64::from(weights[i]);
-            if positive[i] {
-                p += w;
-            } else {
-                q += w;
-            }
+        for (k, &(item, positive)) in self.entries.iter().enumerate() {
+            let w = u64::from(weights[item as usize]);
+            let hit = w * u64::from(positive);
+            p += hit;
+            q += w - hit;
             if end != Some(k + 1) {
                 continue;
             }
@@ -159,10 +180,10 @@ mod tests {
         let n = 60;
         let scores: Vec<f32> = (0..n).map(|_| (next() % 7) as f32 / 6.0).collect();
         let positive: Vec<bool> = (0..n).map(|_| next().is_multiple_of(3)).collect();
-        let ranking = Ranking::new(&scores);
+        let ranking = Ranking::new(&scores, &positive);
         for _ in 0..30 {
             let idx: Vec<usize> = (0..n).map(|_| (next() % n as u64) as usize).collect();
-            let (auc, ap) = ranking.roc_auc_and_ap(&positive, &multiplicities(n, &idx));
+            let (auc, ap) = ranking.roc_auc_and_ap(&multiplicities(n, &idx));
             let (want_auc, want_ap) = by_pairs(&positive, &scores, &idx);
             let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
                 (Some(a), Some(b)) => (a - b).abs() < 1e-12,
@@ -173,7 +194,7 @@ mod tests {
         }
         let none: Vec<bool> = vec![false; n];
         assert_eq!(
-            ranking.roc_auc_and_ap(&none, &multiplicities(n, &[1, 2])),
+            Ranking::new(&scores, &none).roc_auc_and_ap(&multiplicities(n, &[1, 2])),
             (None, None)
         );
     }
