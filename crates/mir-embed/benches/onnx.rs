@@ -4,6 +4,8 @@
 //! `bare_session_run`: the four prebuilt input batches through `Session::run`, outputs read
 //! but not pooled. `embed_batch`: the same tracks through [`OnnxEmbedder::embed_batch`]
 //! (windowing, tensor building, the same four runs, pooling of the note and onset layers, rows).
+//! `batch_size/N`: `embed_batch` of the same tracks in runs of N windows, for the automatic
+//! batch size's choice (`mir_embed::onnx::auto_batch_size`, 11 for basic-pitch).
 //! Needs `cargo xtask setup-ort` and `cargo xtask models fetch basic-pitch`; says so otherwise.
 
 use std::path::Path;
@@ -41,7 +43,11 @@ fn bench(c: &mut Criterion) {
         eprintln!("onnx benchmark skipped: {why}");
         return;
     }
-    let model = OnnxEmbedder::new(&config).expect("basic-pitch");
+    let model = OnnxEmbedder::new(&OnnxConfig {
+        batch_size: Some(16),
+        ..config.clone()
+    })
+    .expect("basic-pitch");
     let tracks: Vec<Vec<f32>> = (0..TRACKS).map(track).collect();
     let refs: Vec<&[f32]> = tracks.iter().map(Vec::as_slice).collect();
 
@@ -93,6 +99,20 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    for n in [1, 4, 11, 16, 32, 64] {
+        let model = OnnxEmbedder::new(&OnnxConfig {
+            batch_size: Some(n),
+            ..config.clone()
+        })
+        .expect("basic-pitch");
+        group.bench_function(format!("batch_size/{n}"), |b| {
+            b.iter(|| {
+                for r in model.embed_batch(&refs) {
+                    std::hint::black_box(r.expect("embed"));
+                }
+            })
+        });
+    }
     group.finish();
 }
 

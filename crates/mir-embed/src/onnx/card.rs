@@ -24,10 +24,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-fn d_batch() -> usize {
-    16
-}
-
 /// A model card (see the module docs for an example).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,9 +46,10 @@ pub struct ModelCard {
     /// Layers embedded when the experiment config names none; default all.
     #[serde(default)]
     pub default_layers: Vec<String>,
-    /// Windows per `Session::run` call.
-    #[serde(default = "d_batch")]
-    pub batch_size: usize,
+    /// Windows per `Session::run` call; by default chosen from the input's size
+    /// ([`crate::onnx::auto_batch_size`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
 }
 
 /// Where the ONNX file is and how to get it.
@@ -480,7 +477,7 @@ impl ModelCard {
         if let Some((field, reason)) = self.input_problem() {
             return bad(&format!("input.{field}"), reason);
         }
-        if self.batch_size == 0 {
+        if self.batch_size == Some(0) {
             return bad("batch_size", "must be at least 1".into());
         }
         let named = |n| i.shape.iter().filter(|d| **d == Dim::Named(n)).count();

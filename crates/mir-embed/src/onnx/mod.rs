@@ -98,7 +98,8 @@ pub struct OnnxConfig {
     /// own copy of the weights); on a GPU, one session.
     #[serde(default)]
     pub threads: Option<usize>,
-    /// Windows per run; default the card's `batch_size`.
+    /// Windows per run; default the card's `batch_size`, else chosen from the input's size
+    /// ([`auto_batch_size`]).
     #[serde(default)]
     pub batch_size: Option<usize>,
     /// Skip the model (with a notice) when its card, file or ONNX Runtime is not there, instead of
@@ -199,7 +200,9 @@ impl OnnxEmbedder {
         let mut model = Self {
             window,
             hop,
-            batch_size: config.batch_size.unwrap_or(card.batch_size).max(1),
+            batch_size: (config.batch_size.or(card.batch_size))
+                .unwrap_or_else(|| auto_batch_size(&card_shape(&card, 1, window)))
+                .max(1),
             card,
             card_path,
             sessions,
@@ -898,6 +901,20 @@ fn front_end(card: &ModelCard, card_path: &Path) -> Result<Option<(LogMel, LogSc
     Ok(Some((logmel, *log)))
 }
 
+/// Input values per run that the automatic batch size aims at.
+const BATCH_VALUES: usize = 1 << 19;
+/// The largest automatic batch.
+const MAX_AUTO_BATCH: usize = 64;
+
+/// The batch size of a model whose single-window input has `shape` (batch first): the windows
+/// that make about [`BATCH_VALUES`] input values (2 MiB), from 1 to [`MAX_AUTO_BATCH`].
+/// Larger runs amortise ONNX Runtime's per-run cost; beyond this they stop gaining and cost
+/// activation memory in every session.
+pub fn auto_batch_size(shape: &[i64]) -> usize {
+    let values: i64 = shape.iter().skip(1).map(|&d| d.max(1)).product();
+    (BATCH_VALUES / usize::try_from(values).unwrap_or(usize::MAX).max(1)).clamp(1, MAX_AUTO_BATCH)
+}
+
 /// The input shape for `batch` windows of `samples` samples.
 fn card_shape(card: &ModelCard, batch: usize, samples: usize) -> Vec<i64> {
     let i = &card.input;
@@ -958,4 +975,20 @@ pub fn is_card(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yml" | "yaml")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auto_batch_size;
+
+    #[test]
+    fn the_automatic_batch_holds_about_half_a_million_input_values() {
+        // basic-pitch: 43,844 samples by 1 channel.
+        assert_eq!(auto_batch_size(&[1, 43_844, 1]), 11);
+        // One second at 16 kHz; 96 frames by 64 mel bands (VGGish-like).
+        assert_eq!(auto_batch_size(&[1, 16_000]), 32);
+        assert_eq!(auto_batch_size(&[1, 1, 96, 64]), 64);
+        // Ten seconds at 48 kHz, stereo: one window per run.
+        assert_eq!(auto_batch_size(&[1, 2, 480_000]), 1);
+    }
 }
