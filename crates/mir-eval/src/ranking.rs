@@ -26,19 +26,21 @@ pub fn average_precision(positive: &[bool], scores: &[f32], idx: &[usize]) -> Op
     roc_auc_and_ap(positive, scores, idx).1
 }
 
-/// Scores sorted once, descending, in groups of tied scores, each entry with its truth and
-/// the item whose multiplicity it takes: the ROC-AUC and average precision of any resample
-/// then come from the items' multiplicities ([`Ranking::roc_auc_and_ap`]) without sorting
-/// again.
+/// Scores sorted once, descending, in groups of tied scores: the ROC-AUC and average precision
+/// of any resample then come from the items' multiplicities ([`Ranking::roc_auc_and_ap`])
+/// without sorting again. Only the groups that hold a positive change either value, so the
+/// groups of negatives alone between two of them are kept as one run of items, whose weights
+/// are summed, and the negatives below the last positive are not kept at all.
 #[derive(Debug, Clone)]
 pub struct Ranking {
-    /// By descending score: each entry's item (its index into the weights) and truth.
-    entries: Vec<(u32, bool)>,
-    /// The end (in `entries`) of each group of tied scores.
-    ends: Vec<usize>,
-    /// Per item, its positive entries; and every item's entry count: the resample's positive
-    /// and negative totals in one sequential pass.
-    positives_of: Vec<u32>,
+    /// The items of the negative entries above each group that holds a positive, in rank order.
+    negatives: Vec<u32>,
+    /// The entries (item, truth) of the groups that hold a positive, in rank order.
+    tied: Vec<(u32, bool)>,
+    /// Per group that holds a positive: the end of the negatives above it and of its entries.
+    groups: Vec<(u32, u32)>,
+    /// The item of each positive entry: the resample's positive total.
+    positives: Vec<u32>,
     entries_per_item: u32,
 }
 
@@ -52,63 +54,63 @@ impl Ranking {
     /// as one binary problem where a pair is taken as often as its item: the micro average.
     pub fn of_items(scores: &[f32], positive: &[bool], per_item: usize) -> Self {
         let per_item = per_item.max(1);
+        let item = |e: usize| (e / per_item) as u32;
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-        let mut ends = Vec::new();
-        for k in 1..=order.len() {
-            if k == order.len() || scores[order[k]] != scores[order[k - 1]] {
-                ends.push(k);
-            }
-        }
-        let entries = order
-            .iter()
-            .map(|&e| ((e / per_item) as u32, positive[e]))
-            .collect();
-        let positives_of = positive
-            .chunks(per_item)
-            .map(|c| c.iter().filter(|&&p| p).count() as u32)
-            .collect();
-        Self {
-            entries,
-            ends,
-            positives_of,
+        let mut ranking = Self {
+            negatives: Vec::new(),
+            tied: Vec::new(),
+            groups: Vec::new(),
+            positives: (0..positive.len()).filter(|&e| positive[e]).map(item).collect(),
             entries_per_item: per_item as u32,
+        };
+        let mut start = 0;
+        for k in 1..=order.len() {
+            if k < order.len() && scores[order[k]] == scores[order[k - 1]] {
+                continue;
+            }
+            let group = &order[start..k];
+            if group.iter().any(|&e| positive[e]) {
+                ranking.tied.extend(group.iter().map(|&e| (item(e), positive[e])));
+                let ends = (ranking.negatives.len(), ranking.tied.len());
+                ranking.groups.push((ends.0 as u32, ends.1 as u32));
+            } else {
+                ranking.negatives.extend(group.iter().map(|&e| item(e)));
+            }
+            start = k;
         }
+        ranking
     }
 
     /// [`roc_auc_and_ap`] of the items taken `weights[i]` times each: the same walk down the
     /// thresholds, each group of ties counting its entries' multiplicities (groups absent from
     /// the resample are skipped, as they are absent from its sort).
     pub fn roc_auc_and_ap(&self, weights: &[u32]) -> (Option<f64>, Option<f64>) {
-        let (mut n_pos, mut n_all) = (0u64, 0u64);
-        for (&w, &p) in weights.iter().zip(&self.positives_of) {
-            n_pos += u64::from(w) * u64::from(p);
-            n_all += u64::from(w);
-        }
+        let weight = |&i: &u32| u64::from(weights[i as usize]);
+        let n_pos: u64 = self.positives.iter().map(weight).sum();
+        let n_all: u64 = weights.iter().map(|&w| u64::from(w)).sum();
         let n_neg = n_all * u64::from(self.entries_per_item) - n_pos;
         if n_pos == 0 {
             return (None, None);
         }
         let (mut tp, mut fp) = (0u64, 0u64);
         let (mut wins, mut ap, mut prev_recall) = (0.0, 0.0, 0.0);
-        // One pass down the order, closing a group of ties at each of its ends.
-        let mut ends = self.ends.iter().copied();
-        let mut end = ends.next();
-        let (mut p, mut q) = (0u64, 0u64);
-        for (k, &(item, positive)) in self.entries.iter().enumerate() {
-            let w = u64::from(weights[item as usize]);
-            let hit = w * u64::from(positive);
-            p += hit;
-            q += w - hit;
-            if end != Some(k + 1) {
-                continue;
+        let (mut negatives, mut tied) = (0, 0);
+        for &(negatives_end, tied_end) in &self.groups {
+            let above = &self.negatives[negatives..negatives_end as usize];
+            fp += above.iter().map(weight).sum::<u64>();
+            let (mut p, mut q) = (0u64, 0u64);
+            for &(item, positive) in &self.tied[tied..tied_end as usize] {
+                let w = weight(&item);
+                let hit = w * u64::from(positive);
+                p += hit;
+                q += w - hit;
             }
-            end = ends.next();
+            (negatives, tied) = (negatives_end as usize, tied_end as usize);
             if p == 0 {
                 // Negatives alone add nothing to the wins nor to the precision sum (their
                 // recall step is 0): exactly the full update's result.
                 fp += q;
-                q = 0;
                 continue;
             }
             let neg_below = n_neg - fp - q;
@@ -118,7 +120,6 @@ impl Ranking {
             let recall = tp as f64 / n_pos as f64;
             ap += (recall - prev_recall) * (tp as f64 / (tp + fp) as f64);
             prev_recall = recall;
-            (p, q) = (0, 0);
         }
         let auc = (n_neg > 0).then(|| wins / (n_pos as f64 * n_neg as f64));
         (auc, Some(ap))
