@@ -61,7 +61,10 @@ impl Ranking {
             negatives: Vec::new(),
             tied: Vec::new(),
             groups: Vec::new(),
-            positives: (0..positive.len()).filter(|&e| positive[e]).map(item).collect(),
+            positives: (0..positive.len())
+                .filter(|&e| positive[e])
+                .map(item)
+                .collect(),
             entries_per_item: per_item as u32,
         };
         let mut start = 0;
@@ -71,7 +74,9 @@ impl Ranking {
             }
             let group = &order[start..k];
             if group.iter().any(|&e| positive[e]) {
-                ranking.tied.extend(group.iter().map(|&e| (item(e), positive[e])));
+                ranking
+                    .tied
+                    .extend(group.iter().map(|&e| (item(e), positive[e])));
                 let ends = (ranking.negatives.len(), ranking.tied.len());
                 ranking.groups.push((ends.0 as u32, ends.1 as u32));
             } else {
