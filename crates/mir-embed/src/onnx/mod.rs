@@ -907,7 +907,7 @@ const BATCH_VALUES: usize = 1 << 19;
 const MAX_AUTO_BATCH: usize = 64;
 
 /// The batch size of a model whose single-window input has `shape` (batch first): the windows
-/// that make about [`BATCH_VALUES`] input values (2 MiB), from 1 to [`MAX_AUTO_BATCH`].
+/// that make about 2^19 input values (2 MiB of f32), from 1 to 64.
 /// Larger runs amortise ONNX Runtime's per-run cost; beyond this they stop gaining and cost
 /// activation memory in every session.
 pub fn auto_batch_size(shape: &[i64]) -> usize {
