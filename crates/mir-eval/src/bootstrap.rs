@@ -1,6 +1,6 @@
 //! Seeded percentile bootstrap over test items, single and paired.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -67,88 +67,160 @@ pub fn paired_test(config: &Bootstrap, a: &[f64], b: &[f64]) -> Option<PairedTes
     Some(PairedTest { low, high, p })
 }
 
-/// Every metric `metrics` computes, on each resample (spread over the cores), in resample
-/// order: computed once, it serves [`intervals_of`] and [`paired_intervals_of`] alike.
-pub fn distribution(
+/// Every metric's value on each resample: one column per metric, in resample order, NaN where
+/// the resample leaves the metric undefined or does not compute it. Computed once, it serves
+/// [`intervals_of`] and [`paired_intervals_of`] alike.
+#[derive(Debug, Clone, Default)]
+pub struct Distribution<'a> {
+    names: Vec<&'a str>,
+    index: HashMap<&'a str, usize>,
+    columns: Vec<Vec<f64>>,
+    resamples: usize,
+}
+
+impl<'a> Distribution<'a> {
+    /// The metrics, in the order first computed.
+    pub fn names(&self) -> &[&'a str] {
+        &self.names
+    }
+
+    /// `metric`'s value on each resample, NaN where undefined; `None` for a metric never
+    /// computed.
+    pub fn column(&self, metric: &str) -> Option<&[f64]> {
+        self.index.get(metric).map(|&k| &self.columns[k][..])
+    }
+
+    /// Adds one resample's metrics. Resamples list their metrics in the same order under the
+    /// same borrowed names, so a metric is found at its position first (the same string, or
+    /// an equal one) and by name only when it is not there.
+    fn push(&mut self, named: &Named<&'a str>) {
+        for (pos, &(name, v)) in named.iter().enumerate() {
+            let k = match self.names.get(pos) {
+                Some(n) if same(n, name) => pos,
+                _ => self.column_of(name),
+            };
+            let column = &mut self.columns[k];
+            column.resize(self.resamples, f64::NAN);
+            column.push(v);
+        }
+        self.resamples += 1;
+    }
+
+    /// The column of `name`, added (NaN on the resamples so far) when new.
+    fn column_of(&mut self, name: &'a str) -> usize {
+        if let Some(&k) = self.index.get(name) {
+            return k;
+        }
+        self.names.push(name);
+        self.columns.push(Vec::new());
+        self.index.insert(name, self.names.len() - 1);
+        self.names.len() - 1
+    }
+
+    /// Appends `other`'s resamples after this one's.
+    fn append(&mut self, other: Distribution<'a>) {
+        for (name, values) in other.names.into_iter().zip(other.columns) {
+            let k = self.column_of(name);
+            let column = &mut self.columns[k];
+            column.resize(self.resamples, f64::NAN);
+            column.extend(values);
+        }
+        self.resamples += other.resamples;
+        self.pad();
+    }
+
+    /// Every column NaN-padded to the resample count.
+    fn pad(&mut self) {
+        for column in &mut self.columns {
+            column.resize(self.resamples, f64::NAN);
+        }
+    }
+
+    /// Per metric, its defined values (NaN left out), for metrics defined on some resample.
+    fn defined(&self) -> BTreeMap<&'a str, Vec<f64>> {
+        (self.names.iter().zip(&self.columns))
+            .filter_map(|(&name, c)| {
+                let v: Vec<f64> = c.iter().copied().filter(|v| !v.is_nan()).collect();
+                (!v.is_empty()).then_some((name, v))
+            })
+            .collect()
+    }
+}
+
+/// Whether two names are equal, comparing the pointers first: resamples of one prepared set
+/// borrow the very same strings.
+fn same(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
+/// Every metric `metrics` computes on each resample, spread over the cores: each worker
+/// gathers the values of a run of resamples into its own columns, so a resample's metric list
+/// is dropped as soon as it is read (its memory reused by the next one) and the names are
+/// borrowed (from a [`crate::Prepared`], say), never allocated.
+pub fn distribution<'a>(
     samples: &[Vec<usize>],
-    metrics: impl Fn(&[usize]) -> Named + Sync,
-) -> Vec<Named> {
-    map_parallel(samples, metrics)
+    metrics: impl Fn(&[usize]) -> Named<&'a str> + Sync,
+) -> Distribution<'a> {
+    use rayon::prelude::*;
+    let per_worker = samples
+        .len()
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(1);
+    let parts: Vec<Distribution<'a>> = samples
+        .par_chunks(per_worker)
+        .map(|chunk| {
+            let mut part = Distribution::default();
+            for idx in chunk {
+                part.push(&metrics(idx));
+            }
+            part.pad();
+            part
+        })
+        .collect();
+    let mut all = Distribution::default();
+    for part in parts {
+        all.append(part);
+    }
+    all
 }
 
 /// Percentile intervals of every metric `metrics` computes, over the given resamples. Metrics
 /// undefined on a resample (NaN) are left out of that metric's distribution.
-pub fn intervals(
+pub fn intervals<'a>(
     config: &Bootstrap,
     samples: &[Vec<usize>],
-    metrics: impl Fn(&[usize]) -> Named + Sync,
-) -> BTreeMap<String, (f64, f64)> {
+    metrics: impl Fn(&[usize]) -> Named<&'a str> + Sync,
+) -> BTreeMap<&'a str, (f64, f64)> {
     intervals_of(config, &distribution(samples, metrics))
 }
 
 /// [`intervals`] from a [`distribution`].
-pub fn intervals_of(config: &Bootstrap, resampled: &[Named]) -> BTreeMap<String, (f64, f64)> {
-    let mut dist = Columns::default();
-    for named in resampled {
-        for (pos, (name, v)) in named.iter().enumerate() {
-            if !v.is_nan() {
-                dist.push(pos, name, *v);
-            }
-        }
-    }
-    summarise(config, dist.into_map())
-}
-
-/// Each metric's values over the resamples. Resamples list their metrics in the same order,
-/// so a metric is found at its position first and by name only when it is not there.
-#[derive(Default)]
-struct Columns {
-    names: Vec<String>,
-    values: Vec<Vec<f64>>,
-    index: std::collections::HashMap<String, usize>,
-}
-
-impl Columns {
-    fn push(&mut self, pos: usize, name: &str, v: f64) {
-        let column = match self.names.get(pos) {
-            Some(n) if n == name => pos,
-            _ => match self.index.get(name) {
-                Some(&k) => k,
-                None => {
-                    let k = self.names.len();
-                    self.names.push(name.to_owned());
-                    self.values.push(Vec::new());
-                    self.index.insert(name.to_owned(), k);
-                    k
-                }
-            },
-        };
-        self.values[column].push(v);
-    }
-
-    fn into_map(self) -> BTreeMap<String, Vec<f64>> {
-        self.names.into_iter().zip(self.values).collect()
-    }
+pub fn intervals_of<'a>(
+    config: &Bootstrap,
+    resampled: &Distribution<'a>,
+) -> BTreeMap<&'a str, (f64, f64)> {
+    summarise(config, resampled.defined())
 }
 
 /// Percentile intervals of `b - a` for every metric both compute, resampling the same items
 /// for both (the paired bootstrap).
-pub fn paired_intervals(
+pub fn paired_intervals<'a>(
     config: &Bootstrap,
     samples: &[Vec<usize>],
-    a: impl Fn(&[usize]) -> Named + Sync,
-    b: impl Fn(&[usize]) -> Named + Sync,
-) -> BTreeMap<String, (f64, f64)> {
-    summarise(config, paired_differences(samples, a, b))
+    a: impl Fn(&[usize]) -> Named<&'a str> + Sync,
+    b: impl Fn(&[usize]) -> Named<&'a str> + Sync,
+) -> BTreeMap<&'a str, (f64, f64)> {
+    let (a, b) = (distribution(samples, a), distribution(samples, b));
+    paired_intervals_of(config, &a, &b)
 }
 
 /// [`paired_intervals`] from the [`distribution`]s of `a` and `b` on the same resamples.
-pub fn paired_intervals_of(
+pub fn paired_intervals_of<'a>(
     config: &Bootstrap,
-    a: &[Named],
-    b: &[Named],
-) -> BTreeMap<String, (f64, f64)> {
-    summarise(config, differences(a.iter().zip(b)))
+    a: &Distribution<'a>,
+    b: &Distribution<'a>,
+) -> BTreeMap<&'a str, (f64, f64)> {
+    summarise(config, differences(a, b))
 }
 
 /// A paired bootstrap test of `b - a` on one metric.
@@ -163,26 +235,17 @@ pub struct PairedTest {
 }
 
 /// [`paired_intervals`] with each metric's two-sided p-value.
-pub fn paired_tests(
+pub fn paired_tests<'a>(
     config: &Bootstrap,
     samples: &[Vec<usize>],
-    a: impl Fn(&[usize]) -> Named + Sync,
-    b: impl Fn(&[usize]) -> Named + Sync,
-) -> BTreeMap<String, PairedTest> {
-    let dist = paired_differences(samples, a, b);
-    let p: BTreeMap<String, f64> = dist.iter().map(|(m, d)| (m.clone(), p_value(d))).collect();
+    a: impl Fn(&[usize]) -> Named<&'a str> + Sync,
+    b: impl Fn(&[usize]) -> Named<&'a str> + Sync,
+) -> BTreeMap<&'a str, PairedTest> {
+    let dist = differences(&distribution(samples, a), &distribution(samples, b));
+    let p: BTreeMap<&str, f64> = dist.iter().map(|(m, d)| (*m, p_value(d))).collect();
     summarise(config, dist)
         .into_iter()
-        .map(|(m, (low, high))| {
-            (
-                m.clone(),
-                PairedTest {
-                    low,
-                    high,
-                    p: p[&m],
-                },
-            )
-        })
+        .map(|(m, (low, high))| (m, PairedTest { low, high, p: p[m] }))
         .collect()
 }
 
@@ -197,41 +260,19 @@ pub fn p_value(differences: &[f64]) -> f64 {
     (2.0 * (below.min(above) + 1.0) / (b + 1.0)).min(1.0)
 }
 
-/// The bootstrap distribution of `b - a` per metric both compute (NaN differences left out).
-fn paired_differences(
-    samples: &[Vec<usize>],
-    a: impl Fn(&[usize]) -> Named + Sync,
-    b: impl Fn(&[usize]) -> Named + Sync,
-) -> BTreeMap<String, Vec<f64>> {
-    let pairs = map_parallel(samples, |idx| (a(idx), b(idx)));
-    differences(pairs.iter().map(|(a, b)| (a, b)))
-}
-
-/// Per metric, `b - a` on each resample where both define it.
-fn differences<'a>(
-    pairs: impl Iterator<Item = (&'a Named, &'a Named)>,
-) -> BTreeMap<String, Vec<f64>> {
-    let mut dist = Columns::default();
-    for (a, b) in pairs {
-        let mut by_name: Option<BTreeMap<&str, f64>> = None;
-        for (pos, (name, vb)) in b.iter().enumerate() {
-            // Both list their metrics in the same order, but for a metric one of them lacks.
-            let va = match a.get(pos) {
-                Some((m, va)) if m == name => Some(*va),
-                _ => by_name
-                    .get_or_insert_with(|| a.iter().map(|(m, v)| (m.as_str(), *v)).collect())
-                    .get(name.as_str())
-                    .copied(),
-            };
-            if let Some(va) = va {
-                let d = vb - va;
-                if !d.is_nan() {
-                    dist.push(pos, name, d);
-                }
-            }
-        }
-    }
-    dist.into_map()
+/// Per metric both compute, `b - a` on each resample where both define it, for the metrics
+/// with at least one such resample.
+fn differences<'a>(a: &Distribution<'a>, b: &Distribution<'a>) -> BTreeMap<&'a str, Vec<f64>> {
+    (b.names.iter().zip(&b.columns))
+        .filter_map(|(&name, vb)| {
+            let va = a.column(name)?;
+            let d: Vec<f64> = (va.iter().zip(vb))
+                .map(|(va, vb)| vb - va)
+                .filter(|d| !d.is_nan())
+                .collect();
+            (!d.is_empty()).then_some((name, d))
+        })
+        .collect()
 }
 
 /// Holm's step-down adjustment of p-values for testing them together (statsmodels'
@@ -250,7 +291,10 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
     adjusted
 }
 
-fn summarise(config: &Bootstrap, dist: BTreeMap<String, Vec<f64>>) -> BTreeMap<String, (f64, f64)> {
+fn summarise<'a>(
+    config: &Bootstrap,
+    dist: BTreeMap<&'a str, Vec<f64>>,
+) -> BTreeMap<&'a str, (f64, f64)> {
     let alpha = (1.0 - config.confidence) / 2.0;
     dist.into_iter()
         .map(|(name, mut v)| {
@@ -291,6 +335,42 @@ mod tests {
         // 30 of 99 resamples at or below 0: p = 2 * 31 / 100.
         let mixed: Vec<f64> = (0..99).map(|i| if i < 30 { -1.0 } else { 1.0 }).collect();
         assert!((p_value(&mixed) - 0.62).abs() < 1e-12);
+    }
+
+    /// A metric a resample does not compute, or leaves NaN, is left out of that metric's
+    /// values, whatever the order the resamples list their metrics in and however the
+    /// resamples are split among workers.
+    #[test]
+    fn metrics_absent_from_a_resample_are_left_out() {
+        let samples: Vec<Vec<usize>> = (0..37).map(|r| vec![r]).collect();
+        let metrics = |idx: &[usize]| -> Named<&'static str> {
+            let r = idx[0];
+            let mut out = vec![("a", r as f64)];
+            if r % 3 == 0 {
+                out.insert(0, ("b", 2.0 * r as f64));
+            }
+            out.push(("c", if r % 2 == 0 { f64::NAN } else { 1.0 }));
+            out
+        };
+        let dist = distribution(&samples, metrics);
+        let a: Vec<f64> = (0..37).map(|r| r as f64).collect();
+        assert_eq!(dist.column("a"), Some(&a[..]));
+        let b = dist.column("b").expect("b is computed");
+        for (r, v) in b.iter().enumerate() {
+            assert!(if r % 3 == 0 {
+                *v == 2.0 * r as f64
+            } else {
+                v.is_nan()
+            });
+        }
+        let defined = dist.defined();
+        assert_eq!(defined["b"].len(), 13);
+        assert_eq!(defined["c"], vec![1.0; 18]);
+        // Against a distribution of `a` alone: the differences exist where both do.
+        let only_a = distribution(&samples, |idx| vec![("a", 0.5 * idx[0] as f64)]);
+        let d = differences(&only_a, &dist);
+        assert_eq!(d.keys().copied().collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(d["a"][36], 18.0);
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub fn in_top_k(row: &[f32], truth: usize, k: usize) -> bool {
     above < k
 }
 
+/// The metrics [`Prepared::metrics`] gives per class: precision, recall and F1.
+const METRICS_PER_CLASS: usize = 3;
+
 /// Per-class counts over a resample (items with their multiplicities).
 struct Counts {
     tp: Vec<f64>,
@@ -35,10 +38,10 @@ fn ratio(a: f64, b: f64) -> f64 {
 /// Accuracy, balanced accuracy, the macro, weighted and micro averages of precision, recall
 /// and F1 from a resample's counts (`n` items, `present` the classes of its truth or
 /// predictions), pushed to `out`; returns the per-class precision, recall and F1.
-fn count_metrics(k: &Counts, present: &[usize], n: f64, out: &mut Named) -> [Vec<f64>; 3] {
+fn count_metrics(k: &Counts, present: &[usize], n: f64, out: &mut Named<&str>) -> [Vec<f64>; 3] {
     let c = k.tp.len();
     let correct: f64 = k.tp.iter().sum();
-    out.push(("accuracy".into(), ratio(correct, n)));
+    out.push(("accuracy", ratio(correct, n)));
     let support: Vec<f64> = (0..c).map(|j| k.tp[j] + k.fn_[j]).collect();
     let precision: Vec<f64> = (0..c).map(|j| ratio(k.tp[j], k.tp[j] + k.fp[j])).collect();
     let recall: Vec<f64> = (0..c).map(|j| ratio(k.tp[j], support[j])).collect();
@@ -47,56 +50,64 @@ fn count_metrics(k: &Counts, present: &[usize], n: f64, out: &mut Named) -> [Vec
         .collect();
     let true_classes: Vec<usize> = (0..c).filter(|&j| support[j] > 0.0).collect();
     out.push((
-        "balanced_accuracy".into(),
+        "balanced_accuracy",
         true_classes.iter().map(|&j| recall[j]).sum::<f64>() / true_classes.len().max(1) as f64,
     ));
-    for (name, values) in [("precision", &precision), ("recall", &recall), ("f1", &f1)] {
+    let averaged = [
+        (["precision_macro", "precision_weighted"], &precision),
+        (["recall_macro", "recall_weighted"], &recall),
+        (["f1_macro", "f1_weighted"], &f1),
+    ];
+    for ([macro_name, weighted_name], values) in averaged {
         let macro_ = present.iter().map(|&j| values[j]).sum::<f64>() / present.len().max(1) as f64;
         let weighted = present.iter().map(|&j| values[j] * support[j]).sum::<f64>() / n.max(1.0);
-        out.push((format!("{name}_macro"), macro_));
-        out.push((format!("{name}_weighted"), weighted));
+        out.push((macro_name, macro_));
+        out.push((weighted_name, weighted));
     }
     let (tp, fp, fn_): (f64, f64, f64) = (k.tp.iter().sum(), k.fp.iter().sum(), k.fn_.iter().sum());
-    out.push(("precision_micro".into(), ratio(tp, tp + fp)));
-    out.push(("recall_micro".into(), ratio(tp, tp + fn_)));
-    out.push(("f1_micro".into(), ratio(2.0 * tp, 2.0 * tp + fp + fn_)));
+    out.push(("precision_micro", ratio(tp, tp + fp)));
+    out.push(("recall_micro", ratio(tp, tp + fn_)));
+    out.push(("f1_micro", ratio(2.0 * tp, 2.0 * tp + fp + fn_)));
     [precision, recall, f1]
 }
 
 /// The MIREX summary of `n` items: their mean score (`total / n`), the mean over reference
 /// keys of each key's mean (`per_key`: score sum and count), and the share of each relation
 /// (`counts`, in [`key::Relation::ALL`] order).
-fn mirex_summary(total: f64, per_key: &[(f64, u64)], counts: [u64; 5], n: f64, out: &mut Named) {
-    out.push(("mirex_weighted".into(), total / n));
+fn mirex_summary(
+    total: f64,
+    per_key: &[(f64, u64)],
+    counts: [u64; 5],
+    n: f64,
+    out: &mut Named<&str>,
+) {
+    out.push(("mirex_weighted", total / n));
     let seen: Vec<f64> = (per_key.iter())
         .filter(|k| k.1 > 0)
         .map(|k| k.0 / k.1 as f64)
         .collect();
     out.push((
-        "mirex_weighted_by_key".into(),
+        "mirex_weighted_by_key",
         seen.iter().sum::<f64>() / seen.len() as f64,
     ));
     for (r, count) in key::Relation::ALL.iter().zip(counts) {
-        out.push((format!("mirex_{}", r.name()), count as f64 / n));
+        out.push((r.metric(), count as f64 / n));
     }
 }
 
 /// The macro ROC-AUC and PR-AUC over the classes that define them, and how many of the `c`
 /// classes ROC-AUC skipped.
-fn ranking_macros(aucs: &[f64], aps: &[f64], c: usize, out: &mut Named) {
+fn ranking_macros(aucs: &[f64], aps: &[f64], c: usize, out: &mut Named<&str>) {
     if !aucs.is_empty() {
         out.push((
-            "roc_auc_macro".into(),
+            "roc_auc_macro",
             aucs.iter().sum::<f64>() / aucs.len() as f64,
         ));
     }
     if !aps.is_empty() {
-        out.push((
-            "pr_auc_macro".into(),
-            aps.iter().sum::<f64>() / aps.len() as f64,
-        ));
+        out.push(("pr_auc_macro", aps.iter().sum::<f64>() / aps.len() as f64));
     }
-    out.push(("roc_auc_classes_skipped".into(), (c - aucs.len()) as f64));
+    out.push(("roc_auc_classes_skipped", (c - aucs.len()) as f64));
 }
 
 /// A multiclass test set made ready for many resamples: predictions, top-k hits, each
@@ -106,8 +117,9 @@ pub struct Prepared<'a> {
     y: &'a [usize],
     vocabulary: &'a [String],
     pred: Vec<usize>,
-    /// `(k, whether each item's truth is in its top k)`, for k < the class count.
-    top: Vec<(usize, Vec<bool>)>,
+    /// `(top_<k>_accuracy, whether each item's truth is in its top k)`, for k < the class
+    /// count.
+    top: Vec<(String, Vec<bool>)>,
     /// Per class: its ranking of the scores against which items are of the class.
     ranked: Vec<Ranking>,
     /// Per item, the MIREX relation of its prediction, when every class is a key.
@@ -116,7 +128,7 @@ pub struct Prepared<'a> {
     /// note with an octave.
     same_pitch_class: Option<Vec<bool>>,
     /// Per class, its metrics' names: `precision/<class>`, `recall/<class>`, `f1/<class>`.
-    class_metrics: Vec<[String; 3]>,
+    class_metrics: Vec<[String; METRICS_PER_CLASS]>,
 }
 
 impl<'a> Prepared<'a> {
@@ -129,7 +141,7 @@ impl<'a> Prepared<'a> {
             .filter(|&k| k < c)
             .map(|k| {
                 (
-                    k,
+                    format!("top_{k}_accuracy"),
                     (0..scores.n)
                         .map(|i| in_top_k(scores.row(i), y[i], k))
                         .collect(),
@@ -194,12 +206,12 @@ impl<'a> Prepared<'a> {
     /// truth; per-class values are reported for every vocabulary class. ROC-AUC and PR-AUC
     /// are one-vs-rest, macro-averaged over the classes that are defined on `idx` (a class with
     /// no positive, or for ROC-AUC no negative, is skipped and counted).
-    pub fn metrics(&self, idx: &[usize]) -> Named {
+    pub fn metrics(&self, idx: &[usize]) -> Named<&str> {
         let w = multiplicities(self.y.len(), idx);
         let c = self.vocabulary.len();
         let k = self.counts(&w);
         let n = idx.len() as f64;
-        let mut out: Named = Vec::new();
+        let mut out: Named<&str> = Vec::with_capacity(METRICS_PER_CLASS * c + 32);
         // The classes of the resample's truth or predictions, ascending.
         let mut seen = vec![false; c];
         for (i, _) in w.iter().enumerate().filter(|(_, m)| **m > 0) {
@@ -208,21 +220,21 @@ impl<'a> Prepared<'a> {
         }
         let present: Vec<usize> = (0..c).filter(|&j| seen[j]).collect();
         let [precision, recall, f1] = count_metrics(&k, &present, n, &mut out);
-        for (top, hit) in &self.top {
+        for (name, hit) in &self.top {
             let hits: u64 = (w.iter().zip(hit))
                 .filter(|(_, h)| **h)
                 .map(|(m, _)| u64::from(*m))
                 .sum();
-            out.push((format!("top_{top}_accuracy"), ratio(hits as f64, n)));
+            out.push((name, ratio(hits as f64, n)));
         }
         let (mut aucs, mut aps) = (Vec::new(), Vec::new());
         for (j, [p, r, f]) in self.class_metrics.iter().enumerate() {
             let (auc, ap) = self.ranked[j].roc_auc_and_ap(&w);
             aucs.extend(auc);
             aps.extend(ap);
-            out.push((p.clone(), precision[j]));
-            out.push((r.clone(), recall[j]));
-            out.push((f.clone(), f1[j]));
+            out.push((p, precision[j]));
+            out.push((r, recall[j]));
+            out.push((f, f1[j]));
         }
         ranking_macros(&aucs, &aps, c, &mut out);
         self.key_metrics(&w, n, &mut out);
@@ -231,7 +243,7 @@ impl<'a> Prepared<'a> {
                 .filter(|(_, s)| **s)
                 .map(|(m, _)| u64::from(*m))
                 .sum();
-            out.push(("pitch_class_accuracy".into(), ratio(hits as f64, n)));
+            out.push(("pitch_class_accuracy", ratio(hits as f64, n)));
         }
         out
     }
@@ -244,7 +256,7 @@ impl<'a> Prepared<'a> {
 
     /// The MIREX weighted score when every class is a key (`C# major`, `A minor`, ...): mean
     /// over tracks, mean over reference keys, and the share of each relation.
-    fn key_metrics(&self, w: &[u32], n: f64, out: &mut Named) {
+    fn key_metrics(&self, w: &[u32], n: f64, out: &mut Named<&str>) {
         let Some(relations) = &self.relations else {
             return;
         };
@@ -269,7 +281,7 @@ impl<'a> Prepared<'a> {
 /// Every multiclass metric over the items `idx`; see [`Prepared::metrics`], which a bootstrap
 /// calls once per resample on one [`Prepared`].
 pub fn metrics(y: &[usize], scores: &Scores, vocabulary: &[String], idx: &[usize]) -> Named {
-    Prepared::new(y, scores, vocabulary).metrics(idx)
+    crate::owned(Prepared::new(y, scores, vocabulary).metrics(idx))
 }
 
 /// The pitch class of a note with an octave (`C#4`, `A3`), if the class is one.
@@ -324,36 +336,41 @@ mod tests {
         let pred: Vec<usize> = (0..scores.n).map(|i| argmax(scores.row(i))).collect();
         let k = counts_of(y, &pred, c, idx);
         let n = idx.len() as f64;
-        let mut out: Named = Vec::new();
+        let tops = [3, 5].map(|top| (top, format!("top_{top}_accuracy")));
+        let class_names: Vec<[String; 3]> = (vocabulary.iter())
+            .map(|class| ["precision", "recall", "f1"].map(|m| format!("{m}/{class}")))
+            .collect();
+        let mut out: Named<&str> = Vec::new();
         let present: std::collections::BTreeSet<usize> =
             idx.iter().flat_map(|&i| [y[i], pred[i]]).collect();
         let present: Vec<usize> = present.into_iter().collect();
         let [precision, recall, f1] = count_metrics(&k, &present, n, &mut out);
-        for top in [3, 5] {
+        for (top, name) in &tops {
+            let top = *top;
             if top < c {
                 let hits = idx
                     .iter()
                     .filter(|&&i| in_top_k(scores.row(i), y[i], top))
                     .count();
-                out.push((format!("top_{top}_accuracy"), ratio(hits as f64, n)));
+                out.push((name, ratio(hits as f64, n)));
             }
         }
 
         let (mut aucs, mut aps) = (Vec::new(), Vec::new());
-        for (j, class) in vocabulary.iter().enumerate() {
+        for (j, [p, r, f]) in class_names.iter().enumerate() {
             let positive: Vec<bool> = y.iter().map(|&t| t == j).collect();
             let (auc, ap) = roc_auc_and_ap(&positive, scores.column(j), idx);
             aucs.extend(auc);
             aps.extend(ap);
-            out.push((format!("precision/{class}"), precision[j]));
-            out.push((format!("recall/{class}"), recall[j]));
-            out.push((format!("f1/{class}"), f1[j]));
+            out.push((p, precision[j]));
+            out.push((r, recall[j]));
+            out.push((f, f1[j]));
         }
         ranking_macros(&aucs, &aps, c, &mut out);
 
         key_metrics(y, &pred, vocabulary, idx, &mut out);
         pitch_class_metrics(y, &pred, vocabulary, idx, &mut out);
-        out
+        crate::owned(out)
     }
 
     /// The MIREX weighted score when every class is a key (`C# major`, `A minor`, ...): mean over
@@ -363,7 +380,7 @@ mod tests {
         pred: &[usize],
         vocabulary: &[String],
         idx: &[usize],
-        out: &mut Named,
+        out: &mut Named<&str>,
     ) {
         let Some(keys) = vocabulary
             .iter()
@@ -399,7 +416,7 @@ mod tests {
         pred: &[usize],
         vocabulary: &[String],
         idx: &[usize],
-        out: &mut Named,
+        out: &mut Named<&str>,
     ) {
         let parse = |s: &str| {
             let name = s.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
@@ -416,10 +433,7 @@ mod tests {
             return;
         };
         let hits = idx.iter().filter(|&&i| pcs[y[i]] == pcs[pred[i]]).count();
-        out.push((
-            "pitch_class_accuracy".into(),
-            ratio(hits as f64, idx.len() as f64),
-        ));
+        out.push(("pitch_class_accuracy", ratio(hits as f64, idx.len() as f64)));
     }
 
     fn named(out: &Named, metric: &str) -> Option<f64> {
@@ -464,7 +478,7 @@ mod tests {
                     reference_metrics(&y, &scores, vocab, idx),
                 );
                 crate::testing::assert_same(&got, &want, &format!("{vocab:?}"));
-                let accuracy = got.iter().find(|(m, _)| m == "accuracy").map(|(_, v)| *v);
+                let accuracy = got.iter().find(|(m, _)| *m == "accuracy").map(|(_, v)| *v);
                 assert_eq!(
                     Some(prepared.accuracy(idx)),
                     accuracy,

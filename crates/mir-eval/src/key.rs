@@ -75,14 +75,14 @@ impl Relation {
         }
     }
 
-    /// Name used in metric names.
-    pub fn name(self) -> &'static str {
+    /// The metric of the share of tracks in this relation: `mirex_<relation>`.
+    pub fn metric(self) -> &'static str {
         match self {
-            Relation::Correct => "correct",
-            Relation::Fifth => "fifth",
-            Relation::Relative => "relative",
-            Relation::Parallel => "parallel",
-            Relation::Other => "other",
+            Relation::Correct => "mirex_correct",
+            Relation::Fifth => "mirex_fifth",
+            Relation::Relative => "mirex_relative",
+            Relation::Parallel => "mirex_parallel",
+            Relation::Other => "mirex_other",
         }
     }
 

@@ -75,8 +75,14 @@ pub enum Error {
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Metric names and values.
-pub type Named = Vec<(String, f64)>;
+/// Metric names and values. A [`Prepared`] test set names its metrics with strings it holds
+/// (`Named<&str>`), so a resample allocates no names; [`owned`] makes them `String`s.
+pub type Named<N = String> = Vec<(N, f64)>;
+
+/// `named` with its names owned.
+pub fn owned(named: Named<&str>) -> Named {
+    named.into_iter().map(|(m, v)| (m.to_owned(), v)).collect()
+}
 
 /// Evaluation settings, as written in the experiment config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,47 +176,29 @@ pub fn compute(
     idx: &[usize],
     config: &EvalConfig,
 ) -> Named {
-    match truth {
-        Truth::Classes(y) => classification::metrics(y, scores, vocabulary, idx),
-        Truth::Tags(t) => multilabel::metrics(t, scores, vocabulary, idx, config.threshold),
-        Truth::Targets(t) => {
-            let names: Vec<String> = if vocabulary.len() == scores.c {
-                vocabulary.to_vec()
-            } else {
-                (0..scores.c).map(|k| k.to_string()).collect()
-            };
-            regression::metrics(t, scores, &names, idx)
-        }
-    }
+    owned(prepare(truth, scores, vocabulary, config).compute(idx))
 }
 
 /// A test set made ready for many resamples ([`Prepared::compute`]): multiclass predictions,
-/// rankings and relations, and tagging rankings and decisions, are computed once
-/// ([`classification::Prepared`], [`multilabel::Prepared`]).
+/// rankings and relations, tagging rankings and decisions, and every metric's name, are
+/// computed once ([`classification::Prepared`], [`multilabel::Prepared`],
+/// [`regression::Prepared`]).
 pub enum Prepared<'a> {
     /// Single-label classification.
     Classes(classification::Prepared<'a>),
     /// Tagging.
-    Tags(multilabel::Prepared<'a>),
-    /// Regression, computed from the rows on each call.
-    Rows {
-        /// The truth.
-        truth: &'a Truth,
-        /// The scores.
-        scores: &'a Scores,
-        /// Class names.
-        vocabulary: &'a [String],
-        /// The settings.
-        config: &'a EvalConfig,
-    },
+    Tags(multilabel::Prepared),
+    /// Regression.
+    Targets(regression::Prepared<'a>),
 }
 
-/// Prepares `truth` and `scores` for [`Prepared::compute`].
+/// Prepares `truth` and `scores` for [`Prepared::compute`]. Regression dimensions are named by
+/// `vocabulary` when it names every one, else by their index.
 pub fn prepare<'a>(
     truth: &'a Truth,
     scores: &'a Scores,
     vocabulary: &'a [String],
-    config: &'a EvalConfig,
+    config: &EvalConfig,
 ) -> Prepared<'a> {
     match truth {
         Truth::Classes(y) => {
@@ -222,28 +210,27 @@ pub fn prepare<'a>(
             vocabulary,
             config.threshold,
         )),
-        _ => Prepared::Rows {
-            truth,
-            scores,
-            vocabulary,
-            config,
-        },
+        Truth::Targets(t) => {
+            let indices: Vec<String>;
+            let names = if vocabulary.len() == scores.c {
+                vocabulary
+            } else {
+                indices = (0..scores.c).map(|k| k.to_string()).collect();
+                &indices
+            };
+            Prepared::Targets(regression::Prepared::new(t, scores, names))
+        }
     }
 }
 
 impl Prepared<'_> {
-    /// Every metric of the task type over the items `idx` (which may repeat); see
-    /// [`compute`].
-    pub fn compute(&self, idx: &[usize]) -> Named {
+    /// Every metric of the task type over the items `idx` (which may repeat), named by strings
+    /// the prepared set holds; see [`compute`].
+    pub fn compute(&self, idx: &[usize]) -> Named<&str> {
         match self {
             Prepared::Classes(p) => p.metrics(idx),
             Prepared::Tags(p) => p.metrics(idx),
-            Prepared::Rows {
-                truth,
-                scores,
-                vocabulary,
-                config,
-            } => compute(truth, scores, vocabulary, idx, config),
+            Prepared::Targets(p) => p.metrics(idx),
         }
     }
 
@@ -253,7 +240,7 @@ impl Prepared<'_> {
         match self {
             Prepared::Classes(p) if metric == "accuracy" => p.accuracy(idx),
             _ => (self.compute(idx).into_iter())
-                .find(|(m, _)| m == metric)
+                .find(|(m, _)| *m == metric)
                 .map_or(f64::NAN, |(_, v)| v),
         }
     }
@@ -474,39 +461,40 @@ pub fn evaluate(
     let clean_all: Vec<usize> = (0..clean.ids.len()).collect();
     let clean_point = clean_prepared.compute(&clean_all);
     // Before the loop: a deformation named before `clean` gets its deltas too.
-    let clean_values: BTreeMap<String, f64> = clean_point.iter().cloned().collect();
+    let clean_values: BTreeMap<&str, f64> = clean_point.iter().copied().collect();
     let mut rows = Vec::new();
     for (deformation, g) in &run.groups {
         let n = g.ids.len();
         // Clean, or a deformation the scores do not change (a chance baseline's): the clean
         // values and resamples serve.
         let unchanged = g.ids == clean.ids && g.scores.rows == clean.scores.rows;
+        // Declared out here: the metrics borrow their names from the prepared set.
+        let (prepared, own_samples);
         let (point, dist) = if deformation == CLEAN || unchanged {
             (clean_point.clone(), None)
         } else {
-            let prepared = prepare(&g.truth, &g.scores, vocabulary, config);
+            prepared = prepare(&g.truth, &g.scores, vocabulary, config);
             let all: Vec<usize> = (0..n).collect();
-            let own;
             let samples = if n == clean.ids.len() {
                 &clean_samples
             } else {
-                own = bootstrap::resamples(&boot, n);
-                &own
+                own_samples = bootstrap::resamples(&boot, n);
+                &own_samples
             };
             let dist = bootstrap::distribution(samples, |idx| prepared.compute(idx));
             (prepared.compute(&all), Some(dist))
         };
-        let dist = dist.as_deref().unwrap_or(&clean_dist);
+        let dist = dist.as_ref().unwrap_or(&clean_dist);
         let cis = bootstrap::intervals_of(&boot, dist);
-        for (metric, value) in &point {
-            rows.push(run.row(deformation, metric.clone(), *value, cis.get(metric), n));
+        for &(metric, value) in &point {
+            rows.push(run.row(deformation, metric.into(), value, cis.get(metric), n));
         }
         // Paired difference to the clean audio, on the same tracks.
         if deformation == CLEAN || g.ids != clean.ids {
             continue;
         }
         let deltas = bootstrap::paired_intervals_of(&boot, &clean_dist, dist);
-        for (metric, value) in point.iter().filter(|(m, _)| is_summary(m)) {
+        for &(metric, value) in point.iter().filter(|(m, _)| is_summary(m)) {
             if let Some(c) = clean_values.get(metric) {
                 rows.push(run.row(
                     deformation,
@@ -564,13 +552,13 @@ pub fn compare(
     );
     let fa = |idx: &[usize]| prepared_a.compute(idx);
     let fb = |idx: &[usize]| prepared_b.compute(idx);
-    let (pa, pb): (BTreeMap<String, f64>, Named) = (fa(&all).into_iter().collect(), fb(&all));
+    let (pa, pb): (BTreeMap<&str, f64>, Named<&str>) = (fa(&all).into_iter().collect(), fb(&all));
     let samples = bootstrap::resamples(&boot, n);
     let tests = bootstrap::paired_tests(&boot, &samples, fa, fb);
     let mut rows = Vec::new();
     for (m, v) in pb.into_iter().filter(|(m, _)| is_summary(m)) {
-        let Some(va) = pa.get(&m) else { continue };
-        let test = tests.get(&m);
+        let Some(va) = pa.get(m) else { continue };
+        let test = tests.get(m);
         let ci = test.map(|t| (t.low, t.high));
         let delta = format!("delta_vs/{}/{}/{m}", ra.model, ra.probe);
         rows.push(rb.row(deformation, delta, v - va, ci.as_ref(), n));
@@ -734,10 +722,19 @@ pub(crate) mod testing {
 
     /// The two lists name the same metrics in the same order, with values within 1e-12 (NaN
     /// equal to NaN).
-    pub fn assert_same(got: &Named, want: &Named, context: &str) {
-        let names = |m: &Named| m.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-        assert_eq!(names(got), names(want), "{context}");
-        for ((name, a), (_, b)) in got.iter().zip(want) {
+    pub fn assert_same<A: AsRef<str>, B: AsRef<str>>(
+        got: &Named<A>,
+        want: &Named<B>,
+        context: &str,
+    ) {
+        let got: Named<&str> = got.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+        let want: Named<&str> = want.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+        let (got_names, want_names): (Vec<&str>, Vec<&str>) = (
+            got.iter().map(|(k, _)| *k).collect(),
+            want.iter().map(|(k, _)| *k).collect(),
+        );
+        assert_eq!(got_names, want_names, "{context}");
+        for ((name, a), (_, b)) in got.iter().zip(&want) {
             let same = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-12;
             assert!(same, "{name}: {a} vs {b} ({context})");
         }

@@ -6,18 +6,19 @@ use crate::{Named, Scores};
 /// A tagging test set made ready for many resamples: each tag's ranking of the scores and
 /// thresholded decisions, and the ranking of every (item, tag) pair, computed once
 /// ([`Prepared::metrics`]).
-pub struct Prepared<'a> {
-    vocabulary: &'a [String],
+pub struct Prepared {
     /// Per tag: its ranking, which items have it, which items score at least the threshold.
     tags: Vec<(Ranking, Vec<bool>, Vec<bool>)>,
+    /// Per tag, its metrics' names: `roc_auc/<tag>` and `average_precision/<tag>`.
+    tag_metrics: Vec<[String; 2]>,
     /// The ranking of every (item, tag) pair.
     pairs: Ranking,
     items: usize,
 }
 
-impl<'a> Prepared<'a> {
+impl Prepared {
     /// Prepares `truth` (`truth[i * tags + t]`: item `i` has tag `t`) and `scores`.
-    pub fn new(truth: &[bool], scores: &Scores, vocabulary: &'a [String], threshold: f32) -> Self {
+    pub fn new(truth: &[bool], scores: &Scores, vocabulary: &[String], threshold: f32) -> Self {
         let t = vocabulary.len();
         let tags = (0..t)
             .map(|j| {
@@ -29,9 +30,12 @@ impl<'a> Prepared<'a> {
             .collect();
         let flat: Vec<f32> = (0..scores.n).flat_map(|i| scores.row(i).to_vec()).collect();
         let pairs = Ranking::of_items(&flat, &truth[..scores.n * t], t);
+        let tag_metrics = (vocabulary.iter())
+            .map(|tag| ["roc_auc", "average_precision"].map(|m| format!("{m}/{tag}")))
+            .collect();
         Self {
-            vocabulary,
             tags,
+            tag_metrics,
             pairs,
             items: scores.n,
         }
@@ -44,19 +48,21 @@ impl<'a> Prepared<'a> {
     /// `tags_skipped`: it never turns the average into NaN), and micro-averaged over every
     /// (item, tag) pair. F1 uses `score >= threshold` as the decision, macro over every tag (0
     /// for a zero division) and micro.
-    pub fn metrics(&self, idx: &[usize]) -> Named {
+    pub fn metrics(&self, idx: &[usize]) -> Named<&str> {
         let w = multiplicities(self.items, idx);
-        let mut out: Named = Vec::new();
+        let mut out: Named<&str> = Vec::with_capacity(2 * self.tags.len() + 7);
         let (mut aucs, mut aps, mut f1s) = (Vec::new(), Vec::new(), Vec::new());
         let (mut tp_all, mut fp_all, mut fn_all) = (0.0, 0.0, 0.0);
         let mut skipped = 0;
-        for (tag, (ranking, positive, decided)) in self.vocabulary.iter().zip(&self.tags) {
+        for ([auc_name, ap_name], (ranking, positive, decided)) in
+            self.tag_metrics.iter().zip(&self.tags)
+        {
             match ranking.roc_auc_and_ap(&w) {
                 (Some(auc), Some(ap)) => {
                     aucs.push(auc);
                     aps.push(ap);
-                    out.push((format!("roc_auc/{tag}"), auc));
-                    out.push((format!("average_precision/{tag}"), ap));
+                    out.push((auc_name, auc));
+                    out.push((ap_name, ap));
                 }
                 _ => skipped += 1,
             }
@@ -76,20 +82,20 @@ impl<'a> Prepared<'a> {
             fn_all += fn_;
         }
         if !aucs.is_empty() {
-            out.push(("roc_auc_macro".into(), mean(&aucs)));
-            out.push(("pr_auc_macro".into(), mean(&aps)));
+            out.push(("roc_auc_macro", mean(&aucs)));
+            out.push(("pr_auc_macro", mean(&aps)));
         }
         // Micro: every (item, tag) pair as one binary problem, taken as often as its item.
         let (auc, ap) = self.pairs.roc_auc_and_ap(&w);
         if let Some(a) = auc {
-            out.push(("roc_auc_micro".into(), a));
+            out.push(("roc_auc_micro", a));
         }
         if let Some(a) = ap {
-            out.push(("pr_auc_micro".into(), a));
+            out.push(("pr_auc_micro", a));
         }
-        out.push(("f1_macro".into(), mean(&f1s)));
-        out.push(("f1_micro".into(), f1(tp_all, fp_all, fn_all)));
-        out.push(("tags_skipped".into(), skipped as f64));
+        out.push(("f1_macro", mean(&f1s)));
+        out.push(("f1_micro", f1(tp_all, fp_all, fn_all)));
+        out.push(("tags_skipped", skipped as f64));
         out
     }
 }
@@ -103,7 +109,7 @@ pub fn metrics(
     idx: &[usize],
     threshold: f32,
 ) -> Named {
-    Prepared::new(truth, scores, vocabulary, threshold).metrics(idx)
+    crate::owned(Prepared::new(truth, scores, vocabulary, threshold).metrics(idx))
 }
 
 /// F1 from counts, 0 for a zero division.

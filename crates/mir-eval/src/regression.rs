@@ -58,40 +58,72 @@ pub fn r2(truth: &[f64], pred: &[f64]) -> f64 {
     }
 }
 
-/// Every regression metric over the items `idx`; `targets[i * d + k]` is item `i`'s target `k`.
-/// Per-dimension values are named `<metric>/<dimension>`; the plain names average over
-/// dimensions (scikit-learn's `multioutput="uniform_average"`).
-pub fn metrics(targets: &[f64], scores: &Scores, dimensions: &[String], idx: &[usize]) -> Named {
-    let d = scores.c;
-    let mut out: Named = Vec::new();
-    let mut sums = [0.0; 5];
-    for (k, name) in dimensions.iter().enumerate().take(d) {
-        let t: Vec<f64> = idx.iter().map(|&i| targets[i * d + k]).collect();
-        let p: Vec<f64> = idx.iter().map(|&i| f64::from(scores.row(i)[k])).collect();
-        let n = t.len() as f64;
-        let mae = t.iter().zip(&p).map(|(a, b)| (a - b).abs()).sum::<f64>() / n;
-        let rmse = (t
-            .iter()
-            .zip(&p)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            / n)
-            .sqrt();
-        let values = [r2(&t, &p), mae, rmse, pearson(&t, &p), spearman(&t, &p)];
-        for ((metric, v), s) in ["r2", "mae", "rmse", "pearson", "spearman"]
-            .iter()
-            .zip(values)
-            .zip(&mut sums)
-        {
-            out.push((format!("{metric}/{name}"), v));
-            *s += v;
+/// The metrics, per dimension and averaged over dimensions.
+const METRICS: [&str; 5] = ["r2", "mae", "rmse", "pearson", "spearman"];
+
+/// A regression test set with its metrics' names, computed once for many resamples
+/// ([`Prepared::metrics`]).
+pub struct Prepared<'a> {
+    targets: &'a [f64],
+    scores: &'a Scores,
+    /// Per dimension, the names `<metric>/<dimension>` of [`METRICS`].
+    dimension_metrics: Vec<[String; 5]>,
+}
+
+impl<'a> Prepared<'a> {
+    /// `targets[i * d + k]` is item `i`'s target `k`, named `dimensions[k]`.
+    pub fn new(targets: &'a [f64], scores: &'a Scores, dimensions: &[String]) -> Self {
+        let dimension_metrics = (dimensions.iter().take(scores.c))
+            .map(|name| METRICS.map(|metric| format!("{metric}/{name}")))
+            .collect();
+        Self {
+            targets,
+            scores,
+            dimension_metrics,
         }
     }
-    for (metric, s) in ["r2", "mae", "rmse", "pearson", "spearman"]
-        .iter()
-        .zip(sums)
-    {
-        out.push((metric.to_string(), s / d as f64));
+
+    /// Every regression metric over the items `idx` (which may repeat). Per-dimension values
+    /// are named `<metric>/<dimension>`; the plain names average over dimensions
+    /// (scikit-learn's `multioutput="uniform_average"`).
+    pub fn metrics(&self, idx: &[usize]) -> Named<&str> {
+        let d = self.scores.c;
+        let mut out: Named<&str> = Vec::with_capacity(METRICS.len() * (d + 1));
+        let mut sums = [0.0; 5];
+        for (k, names) in self.dimension_metrics.iter().enumerate() {
+            let t: Vec<f64> = idx.iter().map(|&i| self.targets[i * d + k]).collect();
+            let p: Vec<f64> = (idx.iter())
+                .map(|&i| f64::from(self.scores.row(i)[k]))
+                .collect();
+            let n = t.len() as f64;
+            let mae = t.iter().zip(&p).map(|(a, b)| (a - b).abs()).sum::<f64>() / n;
+            let mse = t
+                .iter()
+                .zip(&p)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                / n;
+            let values = [
+                r2(&t, &p),
+                mae,
+                mse.sqrt(),
+                pearson(&t, &p),
+                spearman(&t, &p),
+            ];
+            for ((name, v), s) in names.iter().zip(values).zip(&mut sums) {
+                out.push((name, v));
+                *s += v;
+            }
+        }
+        for (metric, s) in METRICS.into_iter().zip(sums) {
+            out.push((metric, s / d as f64));
+        }
+        out
     }
-    out
+}
+
+/// Every regression metric over the items `idx`; `targets[i * d + k]` is item `i`'s target
+/// `k`. See [`Prepared::metrics`].
+pub fn metrics(targets: &[f64], scores: &Scores, dimensions: &[String], idx: &[usize]) -> Named {
+    crate::owned(Prepared::new(targets, scores, dimensions).metrics(idx))
 }
