@@ -1,6 +1,7 @@
 //! Seeded percentile bootstrap over test items, single and paired.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -30,11 +31,31 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// The resamples: `resamples` lists of `n` indices drawn with replacement. The same seed and `n`
 /// give the same lists, so two systems scored on the same items are resampled together.
-pub fn resamples(config: &Bootstrap, n: usize) -> Vec<Vec<usize>> {
+///
+/// Every run, deformation and comparison of one test set asks for the same lists, so the
+/// last few drawn are kept and shared (drawing them cost as much as scoring a run).
+pub fn resamples(config: &Bootstrap, n: usize) -> Arc<[Vec<usize>]> {
+    /// How many distinct (seed, count, size) lists are kept.
+    const KEPT: usize = 4;
+    type Drawn = Vec<((u64, usize, usize), Arc<[Vec<usize>]>)>;
+    static DRAWN: Mutex<Drawn> = Mutex::new(Vec::new());
+    let key = (config.seed, config.resamples, n);
+    // A poisoned lock only means another thread panicked; the lists it holds are whole.
+    let mut drawn = DRAWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, lists)) = drawn.iter().find(|(k, _)| *k == key) {
+        return lists.clone();
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    (0..config.resamples)
+    let lists: Arc<[Vec<usize>]> = (0..config.resamples)
         .map(|_| (0..n).map(|_| rng.random_range(0..n.max(1))).collect())
-        .collect()
+        .collect();
+    if drawn.len() == KEPT {
+        drawn.remove(0);
+    }
+    drawn.push((key, lists.clone()));
+    lists
 }
 
 /// Runs `f` on every resample, spread over the cores by rayon's pool (whose threads, and

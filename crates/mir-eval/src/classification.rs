@@ -179,23 +179,26 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    fn counts(&self, w: &[u32]) -> Counts {
+    /// The counts over `idx` (one item at a time, without a branch on its outcome), and
+    /// which classes its truth or predictions hold.
+    fn counts(&self, idx: &[usize]) -> (Counts, Vec<bool>) {
         let c = self.vocabulary.len();
         let mut k = Counts {
             tp: vec![0.0; c],
             fp: vec![0.0; c],
             fn_: vec![0.0; c],
         };
-        for (i, &m) in w.iter().enumerate().filter(|(_, m)| **m > 0) {
-            let (t, p, m) = (self.y[i], self.pred[i], f64::from(m));
-            if t == p {
-                k.tp[t] += m;
-            } else {
-                k.fp[p] += m;
-                k.fn_[t] += m;
-            }
+        let mut seen = vec![false; c];
+        for &i in idx {
+            let (t, p) = (self.y[i], self.pred[i]);
+            let hit = f64::from(u8::from(t == p));
+            k.tp[t] += hit;
+            k.fp[p] += 1.0 - hit;
+            k.fn_[t] += 1.0 - hit;
+            seen[t] = true;
+            seen[p] = true;
         }
-        k
+        (k, seen)
     }
 
     /// Every multiclass metric over the items `idx` (which may repeat, for the bootstrap).
@@ -209,23 +212,15 @@ impl<'a> Prepared<'a> {
     pub fn metrics(&self, idx: &[usize]) -> Named<&str> {
         let w = multiplicities(self.y.len(), idx);
         let c = self.vocabulary.len();
-        let k = self.counts(&w);
+        let (k, seen) = self.counts(idx);
         let n = idx.len() as f64;
         let mut out: Named<&str> = Vec::with_capacity(METRICS_PER_CLASS * c + 32);
         // The classes of the resample's truth or predictions, ascending.
-        let mut seen = vec![false; c];
-        for (i, _) in w.iter().enumerate().filter(|(_, m)| **m > 0) {
-            seen[self.y[i]] = true;
-            seen[self.pred[i]] = true;
-        }
         let present: Vec<usize> = (0..c).filter(|&j| seen[j]).collect();
         let [precision, recall, f1] = count_metrics(&k, &present, n, &mut out);
+        let hits = |hit: &[bool]| idx.iter().map(|&i| u64::from(hit[i])).sum::<u64>() as f64;
         for (name, hit) in &self.top {
-            let hits: u64 = (w.iter().zip(hit))
-                .filter(|(_, h)| **h)
-                .map(|(m, _)| u64::from(*m))
-                .sum();
-            out.push((name, ratio(hits as f64, n)));
+            out.push((name, ratio(hits(hit), n)));
         }
         let (mut aucs, mut aps) = (Vec::new(), Vec::new());
         for (j, [p, r, f]) in self.class_metrics.iter().enumerate() {
@@ -239,11 +234,7 @@ impl<'a> Prepared<'a> {
         ranking_macros(&aucs, &aps, c, &mut out);
         self.key_metrics(&w, n, &mut out);
         if let Some(same) = &self.same_pitch_class {
-            let hits: u64 = (w.iter().zip(same))
-                .filter(|(_, s)| **s)
-                .map(|(m, _)| u64::from(*m))
-                .sum();
-            out.push(("pitch_class_accuracy", ratio(hits as f64, n)));
+            out.push(("pitch_class_accuracy", ratio(hits(same), n)));
         }
         out
     }
@@ -469,7 +460,7 @@ mod tests {
                 confidence: 0.95,
                 seed: 7,
             };
-            let mut samples = crate::bootstrap::resamples(&boot, n);
+            let mut samples = crate::bootstrap::resamples(&boot, n).to_vec();
             samples.push((0..n).collect());
             samples.push(vec![3, 3, 3]);
             for idx in &samples {

@@ -239,7 +239,7 @@ mod tests {
             confidence: 0.95,
             seed: 3,
         };
-        let mut samples = crate::bootstrap::resamples(&boot, n);
+        let mut samples = crate::bootstrap::resamples(&boot, n).to_vec();
         samples.push((0..n).collect());
         samples.push(vec![2, 2]);
         for idx in &samples {

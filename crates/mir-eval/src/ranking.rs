@@ -90,11 +90,10 @@ impl Ranking {
     /// [`roc_auc_and_ap`] of the items taken `weights[i]` times each: the same walk down the
     /// thresholds, each group of ties counting its entries' multiplicities (groups absent from
     /// the resample are skipped, as they are absent from its sort).
-    pub fn roc_auc_and_ap(&self, weights: &[u32]) -> (Option<f64>, Option<f64>) {
-        let weight = |&i: &u32| u64::from(weights[i as usize]);
+    pub fn roc_auc_and_ap(&self, weights: &Multiplicities) -> (Option<f64>, Option<f64>) {
+        let weight = |&i: &u32| u64::from(weights.counts[i as usize]);
         let n_pos: u64 = self.positives.iter().map(weight).sum();
-        let n_all: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-        let n_neg = n_all * u64::from(self.entries_per_item) - n_pos;
+        let n_neg = weights.total * u64::from(self.entries_per_item) - n_pos;
         if n_pos == 0 {
             return (None, None);
         }
@@ -131,13 +130,32 @@ impl Ranking {
     }
 }
 
-/// How many times each of `n` items is in `idx`.
-pub fn multiplicities(n: usize, idx: &[usize]) -> Vec<u32> {
-    let mut w = vec![0u32; n];
-    for &i in idx {
-        w[i] += 1;
+/// How many times each item is in a resample, and the resample's size; it derefs to the
+/// counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Multiplicities {
+    counts: Vec<u32>,
+    total: u64,
+}
+
+impl std::ops::Deref for Multiplicities {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        &self.counts
     }
-    w
+}
+
+/// How many times each of `n` items is in `idx`.
+pub fn multiplicities(n: usize, idx: &[usize]) -> Multiplicities {
+    let mut counts = vec![0u32; n];
+    for &i in idx {
+        counts[i] += 1;
+    }
+    Multiplicities {
+        counts,
+        total: idx.len() as u64,
+    }
 }
 
 #[cfg(test)]
