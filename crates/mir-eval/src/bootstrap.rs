@@ -367,10 +367,10 @@ mod tests {
         let metrics = |idx: &[usize]| -> Named<&'static str> {
             let r = idx[0];
             let mut out = vec![("a", r as f64)];
-            if r % 3 == 0 {
+            if r.is_multiple_of(3) {
                 out.insert(0, ("b", 2.0 * r as f64));
             }
-            out.push(("c", if r % 2 == 0 { f64::NAN } else { 1.0 }));
+            out.push(("c", if r.is_multiple_of(2) { f64::NAN } else { 1.0 }));
             out
         };
         let dist = distribution(&samples, metrics);
@@ -378,7 +378,7 @@ mod tests {
         assert_eq!(dist.column("a"), Some(&a[..]));
         let b = dist.column("b").expect("b is computed");
         for (r, v) in b.iter().enumerate() {
-            assert!(if r % 3 == 0 {
+            assert!(if r.is_multiple_of(3) {
                 *v == 2.0 * r as f64
             } else {
                 v.is_nan()
