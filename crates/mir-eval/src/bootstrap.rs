@@ -100,11 +100,6 @@ pub struct Distribution<'a> {
 }
 
 impl<'a> Distribution<'a> {
-    /// The metrics, in the order first computed.
-    pub fn names(&self) -> &[&'a str] {
-        &self.names
-    }
-
     /// `metric`'s value on each resample, NaN where undefined; `None` for a metric never
     /// computed.
     pub fn column(&self, metric: &str) -> Option<&[f64]> {

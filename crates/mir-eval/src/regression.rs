@@ -67,7 +67,7 @@ pub struct Prepared<'a> {
     targets: &'a [f64],
     scores: &'a Scores,
     /// Per dimension, the names `<metric>/<dimension>` of [`METRICS`].
-    dimension_metrics: Vec<[String; 5]>,
+    dimension_metrics: Vec<[String; METRICS.len()]>,
 }
 
 impl<'a> Prepared<'a> {
@@ -89,7 +89,7 @@ impl<'a> Prepared<'a> {
     pub fn metrics(&self, idx: &[usize]) -> Named<&str> {
         let d = self.scores.c;
         let mut out: Named<&str> = Vec::with_capacity(METRICS.len() * (d + 1));
-        let mut sums = [0.0; 5];
+        let mut sums = [0.0; METRICS.len()];
         for (k, names) in self.dimension_metrics.iter().enumerate() {
             let t: Vec<f64> = idx.iter().map(|&i| self.targets[i * d + k]).collect();
             let p: Vec<f64> = (idx.iter())
