@@ -8,11 +8,9 @@ use clap::{Parser, Subcommand};
 use mir_table::RunLayout;
 use xtask::{DeformRequest, RunOptions, Shard, Stage, chores, config, models, runlog, tidy};
 
-// glibc's malloc returns burn's per-step tensor buffers to the kernel and faults them in again:
-// measured on the probe benchmark, up to 25 s of system time in a 60 s run and twice the wall
-// time, depending on heap layout. mimalloc keeps them (2.80 s per training, no system time).
+// mimalloc: mir-alloc says why.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: mir_alloc::MiMalloc = mir_alloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{AsArray, RecordBatch};
+use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::datatypes::{Int32Type, SchemaRef};
 use mir_embed::{Embedder, WindowEmbedding};
 use mir_table::layout::{EmbeddingsDir, PartsDir, ShardParts};
 use mir_table::{
@@ -89,6 +91,24 @@ impl<'a> Embedded<'a> {
     fn extend(&mut self, other: Embedded<'a>) {
         for (condition, rows) in other.rows {
             self.rows.entry(condition).or_default().extend(rows);
+        }
+        self.failures.extend(other.failures);
+    }
+}
+
+/// What saved chunks hold: each (layer, condition)'s record batches, chunk after chunk, and
+/// the tracks skipped. Only Arrow batches are kept, so the rows of a chunk are dropped as soon
+/// as it is saved.
+#[derive(Default)]
+struct Parts<'a> {
+    batches: BTreeMap<(i32, &'a str), Vec<RecordBatch>>,
+    failures: Vec<FailureRow>,
+}
+
+impl<'a> Parts<'a> {
+    fn extend(&mut self, other: Parts<'a>) {
+        for (key, batches) in other.batches {
+            self.batches.entry(key).or_default().extend(batches);
         }
         self.failures.extend(other.failures);
     }
@@ -221,13 +241,14 @@ impl<'a> Job<'a> {
         tracks: &[Track],
         sharding: Sharding,
     ) -> Result<Option<Extraction>> {
+        let _purge = mir_alloc::PurgeSoon::new();
         let parts = self.dir.parts(&self.input_hash);
         if let Sharding::Only(shard) = sharding {
             self.shard(&parts, shard, &owned(shard, tracks)).await?;
             return Ok(None);
         }
         let count = self.shard_count(&parts).await?;
-        let (mut all, mut missing) = (Embedded::default(), Vec::new());
+        let (mut all, mut missing) = (Parts::default(), Vec::new());
         for shard in Shard::all(count) {
             let mine = owned(shard, tracks);
             match self.done_shard(&parts, shard, &mine).await {
@@ -244,7 +265,7 @@ impl<'a> Job<'a> {
         if !missing.is_empty() {
             return Err(super::Incomplete(self.missing_shards(&missing, tracks)).into());
         }
-        let tables = self.write_tables(all.rows).await?;
+        let tables = self.write_tables(all.batches).await?;
         let mut failures = all.failures;
         failures.sort_by(|a, b| a.track_id.cmp(&b.track_id));
         // Written last, so a run cut off before this point extracts again (from its parts).
@@ -273,7 +294,7 @@ impl<'a> Job<'a> {
 
     /// Extracts `owned`, the tracks of `shard`, chunk by chunk, then writes its failures,
     /// which mark it done.
-    async fn shard(&self, parts: &PartsDir, shard: Shard, owned: &[Track]) -> Result<Embedded<'a>> {
+    async fn shard(&self, parts: &PartsDir, shard: Shard, owned: &[Track]) -> Result<Parts<'a>> {
         let mut label = format!("{}/{}", self.dataset, self.model_name);
         if shard != Shard::WHOLE {
             label.push_str(&format!(" shard {shard}"));
@@ -281,7 +302,7 @@ impl<'a> Job<'a> {
         }
         let bar = crate::runlog::progress(owned.len(), &label);
         let dir = parts.shard(shard);
-        let mut all = Embedded::default();
+        let mut all = Parts::default();
         for (c, chunk) in owned.chunks(self.chunk_tracks()).enumerate() {
             let done = self.chunk(&dir, c, chunk, &bar).await;
             all.extend(done.inspect_err(|_| bar.finish_and_clear())?);
@@ -299,7 +320,7 @@ impl<'a> Job<'a> {
         parts: &PartsDir,
         shard: Shard,
         owned: &[Track],
-    ) -> Option<Embedded<'a>> {
+    ) -> Option<Parts<'a>> {
         let dir = parts.shard(shard);
         let hash = &self.input_hash;
         let done = read_with_hash(self.store, &dir.done(), TableKind::Failures, hash).await?;
@@ -307,7 +328,7 @@ impl<'a> Job<'a> {
         if self.keeps_audio() && !self.kept_audio_complete(owned, &failures).await {
             return None;
         }
-        let mut all = Embedded::default();
+        let mut all = Parts::default();
         for c in 0..owned.len().div_ceil(self.chunk_tracks()) {
             all.extend(self.read_part(&dir, c).await?);
         }
@@ -377,7 +398,7 @@ impl<'a> Job<'a> {
         c: usize,
         tracks: &[Track],
         bar: &indicatif::ProgressBar,
-    ) -> Result<Embedded<'a>> {
+    ) -> Result<Parts<'a>> {
         if !self.keeps_audio()
             && let Some(saved) = self.read_part(parts, c).await
         {
@@ -390,34 +411,52 @@ impl<'a> Job<'a> {
             );
             return Ok(saved);
         }
-        let mut embedded = self.embed_tracks(tracks, bar).with_context(|| {
+        let embedded = self.embed_tracks(tracks, bar).with_context(|| {
             format!(
                 "extracting `{}` embeddings of dataset `{}`",
                 self.model_name, self.dataset
             )
         })?;
-        for rows in embedded.rows.values_mut() {
-            rows.sort_by_key(|r| r.layer);
-        }
+        let saved = self.batches(embedded)?;
         for (layer, schema) in self.layers().zip(&self.schemas) {
-            // One batch per condition: each condition's rows of the layer, without a copy.
-            let mut batches = (embedded.rows.values())
-                .map(|rows| mir_table::embeddings_batch(schema, of_layer(rows, layer)))
-                .collect::<Result<Vec<_>, _>>()?;
+            // One batch per condition: each condition's rows of the layer.
+            let mut batches: Vec<RecordBatch> = (saved.batches.range((layer, "")..))
+                .take_while(|((l, _), _)| *l == layer)
+                .flat_map(|(_, b)| b.iter().cloned())
+                .collect();
             if batches.is_empty() {
                 batches.push(mir_table::embeddings_batch(schema, &[])?);
             }
             let (rel, kind) = (parts.embeddings(c, layer), TableKind::Embeddings);
             self.store.write(&rel, kind, schema, &batches).await?;
         }
-        self.write_failures(&parts.failures(c), &embedded.failures)
+        self.write_failures(&parts.failures(c), &saved.failures)
             .await?;
-        Ok(embedded)
+        Ok(saved)
+    }
+
+    /// A chunk's rows as one batch per (layer, condition) that has rows; the rows are dropped.
+    fn batches(&self, embedded: Embedded<'a>) -> Result<Parts<'a>> {
+        let mut out = Parts {
+            failures: embedded.failures,
+            ..Parts::default()
+        };
+        for (condition, mut rows) in embedded.rows {
+            rows.sort_by_key(|r| r.layer);
+            for (layer, schema) in self.layers().zip(&self.schemas) {
+                let rows = of_layer(&rows, layer);
+                if !rows.is_empty() {
+                    let batch = mir_table::embeddings_batch(schema, rows)?;
+                    out.batches.insert((layer, condition), vec![batch]);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Saved chunk `c` of an interrupted extraction, if its failures and every layer's
     /// embeddings carry the hash.
-    async fn read_part(&self, parts: &ShardParts, c: usize) -> Option<Embedded<'a>> {
+    async fn read_part(&self, parts: &ShardParts, c: usize) -> Option<Parts<'a>> {
         let hash = &self.input_hash;
         let f = read_with_hash(self.store, &parts.failures(c), TableKind::Failures, hash).await?;
         let mut out = Embedded {
@@ -433,7 +472,7 @@ impl<'a> Job<'a> {
                 }
             }
         }
-        Some(out)
+        self.batches(out).ok()
     }
 
     /// Embeds `tracks` group by group on every core; the first error of the run (or, with
@@ -676,30 +715,26 @@ impl<'a> Job<'a> {
     /// file is the same on every run.
     async fn write_tables(
         &self,
-        mut rows: BTreeMap<&str, Vec<EmbeddingRow>>,
+        mut batches: BTreeMap<(i32, &str), Vec<RecordBatch>>,
     ) -> Result<Vec<Table>> {
-        let mut by_condition: Vec<Vec<EmbeddingRow>> = Vec::new();
-        for condition in &self.conditions {
-            let mut r = rows.remove(condition).unwrap_or_default();
-            r.sort_by(|a, b| {
-                (a.layer, &a.track_id, a.window).cmp(&(b.layer, &b.track_id, b.window))
-            });
-            by_condition.push(r);
-        }
         let mut tables = Vec::new();
         for (layer, schema) in self.layers().zip(&self.schemas) {
-            for (condition, all) in self.conditions.iter().zip(&by_condition) {
-                let r = of_layer(all, layer);
-                let batch = mir_table::embeddings_batch(schema, r)?;
+            for condition in &self.conditions {
+                let parts = batches.remove(&(layer, *condition)).unwrap_or_default();
+                let mut table = Table {
+                    schema: schema.clone(),
+                    batches: sorted(schema, parts)?,
+                };
+                if table.batches.is_empty() {
+                    table
+                        .batches
+                        .push(mir_table::embeddings_batch(schema, &[])?);
+                }
                 let rel = self.dir.table(layer, condition);
                 let kind = TableKind::Embeddings;
-                let batches = std::slice::from_ref(&batch);
-                self.store.write(&rel, kind, schema, batches).await?;
-                info!(rows = r.len(), "wrote {rel}");
-                tables.push(Table {
-                    schema: schema.clone(),
-                    batches: vec![batch],
-                });
+                self.store.write(&rel, kind, schema, &table.batches).await?;
+                info!(rows = table.num_rows(), "wrote {rel}");
+                tables.push(table);
             }
         }
         Ok(tables)
@@ -757,6 +792,51 @@ fn owned(shard: Shard, tracks: &[Track]) -> Vec<Track> {
         .collect()
 }
 
+/// One table's batches in (track_id, window) order: as they are when they already are (one
+/// process extracts the tracks in order), else merged and sorted (the chunks of several shards).
+fn sorted(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    if in_order(&batches) {
+        return Ok(batches);
+    }
+    let all = concat_batches(schema, &batches)?;
+    drop(batches);
+    let column = |name: &str| -> Result<SortColumn> {
+        let values = all
+            .column_by_name(name)
+            .with_context(|| format!("embeddings batch without a `{name}` column"))?;
+        Ok(SortColumn {
+            values: values.clone(),
+            options: None,
+        })
+    };
+    let indices = lexsort_to_indices(&[column("track_id")?, column("window")?], None)?;
+    Ok(vec![take_record_batch(&all, &indices)?])
+}
+
+/// Whether the rows of `batches` are in (track_id, window) order, batch after batch.
+fn in_order(batches: &[RecordBatch]) -> bool {
+    let mut last: Option<(&str, i32)> = None;
+    for b in batches {
+        let ids = b
+            .column_by_name("track_id")
+            .and_then(|c| c.as_string_opt::<i32>());
+        let windows = (b.column_by_name("window")).and_then(|c| c.as_primitive_opt::<Int32Type>());
+        let (Some(ids), Some(windows)) = (ids, windows) else {
+            return false;
+        };
+        for key in ids.iter().zip(windows.iter()) {
+            let (Some(id), Some(window)) = key else {
+                return false;
+            };
+            if last.is_some_and(|l| l > (id, window)) {
+                return false;
+            }
+            last = Some((id, window));
+        }
+    }
+    true
+}
+
 /// The rows of `layer` in `rows` sorted by layer.
 fn of_layer(rows: &[EmbeddingRow], layer: i32) -> &[EmbeddingRow] {
     let start = rows.partition_point(|r| r.layer < layer);
@@ -777,4 +857,59 @@ fn rows_of(track: &Track, condition: &str, windows: Vec<WindowEmbedding>) -> Vec
             embedding: w.embedding,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(schema: &SchemaRef, keys: &[(&str, i32)]) -> RecordBatch {
+        let rows: Vec<EmbeddingRow> = (keys.iter())
+            .map(|(id, window)| EmbeddingRow {
+                track_id: id.to_string(),
+                deformation: CLEAN.into(),
+                layer: 0,
+                window: *window,
+                start_s: *window as f32,
+                embedding: vec![*window as f32, id.len() as f32],
+            })
+            .collect();
+        mir_table::embeddings_batch(schema, &rows).unwrap()
+    }
+
+    fn keys(batches: &[RecordBatch]) -> Vec<(String, i32, f32)> {
+        let table = Table {
+            schema: batches[0].schema(),
+            batches: batches.to_vec(),
+        };
+        (mir_table::read_embeddings(&table).unwrap().into_iter())
+            .map(|r| (r.track_id, r.window, r.start_s))
+            .collect()
+    }
+
+    #[test]
+    fn chunks_of_shards_are_sorted_and_chunks_in_order_kept() {
+        let kind = TableKind::Embeddings;
+        let metadata =
+            (kind.required_metadata().into_iter()).fold(Metadata::new(), |m, key| m.with(key, "0"));
+        let schema = kind.schema(2, &metadata).unwrap();
+        let shards = vec![
+            batch(&schema, &[("a", 0), ("c", 0), ("c", 1)]),
+            batch(&schema, &[("b", 1), ("b", 0), ("d", 0)]),
+        ];
+        let merged = sorted(&schema, shards).unwrap();
+        assert_eq!(merged.len(), 1);
+        let expected = [("a", 0), ("b", 0), ("b", 1), ("c", 0), ("c", 1), ("d", 0)];
+        let expected: Vec<_> = (expected.iter())
+            .map(|(id, w)| (id.to_string(), *w, *w as f32))
+            .collect();
+        assert_eq!(keys(&merged), expected);
+
+        let in_order = vec![
+            batch(&schema, &[("a", 0), ("a", 1)]),
+            batch(&schema, &[("b", 0)]),
+        ];
+        let kept = sorted(&schema, in_order.clone()).unwrap();
+        assert_eq!(kept, in_order);
+    }
 }
