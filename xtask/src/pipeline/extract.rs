@@ -80,39 +80,36 @@ type ConditionAudio<'a> = Vec<(&'a str, Vec<f32>)>;
 /// The rows one track contributes, per condition.
 type TrackRows<'a> = Vec<(&'a str, Vec<EmbeddingRow>)>;
 
-/// What a group of tracks gave: rows per condition, and the tracks skipped.
-#[derive(Default)]
-struct Embedded<'a> {
-    rows: BTreeMap<&'a str, Vec<EmbeddingRow>>,
+/// What a group of tracks gave: its items per key, and the tracks skipped.
+struct Collected<K, V> {
+    items: BTreeMap<K, Vec<V>>,
     failures: Vec<FailureRow>,
 }
 
-impl<'a> Embedded<'a> {
-    fn extend(&mut self, other: Embedded<'a>) {
-        for (condition, rows) in other.rows {
-            self.rows.entry(condition).or_default().extend(rows);
+impl<K, V> Default for Collected<K, V> {
+    fn default() -> Self {
+        Self {
+            items: BTreeMap::new(),
+            failures: Vec::new(),
+        }
+    }
+}
+
+impl<K: Ord, V> Collected<K, V> {
+    fn extend(&mut self, other: Self) {
+        for (key, items) in other.items {
+            self.items.entry(key).or_default().extend(items);
         }
         self.failures.extend(other.failures);
     }
 }
 
-/// What saved chunks hold: each (layer, condition)'s record batches, chunk after chunk, and
-/// the tracks skipped. Only Arrow batches are kept, so the rows of a chunk are dropped as soon
-/// as it is saved.
-#[derive(Default)]
-struct Parts<'a> {
-    batches: BTreeMap<(i32, &'a str), Vec<RecordBatch>>,
-    failures: Vec<FailureRow>,
-}
+/// Embedded tracks: rows per condition.
+type Embedded<'a> = Collected<&'a str, EmbeddingRow>;
 
-impl<'a> Parts<'a> {
-    fn extend(&mut self, other: Parts<'a>) {
-        for (key, batches) in other.batches {
-            self.batches.entry(key).or_default().extend(batches);
-        }
-        self.failures.extend(other.failures);
-    }
-}
+/// What saved chunks hold: each (layer, condition)'s record batches, chunk after chunk. Only
+/// Arrow batches are kept, so the rows of a chunk are dropped as soon as it is saved.
+type Parts<'a> = Collected<(i32, &'a str), RecordBatch>;
 
 /// One (dataset, model) extraction: its inputs, model and output locations.
 pub struct Job<'a> {
@@ -265,7 +262,7 @@ impl<'a> Job<'a> {
         if !missing.is_empty() {
             return Err(super::Incomplete(self.missing_shards(&missing, tracks)).into());
         }
-        let tables = self.write_tables(all.batches).await?;
+        let tables = self.write_tables(all.items).await?;
         let mut failures = all.failures;
         failures.sort_by(|a, b| a.track_id.cmp(&b.track_id));
         // Written last, so a run cut off before this point extracts again (from its parts).
@@ -420,7 +417,7 @@ impl<'a> Job<'a> {
         let saved = self.batches(embedded)?;
         for (layer, schema) in self.layers().zip(&self.schemas) {
             // One batch per condition: each condition's rows of the layer.
-            let mut batches: Vec<RecordBatch> = (saved.batches.range((layer, "")..))
+            let mut batches: Vec<RecordBatch> = (saved.items.range((layer, "")..))
                 .take_while(|((l, _), _)| *l == layer)
                 .flat_map(|(_, b)| b.iter().cloned())
                 .collect();
@@ -441,13 +438,13 @@ impl<'a> Job<'a> {
             failures: embedded.failures,
             ..Parts::default()
         };
-        for (condition, mut rows) in embedded.rows {
+        for (condition, mut rows) in embedded.items {
             rows.sort_by_key(|r| r.layer);
             for (layer, schema) in self.layers().zip(&self.schemas) {
                 let rows = of_layer(&rows, layer);
                 if !rows.is_empty() {
                     let batch = mir_table::embeddings_batch(schema, rows)?;
-                    out.batches.insert((layer, condition), vec![batch]);
+                    out.items.insert((layer, condition), vec![batch]);
                 }
             }
         }
@@ -468,7 +465,7 @@ impl<'a> Job<'a> {
             let e = read_with_hash(self.store, &rel, TableKind::Embeddings, hash).await?;
             for row in mir_table::read_embeddings(&e).ok()? {
                 if let Some(condition) = self.conditions.iter().find(|c| **c == row.deformation) {
-                    out.rows.entry(*condition).or_default().push(row);
+                    out.items.entry(*condition).or_default().push(row);
                 }
             }
         }
@@ -587,7 +584,7 @@ impl<'a> Job<'a> {
             match outcome {
                 Ok(rows) => {
                     for (condition, r) in rows {
-                        out.rows.entry(condition).or_default().extend(r);
+                        out.items.entry(condition).or_default().extend(r);
                     }
                 }
                 Err(Stop::Skip(stage, condition, e)) if self.config.fail_fast => {
