@@ -6,7 +6,7 @@
 //! with a perceptually ordered map (dark: quiet, yellow: loud), low frequencies at the bottom.
 //! Frames are averaged in groups so an image is at most [`MAX_WIDTH`] pixels wide.
 
-use mir_audio::spectral::{Stft, mel_filterbank};
+use mir_audio::spectral::{MelBand, Stft, mel_filterbank};
 
 use crate::{Error, Result};
 
@@ -21,31 +21,87 @@ pub const MAX_WIDTH: usize = 640;
 /// Dynamic range shown, in dB.
 pub const TOP_DB: f32 = 80.0;
 
-/// Power mel spectrogram, `[frame][band]`, frames averaged to at most [`MAX_WIDTH`]: the
-/// centred STFT and Slaney filterbank of `mir-audio` (librosa's `melspectrogram` defaults).
-pub fn mel_power(samples: &[f32], sample_rate_hz: u32) -> Vec<Vec<f32>> {
-    let sr = f64::from(sample_rate_hz);
-    let bands = mel_filterbank(sr, N_FFT, N_MELS, 0.0, sr / 2.0);
-    let stft = Stft::new(N_FFT, HOP);
-    let frames = 1 + samples.len() / HOP;
-    let group = frames.div_ceil(MAX_WIDTH);
-    let mut out: Vec<Vec<f32>> = Vec::with_capacity(frames.div_ceil(group));
-    let mut acc = vec![0.0f32; N_MELS];
-    let mut in_group = 0;
-    let mut seen = 0;
-    stft.power_frames(samples, |power| {
-        for (a, band) in acc.iter_mut().zip(&bands) {
-            *a += band.apply(power);
+/// Colour levels of [`Renderer`]'s lookup table: neighbouring levels differ by at most one
+/// step of a channel.
+const LEVELS: usize = 1024;
+
+/// Renders mel spectrogram images of audio at one sample rate. It plans the STFT and the
+/// filterbank once, so one renderer serves any number of images (from any thread).
+#[derive(Debug)]
+pub struct Renderer {
+    bands: Vec<MelBand>,
+    stft: Stft,
+    /// [`colour`] at `LEVELS` evenly spaced points of `[0, 1]`.
+    palette: Vec<[u8; 3]>,
+}
+
+impl Renderer {
+    /// A renderer for audio at `sample_rate_hz` (above 0).
+    pub fn new(sample_rate_hz: u32) -> Result<Self> {
+        if sample_rate_hz == 0 {
+            return Err(Error::Input(
+                "a spectrogram needs a sample rate above 0".into(),
+            ));
         }
-        in_group += 1;
-        seen += 1;
-        if in_group == group || seen == frames {
-            out.push(acc.iter().map(|v| v / in_group as f32).collect());
-            acc.iter_mut().for_each(|v| *v = 0.0);
-            in_group = 0;
+        let sr = f64::from(sample_rate_hz);
+        let palette = (0..LEVELS)
+            .map(|i| colour(i as f32 / (LEVELS - 1) as f32))
+            .collect();
+        Ok(Self {
+            bands: mel_filterbank(sr, N_FFT, N_MELS, 0.0, sr / 2.0),
+            stft: Stft::new(N_FFT, HOP),
+            palette,
+        })
+    }
+
+    /// Power mel spectrogram, `[frame][band]`, frames averaged to at most [`MAX_WIDTH`]: the
+    /// centred STFT and Slaney filterbank of `mir-audio` (librosa's `melspectrogram`
+    /// defaults).
+    pub fn mel_power(&self, samples: &[f32]) -> Vec<[f32; N_MELS]> {
+        let frames = 1 + samples.len() / HOP;
+        let group = frames.div_ceil(MAX_WIDTH);
+        let mut out = Vec::with_capacity(frames.div_ceil(group));
+        let mut acc = [0.0f32; N_MELS];
+        let (mut in_group, mut seen) = (0, 0);
+        self.stft.power_frames(samples, |power| {
+            for (a, band) in acc.iter_mut().zip(&self.bands) {
+                *a += band.apply(power);
+            }
+            in_group += 1;
+            seen += 1;
+            if in_group == group || seen == frames {
+                out.push(acc.map(|v| v / in_group as f32));
+                acc = [0.0; N_MELS];
+                in_group = 0;
+            }
+        });
+        out
+    }
+
+    /// The mel spectrogram of `samples` (mono) as a PNG image: a column per (averaged)
+    /// frame, a row per mel band, low frequencies at the bottom.
+    pub fn png(&self, samples: &[f32]) -> Result<Vec<u8>> {
+        let mut db = self.mel_power(samples);
+        for v in db.iter_mut().flatten() {
+            *v = 10.0 * v.max(1e-12).log10();
         }
-    });
-    out
+        let top = db
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max);
+        let (floor, scale) = (top - TOP_DB, (LEVELS - 1) as f32 / TOP_DB);
+        let width = db.len();
+        let mut pixels = Vec::with_capacity(width * N_MELS * 3);
+        for band in (0..N_MELS).rev() {
+            for frame in &db {
+                // Saturating casts: below the range is level 0, NaN too.
+                let level = (((frame[band] - floor) * scale + 0.5) as usize).min(LEVELS - 1);
+                pixels.extend(self.palette[level]);
+            }
+        }
+        crate::encode_png(&pixels, width as u32, N_MELS as u32, png::ColorType::Rgb)
+    }
 }
 
 /// Colour map anchors (magma-like): black, purple, red-orange, yellow, near white.
@@ -70,36 +126,6 @@ pub fn colour(t: f32) -> [u8; 3] {
     [0, 1, 2].map(|k| (f32::from(c0[k]) + u * (f32::from(c1[k]) - f32::from(c0[k]))).round() as u8)
 }
 
-/// The mel spectrogram of `samples` (mono) as a PNG image: a column per (averaged) frame, a
-/// row per mel band, low frequencies at the bottom.
-pub fn png(samples: &[f32], sample_rate_hz: u32) -> Result<Vec<u8>> {
-    if sample_rate_hz == 0 {
-        return Err(Error::Input(
-            "a spectrogram needs a sample rate above 0".into(),
-        ));
-    }
-    let power = mel_power(samples, sample_rate_hz);
-    let db: Vec<Vec<f32>> = power
-        .iter()
-        .map(|frame| frame.iter().map(|p| 10.0 * p.max(1e-12).log10()).collect())
-        .collect();
-    let top = db
-        .iter()
-        .flatten()
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
-    let width = db.len();
-    let mut pixels = Vec::with_capacity(width * N_MELS * 3);
-    for row in 0..N_MELS {
-        let band = N_MELS - 1 - row;
-        for frame in &db {
-            let t = (frame[band] - (top - TOP_DB)) / TOP_DB;
-            pixels.extend(colour(t));
-        }
-    }
-    crate::encode_png(&pixels, width as u32, N_MELS as u32, png::ColorType::Rgb)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,7 +138,7 @@ mod tests {
         let tone: Vec<f32> = (0..sr)
             .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / sr as f32).sin())
             .collect();
-        let power = mel_power(&tone, sr as u32);
+        let power = Renderer::new(sr as u32).unwrap().mel_power(&tone);
         let frame = &power[power.len() / 2];
         let loudest = (0..N_MELS)
             .max_by(|&a, &b| frame[a].total_cmp(&frame[b]))
@@ -128,15 +154,30 @@ mod tests {
     }
 
     #[test]
+    fn the_palette_is_within_one_step_of_the_colour_map() {
+        let renderer = Renderer::new(22050).unwrap();
+        for i in 0..=10_000 {
+            let t = i as f32 / 10_000.0;
+            let level = (t * (LEVELS - 1) as f32 + 0.5) as usize;
+            let (got, want) = (renderer.palette[level], colour(t));
+            for k in 0..3 {
+                assert!(got[k].abs_diff(want[k]) <= 1, "t {t}: {got:?} vs {want:?}");
+            }
+        }
+        assert!(Renderer::new(0).is_err());
+    }
+
+    #[test]
     fn long_audio_is_averaged_to_the_maximum_width() {
         let long = vec![0.1f32; 22050 * 60];
-        let power = mel_power(&long, 22050);
+        let renderer = Renderer::new(22050).unwrap();
+        let power = renderer.mel_power(&long);
         assert!(
             power.len() <= MAX_WIDTH && power.len() > MAX_WIDTH / 2,
             "{}",
             power.len()
         );
-        let image = png(&long, 22050).unwrap();
+        let image = renderer.png(&long).unwrap();
         let decoder = png::Decoder::new(std::io::Cursor::new(image));
         let reader = decoder.read_info().unwrap();
         assert_eq!(reader.info().height as usize, N_MELS);

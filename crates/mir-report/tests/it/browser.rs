@@ -67,7 +67,10 @@ fn experiment(dir: &Path) -> Experiment {
         );
         std::fs::write(
             dir.join(format!("report/media/{id}.png")),
-            mir_report::spectrogram::png(&samples, SR).unwrap(),
+            mir_report::spectrogram::Renderer::new(SR)
+                .unwrap()
+                .png(&samples)
+                .unwrap(),
         )
         .unwrap();
         let mut m = TrackMedia {
@@ -317,7 +320,10 @@ fn tagged(dir: &Path) -> Experiment {
         tone(&dir.join(format!("audio/noise/{id}.wav")), 100.0, 0.6);
         std::fs::write(
             dir.join(format!("report/media/{id}.png")),
-            mir_report::spectrogram::png(&samples, SR).unwrap(),
+            mir_report::spectrogram::Renderer::new(SR)
+                .unwrap()
+                .png(&samples)
+                .unwrap(),
         )
         .unwrap();
         let link = |c: &str| Some(format!("../../audio/{c}/{id}.wav"));
