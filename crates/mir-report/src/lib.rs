@@ -104,13 +104,25 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-/// Encodes 8-bit pixels as a PNG image.
-fn encode_png(pixels: &[u8], width: u32, height: u32, colour: png::ColorType) -> Result<Vec<u8>> {
+/// Encodes 8-bit pixels as a PNG image: RGB triples, or with a `palette` of RGB colours, one
+/// index into it per pixel.
+fn encode_png(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    palette: Option<&[[u8; 3]]>,
+) -> Result<Vec<u8>> {
     let png_error = |e: png::EncodingError| Error::Png(e.to_string());
     let mut out = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut out, width, height);
-        encoder.set_color(colour);
+        match palette {
+            Some(colours) => {
+                encoder.set_color(png::ColorType::Indexed);
+                encoder.set_palette(colours.as_flattened().to_vec());
+            }
+            None => encoder.set_color(png::ColorType::Rgb),
+        }
         encoder.set_depth(png::BitDepth::Eight);
         // fdeflate's PNG-tuned mode: the report's hundreds of spectrograms spent a fifth of a
         // 16,000-track run's report stage in `Balanced` deflate, for files a little smaller.

@@ -181,7 +181,7 @@ impl Figure {
             self.draw(&root)?;
             root.present().map_err(draw_error)?;
         }
-        crate::encode_png(&rgb, w, h, png::ColorType::Rgb)
+        crate::encode_png(&rgb, w, h, None)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>

@@ -21,9 +21,9 @@ pub const MAX_WIDTH: usize = 640;
 /// Dynamic range shown, in dB.
 pub const TOP_DB: f32 = 80.0;
 
-/// Colour levels of [`Renderer`]'s lookup table: neighbouring levels differ by at most one
-/// step of a channel.
-const LEVELS: usize = 1024;
+/// Colours of [`Renderer`]'s palette: an image is indexed colour, one byte per pixel, each
+/// within one step of a channel of the exact [`colour`] of its level.
+const LEVELS: usize = 256;
 
 /// Renders mel spectrogram images of audio at one sample rate. It plans the STFT and the
 /// filterbank once, so one renderer serves any number of images (from any thread).
@@ -92,15 +92,13 @@ impl Renderer {
             .fold(f32::NEG_INFINITY, f32::max);
         let (floor, scale) = (top - TOP_DB, (LEVELS - 1) as f32 / TOP_DB);
         let width = db.len();
-        let mut pixels = Vec::with_capacity(width * N_MELS * 3);
+        let mut pixels = Vec::with_capacity(width * N_MELS);
         for band in (0..N_MELS).rev() {
-            for frame in &db {
-                // Saturating casts: below the range is level 0, NaN too.
-                let level = (((frame[band] - floor) * scale + 0.5) as usize).min(LEVELS - 1);
-                pixels.extend(self.palette[level]);
-            }
+            // A saturating cast: below the range is colour 0, NaN too; above it, the last.
+            pixels.extend(db.iter().map(|f| ((f[band] - floor) * scale + 0.5) as u8));
         }
-        crate::encode_png(&pixels, width as u32, N_MELS as u32, png::ColorType::Rgb)
+        let palette = Some(self.palette.as_slice());
+        crate::encode_png(&pixels, width as u32, N_MELS as u32, palette)
     }
 }
 
@@ -158,7 +156,7 @@ mod tests {
         let renderer = Renderer::new(22050).unwrap();
         for i in 0..=10_000 {
             let t = i as f32 / 10_000.0;
-            let level = (t * (LEVELS - 1) as f32 + 0.5) as usize;
+            let level = (t * (LEVELS - 1) as f32 + 0.5) as u8 as usize;
             let (got, want) = (renderer.palette[level], colour(t));
             for k in 0..3 {
                 assert!(got[k].abs_diff(want[k]) <= 1, "t {t}: {got:?} vs {want:?}");
