@@ -38,7 +38,11 @@ pub fn bench(args: &[String]) -> Result<()> {
             return Ok(());
         }
         Some("scale") => {
-            let sizes: Vec<usize> = match &args[1..] {
+            let (rounds, sizes) = match &args[1..] {
+                [flag, r, rest @ ..] if flag == "--rounds" => (r.parse().context("rounds")?, rest),
+                rest => (3, rest),
+            };
+            let sizes: Vec<usize> = match sizes {
                 [] => vec![1_000, 4_000, 16_000],
                 given => given
                     .iter()
@@ -47,7 +51,7 @@ pub fn bench(args: &[String]) -> Result<()> {
                     .context("sizes")?,
             };
             if crate::bench::in_release(args)? {
-                crate::bench::scale::run(&sizes)?;
+                crate::bench::scale::run(&sizes, rounds)?;
             }
             return Ok(());
         }
