@@ -84,7 +84,8 @@ pub struct ReportConfig {
     /// primary metric: MIREX score for keys, accuracy, ROC-AUC for tags, R² for regression).
     #[serde(default)]
     pub metric: Option<String>,
-    /// Tracks per dataset whose spectrograms the confusion pages show (default 500; 0: none).
+    /// Tracks per dataset whose spectrograms the confusion pages show (default 500; 0: none),
+    /// the tracks some run got wrong first.
     #[serde(default = "default_media_tracks")]
     pub spectrogram_tracks: usize,
 }

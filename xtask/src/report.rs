@@ -470,7 +470,11 @@ async fn write_pages(
             continue;
         };
         let mut track_media = BTreeMap::new();
-        for t in task_tracks.iter().filter(|t| t.split == Split::Test) {
+        let multilabel = group[0].task_type == TaskType::Multilabel;
+        let runs = group
+            .iter()
+            .map(|r| (&r.vocabulary[..], &r.predictions[..]));
+        for t in errors_first(task_tracks, runs, multilabel) {
             let m = media.of(&id.dataset, t, deformations).await?;
             track_media.insert(t.track_id.clone(), m);
         }
@@ -484,6 +488,47 @@ async fn write_pages(
         index.pages.push(page);
     }
     Ok(pages)
+}
+
+/// The test tracks of `tracks` that some run (its vocabulary and predictions) got wrong
+/// under some condition, then the other test tracks, each part in table order: the
+/// spectrograms a report is limited to go first to the tracks a researcher opens first. Wrong
+/// is a top class other than the label, or for tags, a tag on the wrong side of
+/// [`mir_report::tags::THRESHOLD`].
+fn errors_first<'t, 'r>(
+    tracks: &'t [Track],
+    runs: impl Iterator<Item = (&'r [String], &'r [Prediction])>,
+    multilabel: bool,
+) -> Vec<&'t Track> {
+    let test: BTreeMap<&str, &Track> = (tracks.iter())
+        .filter(|t| t.split == Split::Test)
+        .map(|t| (t.track_id.as_str(), t))
+        .collect();
+    let wrong = |vocabulary: &[String], track: &Track, scores: &[f32]| {
+        let has = |class: &String| track.labels.contains(class);
+        match multilabel {
+            true => (vocabulary.iter().zip(scores))
+                .any(|(tag, &s)| (s >= mir_report::tags::THRESHOLD) != has(tag)),
+            false => mir_report::confusion::argmax(scores)
+                .and_then(|c| vocabulary.get(c))
+                .is_some_and(|top| !has(top)),
+        }
+    };
+    let mut missed = BTreeSet::new();
+    for (vocabulary, predictions) in runs {
+        for p in predictions.iter().filter(|p| p.split == Split::Test) {
+            if let Some(t) = test.get(p.track_id.as_str())
+                && wrong(vocabulary, t, &p.scores)
+            {
+                missed.insert(p.track_id.as_str());
+            }
+        }
+    }
+    let in_order = tracks.iter().filter(|t| t.split == Split::Test);
+    let (mut first, rest): (Vec<&Track>, Vec<&Track>) =
+        in_order.partition(|t| missed.contains(t.track_id.as_str()));
+    first.extend(rest);
+    first
 }
 
 /// Leaves out of the pages the spectrograms that could not be rendered.
@@ -590,5 +635,81 @@ fn figure_title(figure: &Figure) -> String {
         Figure::Lines(panels) => panels.first().map(|p| p.title.clone()).unwrap_or_default(),
         Figure::Bars { title, .. } => title.clone(),
         Figure::Scatter { title, .. } => title.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(id: &str, labels: &[&str]) -> Track {
+        Track {
+            track_id: id.into(),
+            audio_uri: format!("{id}.wav"),
+            split: Split::Test,
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            targets: None,
+            duration_s: 1.0,
+            fold: None,
+        }
+    }
+
+    fn scored(id: &str, deformation: &str, scores: &[f32]) -> Prediction {
+        Prediction {
+            track_id: id.into(),
+            split: Split::Test,
+            deformation: deformation.into(),
+            scores: scores.to_vec(),
+        }
+    }
+
+    fn ids(tracks: Vec<&Track>) -> Vec<&str> {
+        tracks.iter().map(|t| t.track_id.as_str()).collect()
+    }
+
+    #[test]
+    fn tracks_a_run_got_wrong_come_first_in_table_order() {
+        let vocabulary = ["a".to_string(), "b".to_string()];
+        let mut tracks = vec![
+            track("t0", &["a"]),
+            track("t1", &["a"]),
+            track("t2", &["b"]),
+        ];
+        tracks.push(Track {
+            split: Split::Train,
+            ..track("t3", &["a"])
+        });
+        tracks.push(track("t4", &["b"]));
+        // t2 is wrong under noise only, t4 by the second run only; t3 is not a test track.
+        let first = [
+            scored("t0", "clean", &[0.9, 0.1]),
+            scored("t2", "clean", &[0.2, 0.8]),
+            scored("t2", "noise", &[0.7, 0.3]),
+            scored("t3", "clean", &[0.1, 0.9]),
+        ];
+        let second = [scored("t4", "clean", &[0.6, 0.4])];
+        let runs = [
+            (&vocabulary[..], &first[..]),
+            (&vocabulary[..], &second[..]),
+        ];
+        let order = errors_first(&tracks, runs.into_iter(), false);
+        assert_eq!(ids(order), ["t2", "t4", "t0", "t1"]);
+
+        // Tags: a tag scored on the wrong side of the threshold, present or absent.
+        let tags = [
+            track("s0", &["a"]),
+            track("s1", &["a", "b"]),
+            track("s2", &[]),
+        ];
+        let scores = [
+            scored("s0", "clean", &[0.9, 0.1]),
+            scored("s1", "clean", &[0.9, 0.2]),
+            scored("s2", "clean", &[0.1, 0.6]),
+        ];
+        let runs = [(&vocabulary[..], &scores[..])];
+        assert_eq!(
+            ids(errors_first(&tags, runs.into_iter(), true)),
+            ["s1", "s2", "s0"]
+        );
     }
 }
