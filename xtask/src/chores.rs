@@ -40,7 +40,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         Some("scale") => {
             let (rounds, sizes) = match &args[1..] {
                 [flag, r, rest @ ..] if flag == "--rounds" => (r.parse().context("rounds")?, rest),
-                rest => (3, rest),
+                rest => (5, rest),
             };
             let sizes: Vec<usize> = match sizes {
                 [] => vec![1_000, 4_000, 16_000],

@@ -242,6 +242,9 @@ fn init_logging() {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
+    if let Err(e) = mir_alloc::without_huge_pages() {
+        tracing::warn!(error = %e, "transparent huge pages stay on");
+    }
     match cli.command {
         Cmd::Experiment {
             config,

@@ -2,7 +2,7 @@
 //! dataset of 10 classes (2 s tracks at 22.05 kHz, each class a chord of its own with noise)
 //! is evaluated cold at each size, as the same experiment (log-mel, a linear probe, clean and
 //! white noise at 20 dB, 1,000-resample intervals, the report), a few rounds; prints each
-//! size's fastest wall seconds per track, its stages' seconds and peak memory, and the spread
+//! size's median wall seconds per track, its stages' seconds and peak memory, and the spread
 //! of the time per track across sizes.
 
 use std::fmt::Write as _;
@@ -29,7 +29,7 @@ struct Measured {
 }
 
 /// Runs the experiment at each of `sizes` (tracks), `rounds` times, and prints the table of
-/// each size's fastest run and the spread of its time per track across sizes. The rounds go
+/// each size's median run and the spread of its time per track across sizes. The rounds go
 /// through every size in turn, so a slow spell of a shared machine falls on all sizes alike.
 pub fn run(sizes: &[usize], rounds: usize) -> Result<()> {
     let work = project_root().join("target/bench-scale");
@@ -43,43 +43,66 @@ pub fn run(sizes: &[usize], rounds: usize) -> Result<()> {
         std::fs::write(&config, config_yaml(&root, n))?;
         configs.push((n, config, work.join(format!("run-{n}"))));
     }
-    let mut best: Vec<Option<Measured>> = sizes.iter().map(|_| None).collect();
+    let mut runs: Vec<Vec<Measured>> = sizes.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds.max(1) {
-        for ((n, config, run_dir), best) in configs.iter().zip(&mut best) {
+        for ((n, config, run_dir), runs) in configs.iter().zip(&mut runs) {
             let m = run_once(*n, config, run_dir)?;
             eprintln!("round {round}, {n} tracks: {:.1} s", m.wall);
-            if best.as_ref().is_none_or(|b| m.wall < b.wall) {
-                *best = Some(m);
-            }
+            runs.push(m);
         }
     }
-    let mut table = format!(
-        "Fastest of {rounds} cold runs per size:\n\n\
+    print!("{}", table(sizes, runs)?);
+    Ok(())
+}
+
+/// The table of each size's median run (by wall time) with the range of its rounds, and the
+/// spread of the medians' time per track.
+fn table(sizes: &[usize], mut runs: Vec<Vec<Measured>>) -> Result<String> {
+    let rounds = runs.first().map_or(0, Vec::len);
+    let mut out = format!(
+        "Median of {rounds} cold runs per size (fastest-slowest in brackets):\n\n\
          | tracks | wall s | ms per track | stages: seconds (peak MB) |\n|---|---|---|---|\n"
     );
     let mut per_track = Vec::new();
-    for (&n, m) in sizes.iter().zip(best.iter().flatten()) {
-        let ms = 1000.0 * m.wall / n as f64;
-        per_track.push(ms);
-        writeln!(table, "| {n} | {:.1} | {ms:.2} | {} |", m.wall, m.stages)?;
+    for (&n, runs) in sizes.iter().zip(&mut runs) {
+        runs.sort_by(|a, b| a.wall.total_cmp(&b.wall));
+        let ms = |m: &Measured| 1000.0 * m.wall / n as f64;
+        let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
+            continue;
+        };
+        let median = &runs[runs.len() / 2];
+        per_track.push(ms(median));
+        writeln!(
+            out,
+            "| {n} | {:.1} | {:.2} ({:.2}-{:.2}) | {} |",
+            median.wall,
+            ms(median),
+            ms(first),
+            ms(last),
+            median.stages
+        )?;
     }
     let (lo, hi) = (
         per_track.iter().copied().fold(f64::INFINITY, f64::min),
         per_track.iter().copied().fold(0.0, f64::max),
     );
     writeln!(
-        table,
+        out,
         "\nms per track, slowest size / fastest: {:.2}x",
         hi / lo
     )?;
-    print!("{table}");
-    Ok(())
+    Ok(out)
 }
 
 /// The experiment `config` of `n` tracks, cold (its run directory removed first).
 fn run_once(n: usize, config: &Path, run_dir: &Path) -> Result<Measured> {
     if run_dir.exists() {
         std::fs::remove_dir_all(run_dir)?;
+    }
+    // The last run's files are flushed first, or their write-back would slow this one.
+    let synced = Command::new("sync").status();
+    if !synced.is_ok_and(|s| s.success()) {
+        eprintln!("`sync` failed: the disk may still be busy with the last run");
     }
     let start = Instant::now();
     let out = Command::new(std::env::current_exe()?)
