@@ -18,6 +18,8 @@ pub const HOP: usize = 256;
 pub const N_MELS: usize = 96;
 /// Widest image, in pixels.
 pub const MAX_WIDTH: usize = 640;
+/// Decibels per neper of power: `10 / ln 10`.
+const DB_PER_NEPER: f32 = 10.0 / std::f32::consts::LN_10;
 /// Dynamic range shown, in dB.
 pub const TOP_DB: f32 = 80.0;
 
@@ -83,7 +85,8 @@ impl Renderer {
     pub fn png(&self, samples: &[f32]) -> Result<Vec<u8>> {
         let mut db = self.mel_power(samples);
         for v in db.iter_mut().flatten() {
-            *v = 10.0 * v.max(1e-12).log10();
+            // 10 log10 through the natural log: glibc's `logf` is the faster of the two.
+            *v = DB_PER_NEPER * v.max(1e-12).ln();
         }
         let top = db
             .iter()
