@@ -85,6 +85,23 @@ impl Error {
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A music-like test signal for benchmarks and generated fixtures: `frames` samples at
+/// `sample_rate_hz` of four partials (220, 277.2, 329.6 and 440 Hz, each times `detune`) with
+/// a 5 Hz vibrato, each partial at `amplitude`.
+pub fn chord(frames: usize, sample_rate_hz: u32, amplitude: f32, detune: f32) -> Vec<f32> {
+    (0..frames)
+        .map(|i| {
+            let t = i as f32 / sample_rate_hz as f32;
+            [220.0, 277.2, 329.6, 440.0]
+                .iter()
+                .map(|f| {
+                    (std::f32::consts::TAU * f * detune * t + (5.0 * t).sin()).sin() * amplitude
+                })
+                .sum()
+        })
+        .collect()
+}
+
 /// The index of the highest score, as `numpy.argmax` picks it: the first of equal maxima, and
 /// the first NaN if there is one (a NaN score wins, so a broken probe shows up as wrong
 /// predictions rather than as a silently different class); `None` for no scores.

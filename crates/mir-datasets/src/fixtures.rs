@@ -143,18 +143,10 @@ fn mp3_channels(
 pub fn stereo_music(dir: &Path, seconds: u32) -> Result<[std::path::PathBuf; 2]> {
     const SR: u32 = 44_100;
     let n = (seconds * SR) as usize;
-    let channel = |detune: f32| -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                let t = i as f32 / SR as f32;
-                [220.0, 277.2, 329.6, 440.0]
-                    .iter()
-                    .map(|f| (TAU * f * detune * t + (5.0 * t).sin()).sin() * 0.2)
-                    .sum()
-            })
-            .collect()
-    };
-    let (l, r) = (channel(1.0), channel(1.003));
+    let (l, r) = (
+        mir_audio::chord(n, SR, 0.2, 1.0),
+        mir_audio::chord(n, SR, 0.2, 1.003),
+    );
     let wav = dir.join("music.wav");
     let spec = hound::WavSpec {
         channels: 2,

@@ -15,18 +15,8 @@ const SECONDS: u64 = 10;
 
 /// A chord with vibrato and a noise floor: broadband, like music.
 fn music() -> Vec<f32> {
-    let mut audio = Audio::mono(
-        (0..SECONDS as usize * SR as usize)
-            .map(|i| {
-                let t = i as f32 / SR as f32;
-                [220.0, 277.2, 329.6, 440.0]
-                    .iter()
-                    .map(|f| (std::f32::consts::TAU * f * t + (5.0 * t).sin()).sin() * 0.15)
-                    .sum()
-            })
-            .collect(),
-        SR,
-    );
+    let frames = SECONDS as usize * SR as usize;
+    let mut audio = Audio::mono(mir_audio::chord(frames, SR, 0.15, 1.0), SR);
     let noise = Scenario::new(vec![Step::WhiteNoise(WhiteNoise { snr_db: 40.0 })]);
     apply(&noise, "floor", 0, "music", &mut audio).expect("white noise");
     audio.into_mono()

@@ -7,24 +7,11 @@ use mir_report::spectrogram::Renderer;
 
 const SR: u32 = 22_050;
 
-/// A chord with vibrato: broadband, like music.
-fn music(seconds: usize) -> Vec<f32> {
-    (0..seconds * SR as usize)
-        .map(|i| {
-            let t = i as f32 / SR as f32;
-            [220.0, 277.2, 329.6, 440.0]
-                .iter()
-                .map(|f| (std::f32::consts::TAU * f * t + (5.0 * t).sin()).sin() * 0.15)
-                .sum()
-        })
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
     let renderer = Renderer::new(SR).expect("renderer");
     let mut group = c.benchmark_group("spectrogram");
     for seconds in [2, 30] {
-        let samples = music(seconds);
+        let samples = mir_audio::chord(seconds * SR as usize, SR, 0.15, 1.0);
         group.throughput(Throughput::Elements(seconds as u64));
         group.bench_function(format!("png_{seconds}s"), |b| {
             b.iter(|| renderer.png(&samples).expect("png"))
