@@ -1,12 +1,14 @@
 //! The media of the confusion pages: links to each track's original and kept deformed audio,
-//! relative to `report/confusion/`, and their spectrograms (rendered on every core, named by a
-//! hash of the audio file's path, size and time so reruns reuse them).
+//! relative to `report/confusion/`, and their spectrograms (named by a hash of the audio
+//! file's path, size and time so reruns reuse them).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use futures::{StreamExt, TryStreamExt};
 use mir_report::confusion::{Media, TrackMedia};
+use mir_report::spectrogram::Renderer;
 use mir_table::layout::{ReportFile, run_file_from_page};
 use mir_table::{RunLayout, TableStore, Track};
 use serde_json::Value;
@@ -22,9 +24,10 @@ pub struct MediaMaker<'a> {
     store: &'a TableStore,
     /// The run directory on disk, when it is local.
     root: Option<PathBuf>,
-    /// Tracks given spectrograms so far, per dataset.
-    counted: BTreeMap<String, BTreeSet<String>>,
-    limit: usize,
+    /// The tracks given spectrograms, per dataset.
+    chosen: BTreeMap<String, BTreeSet<String>>,
+    /// Spectrograms an earlier report made, as run paths (reused).
+    made: BTreeSet<String>,
     done: BTreeMap<(String, String), TrackMedia>,
     /// Spectrograms to render, and their audio files.
     jobs: BTreeMap<ReportFile, PathBuf>,
@@ -33,36 +36,37 @@ pub struct MediaMaker<'a> {
 }
 
 impl<'a> MediaMaker<'a> {
-    /// Links from `store`'s run; spectrograms for up to `limit` tracks per dataset.
-    pub fn new(store: &'a TableStore, limit: usize) -> Self {
+    /// Links from `store`'s run; spectrograms for the `chosen` tracks of each dataset.
+    pub async fn new(
+        store: &'a TableStore,
+        chosen: BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<Self> {
         let root = crate::runlog::local_dir(store.url()).map(absolute);
-        Self {
+        // One listing instead of a look-up per image.
+        let made = store.list(&RunLayout::report().media_folder()).await?;
+        Ok(Self {
             store,
             root,
-            counted: BTreeMap::new(),
-            limit,
+            chosen,
+            made: made.into_iter().collect(),
             done: BTreeMap::new(),
             jobs: BTreeMap::new(),
             rendered: 0,
-        }
+        })
     }
 
     /// The media of one track of `dataset`.
-    pub async fn of(
+    pub fn of(
         &mut self,
         dataset: &str,
         track: &Track,
         deformations: &BTreeMap<String, Value>,
-    ) -> Result<TrackMedia> {
+    ) -> TrackMedia {
         let key = (dataset.to_owned(), track.track_id.clone());
         if let Some(m) = self.done.get(&key) {
-            return Ok(m.clone());
+            return m.clone();
         }
-        let counted = self.counted.entry(dataset.to_owned()).or_default();
-        let with_spectrogram = counted.len() < self.limit;
-        if with_spectrogram {
-            counted.insert(track.track_id.clone());
-        }
+        let with_spectrogram = (self.chosen.get(dataset)).is_some_and(|c| c.contains(&key.1));
         let source = audio_path(&track.audio_uri);
         let mut out = TrackMedia::default();
         match (self.root.clone(), &source) {
@@ -71,7 +75,7 @@ impl<'a> MediaMaker<'a> {
                 out.original.audio = Some(relative_href(&pages, path));
                 if with_spectrogram {
                     out.original.spectrogram =
-                        self.spectrogram(path, dataset, None, &track.track_id).await;
+                        self.spectrogram(path, dataset, None, &track.track_id);
                 }
             }
             _ => out.original.audio = Some(track.audio_uri.clone()),
@@ -84,12 +88,9 @@ impl<'a> MediaMaker<'a> {
                 if !path.is_file() {
                     continue;
                 }
-                let spectrogram = if with_spectrogram {
-                    self.spectrogram(&path, dataset, Some(name), &track.track_id)
-                        .await
-                } else {
-                    None
-                };
+                let spectrogram = with_spectrogram
+                    .then(|| self.spectrogram(&path, dataset, Some(name), &track.track_id))
+                    .flatten();
                 out.deformed.insert(
                     name.clone(),
                     Media {
@@ -100,16 +101,14 @@ impl<'a> MediaMaker<'a> {
             }
         }
         self.done.insert(key, out.clone());
-        Ok(out)
+        out
     }
 
     /// The link from a confusion page to the spectrogram of `audio` (a track of `dataset`,
-    /// original or under `deformation`), queued for [`render`] unless an earlier report made
+    /// original or under `deformation`), queued for rendering unless an earlier report made
     /// it (the name holds a hash of the file's path, size and modification time); `None` when
     /// the audio file is not there.
-    ///
-    /// [`render`]: Self::render
-    async fn spectrogram(
+    fn spectrogram(
         &mut self,
         audio: &Path,
         dataset: &str,
@@ -125,37 +124,59 @@ impl<'a> MediaMaker<'a> {
         );
         let hash = &mir_audio::sha256_hex(stamp.as_bytes())[..8];
         let file = RunLayout::report().spectrogram(dataset, deformation, track_id, hash);
-        if !self.store.exists(&file.in_run()).await.unwrap_or(false) {
+        if !self.made.contains(&file.in_run()) {
             self.jobs.insert(file.clone(), audio.to_path_buf());
         }
         Some(file.from_page())
     }
 
-    /// Renders the queued spectrograms on every core and writes them; returns the hrefs of
-    /// those whose audio could not be read (logged), for the pages to leave out.
-    pub async fn render(&mut self) -> Result<BTreeSet<String>> {
-        let jobs: Vec<(ReportFile, PathBuf)> = std::mem::take(&mut self.jobs).into_iter().collect();
-        let renderer = mir_report::spectrogram::Renderer::new(SPECTROGRAM_HZ)?;
-        // Every spectrogram renders: a failure leaves that one out.
-        let results = crate::work::map(&jobs, crate::work::cores(), |(_, audio)| {
-            let png = read_start(audio).and_then(|samples| Ok(renderer.png(&samples)?));
-            Ok::<_, ()>(png)
-        });
+    /// The spectrograms queued so far, and their audio files, for [`render`] and
+    /// [`MediaMaker::write`].
+    pub fn take_jobs(&mut self) -> Vec<(ReportFile, PathBuf)> {
+        std::mem::take(&mut self.jobs).into_iter().collect()
+    }
+
+    /// Writes the rendered spectrograms of `jobs` (several at a time), and returns the hrefs
+    /// of those whose audio could not be read (logged), for the pages to leave out.
+    pub async fn write(
+        &mut self,
+        jobs: &[(ReportFile, PathBuf)],
+        pngs: Vec<Result<Vec<u8>>>,
+    ) -> Result<BTreeSet<String>> {
         let mut failed = BTreeSet::new();
-        for ((file, audio), png) in jobs.iter().zip(results) {
-            match png.and_then(Result::ok).context("not rendered")? {
-                Ok(bytes) => {
-                    self.store.put(&file.in_run(), bytes.into()).await?;
-                    self.rendered += 1;
-                }
+        let mut made = Vec::new();
+        for ((file, audio), png) in jobs.iter().zip(pngs) {
+            match png {
+                Ok(bytes) => made.push((file.in_run(), bytes)),
                 Err(e) => {
                     warn!(audio = %audio.display(), error = %e, "no spectrogram");
                     failed.insert(file.from_page());
                 }
             }
         }
+        self.rendered += made.len();
+        let store = self.store;
+        futures::stream::iter(made)
+            .map(|(rel, bytes)| async move { store.put(&rel, bytes.into()).await })
+            .buffer_unordered(PUTS_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
         Ok(failed)
     }
+}
+
+/// Spectrograms written at once: local writes overlap, and object-store uploads do not wait
+/// on each other's round trips.
+const PUTS_AT_ONCE: usize = 16;
+
+/// The renderer of the report's spectrograms.
+pub fn renderer() -> Result<Renderer> {
+    Ok(Renderer::new(SPECTROGRAM_HZ)?)
+}
+
+/// The spectrogram of the start of `audio` as a PNG.
+pub fn render(renderer: &Renderer, audio: &Path) -> Result<Vec<u8>> {
+    Ok(renderer.png(&read_start(audio)?)?)
 }
 
 /// The first [`SPECTROGRAM_S`] seconds of `path`, mono at [`SPECTROGRAM_HZ`].

@@ -142,22 +142,19 @@ pub async fn build(store: &TableStore, name: &str, options: &Options) -> Result<
     let markdown = write_tables(&mut out, &mut index, name, rows, options).await?;
     let (runs, logs) = read_runs(store, &metrics).await?;
     let tracks = read_tracks_tables(store).await?;
-    let mut figures = figures(&metrics, &deformations, metric, &logs);
-    figures.push((
+    let mut sections = figures(&metrics, &deformations, metric, &logs);
+    sections.push((
         "Regression: predicted against true",
         scatters(&runs, &tracks),
     ));
-    let plots = write_plots(&mut out, &mut index, figures).await?;
-    let mut media = MediaMaker::new(store, options.spectrogram_tracks);
-    let pages = write_pages(
-        &mut out,
-        &mut index,
-        &runs,
-        &tracks,
-        &deformations,
-        &mut media,
-    )
-    .await?;
+    let chosen = spectrogram_tracks(&runs, &tracks, options.spectrogram_tracks);
+    let mut media = MediaMaker::new(store, chosen).await?;
+    let planned = plan_pages(&runs, &tracks, &deformations, &mut media);
+    let jobs = media.take_jobs();
+    let (drawn, pngs) = draw(&sections, &jobs)?;
+    let failed = media.write(&jobs, pngs).await?;
+    let plots = write_plots(&mut out, &mut index, sections, drawn).await?;
+    let pages = write_pages(&mut out, &mut index, planned, &failed).await?;
     link_run_files(store, &mut index).await?;
     out.put(&RunLayout::report().index(), index.html().into_bytes())
         .await?;
@@ -391,20 +388,64 @@ fn scatters(
     out
 }
 
-/// Every figure as SVG and PNG, linked from the index; returns how many.
+/// A figure's SVG text and PNG image.
+type Drawn = (String, Vec<u8>);
+
+/// Every figure of `sections` ([`Figure::svg`] and [`Figure::png`]) and the spectrogram of
+/// every audio file of `jobs`, on every core at once: the figures, the longest items, go
+/// first, and the spectrograms fill the cores after them. A spectrogram that fails is
+/// returned as its error; a figure that fails ends the report.
+fn draw(
+    sections: &[(&'static str, Vec<(String, Figure)>)],
+    jobs: &[(ReportFile, std::path::PathBuf)],
+) -> Result<(Vec<Drawn>, Vec<Result<Vec<u8>>>)> {
+    enum Item<'a> {
+        Figure(&'a Figure),
+        Spectrogram(&'a Path),
+    }
+    enum Made {
+        Figure(Drawn),
+        Spectrogram(Result<Vec<u8>>),
+    }
+    let figures = sections
+        .iter()
+        .flat_map(|(_, f)| f)
+        .map(|(_, f)| Item::Figure(f));
+    let spectrograms = jobs.iter().map(|(_, audio)| Item::Spectrogram(audio));
+    let items: Vec<Item> = figures.chain(spectrograms).collect();
+    let renderer = crate::media::renderer()?;
+    let made = crate::work::map(&items, crate::work::cores(), |item| match item {
+        Item::Figure(f) => Ok::<_, anyhow::Error>(Made::Figure((f.svg()?, f.png()?))),
+        Item::Spectrogram(audio) => Ok(Made::Spectrogram(crate::media::render(&renderer, audio))),
+    });
+    let (mut drawn, mut pngs) = (Vec::new(), Vec::new());
+    for made in made {
+        match made.context("not drawn")?? {
+            Made::Figure(d) => drawn.push(d),
+            Made::Spectrogram(png) => pngs.push(png),
+        }
+    }
+    Ok((drawn, pngs))
+}
+
+/// The `drawn` figures of `sections` as SVG and PNG files, linked from the index; returns
+/// how many.
 async fn write_plots(
     out: &mut Writer<'_>,
     index: &mut Index,
     sections: Vec<(&'static str, Vec<(String, Figure)>)>,
+    drawn: Vec<Drawn>,
 ) -> Result<usize> {
     let report = RunLayout::report();
+    let mut drawn = drawn.into_iter();
     let mut plots = 0;
     for (title, figures) in sections {
         let mut links = Vec::new();
         for (stem, figure) in figures {
+            let (svg_text, png_bytes) = drawn.next().context("a figure was not drawn")?;
             let (svg, png) = (report.plot(&stem, "svg"), report.plot(&stem, "png"));
-            out.put(&svg, figure.svg()?.into_bytes()).await?;
-            out.put(&png, figure.png()?).await?;
+            out.put(&svg, svg_text.into_bytes()).await?;
+            out.put(&png, png_bytes).await?;
             links.push(PlotLink {
                 title: figure_title(&figure),
                 svg: svg.href().to_owned(),
@@ -438,20 +479,24 @@ async fn read_tracks_tables(store: &TableStore) -> Result<BTreeMap<(String, Stri
     Ok(tracks)
 }
 
+/// A page planned: its runs (every seed), its task's tracks and their media.
+type Planned<'r, 't> = (
+    RunKey,
+    Vec<&'r ProbeRun>,
+    &'t [Track],
+    BTreeMap<String, TrackMedia>,
+);
+
 /// A confusion-matrix page per (dataset, task, model, layer, probe) of a single-label task,
-/// every seed on it, or a tagging page (its first seed) for a multilabel task: links first
-/// (spectrograms queued), then the spectrograms in parallel,
-/// then the pages, which leave out the spectrograms that could not be rendered.
-async fn write_pages(
-    out: &mut Writer<'_>,
-    index: &mut Index,
-    runs: &[ProbeRun],
-    tracks: &BTreeMap<(String, String), Vec<Track>>,
+/// every seed on it, or a tagging page (its first seed) for a multilabel task, with the
+/// media of its test tracks (spectrograms queued in `media`).
+fn plan_pages<'r, 't>(
+    runs: &'r [ProbeRun],
+    tracks: &'t BTreeMap<(String, String), Vec<Track>>,
     deformations: &BTreeMap<String, Value>,
     media: &mut MediaMaker<'_>,
-) -> Result<usize> {
+) -> Vec<Planned<'r, 't>> {
     let mut groups: BTreeMap<RunKey, Vec<&ProbeRun>> = BTreeMap::new();
-    let paged = |t: TaskType| matches!(t, TaskType::Multiclass | TaskType::Multilabel);
     for run in runs.iter().filter(|r| paged(r.task_type)) {
         let key = RunKey {
             seed: 0,
@@ -460,75 +505,125 @@ async fn write_pages(
         groups.entry(key).or_default().push(run);
     }
     let mut planned = Vec::new();
-    for (id, group) in &groups {
-        let Some(task_tracks) = tracks.get(&(id.dataset.clone(), id.task.clone())) else {
+    for (key, group) in groups {
+        let Some(task_tracks) = tracks.get(&(key.dataset.clone(), key.task.clone())) else {
             warn!(
-                dataset = id.dataset,
-                task = id.task,
+                dataset = key.dataset,
+                task = key.task,
                 "no tracks table: no confusion page"
             );
             continue;
         };
-        let mut track_media = BTreeMap::new();
-        let multilabel = group[0].task_type == TaskType::Multilabel;
-        let runs = group
-            .iter()
-            .map(|r| (&r.vocabulary[..], &r.predictions[..]));
-        for t in errors_first(task_tracks, runs, multilabel) {
-            let m = media.of(&id.dataset, t, deformations).await?;
-            track_media.insert(t.track_id.clone(), m);
-        }
-        planned.push((id, group, task_tracks, track_media));
+        let track_media = (task_tracks.iter())
+            .filter(|t| t.split == Split::Test)
+            .map(|t| (t.track_id.clone(), media.of(&key.dataset, t, deformations)))
+            .collect();
+        planned.push((key, group, &task_tracks[..], track_media));
     }
-    let failed = media.render().await?;
-    let pages = planned.len();
-    for (id, group, task_tracks, mut track_media) in planned {
-        drop_failed_spectrograms(&mut track_media, &failed);
-        let page = write_page(out, id, group, task_tracks, &track_media).await?;
-        index.pages.push(page);
-    }
-    Ok(pages)
+    planned
 }
 
-/// The test tracks of `tracks` that some run (its vocabulary and predictions) got wrong
-/// under some condition, then the other test tracks, each part in table order: the
-/// spectrograms a report is limited to go first to the tracks a researcher opens first. Wrong
-/// is a top class other than the label, or for tags, a tag on the wrong side of
+/// Whether a task's runs get a page (a confusion matrix or a tagging page).
+fn paged(task_type: TaskType) -> bool {
+    matches!(task_type, TaskType::Multiclass | TaskType::Multilabel)
+}
+
+/// The test tracks of each dataset that get spectrograms: the first `limit` of its
+/// [`spectrogram_order`].
+fn spectrogram_tracks(
+    runs: &[ProbeRun],
+    tracks: &BTreeMap<(String, String), Vec<Track>>,
+    limit: usize,
+) -> BTreeMap<String, BTreeSet<String>> {
+    (spectrogram_order(runs, tracks).into_iter())
+        .map(|(dataset, ids)| {
+            let ids = ids.into_iter().take(limit).map(str::to_owned).collect();
+            (dataset.to_owned(), ids)
+        })
+        .collect()
+}
+
+/// The test tracks of each dataset's paged tasks, once each, in the order they get
+/// spectrograms: first those that a model's run (not a chance baseline's: its errors say
+/// nothing of the audio) got wrong under some condition, then the others, each part in
+/// table order, task by task, so the tracks a researcher opens first have them. Wrong is a
+/// top class other than the label, or for tags, a tag on the wrong side of
 /// [`mir_report::tags::THRESHOLD`].
-fn errors_first<'t, 'r>(
-    tracks: &'t [Track],
-    runs: impl Iterator<Item = (&'r [String], &'r [Prediction])>,
-    multilabel: bool,
-) -> Vec<&'t Track> {
+fn spectrogram_order<'t>(
+    runs: &[ProbeRun],
+    tracks: &'t BTreeMap<(String, String), Vec<Track>>,
+) -> BTreeMap<&'t str, Vec<&'t str>> {
+    let mut missed: BTreeMap<&(String, String), (&[Track], BTreeSet<&str>)> = BTreeMap::new();
+    for run in runs.iter().filter(|r| paged(r.task_type)) {
+        let task = (run.id.dataset.clone(), run.id.task.clone());
+        let Some((task, task_tracks)) = tracks.get_key_value(&task) else {
+            continue;
+        };
+        let (_, wrong) = missed.entry(task).or_insert((task_tracks, BTreeSet::new()));
+        if run.id.model != mir_table::CHANCE {
+            wrong.extend(missed_by(run, task_tracks));
+        }
+    }
+    let mut parts: BTreeMap<&str, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+    for ((dataset, _), (task_tracks, wrong)) in missed {
+        let (first, rest) = parts.entry(dataset).or_default();
+        let test = task_tracks.iter().filter(|t| t.split == Split::Test);
+        for id in test.map(|t| t.track_id.as_str()) {
+            match wrong.contains(id) {
+                true => first.push(id),
+                false => rest.push(id),
+            }
+        }
+    }
+    (parts.into_iter())
+        .map(|(dataset, (first, rest))| {
+            let mut seen = BTreeSet::new();
+            let ids = (first.into_iter().chain(rest)).filter(|id| seen.insert(*id));
+            (dataset, ids.collect())
+        })
+        .collect()
+}
+
+/// The test tracks of `tracks` that `run` got wrong under some condition.
+fn missed_by<'t>(run: &ProbeRun, tracks: &'t [Track]) -> Vec<&'t str> {
     let test: BTreeMap<&str, &Track> = (tracks.iter())
         .filter(|t| t.split == Split::Test)
         .map(|t| (t.track_id.as_str(), t))
         .collect();
-    let wrong = |vocabulary: &[String], track: &Track, scores: &[f32]| {
+    let wrong = |track: &Track, scores: &[f32]| {
         let has = |class: &String| track.labels.contains(class);
-        match multilabel {
-            true => (vocabulary.iter().zip(scores))
+        match run.task_type {
+            TaskType::Multilabel => (run.vocabulary.iter().zip(scores))
                 .any(|(tag, &s)| (s >= mir_report::tags::THRESHOLD) != has(tag)),
-            false => mir_report::confusion::argmax(scores)
-                .and_then(|c| vocabulary.get(c))
+            _ => mir_report::confusion::argmax(scores)
+                .and_then(|c| run.vocabulary.get(c))
                 .is_some_and(|top| !has(top)),
         }
     };
-    let mut missed = BTreeSet::new();
-    for (vocabulary, predictions) in runs {
-        for p in predictions.iter().filter(|p| p.split == Split::Test) {
-            if let Some(t) = test.get(p.track_id.as_str())
-                && wrong(vocabulary, t, &p.scores)
-            {
-                missed.insert(p.track_id.as_str());
-            }
-        }
+    (run.predictions.iter())
+        .filter(|p| p.split == Split::Test)
+        .filter_map(|p| {
+            test.get(p.track_id.as_str())
+                .filter(|t| wrong(t, &p.scores))
+        })
+        .map(|t| t.track_id.as_str())
+        .collect()
+}
+
+/// The `planned` pages, without the spectrograms that `failed`; returns how many.
+async fn write_pages(
+    out: &mut Writer<'_>,
+    index: &mut Index,
+    planned: Vec<Planned<'_, '_>>,
+    failed: &BTreeSet<String>,
+) -> Result<usize> {
+    let pages = planned.len();
+    for (id, group, task_tracks, mut track_media) in planned {
+        drop_failed_spectrograms(&mut track_media, failed);
+        let page = write_page(out, &id, &group, task_tracks, &track_media).await?;
+        index.pages.push(page);
     }
-    let in_order = tracks.iter().filter(|t| t.split == Split::Test);
-    let (mut first, rest): (Vec<&Track>, Vec<&Track>) =
-        in_order.partition(|t| missed.contains(t.track_id.as_str()));
-    first.extend(rest);
-    first
+    Ok(pages)
 }
 
 /// Leaves out of the pages the spectrograms that could not be rendered.
@@ -663,13 +758,24 @@ mod tests {
         }
     }
 
-    fn ids(tracks: Vec<&Track>) -> Vec<&str> {
-        tracks.iter().map(|t| t.track_id.as_str()).collect()
+    fn run(task: &str, model: &str, task_type: TaskType, predictions: &[Prediction]) -> ProbeRun {
+        ProbeRun {
+            id: RunKey {
+                dataset: "d".into(),
+                task: task.into(),
+                model: model.into(),
+                layer: 0,
+                probe: "linear".into(),
+                seed: 0,
+            },
+            vocabulary: vec!["a".into(), "b".into()],
+            task_type,
+            predictions: predictions.to_vec(),
+        }
     }
 
     #[test]
-    fn tracks_a_run_got_wrong_come_first_in_table_order() {
-        let vocabulary = ["a".to_string(), "b".to_string()];
+    fn tracks_a_model_got_wrong_get_spectrograms_first_in_table_order() {
         let mut tracks = vec![
             track("t0", &["a"]),
             track("t1", &["a"]),
@@ -680,7 +786,8 @@ mod tests {
             ..track("t3", &["a"])
         });
         tracks.push(track("t4", &["b"]));
-        // t2 is wrong under noise only, t4 by the second run only; t3 is not a test track.
+        // t2 is wrong under noise only, t4 by the second run only, t1 by the chance baseline
+        // only; t3 is not a test track.
         let first = [
             scored("t0", "clean", &[0.9, 0.1]),
             scored("t2", "clean", &[0.2, 0.8]),
@@ -688,28 +795,41 @@ mod tests {
             scored("t3", "clean", &[0.1, 0.9]),
         ];
         let second = [scored("t4", "clean", &[0.6, 0.4])];
-        let runs = [
-            (&vocabulary[..], &first[..]),
-            (&vocabulary[..], &second[..]),
-        ];
-        let order = errors_first(&tracks, runs.into_iter(), false);
-        assert_eq!(ids(order), ["t2", "t4", "t0", "t1"]);
-
-        // Tags: a tag scored on the wrong side of the threshold, present or absent.
-        let tags = [
+        let chance = [scored("t1", "clean", &[0.4, 0.6])];
+        // Tags of another task of the same dataset: a tag scored on the wrong side of the
+        // threshold, present or absent; its tracks t0 and t4 are listed once.
+        let tags = vec![
             track("s0", &["a"]),
             track("s1", &["a", "b"]),
             track("s2", &[]),
+            track("t0", &["a"]),
+            track("t4", &["b"]),
         ];
-        let scores = [
+        let tagged = [
             scored("s0", "clean", &[0.9, 0.1]),
             scored("s1", "clean", &[0.9, 0.2]),
             scored("s2", "clean", &[0.1, 0.6]),
         ];
-        let runs = [(&vocabulary[..], &scores[..])];
+        let (class, tag) = (TaskType::Multiclass, TaskType::Multilabel);
+        let runs = [
+            run("class", "m", class, &first),
+            run("class", "n", class, &second),
+            run("class", mir_table::CHANCE, class, &chance),
+            run("tags", "m", tag, &tagged),
+        ];
+        let tables = BTreeMap::from([
+            (("d".to_string(), "class".to_string()), tracks),
+            (("d".to_string(), "tags".to_string()), tags),
+        ]);
+        let order = spectrogram_order(&runs, &tables);
+        let errors = ["t2", "t4", "s1", "s2"];
+        let rest = ["t0", "t1", "s0"];
+        let all: Vec<&str> = errors.iter().chain(&rest).copied().collect();
+        assert_eq!(order, BTreeMap::from([("d", all)]));
+        let chosen = spectrogram_tracks(&runs, &tables, 3);
         assert_eq!(
-            ids(errors_first(&tags, runs.into_iter(), true)),
-            ["s1", "s2", "s0"]
+            chosen["d"],
+            BTreeSet::from(["t2", "t4", "s1"].map(String::from))
         );
     }
 }

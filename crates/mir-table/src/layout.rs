@@ -339,6 +339,11 @@ impl ReportDir {
         ReportFile::new(format!("{}/tags_{stem}.html", CONFUSION_PAGES))
     }
 
+    /// The folder of the spectrograms, relative to the run directory.
+    pub fn media_folder(&self) -> String {
+        format!("{}/{MEDIA}", Self::DIR)
+    }
+
     /// A track's spectrogram, of its original audio or of a deformation of it; `hash` names
     /// the audio's version so a rebuild reuses what is unchanged. Names are [`slug`]ged.
     pub fn spectrogram(
@@ -349,8 +354,8 @@ impl ReportDir {
         hash: &str,
     ) -> ReportFile {
         let folder = match deformation {
-            Some(d) => format!("media/{}/{}", slug(dataset), slug(d)),
-            None => format!("media/{}", slug(dataset)),
+            Some(d) => format!("{MEDIA}/{}/{}", slug(dataset), slug(d)),
+            None => format!("{MEDIA}/{}", slug(dataset)),
         };
         ReportFile::new(format!("{folder}/{}_{hash}.png", slug(track_id)))
     }
@@ -358,6 +363,8 @@ impl ReportDir {
 
 /// The folder of the confusion-matrix pages under `report/`.
 const CONFUSION_PAGES: &str = "confusion";
+/// The folder of the spectrograms under `report/`.
+const MEDIA: &str = "media";
 
 /// A file of the report.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -477,6 +484,7 @@ mod tests {
             png.in_run(),
             "report/media/tiny_sol/noise_10/Brass_Tp_C4_ab12.png"
         );
+        assert!(png.in_run().starts_with(&report.media_folder()));
         assert_eq!(
             png.from_page(),
             "../media/tiny_sol/noise_10/Brass_Tp_C4_ab12.png"
