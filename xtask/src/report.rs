@@ -391,6 +391,9 @@ fn scatters(
 /// A figure's SVG text and PNG image.
 type Drawn = (String, Vec<u8>);
 
+/// A spectrogram's PNG image, or why its audio could not be read.
+type Spectrogram = Result<Vec<u8>>;
+
 /// Every figure of `sections` ([`Figure::svg`] and [`Figure::png`]) and the spectrogram of
 /// every audio file of `jobs`, on every core at once: the figures, the longest items, go
 /// first, and the spectrograms fill the cores after them. A spectrogram that fails is
@@ -398,14 +401,14 @@ type Drawn = (String, Vec<u8>);
 fn draw(
     sections: &[(&'static str, Vec<(String, Figure)>)],
     jobs: &[(ReportFile, std::path::PathBuf)],
-) -> Result<(Vec<Drawn>, Vec<Result<Vec<u8>>>)> {
+) -> Result<(Vec<Drawn>, Vec<Spectrogram>)> {
     enum Item<'a> {
         Figure(&'a Figure),
         Spectrogram(&'a Path),
     }
     enum Made {
         Figure(Drawn),
-        Spectrogram(Result<Vec<u8>>),
+        Spectrogram(Spectrogram),
     }
     let figures = sections
         .iter()
@@ -553,7 +556,9 @@ fn spectrogram_order<'t>(
     runs: &[ProbeRun],
     tracks: &'t BTreeMap<(String, String), Vec<Track>>,
 ) -> BTreeMap<&'t str, Vec<&'t str>> {
-    let mut missed: BTreeMap<&(String, String), (&[Track], BTreeSet<&str>)> = BTreeMap::new();
+    // Per task: its tracks, and the test tracks a model's run got wrong.
+    type Missed<'t> = (&'t [Track], BTreeSet<&'t str>);
+    let mut missed: BTreeMap<&(String, String), Missed> = BTreeMap::new();
     for run in runs.iter().filter(|r| paged(r.task_type)) {
         let task = (run.id.dataset.clone(), run.id.task.clone());
         let Some((task, task_tracks)) = tracks.get_key_value(&task) else {
