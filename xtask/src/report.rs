@@ -556,24 +556,33 @@ fn spectrogram_order<'t>(
     runs: &[ProbeRun],
     tracks: &'t BTreeMap<(String, String), Vec<Track>>,
 ) -> BTreeMap<&'t str, Vec<&'t str>> {
-    // Per task: its tracks, and the test tracks a model's run got wrong.
-    type Missed<'t> = (&'t [Track], BTreeSet<&'t str>);
+    // Per task: its test tracks in table order, by id, and those a model's run got wrong.
+    type Missed<'t> = (
+        Vec<&'t Track>,
+        BTreeMap<&'t str, &'t Track>,
+        BTreeSet<&'t str>,
+    );
     let mut missed: BTreeMap<&(String, String), Missed> = BTreeMap::new();
     for run in runs.iter().filter(|r| paged(r.task_type)) {
         let task = (run.id.dataset.clone(), run.id.task.clone());
         let Some((task, task_tracks)) = tracks.get_key_value(&task) else {
             continue;
         };
-        let (_, wrong) = missed.entry(task).or_insert((task_tracks, BTreeSet::new()));
+        let (_, test, wrong) = missed.entry(task).or_insert_with(|| {
+            let test: Vec<&Track> = (task_tracks.iter())
+                .filter(|t| t.split == Split::Test)
+                .collect();
+            let by_id = test.iter().map(|t| (t.track_id.as_str(), *t)).collect();
+            (test, by_id, BTreeSet::new())
+        });
         if run.id.model != mir_table::CHANCE {
-            wrong.extend(missed_by(run, task_tracks));
+            wrong.extend(missed_by(run, test));
         }
     }
     let mut parts: BTreeMap<&str, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
-    for ((dataset, _), (task_tracks, wrong)) in missed {
+    for ((dataset, _), (test, _, wrong)) in missed {
         let (first, rest) = parts.entry(dataset).or_default();
-        let test = task_tracks.iter().filter(|t| t.split == Split::Test);
-        for id in test.map(|t| t.track_id.as_str()) {
+        for id in test.iter().map(|t| t.track_id.as_str()) {
             match wrong.contains(id) {
                 true => first.push(id),
                 false => rest.push(id),
@@ -589,12 +598,9 @@ fn spectrogram_order<'t>(
         .collect()
 }
 
-/// The test tracks of `tracks` that `run` got wrong under some condition.
-fn missed_by<'t>(run: &ProbeRun, tracks: &'t [Track]) -> Vec<&'t str> {
-    let test: BTreeMap<&str, &Track> = (tracks.iter())
-        .filter(|t| t.split == Split::Test)
-        .map(|t| (t.track_id.as_str(), t))
-        .collect();
+/// The tracks of `test` (a task's test tracks by id) that `run` got wrong under some
+/// condition.
+fn missed_by<'t>(run: &ProbeRun, test: &BTreeMap<&str, &'t Track>) -> Vec<&'t str> {
     let wrong = |track: &Track, scores: &[f32]| {
         let has = |class: &String| track.labels.contains(class);
         match run.task_type {
